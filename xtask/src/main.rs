@@ -1,0 +1,33 @@
+//! `cargo xtask …`: the project's own automation, written in Rust so that it
+//! runs wherever cargo does.
+
+use clap::{Parser, Subcommand};
+
+mod regen;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Project automation for fal-kontext")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch fal's OpenAPI documents and regenerate `crates/fal-kontext-api`.
+    Regen(regen::RegenArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Regen(args) => regen::run(&args),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `cargo xtask regen`: fal's OpenAPI documents in, `crates/fal-kontext-api` out.
+//!
+//! 1. [`endpoints`] lists the endpoints (`openapi/endpoints.txt`).
+//! 2. [`fetch`] gets each endpoint's document from fal (or reads the vendored
+//!    copy with `--offline`) and renders it canonically; that raw document is
+//!    what goes into `openapi/`.
+//! 3. [`normalize`] patches the documents in memory, step by named step, into
+//!    one OpenAPI 3.0 document that progenitor accepts.
+//! 4. [`generate`] runs progenitor and prettyplease on it.
+//! 5. [`check`] writes the results, or with `--check` compares them with the
+//!    committed tree and prints a diff.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+pub mod check;
+pub mod endpoints;
+pub mod fetch;
+pub mod generate;
+pub mod normalize;
+
+/// Where fal serves its queue OpenAPI documents.
+pub const FAL_OPENAPI_BASE: &str = "https://fal.ai";
+
+/// The arguments of `cargo xtask regen`.
+#[derive(clap::Args, Debug)]
+pub struct RegenArgs {
+    /// Use the documents vendored in `openapi/` as they are, without fetching.
+    #[arg(long, conflicts_with = "base_url")]
+    pub offline: bool,
+    /// Write nothing: fail with a diff when the committed documents or the
+    /// generated code differ from what regeneration produces.
+    #[arg(long)]
+    pub check: bool,
+    /// Fetch the documents from this origin instead of fal's
+    /// (`{base}/api/openapi/queue/openapi.json?endpoint_id=<id>`).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// The repository to read and write (default: the one this xtask was built from).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+}
+
+/// The files regeneration owns, relative to the repository root.
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+    pub fn openapi_dir(&self) -> PathBuf {
+        self.root.join("openapi")
+    }
+    pub fn generated_file(&self) -> PathBuf {
+        self.root.join("crates/fal-kontext-api/src/generated.rs")
+    }
+    pub fn relative<'a>(&self, path: &'a Path) -> &'a Path {
+        path.strip_prefix(&self.root).unwrap_or(path)
+    }
+}
+
+/// The workspace root: the xtask crate lives one level below it.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+pub fn run(args: &RegenArgs) -> Result<()> {
+    let layout = Layout::new(args.root.clone().unwrap_or_else(workspace_root));
+    let endpoints = endpoints::read(&layout.openapi_dir().join(endpoints::LIST_FILE))?;
+
+    let documents = if args.offline {
+        fetch::read_vendored(&layout.openapi_dir(), &endpoints)?
+    } else {
+        let base = args.base_url.as_deref().unwrap_or(FAL_OPENAPI_BASE);
+        fetch::fetch_all(base, &endpoints)?
+    };
+
+    let merged = normalize::normalize_and_merge(&documents)?;
+    let code = generate::client(&merged)
+        .map_err(|error| generate::attribute_failure(&documents).unwrap_or(error))?;
+
+    let mut outputs: Vec<(PathBuf, String)> = documents
+        .iter()
+        .map(|doc| {
+            let path = layout.openapi_dir().join(doc.endpoint.file_name());
+            (path, fetch::canonical_json(&doc.raw))
+        })
+        .collect();
+    outputs.push((layout.generated_file(), code));
+
+    if args.check {
+        check::compare(&layout, &outputs)
+    } else {
+        for (path, contents) in &outputs {
+            std::fs::write(path, contents)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        let steps: Vec<&str> = normalize::DOCUMENT_STEPS.iter().map(|s| s.name).collect();
+        eprintln!(
+            "regenerated {} documents and {} (normalized by: {}, hoist_shared_enums)",
+            documents.len(),
+            layout.relative(&layout.generated_file()).display(),
+            steps.join(", ")
+        );
+        Ok(())
+    }
+}

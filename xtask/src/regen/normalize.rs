@@ -1,0 +1,864 @@
+//! The normalization: fal's raw documents in, one OpenAPI 3.0 document that
+//! progenitor generates a good client from out.
+//!
+//! The raw documents stay untouched in `openapi/`; every patch happens here,
+//! in memory, as a named step with its own test. Each step says which fact
+//! about fal's documents or the live service it answers (the facts are listed
+//! in `openapi/README.md`).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use serde_json::{Map, Value, json};
+
+use super::endpoints::Endpoint;
+use super::fetch::RawDocument;
+
+/// A patch applied to one endpoint's document before the merge.
+pub struct Step {
+    pub name: &'static str,
+    pub apply: fn(&mut Value, &Endpoint),
+}
+
+/// The per-document steps, in the order they run.
+pub const DOCUMENT_STEPS: &[Step] = &[
+    Step {
+        name: "null_unions_to_nullable",
+        apply: null_unions_to_nullable,
+    },
+    Step {
+        name: "numeric_exclusive_bounds",
+        apply: numeric_exclusive_bounds,
+    },
+    Step {
+        name: "request_defaults_to_docs",
+        apply: request_defaults_to_docs,
+    },
+    Step {
+        name: "queue_status_as_served",
+        apply: queue_status_as_served,
+    },
+    Step {
+        name: "logs_parameter_integer",
+        apply: logs_parameter_integer,
+    },
+    Step {
+        name: "status_answers_202",
+        apply: status_answers_202,
+    },
+    Step {
+        name: "cancel_answers_as_served",
+        apply: cancel_answers_as_served,
+    },
+    Step {
+        name: "submit_queue_options",
+        apply: submit_queue_options,
+    },
+    Step {
+        name: "queue_paths_at_app_root",
+        apply: queue_paths_at_app_root,
+    },
+    Step {
+        name: "rename_schemas",
+        apply: rename_schemas,
+    },
+];
+
+/// Runs every step on every document, merges them, and names the shared enums.
+pub fn normalize_and_merge(documents: &[RawDocument]) -> Result<Value> {
+    let normalized: Vec<(Endpoint, Value)> = documents
+        .iter()
+        .map(|doc| (doc.endpoint.clone(), normalize_one(&doc.raw, &doc.endpoint)))
+        .collect();
+    let mut merged = merge(&normalized)?;
+    hoist_shared_enums(&mut merged);
+    Ok(merged)
+}
+
+/// One endpoint's document normalized on its own (used to say which endpoint
+/// a generation failure comes from).
+pub fn normalize_one(raw: &Value, endpoint: &Endpoint) -> Value {
+    let mut doc = raw.clone();
+    for step in DOCUMENT_STEPS {
+        (step.apply)(&mut doc, endpoint);
+    }
+    doc
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// Visits every JSON object in `value`, parents before children.
+fn walk_objects(value: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>)) {
+    match value {
+        Value::Object(map) => {
+            visit(map);
+            for child in map.values_mut() {
+                walk_objects(child, visit);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| walk_objects(item, visit)),
+        _ => {}
+    }
+}
+
+fn schemas(doc: &mut Value) -> Option<&mut Map<String, Value>> {
+    doc.pointer_mut("/components/schemas")?.as_object_mut()
+}
+
+fn paths(doc: &mut Value) -> Option<&mut Map<String, Value>> {
+    doc.get_mut("paths")?.as_object_mut()
+}
+
+/// The queue operation a path of a raw document is, relative to its endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QueuePath {
+    Submit,
+    Status,
+    Cancel,
+    Result,
+}
+
+fn classify(path: &str, endpoint: &Endpoint) -> Option<QueuePath> {
+    let rest = path.strip_prefix('/')?.strip_prefix(endpoint.id.as_str())?;
+    match rest {
+        "" => Some(QueuePath::Submit),
+        "/requests/{request_id}/status" => Some(QueuePath::Status),
+        "/requests/{request_id}/cancel" => Some(QueuePath::Cancel),
+        "/requests/{request_id}" => Some(QueuePath::Result),
+        _ => None,
+    }
+}
+
+/// The operation object of `method` at the path of kind `kind`.
+fn operation<'a>(
+    doc: &'a mut Value,
+    endpoint: &Endpoint,
+    kind: QueuePath,
+    method: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    let paths = paths(doc)?;
+    let key = paths
+        .keys()
+        .find(|p| classify(p, endpoint) == Some(kind))?
+        .clone();
+    paths.get_mut(&key)?.get_mut(method)?.as_object_mut()
+}
+
+// ---------------------------------------------------------------------------
+// Per-document steps
+
+/// fal writes an optional field as `anyOf: [{…}, {"type": "null"}]`, which is
+/// OpenAPI 3.1; progenitor reads 3.0 and panics on `"type": "null"`. Rewrite
+/// each such union to the 3.0 form: the other member, `nullable: true`. A
+/// `$ref` member is kept as `allOf: [{$ref}]` so the sibling `nullable` counts.
+fn null_unions_to_nullable(doc: &mut Value, _: &Endpoint) {
+    walk_objects(doc, &mut |map| {
+        for key in ["anyOf", "oneOf"] {
+            let Some(Value::Array(members)) = map.get(key) else {
+                continue;
+            };
+            let is_null = |m: &Value| m.get("type") == Some(&json!("null"));
+            if !members.iter().any(is_null) {
+                continue;
+            }
+            let mut rest: Vec<Value> = members.iter().filter(|m| !is_null(m)).cloned().collect();
+            map.remove(key);
+            map.insert("nullable".into(), Value::Bool(true));
+            match rest.len() {
+                0 => {}
+                1 => match rest.remove(0) {
+                    reference @ Value::Object(_) if reference.get("$ref").is_some() => {
+                        map.insert("allOf".into(), json!([reference]));
+                    }
+                    Value::Object(member) => {
+                        for (k, v) in member {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                    other => {
+                        map.insert("allOf".into(), json!([other]));
+                    }
+                },
+                _ => {
+                    map.insert(key.into(), Value::Array(rest));
+                }
+            }
+        }
+    });
+}
+
+/// Some fal documents give `exclusiveMinimum`/`exclusiveMaximum` as numbers
+/// (JSON Schema 2020); OpenAPI 3.0, and so openapiv3, wants the bound in
+/// `minimum`/`maximum` and a boolean flag.
+fn numeric_exclusive_bounds(doc: &mut Value, _: &Endpoint) {
+    walk_objects(doc, &mut |map| {
+        for (flag, bound) in [
+            ("exclusiveMinimum", "minimum"),
+            ("exclusiveMaximum", "maximum"),
+        ] {
+            if let Some(Value::Number(n)) = map.get(flag).cloned() {
+                map.insert(bound.into(), Value::Number(n));
+                map.insert(flag.into(), Value::Bool(true));
+            }
+        }
+    });
+}
+
+/// A request field with a `default` becomes a non-optional field in the
+/// generated type, so every request would send every default. fal applies its
+/// own defaults to fields that are left out, and a client should not pin them:
+/// the default moves into the field's documentation and the field stays
+/// optional, unset unless the caller sets it.
+fn request_defaults_to_docs(doc: &mut Value, endpoint: &Endpoint) {
+    let Some(reference) = operation(doc, endpoint, QueuePath::Submit, "post")
+        .and_then(|op| op.get("requestBody"))
+        .and_then(|body| body.pointer("/content/application~1json/schema/$ref"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let name = reference.trim_start_matches("#/components/schemas/");
+    let Some(properties) = schemas(doc)
+        .and_then(|s| s.get_mut(name))
+        .and_then(|s| s.get_mut("properties"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for property in properties.values_mut().filter_map(Value::as_object_mut) {
+        if let Some(default) = property.remove("default") {
+            let description = property
+                .get("description")
+                .and_then(Value::as_str)
+                .map(|d| format!("{}\n\n", d.trim()))
+                .unwrap_or_default();
+            property.insert(
+                "description".into(),
+                Value::String(format!("{description}Default on fal's side: `{default}`.")),
+            );
+        }
+    }
+}
+
+/// `QueueStatus` as the live service sends it: `logs` is `null` or an array of
+/// log lines (declared an object), `metrics` and `queue_position` may be
+/// null, and a COMPLETED status may carry `error` and `error_type`.
+fn queue_status_as_served(doc: &mut Value, _: &Endpoint) {
+    let Some(schemas) = schemas(doc) else { return };
+    let Some(properties) = schemas
+        .get_mut("QueueStatus")
+        .and_then(|s| s.get_mut("properties"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    properties.insert(
+        "logs".into(),
+        json!({
+            "type": "array",
+            "nullable": true,
+            "description": "The log lines, when they were asked for (`logs=1`); otherwise null.",
+            "items": {"$ref": "#/components/schemas/LogEntry"}
+        }),
+    );
+    for (name, kind, description) in [
+        (
+            "metrics",
+            "object",
+            "Metrics of the run, such as `inference_time`, once completed.",
+        ),
+        (
+            "queue_position",
+            "integer",
+            "The position in the queue while IN_QUEUE.",
+        ),
+        (
+            "error",
+            "string",
+            "Why a COMPLETED request failed, when it did.",
+        ),
+        (
+            "error_type",
+            "string",
+            "The kind of failure of a COMPLETED request, when it failed.",
+        ),
+    ] {
+        let mut schema = json!({"type": kind, "nullable": true, "description": description});
+        if kind == "object" {
+            schema["additionalProperties"] = json!(true);
+        }
+        properties.insert(name.into(), schema);
+    }
+    schemas.insert(
+        "LogEntry".into(),
+        json!({
+            "type": "object",
+            "description": "One log line of a request.",
+            "required": ["message"],
+            "properties": {
+                "message": {"type": "string", "description": "The text of the line."},
+                "level": {"type": "string", "nullable": true, "description": "Its level, such as `INFO`."},
+                "source": {"type": "string", "nullable": true, "description": "Who wrote it, such as `USER`."},
+                "timestamp": {"type": "string", "nullable": true, "description": "When, as an ISO 8601 time."}
+            }
+        }),
+    );
+}
+
+/// The `logs` query parameter is declared `number`, so a generated client
+/// would send `logs=1.0`; fal's clients send `logs=1`.
+fn logs_parameter_integer(doc: &mut Value, endpoint: &Endpoint) {
+    let Some(op) = operation(doc, endpoint, QueuePath::Status, "get") else {
+        return;
+    };
+    let Some(Value::Array(parameters)) = op.get_mut("parameters") else {
+        return;
+    };
+    for parameter in parameters {
+        if parameter.get("name") == Some(&json!("logs")) {
+            parameter["schema"]["type"] = json!("integer");
+        }
+    }
+}
+
+/// The status call answers `202` while a request is queued or running, and
+/// `200` once it completed; the documents declare only `200`.
+fn status_answers_202(doc: &mut Value, endpoint: &Endpoint) {
+    let Some(op) = operation(doc, endpoint, QueuePath::Status, "get") else {
+        return;
+    };
+    let Some(Value::Object(responses)) = op.get_mut("responses") else {
+        return;
+    };
+    if let Some(ok) = responses.get("200").cloned() {
+        let mut accepted = ok;
+        accepted["description"] = json!("The request is queued or running.");
+        responses.insert("202".into(), accepted);
+    }
+}
+
+/// The live cancel call answers `202` with `{"status": "CANCELLATION_REQUESTED"}`
+/// and `400` with `{"status": "ALREADY_COMPLETED"}`; the documents declare a
+/// `200` with `{"success": …}`. Both shapes become one named schema.
+fn cancel_answers_as_served(doc: &mut Value, endpoint: &Endpoint) {
+    let Some(op) = operation(doc, endpoint, QueuePath::Cancel, "put") else {
+        return;
+    };
+    let answer = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CancelStatus"}}}
+        })
+    };
+    op.insert(
+        "responses".into(),
+        json!({
+            "200": answer("The request was cancelled."),
+            "202": answer("Cancellation was requested."),
+            "400": answer("The request had already completed."),
+        }),
+    );
+    if let Some(schemas) = schemas(doc) {
+        schemas.insert(
+            "CancelStatus".into(),
+            json!({
+                "type": "object",
+                "description": "The answer to a cancel call.",
+                "properties": {
+                    "status": {
+                        "type": "string",
+                        "nullable": true,
+                        "description": "`CANCELLATION_REQUESTED`, `ALREADY_COMPLETED` or `NOT_FOUND`."
+                    },
+                    "success": {"type": "boolean", "nullable": true, "description": "Whether the request was cancelled."}
+                }
+            }),
+        );
+    }
+}
+
+/// What fal's queue accepts on submit beyond the body: the `fal_webhook` query
+/// parameter and the `x-fal-request-timeout`, `x-fal-queue-priority` and
+/// `x-fal-runner-hint` headers. The documents leave them out.
+fn submit_queue_options(doc: &mut Value, endpoint: &Endpoint) {
+    let Some(op) = operation(doc, endpoint, QueuePath::Submit, "post") else {
+        return;
+    };
+    op.insert(
+        "parameters".into(),
+        json!([
+            {"name": "fal_webhook", "in": "query", "required": false,
+             "description": "A URL that fal calls with the result when the request completes.",
+             "schema": {"type": "string"}},
+            {"name": "x-fal-request-timeout", "in": "header", "required": false,
+             "description": "Seconds after which fal gives up on the request, queueing included.",
+             "schema": {"type": "integer", "minimum": 1}},
+            {"name": "x-fal-queue-priority", "in": "header", "required": false,
+             "description": "`normal` (the default) or `low`.",
+             "schema": {"type": "string"}},
+            {"name": "x-fal-runner-hint", "in": "header", "required": false,
+             "description": "A routing hint that sends related requests to the same runner.",
+             "schema": {"type": "string"}}
+        ]),
+    );
+}
+
+/// Gives every operation an id (progenitor refuses a document without them)
+/// and moves status, cancel and result to the app root, where the live service
+/// answers them (`/fal-ai/flux-pro/requests/{request_id}` for
+/// `fal-ai/flux-pro/kontext`). At the app root one result path serves every
+/// endpoint of the app, so its answer is any JSON: decode it into the output
+/// type of the endpoint the request went to.
+fn queue_paths_at_app_root(doc: &mut Value, endpoint: &Endpoint) {
+    let Some(old) = paths(doc).map(std::mem::take) else {
+        return;
+    };
+    let app = endpoint.app();
+    let mut new = Map::new();
+    for (path, mut item) in old {
+        let (path, method, id) = match classify(&path, endpoint) {
+            Some(QueuePath::Submit) => (path, "post", format!("submit_{}", endpoint.slug())),
+            Some(QueuePath::Status) => (
+                format!("/{app}/requests/{{request_id}}/status"),
+                "get",
+                format!("status_{}", endpoint.app_slug()),
+            ),
+            Some(QueuePath::Cancel) => (
+                format!("/{app}/requests/{{request_id}}/cancel"),
+                "put",
+                format!("cancel_{}", endpoint.app_slug()),
+            ),
+            Some(QueuePath::Result) => {
+                if let Some(ok) = item.pointer_mut("/get/responses/200") {
+                    *ok = json!({
+                        "description": "The output of the request: decode it into the output type of the endpoint it was submitted to.",
+                        "content": {"application/json": {"schema": {}}}
+                    });
+                }
+                (
+                    format!("/{app}/requests/{{request_id}}"),
+                    "get",
+                    format!("result_{}", endpoint.app_slug()),
+                )
+            }
+            None => (path, "", String::new()),
+        };
+        if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) {
+            op.insert("operationId".into(), Value::String(id));
+        }
+        new.insert(path, item);
+    }
+    doc["paths"] = Value::Object(new);
+}
+
+/// fal names some schemas after Python modules. The same image schema appears
+/// as `registry__image__fast_sdxl__models__Image` in the pro documents and as
+/// `Image` in the dev one; the toolkit's richer image is an image *file*.
+const SCHEMA_RENAMES: &[(&str, &str)] = &[
+    ("registry__image__fast_sdxl__models__Image", "Image"),
+    ("fal__toolkit__image__image__Image", "ImageFile"),
+];
+
+fn rename_schemas(doc: &mut Value, _: &Endpoint) {
+    let Some(schemas) = schemas(doc) else { return };
+    for (from, to) in SCHEMA_RENAMES {
+        if let Some(schema) = schemas.remove(*from) {
+            schemas.insert((*to).into(), schema);
+        }
+    }
+    walk_objects(doc, &mut |map| {
+        if let Some(Value::String(reference)) = map.get_mut("$ref") {
+            for (from, to) in SCHEMA_RENAMES {
+                if reference == &format!("#/components/schemas/{from}") {
+                    *reference = format!("#/components/schemas/{to}");
+                }
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// The merge
+
+/// One client for all endpoints: the union of the paths and schemas. A path or
+/// schema that two documents both define must be the same in both (the shared
+/// `QueueStatus`, the app-root queue paths); otherwise the merge names both.
+pub fn merge(documents: &[(Endpoint, Value)]) -> Result<Value> {
+    let mut paths: BTreeMap<String, (String, Value)> = BTreeMap::new();
+    let mut schemas: BTreeMap<String, (String, Value)> = BTreeMap::new();
+    for (endpoint, doc) in documents {
+        let sections = [
+            ("path", "/paths", &mut paths),
+            ("schema", "/components/schemas", &mut schemas),
+        ];
+        for (what, pointer, into) in sections {
+            let Some(Value::Object(items)) = doc.pointer(pointer) else {
+                continue;
+            };
+            for (name, item) in items {
+                match into.get(name) {
+                    Some((first, existing)) if existing != item => bail!(
+                        "endpoints {first} and {} both define the {what} `{name}`, differently; \
+                         give one of them another name in xtask/src/regen/normalize.rs",
+                        endpoint.id
+                    ),
+                    Some(_) => {}
+                    None => {
+                        into.insert(name.clone(), (endpoint.id.clone(), item.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let take = |items: BTreeMap<String, (String, Value)>| {
+        Value::Object(items.into_iter().map(|(k, (_, v))| (k, v)).collect())
+    };
+    Ok(json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "fal FLUX.1 Kontext queue",
+            "version": "1.0.0",
+            "description": "fal's queue API for the FLUX.1 Kontext family, merged from one document per endpoint."
+        },
+        "servers": [{"url": "https://queue.fal.run"}],
+        "paths": take(paths),
+        "components": {"schemas": take(schemas)}
+    }))
+}
+
+// ---------------------------------------------------------------------------
+// After the merge
+
+/// Each document spells its enums inline (`output_format: {enum: [jpeg, png]}`),
+/// so each input type would get its own copy. An inline string enum becomes a
+/// named schema called after its property (`OutputFormat`), one for every
+/// endpoint that uses the same values; where endpoints disagree, each gets
+/// `<Schema><Property>` instead.
+pub fn hoist_shared_enums(doc: &mut Value) {
+    let Some(schemas) = schemas(doc) else { return };
+    // property name → every (schema, values) that spells it inline
+    let mut found: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+    for (schema_name, schema) in schemas.iter() {
+        let Some(Value::Object(properties)) = schema.get("properties") else {
+            continue;
+        };
+        for (property, definition) in properties {
+            if definition.get("type") == Some(&json!("string"))
+                && let Some(values) = definition.get("enum")
+            {
+                found
+                    .entry(property.clone())
+                    .or_default()
+                    .push((schema_name.clone(), values.clone()));
+            }
+        }
+    }
+    let mut hoisted = Vec::new();
+    for (property, uses) in &found {
+        let shared = uses.iter().all(|(_, values)| values == &uses[0].1);
+        for (schema_name, values) in uses {
+            let type_name = if shared {
+                pascal(property)
+            } else {
+                format!("{schema_name}{}", pascal(property))
+            };
+            let definition = &mut schemas[schema_name]["properties"][property];
+            let map = definition.as_object_mut().expect("a property found above");
+            map.remove("enum");
+            map.remove("type");
+            let title = map.remove("title");
+            map.insert(
+                "allOf".into(),
+                json!([{"$ref": format!("#/components/schemas/{type_name}")}]),
+            );
+            let mut named = json!({"type": "string", "enum": values});
+            if let Some(title) = title {
+                named["title"] = title;
+            }
+            hoisted.push((type_name, named));
+        }
+    }
+    for (name, schema) in hoisted {
+        schemas.insert(name, schema);
+    }
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or(String::new(), |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kontext() -> Endpoint {
+        Endpoint::new("fal-ai/flux-pro/kontext").unwrap()
+    }
+
+    /// A document shaped like fal's: the four queue paths of `fal-ai/flux-pro/kontext`.
+    fn document() -> Value {
+        json!({
+            "paths": {
+                "/fal-ai/flux-pro/kontext": {"post": {
+                    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/In"}}}},
+                    "responses": {"200": {"description": "ok"}}
+                }},
+                "/fal-ai/flux-pro/kontext/requests/{request_id}/status": {"get": {
+                    "parameters": [{"name": "logs", "in": "query", "schema": {"type": "number"}}],
+                    "responses": {"200": {"description": "The request status."}}
+                }},
+                "/fal-ai/flux-pro/kontext/requests/{request_id}/cancel": {"put": {"responses": {"200": {}}}},
+                "/fal-ai/flux-pro/kontext/requests/{request_id}": {"get": {"responses": {"200": {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Out"}}}
+                }}}}
+            },
+            "components": {"schemas": {
+                "In": {"properties": {
+                    "num_images": {"type": "integer", "default": 1, "description": "How many."},
+                    "prompt": {"type": "string"}
+                }},
+                "QueueStatus": {"properties": {"logs": {"type": "object"}}}
+            }}
+        })
+    }
+
+    #[test]
+    fn null_unions_become_nullable() {
+        let mut doc = json!({
+            "a": {"anyOf": [{"type": "integer"}, {"type": "null"}], "title": "A"},
+            "b": {"anyOf": [{"$ref": "#/x"}, {"type": "null"}]},
+            "c": {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+            "d": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+        });
+        null_unions_to_nullable(&mut doc, &kontext());
+        assert_eq!(
+            doc["a"],
+            json!({"type": "integer", "nullable": true, "title": "A"})
+        );
+        assert_eq!(
+            doc["b"],
+            json!({"allOf": [{"$ref": "#/x"}], "nullable": true})
+        );
+        assert_eq!(
+            doc["c"],
+            json!({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": true})
+        );
+        assert_eq!(
+            doc["d"],
+            json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+            "no null, no change"
+        );
+    }
+
+    #[test]
+    fn numeric_exclusive_bounds_become_flags() {
+        let mut doc = json!({"x": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": true, "maximum": 5}});
+        numeric_exclusive_bounds(&mut doc, &kontext());
+        assert_eq!(
+            doc["x"],
+            json!({"type": "number", "minimum": 0, "exclusiveMinimum": true, "exclusiveMaximum": true, "maximum": 5})
+        );
+    }
+
+    #[test]
+    fn request_defaults_move_into_the_docs() {
+        let mut doc = document();
+        request_defaults_to_docs(&mut doc, &kontext());
+        let field = &doc["components"]["schemas"]["In"]["properties"]["num_images"];
+        assert_eq!(field.get("default"), None);
+        assert_eq!(
+            field["description"],
+            json!("How many.\n\nDefault on fal's side: `1`.")
+        );
+    }
+
+    #[test]
+    fn queue_status_gets_the_served_fields() {
+        let mut doc = document();
+        queue_status_as_served(&mut doc, &kontext());
+        let properties = &doc["components"]["schemas"]["QueueStatus"]["properties"];
+        assert_eq!(properties["logs"]["type"], json!("array"));
+        assert_eq!(properties["logs"]["nullable"], json!(true));
+        for field in ["metrics", "queue_position", "error", "error_type"] {
+            assert_eq!(properties[field]["nullable"], json!(true), "{field}");
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["LogEntry"]["required"],
+            json!(["message"])
+        );
+    }
+
+    #[test]
+    fn logs_parameter_becomes_an_integer() {
+        let mut doc = document();
+        logs_parameter_integer(&mut doc, &kontext());
+        let op = &doc["paths"]["/fal-ai/flux-pro/kontext/requests/{request_id}/status"]["get"];
+        assert_eq!(op["parameters"][0]["schema"]["type"], json!("integer"));
+    }
+
+    #[test]
+    fn status_also_answers_202() {
+        let mut doc = document();
+        status_answers_202(&mut doc, &kontext());
+        let responses = &doc["paths"]["/fal-ai/flux-pro/kontext/requests/{request_id}/status"]["get"]
+            ["responses"];
+        assert!(responses.get("200").is_some() && responses.get("202").is_some());
+    }
+
+    #[test]
+    fn cancel_answers_share_one_schema() {
+        let mut doc = document();
+        cancel_answers_as_served(&mut doc, &kontext());
+        let responses = &doc["paths"]["/fal-ai/flux-pro/kontext/requests/{request_id}/cancel"]["put"]
+            ["responses"];
+        for code in ["200", "202", "400"] {
+            assert_eq!(
+                responses[code]["content"]["application/json"]["schema"]["$ref"],
+                json!("#/components/schemas/CancelStatus")
+            );
+        }
+        assert!(doc["components"]["schemas"]["CancelStatus"]["properties"]["status"].is_object());
+    }
+
+    #[test]
+    fn submit_takes_the_webhook_and_queue_headers() {
+        let mut doc = document();
+        submit_queue_options(&mut doc, &kontext());
+        let names: Vec<&str> = doc["paths"]["/fal-ai/flux-pro/kontext"]["post"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "fal_webhook",
+                "x-fal-request-timeout",
+                "x-fal-queue-priority",
+                "x-fal-runner-hint"
+            ]
+        );
+    }
+
+    #[test]
+    fn queue_paths_move_to_the_app_root_with_ids() {
+        let mut doc = document();
+        queue_paths_at_app_root(&mut doc, &kontext());
+        let paths = doc["paths"].as_object().unwrap();
+        let ids: Vec<(&str, &str)> = paths
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .values()
+                    .map(move |op| (path.as_str(), op["operationId"].as_str().unwrap()))
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("/fal-ai/flux-pro/kontext", "submit_flux_pro_kontext"),
+                ("/fal-ai/flux-pro/requests/{request_id}", "result_flux_pro"),
+                (
+                    "/fal-ai/flux-pro/requests/{request_id}/cancel",
+                    "cancel_flux_pro"
+                ),
+                (
+                    "/fal-ai/flux-pro/requests/{request_id}/status",
+                    "status_flux_pro"
+                ),
+            ]
+        );
+        let result = &paths["/fal-ai/flux-pro/requests/{request_id}"]["get"]["responses"]["200"];
+        assert_eq!(result["content"]["application/json"]["schema"], json!({}));
+    }
+
+    #[test]
+    fn python_module_names_are_renamed_everywhere() {
+        let mut doc = json!({
+            "components": {"schemas": {
+                "registry__image__fast_sdxl__models__Image": {"type": "object"},
+                "Out": {"properties": {"images": {"items": {"$ref": "#/components/schemas/registry__image__fast_sdxl__models__Image"}}}}
+            }}
+        });
+        rename_schemas(&mut doc, &kontext());
+        let schemas = &doc["components"]["schemas"];
+        assert!(
+            schemas
+                .get("registry__image__fast_sdxl__models__Image")
+                .is_none()
+        );
+        assert_eq!(schemas["Image"], json!({"type": "object"}));
+        assert_eq!(
+            schemas["Out"]["properties"]["images"]["items"]["$ref"],
+            json!("#/components/schemas/Image")
+        );
+    }
+
+    #[test]
+    fn merge_keeps_one_copy_of_what_is_shared_and_names_conflicts() {
+        let a = (
+            kontext(),
+            json!({"paths": {"/p": {"get": {}}}, "components": {"schemas": {"S": {"type": "object"}}}}),
+        );
+        let b = (
+            Endpoint::new("fal-ai/flux-pro/kontext/max").unwrap(),
+            json!({"paths": {"/p": {"get": {}}, "/q": {}}, "components": {"schemas": {"S": {"type": "object"}}}}),
+        );
+        let merged = merge(&[a.clone(), b]).unwrap();
+        assert_eq!(merged["paths"].as_object().unwrap().len(), 2);
+        assert_eq!(
+            merged["components"]["schemas"].as_object().unwrap().len(),
+            1
+        );
+
+        let c = (
+            Endpoint::new("fal-ai/flux-kontext/dev").unwrap(),
+            json!({"components": {"schemas": {"S": {"type": "string"}}}}),
+        );
+        let error = merge(&[a, c]).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "fal-ai/flux-pro/kontext and fal-ai/flux-kontext/dev both define the schema `S`"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn shared_enums_get_one_name_and_differing_ones_their_own() {
+        let mut doc = json!({"components": {"schemas": {
+            "A": {"properties": {
+                "output_format": {"type": "string", "enum": ["jpeg", "png"], "description": "d"},
+                "mode": {"type": "string", "enum": ["x"]}
+            }},
+            "B": {"properties": {
+                "output_format": {"type": "string", "enum": ["jpeg", "png"]},
+                "mode": {"type": "string", "enum": ["y"]}
+            }}
+        }}});
+        hoist_shared_enums(&mut doc);
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["OutputFormat"],
+            json!({"type": "string", "enum": ["jpeg", "png"]})
+        );
+        assert_eq!(
+            schemas["A"]["properties"]["output_format"],
+            json!({"allOf": [{"$ref": "#/components/schemas/OutputFormat"}], "description": "d"})
+        );
+        assert_eq!(schemas["AMode"]["enum"], json!(["x"]));
+        assert_eq!(schemas["BMode"]["enum"], json!(["y"]));
+    }
+}
