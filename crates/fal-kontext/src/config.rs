@@ -1,0 +1,242 @@
+//! The client's configuration: key, base URLs, timeouts, retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+use crate::secret::ApiKey;
+
+/// fal's queue, where requests are submitted and waited for.
+pub const DEFAULT_QUEUE_URL: &str = "https://queue.fal.run";
+/// fal's synchronous run host.
+pub const DEFAULT_RUN_URL: &str = "https://fal.run";
+/// fal's REST API, which hosts storage uploads.
+pub const DEFAULT_REST_URL: &str = "https://rest.fal.ai";
+/// Local images up to this size (256 KiB) go inline as `data:` URIs; larger
+/// ones are uploaded to fal's storage and sent as a URL. Inline data makes the
+/// submit body a third larger than the image, so only small images go inline.
+pub const DEFAULT_INLINE_LIMIT: u64 = 256 * 1024;
+/// How long `run` and `subscribe` wait for a result unless told otherwise.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// How long one API call (submit, status, result, cancel) may take.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) struct Settings {
+    pub key: Option<ApiKey>,
+    pub queue_url: String,
+    pub run_url: String,
+    pub rest_url: String,
+    pub http: reqwest::Client,
+    pub retry: RetryPolicy,
+    pub wait_timeout: Duration,
+    pub call_timeout: Duration,
+    pub inline_limit: u64,
+}
+
+/// Builds a [`Client`](crate::Client). Every setting has a default; see
+/// [`Client::from_env`](crate::Client::from_env) for the environment.
+///
+/// ```
+/// use std::time::Duration;
+/// let client = fal_kontext::Client::builder()
+///     .key("id:secret")
+///     .queue_url("http://127.0.0.1:8080")
+///     .wait_timeout(Duration::from_secs(120))
+///     .build()?;
+/// # Ok::<(), fal_kontext::Error>(())
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ClientBuilder {
+    key: Option<ApiKey>,
+    queue_url: Option<String>,
+    run_url: Option<String>,
+    rest_url: Option<String>,
+    http: Option<reqwest::Client>,
+    retry: Option<RetryPolicy>,
+    wait_timeout: Option<Duration>,
+    call_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    user_agent: Option<String>,
+    inline_limit: Option<u64>,
+}
+
+impl ClientBuilder {
+    /// The API key (`FAL_KEY`). Without one, the first call that needs it fails
+    /// with [`Error::MissingKey`].
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(ApiKey::new(key));
+        self
+    }
+    /// The queue's base URL (default [`DEFAULT_QUEUE_URL`]); a path prefix is kept.
+    pub fn queue_url(mut self, url: impl Into<String>) -> Self {
+        self.queue_url = Some(url.into());
+        self
+    }
+    /// The synchronous run base URL (default [`DEFAULT_RUN_URL`]).
+    pub fn run_url(mut self, url: impl Into<String>) -> Self {
+        self.run_url = Some(url.into());
+        self
+    }
+    /// The REST base URL used for uploads (default [`DEFAULT_REST_URL`]).
+    pub fn rest_url(mut self, url: impl Into<String>) -> Self {
+        self.rest_url = Some(url.into());
+        self
+    }
+    /// Use this `reqwest::Client` (its pool, proxy and TLS settings). The
+    /// `Authorization` header is added per request, to fal's API hosts only,
+    /// so the client given must not carry it as a default header.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+    /// How calls are retried (default [`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+    /// The default deadline of `run` and `subscribe` (default 15 minutes).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = Some(timeout);
+        self
+    }
+    /// The limit on one API call (default 60 s). Uploads, downloads and status
+    /// streams are bounded by the wait deadline instead.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+    /// The limit on opening a connection (default 10 s; ignored with [`http_client`](Self::http_client)).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+    /// The `User-Agent` (default `fal-kontext-rs/<version>`; ignored with [`http_client`](Self::http_client)).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+    /// Local images up to this many bytes go inline (default [`DEFAULT_INLINE_LIMIT`]).
+    pub fn inline_limit(mut self, bytes: u64) -> Self {
+        self.inline_limit = Some(bytes);
+        self
+    }
+
+    /// Builds the client; fails only on an unusable base URL.
+    pub fn build(self) -> Result<crate::Client> {
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .user_agent(self.user_agent.unwrap_or_else(|| {
+                    concat!("fal-kontext-rs/", env!("CARGO_PKG_VERSION")).into()
+                }))
+                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+                .build()
+                .map_err(Error::Transport)?,
+        };
+        let settings = Settings {
+            key: self.key,
+            queue_url: base_url(
+                "FAL_QUEUE_URL",
+                self.queue_url.as_deref().unwrap_or(DEFAULT_QUEUE_URL),
+            )?,
+            run_url: base_url(
+                "FAL_RUN_URL",
+                self.run_url.as_deref().unwrap_or(DEFAULT_RUN_URL),
+            )?,
+            rest_url: base_url(
+                "FAL_REST_URL",
+                self.rest_url.as_deref().unwrap_or(DEFAULT_REST_URL),
+            )?,
+            http,
+            retry: self.retry.unwrap_or_default(),
+            wait_timeout: self.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
+            call_timeout: self.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT),
+            inline_limit: self.inline_limit.unwrap_or(DEFAULT_INLINE_LIMIT),
+        };
+        Ok(crate::Client::from_settings(Arc::new(settings)))
+    }
+
+    /// Reads the environment into a builder (see [`Client::from_env`](crate::Client::from_env)).
+    pub(crate) fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let nonempty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let key = nonempty("FAL_KEY").or_else(|| {
+            match (nonempty("FAL_KEY_ID"), nonempty("FAL_KEY_SECRET")) {
+                (Some(id), Some(secret)) => Some(format!("{id}:{secret}")),
+                _ => None,
+            }
+        });
+        Self {
+            key: key.map(ApiKey::new),
+            queue_url: nonempty("FAL_QUEUE_URL"),
+            run_url: nonempty("FAL_RUN_URL"),
+            rest_url: nonempty("FAL_REST_URL"),
+            ..Self::default()
+        }
+    }
+}
+
+/// Checks a base URL and drops any trailing `/`, keeping a path prefix.
+fn base_url(setting: &'static str, url: &str) -> Result<String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config {
+        setting,
+        message: format!("`{url}`: {e}"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::Config {
+            setting,
+            message: format!("`{url}` is not an http(s) URL"),
+        });
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::Config {
+            setting,
+            message: format!("`{url}` must not carry a query or fragment"),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn key_comes_from_fal_key_or_id_and_secret() {
+        assert_eq!(
+            ClientBuilder::from_env(env(&[("FAL_KEY", "k")])).key,
+            Some(ApiKey::new("k"))
+        );
+        let joined = ClientBuilder::from_env(env(&[("FAL_KEY_ID", "id"), ("FAL_KEY_SECRET", "s")]));
+        assert_eq!(joined.key, Some(ApiKey::new("id:s")));
+        assert_eq!(
+            ClientBuilder::from_env(env(&[("FAL_KEY_ID", "id")])).key,
+            None
+        );
+        assert_eq!(ClientBuilder::from_env(env(&[("FAL_KEY", " ")])).key, None);
+    }
+
+    #[test]
+    fn base_urls_keep_their_path_prefix() {
+        assert_eq!(
+            base_url("FAL_QUEUE_URL", "http://h:1/proxy/fal/").unwrap(),
+            "http://h:1/proxy/fal"
+        );
+        let error = base_url("FAL_RUN_URL", "ftp://h").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid setting FAL_RUN_URL: `ftp://h` is not an http(s) URL"
+        );
+        assert!(base_url("FAL_REST_URL", "not a url").is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! The Rust SDK for fal.ai's FLUX.1 Kontext image-editing models.
+//!
+//! Edit an image with a prompt, make one from text, or combine several, with
+//! typed requests checked before anything is sent; local images are inlined
+//! or uploaded for you; waiting follows fal's status stream with progress and
+//! never outlasts your deadline; outputs download without partial files.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use fal_kontext::{Client, OutputFormat, Update};
+//!
+//! # async fn demo() -> fal_kontext::Result<()> {
+//! // FAL_KEY from the environment (FAL_QUEUE_URL etc. point it elsewhere).
+//! let client = Client::from_env()?;
+//! let job = client
+//!     .edit("Put a donut next to the flour.", "kitchen.png")
+//!     .output_format(OutputFormat::Png)
+//!     .num_images(2)
+//!     .subscribe()
+//!     .await?;
+//! let done = job
+//!     .output_with(|update| {
+//!         if let Update::InProgress { logs } = update {
+//!             logs.iter().for_each(|line| eprintln!("{}", line.message));
+//!         }
+//!     })
+//!     .await?;
+//! for path in client.download_as(&done.output, "out", &done.request_id).await? {
+//!     println!("{}", path.display());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # The pieces
+//! - [`Client`]: configuration ([`Client::from_env`], [`Client::builder`]).
+//! - [`Client::edit`], [`Client::text_to_image`], [`Client::multi`],
+//!   [`Client::dev`]: a [`Request`] per endpoint kind, with `.max()` for
+//!   FLUX.1 Kontext \[max\].
+//! - [`Request::run`], [`Request::subscribe`] (updates then output),
+//!   [`Request::submit`] (a [`RequestHandle`] for `status`, `result`, `cancel`),
+//!   [`Request::run_sync`].
+//! - [`Client::download`]: images out.
+//! - [`Error`]: everything that can go wrong, to match on.
+//!
+//! The low-level, generated client and types are re-exported as [`api`].
+
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+mod config;
+pub mod endpoints;
+mod error;
+mod http;
+mod image_input;
+mod options;
+mod output;
+mod queue;
+mod requests;
+mod retry;
+mod secret;
+mod upload;
+mod wait;
+
+pub use config::{
+    ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_QUEUE_URL, DEFAULT_REST_URL,
+    DEFAULT_RUN_URL, DEFAULT_WAIT_TIMEOUT,
+};
+pub use error::{Error, Result, ValidationDetail};
+pub use fal_kontext_api as api;
+pub use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+pub use image_input::ImageInput;
+pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
+pub use output::{ImageRef, Images};
+pub use queue::{CancelOutcome, RequestHandle};
+pub use requests::{
+    Dev, DevOutput, Edit, EditOutput, Kind, Multi, MultiOutput, Priority, ProKind, ProModel,
+    Request, TextToImage, TextToImageOutput,
+};
+pub use retry::RetryPolicy;
+pub use secret::ApiKey;
+pub use wait::{Completed, Subscription, Update};
+
+/// The client: cheap to clone, safe to share between tasks.
+///
+/// ```
+/// let client = fal_kontext::Client::builder().key("id:secret").build()?;
+/// let also = client.clone(); // shares the connection pool
+/// # Ok::<(), fal_kontext::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    settings: Arc<config::Settings>,
+}
+
+impl Client {
+    /// A client configured from the environment: `FAL_KEY` (or `FAL_KEY_ID` and
+    /// `FAL_KEY_SECRET`, joined as `id:secret`), and the base URLs
+    /// `FAL_QUEUE_URL`, `FAL_RUN_URL` and `FAL_REST_URL`. A missing key is no
+    /// error here, only at the first call that needs one.
+    ///
+    /// ```no_run
+    /// let client = fal_kontext::Client::from_env()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env(|name| std::env::var(name).ok()).build()
+    }
+
+    /// A builder that starts from the defaults, ignoring the environment.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder()
+    ///     .key("id:secret")
+    ///     .queue_url("http://127.0.0.1:8080")
+    ///     .build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A builder that starts from the environment, to override some settings.
+    ///
+    /// ```no_run
+    /// let client = fal_kontext::Client::builder_from_env()
+    ///     .wait_timeout(std::time::Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn builder_from_env() -> ClientBuilder {
+        ClientBuilder::from_env(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_settings(settings: Arc<config::Settings>) -> Self {
+        Self { settings }
+    }
+
+    pub(crate) fn settings(&self) -> &config::Settings {
+        &self.settings
+    }
+
+    /// The queue base URL in use.
+    pub fn queue_url(&self) -> &str {
+        &self.settings.queue_url
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.settings;
+        f.debug_struct("Client")
+            .field("key", &s.key)
+            .field("queue_url", &s.queue_url)
+            .field("run_url", &s.run_url)
+            .field("rest_url", &s.rest_url)
+            .field("retry", &s.retry)
+            .finish_non_exhaustive()
+    }
+}

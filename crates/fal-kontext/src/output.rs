@@ -1,0 +1,288 @@
+//! Images out: the images of every endpoint's output, and downloads that
+//! never leave a partial file and never carry the key.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use fal_kontext_api::types;
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::Client;
+use crate::error::{Error, Result};
+
+/// One generated image, as any endpoint describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageRef<'a> {
+    /// Where it is: an `https://` URL, or a `data:` URI with `sync_mode`.
+    pub url: &'a str,
+    /// Its content type, when fal gave one.
+    pub content_type: Option<&'a str>,
+    /// Its width in pixels, when given.
+    pub width: Option<i64>,
+    /// Its height in pixels, when given.
+    pub height: Option<i64>,
+}
+
+/// An output that holds images: every endpoint's output type.
+pub trait Images {
+    /// The images, in fal's order.
+    fn images(&self) -> Vec<ImageRef<'_>>;
+}
+
+macro_rules! images_with_sizes {
+    ($($ty:ident),+) => {$(
+        impl Images for types::$ty {
+            fn images(&self) -> Vec<ImageRef<'_>> {
+                self.images
+                    .iter()
+                    .map(|i| ImageRef { url: &i.url, content_type: i.content_type.as_deref(), width: Some(i.width), height: Some(i.height) })
+                    .collect()
+            }
+        }
+    )+};
+}
+
+images_with_sizes!(
+    FluxProKontextTextToImageOutput,
+    FluxProKontextMaxTextToImageOutput,
+    FluxProKontextMultiOutput,
+    FluxProKontextMaxMultiOutput,
+    FluxKontextDevOutput
+);
+
+macro_rules! images_with_files {
+    ($($ty:ident),+) => {$(
+        impl Images for types::$ty {
+            fn images(&self) -> Vec<ImageRef<'_>> {
+                self.images
+                    .iter()
+                    .map(|i| ImageRef { url: &i.url, content_type: i.content_type.as_deref(), width: i.width, height: i.height })
+                    .collect()
+            }
+        }
+    )+};
+}
+
+images_with_files!(FluxProKontextOutput, FluxProKontextMaxOutput);
+
+impl Client {
+    /// Saves every image of `output` into `dir` (created if missing) as
+    /// `image-1.jpg`, `image-2.jpg`, … and returns the paths.
+    ///
+    /// See [`download_as`](Self::download_as).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> fal_kontext::Result<()> {
+    /// let client = fal_kontext::Client::from_env()?;
+    /// let done = client.edit("Make it night", "day.png").run().await?;
+    /// for path in client.download(&done.output, "out").await? {
+    ///     println!("{}", path.display());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn download(
+        &self,
+        output: &impl Images,
+        dir: impl AsRef<Path>,
+    ) -> Result<Vec<PathBuf>> {
+        self.download_as(output, dir, "image").await
+    }
+
+    /// Saves every image of `output` into `dir` as `<stem>-<n>.<ext>`, the
+    /// extension from the image's bytes. A file that exists is never
+    /// overwritten (the next free `-<n>` is taken); each image is streamed
+    /// to a temporary file in `dir` and renamed into place only when whole, so
+    /// a failed download leaves nothing behind. `data:` URIs (`sync_mode`)
+    /// are decoded; URLs are fetched without the API key.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fal_kontext::Client, done: fal_kontext::Completed<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
+    /// let paths = client.download_as(&done.output, "out", &done.request_id).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_as(
+        &self,
+        output: &impl Images,
+        dir: impl AsRef<Path>,
+        stem: &str,
+    ) -> Result<Vec<PathBuf>> {
+        let dir = dir.as_ref();
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        let mut paths = Vec::new();
+        for image in output.images() {
+            let temp = self.fetch_to_temp(image.url, dir).await?;
+            paths.push(persist(temp, dir, stem, paths.len() + 1)?);
+        }
+        Ok(paths)
+    }
+
+    /// Writes one image to a temporary file in `dir`; returns it with its extension.
+    async fn fetch_to_temp(
+        &self,
+        url: &str,
+        dir: &Path,
+    ) -> Result<(tempfile::NamedTempFile, &'static str)> {
+        let io = |source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".kontext-")
+            .suffix(".part")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        if let Some(data) = url.strip_prefix("data:") {
+            let bytes = decode_data_uri(data)?;
+            std::fs::write(temp.path(), &bytes).map_err(io)?;
+            return Ok((temp, extension(&bytes)));
+        }
+        let mut delays = self.settings().retry.delays();
+        loop {
+            match self.stream_into(url, temp.path()).await {
+                Ok(ext) => return Ok((temp, ext)),
+                Err(error) if is_transient(&error) => match delays.next() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(error),
+                },
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// One download attempt: the body streamed into `path` (truncated first).
+    async fn stream_into(&self, url: &str, path: &Path) -> Result<&'static str> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        // No Authorization here: images live on fal's CDN, not its API hosts.
+        let response = self
+            .settings()
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(Error::Transport)?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(crate::http::Answer {
+                status,
+                headers,
+                body,
+            }
+            .into_error());
+        }
+        let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+        let mut head = Vec::new();
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Error::Transport)?;
+            if head.len() < 64 {
+                head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
+            }
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        file.sync_all().await.map_err(io)?;
+        Ok(extension(&head))
+    }
+}
+
+fn is_transient(error: &Error) -> bool {
+    match error {
+        Error::Transport(_) | Error::RateLimited { .. } => true,
+        Error::Server { status, .. } => matches!(status, 502..=504),
+        Error::Http { status, .. } => *status == 408,
+        _ => false,
+    }
+}
+
+/// Renames a whole download to the first free `<stem>-<n>.<ext>`, `n` from `first`.
+fn persist(
+    temp: (tempfile::NamedTempFile, &'static str),
+    dir: &Path,
+    stem: &str,
+    first: usize,
+) -> Result<PathBuf> {
+    let (mut file, ext) = temp;
+    for n in first.. {
+        let path = dir.join(format!("{stem}-{n}.{ext}"));
+        match file.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => file = e.file,
+            Err(e) => {
+                return Err(Error::Io {
+                    path,
+                    source: e.error,
+                });
+            }
+        }
+    }
+    unreachable!("some index is always free")
+}
+
+fn decode_data_uri(data: &str) -> Result<Vec<u8>> {
+    let invalid = |rule: &str| Error::InvalidInput {
+        field: "images.url",
+        value: excerpt(data),
+        rule: rule.into(),
+    };
+    let (meta, payload) = data
+        .split_once(',')
+        .ok_or_else(|| invalid("a data: URI needs a comma before its data"))?;
+    if !meta.ends_with(";base64") {
+        return Err(invalid("only base64 data: URIs hold images"));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(payload.trim())
+        .map_err(|_| invalid("the data is not valid base64"))
+}
+
+fn excerpt(text: &str) -> String {
+    format!("data:{}…", text.chars().take(40).collect::<String>())
+}
+
+/// The file extension for an image's first bytes.
+fn extension(head: &[u8]) -> &'static str {
+    infer::get(head)
+        .filter(|k| k.matcher_type() == infer::MatcherType::Image)
+        .map_or("bin", |k| k.extension())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_uris_decode_and_bad_ones_name_the_problem() {
+        assert_eq!(decode_data_uri("image/png;base64,YWJj").unwrap(), b"abc");
+        let error = decode_data_uri("image/png,abc").unwrap_err().to_string();
+        assert!(
+            error.contains("only base64 data: URIs hold images"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn existing_files_are_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("shot-1.png"), b"old").unwrap();
+        let temp = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        std::fs::write(temp.path(), b"new").unwrap();
+        let path = persist((temp, "png"), dir.path(), "shot", 1).unwrap();
+        assert_eq!(path, dir.path().join("shot-2.png"));
+        assert_eq!(
+            std::fs::read(dir.path().join("shot-1.png")).unwrap(),
+            b"old"
+        );
+        assert_eq!(std::fs::read(path).unwrap(), b"new");
+    }
+}

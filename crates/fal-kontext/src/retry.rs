@@ -1,0 +1,104 @@
+//! When and how long to wait before trying a call again.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+
+/// How calls that may be repeated are retried: exponential backoff with
+/// jitter, or exactly what a `Retry-After` header asks for.
+///
+/// Status, result, cancel, download and upload calls are retried on
+/// connection errors, 408, 429, 502, 503 and 504. A submit is retried only
+/// when the request provably did not reach fal (connection refused, 429, or a
+/// 503 from the ingress in front of it), so a retry never pays for a job twice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 turns retrying off).
+    pub max_retries: usize,
+    /// The first delay.
+    pub min_delay: Duration,
+    /// The longest delay, also the cap on `Retry-After`.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder()
+    ///     .key("id:secret")
+    ///     .retry(fal_kontext::RetryPolicy::none())
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The delays before each retry, in order (jittered).
+    pub(crate) fn delays(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+            .build()
+    }
+}
+
+/// Parses `Retry-After` as seconds (fal and its ingress send seconds).
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_stop() {
+        let policy = RetryPolicy {
+            max_retries: 3,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
+        let delays: Vec<Duration> = policy.delays().collect();
+        assert_eq!(delays.len(), 3);
+        // jitter adds up to the base delay again, so each lies in [base, 2·base]
+        for (delay, base) in delays.iter().zip([100, 200, 400]) {
+            assert!(
+                *delay >= Duration::from_millis(base) && *delay <= Duration::from_millis(2 * base),
+                "{delay:?}"
+            );
+        }
+        assert_eq!(RetryPolicy::none().delays().count(), 0);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,369 @@
+//! Waiting for a request: the SSE status stream first, polling with backoff
+//! when the stream fails or is cut, never past the deadline, and a cancel when
+//! the wait is abandoned.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use tokio::time::{Instant, timeout_at};
+
+use crate::error::{Error, Result};
+use crate::queue::RequestHandle;
+use crate::requests::{Kind, Request};
+
+/// A change in a request's progress.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    /// Waiting in fal's queue, at this position when fal says.
+    Queued {
+        /// 0 means next.
+        position: Option<i64>,
+    },
+    /// Running; the log lines that are new since the last update.
+    InProgress {
+        /// New log lines.
+        logs: Vec<LogEntry>,
+    },
+    /// Done; the last new log lines. The output follows from [`Subscription::output`].
+    Completed {
+        /// New log lines.
+        logs: Vec<LogEntry>,
+    },
+}
+
+/// A finished request: its id and its output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completed<O> {
+    /// The request id fal gave.
+    pub request_id: String,
+    /// The output.
+    pub output: O,
+}
+
+/// The first pause after the stream is lost, and the longest between polls.
+const FIRST_POLL: Duration = Duration::ZERO;
+const MIN_POLL: Duration = Duration::from_millis(50);
+const MAX_POLL: Duration = Duration::from_secs(2);
+/// How long a cancel sent on the way out may take.
+const CANCEL_BUDGET: Duration = Duration::from_secs(5);
+
+type Events = Pin<Box<dyn Stream<Item = QueueStatus> + Send>>;
+
+enum Phase {
+    Connect,
+    Streaming(Events),
+    Polling { delay: Duration },
+}
+
+/// A submitted request being waited for: a stream of [`Update`]s through
+/// [`next`](Self::next), then the output through [`output`](Self::output).
+/// Dropped before completion, it cancels the request.
+///
+/// ```no_run
+/// # async fn demo() -> fal_kontext::Result<()> {
+/// use fal_kontext::Update;
+/// let client = fal_kontext::Client::from_env()?;
+/// let mut job = client.edit("Make it night", "https://example.com/day.png").subscribe().await?;
+/// while let Some(update) = job.next().await {
+///     match update? {
+///         Update::Queued { position } => eprintln!("queued at {position:?}"),
+///         Update::InProgress { logs } => logs.iter().for_each(|l| eprintln!("{}", l.message)),
+///         Update::Completed { .. } => eprintln!("done"),
+///     }
+/// }
+/// let done = job.output().await?;
+/// # Ok(()) }
+/// ```
+pub struct Subscription<O> {
+    handle: RequestHandle<O>,
+    deadline: Instant,
+    allowed: Duration,
+    phase: Phase,
+    last: Option<(Status, Option<i64>)>,
+    logs_seen: usize,
+    completed: Option<QueueStatus>,
+    /// True once nothing is left to cancel (completed, or cancelled already).
+    settled: bool,
+}
+
+impl<K: Kind> Request<K> {
+    /// Submits the request and returns a [`Subscription`] to follow it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> fal_kontext::Result<()> {
+    /// let client = fal_kontext::Client::from_env()?;
+    /// let job = client.text_to_image("A red kite").subscribe().await?;
+    /// println!("waiting for {}", job.request_id());
+    /// let done = job.output().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe(self) -> Result<Subscription<K::Output>> {
+        let allowed = self
+            .queue
+            .wait_timeout
+            .unwrap_or(self.client.settings().wait_timeout);
+        let deadline = Instant::now() + allowed;
+        let handle = timeout_at(deadline, self.submit())
+            .await
+            .map_err(|_| Error::Timeout {
+                request_id: None,
+                after: allowed,
+            })??;
+        Ok(handle.wait_until(deadline, allowed))
+    }
+
+    /// Submits the request, waits for it, and returns its output.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> fal_kontext::Result<()> {
+    /// let client = fal_kontext::Client::from_env()?;
+    /// let done = client.edit("Make it night", "day.png").run().await?;
+    /// println!("{}: {}", done.request_id, done.output.images[0].url);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run(self) -> Result<Completed<K::Output>> {
+        self.subscribe().await?.output().await
+    }
+}
+
+impl<O> RequestHandle<O> {
+    /// Follows a submitted request, for at most `timeout`.
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: fal_kontext::RequestHandle<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
+    /// let done = handle.wait(std::time::Duration::from_secs(300)).output().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn wait(self, timeout: Duration) -> Subscription<O> {
+        self.wait_until(Instant::now() + timeout, timeout)
+    }
+
+    fn wait_until(self, deadline: Instant, allowed: Duration) -> Subscription<O> {
+        Subscription {
+            handle: self,
+            deadline,
+            allowed,
+            phase: Phase::Connect,
+            last: None,
+            logs_seen: 0,
+            completed: None,
+            settled: false,
+        }
+    }
+
+    /// Opens the SSE status stream; each event's data is a status.
+    async fn open_stream(&self) -> Result<Events> {
+        let url = format!("{}/stream", self.status_url());
+        let auth = self.client.auth_header()?;
+        let response = self
+            .client
+            .settings()
+            .http
+            .get(&url)
+            .query(&[("logs", "1")])
+            .header(reqwest::header::AUTHORIZATION, auth)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(Error::Transport)?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(crate::http::Answer {
+                status,
+                headers,
+                body,
+            }
+            .into_error());
+        }
+        let events = response
+            .bytes_stream()
+            .eventsource()
+            // a broken stream ends the stream phase; events that are not a
+            // status (comments, keep-alives) are skipped
+            .take_while(|event| std::future::ready(event.is_ok()))
+            .filter_map(|event| {
+                std::future::ready(
+                    event
+                        .ok()
+                        .and_then(|e| serde_json::from_str::<QueueStatus>(&e.data).ok()),
+                )
+            });
+        Ok(Box::pin(events))
+    }
+}
+
+impl<O> Subscription<O> {
+    /// The request id.
+    pub fn request_id(&self) -> &str {
+        self.handle.request_id()
+    }
+
+    /// The handle of the request being followed.
+    pub fn handle(&self) -> &RequestHandle<O> {
+        &self.handle
+    }
+
+    /// The next change, or `None` once [`Update::Completed`] has been given.
+    /// Past the deadline the request is cancelled and this is
+    /// [`Error::Timeout`].
+    pub async fn next(&mut self) -> Option<Result<Update>> {
+        if self.completed.is_some() {
+            return None;
+        }
+        loop {
+            let status = match &mut self.phase {
+                _ if Instant::now() >= self.deadline => return Some(Err(self.give_up().await)),
+                Phase::Connect => {
+                    self.phase = match timeout_at(self.deadline, self.handle.open_stream()).await {
+                        Ok(Ok(events)) => Phase::Streaming(events),
+                        Ok(Err(Error::Authentication { status, detail })) => {
+                            return Some(Err(Error::Authentication { status, detail }));
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "status stream unavailable, polling");
+                            Phase::Polling { delay: FIRST_POLL }
+                        }
+                        Err(_) => continue,
+                    };
+                    continue;
+                }
+                Phase::Streaming(events) => match timeout_at(self.deadline, events.next()).await {
+                    Err(_) => continue,
+                    Ok(Some(status)) => status,
+                    Ok(None) => {
+                        tracing::debug!("status stream ended before completion, polling");
+                        self.phase = Phase::Polling { delay: FIRST_POLL };
+                        continue;
+                    }
+                },
+                Phase::Polling { delay } => {
+                    let wake = (Instant::now() + *delay).min(self.deadline);
+                    *delay = (*delay * 2).clamp(MIN_POLL, MAX_POLL);
+                    tokio::time::sleep_until(wake).await;
+                    match timeout_at(self.deadline, self.handle.status(true)).await {
+                        Err(_) => continue,
+                        Ok(Ok(status)) => status,
+                        Ok(Err(error)) => return Some(Err(error)),
+                    }
+                }
+            };
+            if let Some(update) = self.observe(status) {
+                return Some(Ok(update));
+            }
+        }
+    }
+
+    /// Turns a status into an update when something changed.
+    fn observe(&mut self, status: QueueStatus) -> Option<Update> {
+        let logs = status.logs.as_deref().unwrap_or_default();
+        let new_logs: Vec<LogEntry> = logs.iter().skip(self.logs_seen).cloned().collect();
+        self.logs_seen = self.logs_seen.max(logs.len());
+        let now = (status.status, status.queue_position);
+        let changed = self.last != Some(now);
+        self.last = Some(now);
+        match status.status {
+            Status::InQueue if changed => Some(Update::Queued {
+                position: status.queue_position,
+            }),
+            Status::InQueue => None,
+            Status::InProgress if changed || !new_logs.is_empty() => {
+                Some(Update::InProgress { logs: new_logs })
+            }
+            Status::InProgress => None,
+            Status::Completed => {
+                self.settled = true;
+                self.completed = Some(status);
+                Some(Update::Completed { logs: new_logs })
+            }
+        }
+    }
+
+    /// Cancels the request (best effort, briefly) and says why.
+    async fn give_up(&mut self) -> Error {
+        if !self.settled {
+            self.settled = true;
+            let cancelled = tokio::time::timeout(CANCEL_BUDGET, self.handle.cancel()).await;
+            tracing::debug!(
+                ?cancelled,
+                request_id = self.request_id(),
+                "deadline passed"
+            );
+        }
+        Error::Timeout {
+            request_id: Some(self.request_id().to_string()),
+            after: self.allowed,
+        }
+    }
+}
+
+impl<O: DeserializeOwned> Subscription<O> {
+    /// Waits for completion (ignoring the updates not yet read) and returns the output.
+    pub async fn output(mut self) -> Result<Completed<O>> {
+        while let Some(update) = self.next().await {
+            update?;
+        }
+        let status = self
+            .completed
+            .take()
+            .expect("next returns None only after completion");
+        if let Some(error) = self.handle.failure(&status).await {
+            return Err(error);
+        }
+        let output = match timeout_at(self.deadline, self.handle.result()).await {
+            Ok(output) => output?,
+            Err(_) => {
+                return Err(Error::Timeout {
+                    request_id: Some(self.request_id().into()),
+                    after: self.allowed,
+                });
+            }
+        };
+        Ok(Completed {
+            request_id: self.request_id().to_string(),
+            output,
+        })
+    }
+
+    /// Like [`output`](Self::output), calling `on_update` with each update first.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> fal_kontext::Result<()> {
+    /// let client = fal_kontext::Client::from_env()?;
+    /// let job = client.edit("Make it night", "day.png").subscribe().await?;
+    /// let done = job.output_with(|update| eprintln!("{update:?}")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn output_with(mut self, mut on_update: impl FnMut(&Update)) -> Result<Completed<O>> {
+        while let Some(update) = self.next().await {
+            on_update(&update?);
+        }
+        self.output().await
+    }
+}
+
+impl<O> Drop for Subscription<O> {
+    /// A wait abandoned before completion cancels the request, so nobody pays
+    /// for a result that nobody will read.
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let handle = self.handle.untyped();
+            runtime.spawn(async move {
+                let outcome = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
+                tracing::debug!(
+                    ?outcome,
+                    request_id = handle.request_id(),
+                    "cancelled on drop"
+                );
+            });
+        }
+    }
+}
