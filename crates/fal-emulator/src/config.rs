@@ -1,0 +1,148 @@
+//! How an emulator is set up: [`Config`], [`Timing`], and the command-line
+//! form [`EmulatorArgs`] shared by `fal-emulator` and `kontext emulator`.
+
+use std::time::Duration;
+
+use crate::faults::FaultRule;
+
+/// Everything an [`Emulator`](crate::Emulator) is started with.
+///
+/// Build it from [`Config::default`] and change what the test needs:
+///
+/// ```
+/// use std::time::Duration;
+/// use fal_emulator::{Config, Timing};
+///
+/// let config = Config {
+///     key: "test-key".into(),
+///     concurrency: 2,
+///     timing: Timing { queue_delay: Duration::ZERO, processing_time: Duration::from_millis(10) },
+///     ..Config::default()
+/// };
+/// assert_eq!(config.log_lines, 3);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The API key clients must send as `Authorization: Key <key>`.
+    pub key: String,
+    /// The queue origin's port; `0` takes any free port. The run, rest and
+    /// CDN origins always take free ports.
+    pub port: u16,
+    /// Queue delay and processing time of every job.
+    pub timing: Timing,
+    /// How many jobs run at once; the others wait in the queue, with real
+    /// positions. At least 1.
+    pub concurrency: usize,
+    /// Answer an invalid input with 422 at submit instead of at the result
+    /// call (fal's queue accepts any input and reports it at the result).
+    pub eager_validation: bool,
+    /// Faults to inject from the start; see [`Emulator::set_faults`](crate::Emulator::set_faults).
+    pub faults: Vec<FaultRule>,
+    /// Serve every origin over HTTPS with a certificate generated at start
+    /// (see [`Emulator::ca_cert_pem`](crate::Emulator::ca_cert_pem)).
+    pub tls: bool,
+    /// How many log lines a job emits while it is in progress.
+    pub log_lines: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            key: "emulator-key".to_owned(),
+            port: 0,
+            timing: Timing::default(),
+            concurrency: 16,
+            eager_validation: false,
+            faults: Vec::new(),
+            tls: false,
+            log_lines: 3,
+        }
+    }
+}
+
+/// How long jobs wait and work.
+///
+/// ```
+/// use std::time::Duration;
+/// use fal_emulator::Timing;
+///
+/// let timing = Timing::default();
+/// assert_eq!(timing.queue_delay, Duration::ZERO);
+/// assert_eq!(timing.processing_time, Duration::from_millis(50));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// How long a submitted job stays `IN_QUEUE` before it may take a slot.
+    pub queue_delay: Duration,
+    /// How long a job stays `IN_PROGRESS` (its log lines are spread over it).
+    pub processing_time: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            queue_delay: Duration::ZERO,
+            processing_time: Duration::from_millis(50),
+        }
+    }
+}
+
+/// The emulator's command-line options, to `#[command(flatten)]` into a CLI.
+///
+/// ```
+/// use clap::Parser;
+/// use fal_emulator::EmulatorArgs;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     emulator: EmulatorArgs,
+/// }
+///
+/// let cli = Cli::parse_from(["kontext", "--port", "8080", "--processing-ms", "5"]);
+/// let config = cli.emulator.into_config();
+/// assert_eq!(config.port, 8080);
+/// assert_eq!(config.timing.processing_time.as_millis(), 5);
+/// ```
+#[derive(clap::Args, Clone, Debug)]
+pub struct EmulatorArgs {
+    /// Port of the queue origin (0: any free port); the run, rest and CDN origins take free ports.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// The API key clients must send (`Authorization: Key <key>`).
+    #[arg(long, default_value = "emulator-key")]
+    pub key: String,
+    /// Reject an invalid input with 422 at submit instead of at the result call.
+    #[arg(long)]
+    pub eager_validation: bool,
+    /// How long each job stays IN_QUEUE before it may start, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub queue_delay_ms: u64,
+    /// How long each job stays IN_PROGRESS, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub processing_ms: u64,
+    /// How many jobs run at once; the rest wait in the queue.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrency: u64,
+    /// Serve HTTPS with a generated certificate; its CA is written to a file named in the ready line.
+    #[arg(long)]
+    pub tls: bool,
+}
+
+impl EmulatorArgs {
+    /// The [`Config`] these options describe (other settings at their defaults).
+    pub fn into_config(self) -> Config {
+        Config {
+            key: self.key,
+            port: self.port,
+            timing: Timing {
+                queue_delay: Duration::from_millis(self.queue_delay_ms),
+                processing_time: Duration::from_millis(self.processing_ms),
+            },
+            concurrency: usize::try_from(self.concurrency).unwrap_or(usize::MAX),
+            eager_validation: self.eager_validation,
+            tls: self.tls,
+            ..Config::default()
+        }
+    }
+}

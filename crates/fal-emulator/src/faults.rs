@@ -1,0 +1,382 @@
+//! Fault injection: which requests misbehave ([`FaultRule`]) and how
+//! ([`Fault`]). The gateway asks [`FaultEngine::pick`] once per request; a
+//! fault either answers in place of the app ([`Fault::short_circuit`]) or
+//! spoils the app's answer ([`spoil`]).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::rng::SplitMix64;
+
+/// A kind of request, as the emulator counts, records and faults them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Route {
+    /// `POST {queue}/<endpoint-id>`.
+    Submit,
+    /// `GET {queue}/…/requests/{id}/status`.
+    Status,
+    /// `GET {queue}/…/requests/{id}/status/stream`.
+    Stream,
+    /// `GET {queue}/…/requests/{id}`.
+    Result,
+    /// `PUT {queue}/…/requests/{id}/cancel`.
+    Cancel,
+    /// `POST {run}/<endpoint-id>`.
+    Run,
+    /// `POST {rest}/storage/upload/initiate` (and `/storage/auth/token`).
+    UploadInitiate,
+    /// `PUT {cdn}/uploads/{token}` (and `POST {cdn}/files/upload`).
+    UploadPut,
+    /// `GET {cdn}/files/…`: result images and uploaded files.
+    Cdn,
+    /// In a [`FaultRule`]: every route. In a [`RecordedRequest`](crate::RecordedRequest):
+    /// a request that matched no route (answered 404).
+    Any,
+    /// `GET {queue}/api/openapi/queue/openapi.json?endpoint_id=…`.
+    OpenApi,
+}
+
+/// What goes wrong.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// 429 with `Retry-After: <secs>`; the request does not reach the app.
+    TooManyRequests {
+        /// The `Retry-After` value, in seconds.
+        retry_after_secs: u64,
+    },
+    /// 502, 503 or 504 with an nginx HTML body, as fal's ingress sends it;
+    /// the request does not reach the app (a submit creates no job).
+    Ingress(u16),
+    /// 500 from the app with a JSON `detail`; the request DID reach the app
+    /// (a submit created its job: the "did my request land?" case).
+    AppError,
+    /// Headers and part of the body, then the connection is dropped.
+    ResetMidBody,
+    /// The status stream closes after this many events, without COMPLETED.
+    CutStreamAfter(usize),
+    /// The body trickles out; a whole answer takes about this long (a stream,
+    /// this long per event).
+    SlowBody(Duration),
+    /// 200 with a body that is not valid JSON (the app did run).
+    MalformedJson,
+    /// `Content-Length` promises more than is sent (the app did run).
+    Truncate,
+    /// 401 with fal's body; the request does not reach the app.
+    Unauthorized,
+    /// 404 with fal's body; the request does not reach the app.
+    NotFound,
+    /// 422 with a fal `detail` list; the request does not reach the app.
+    Unprocessable,
+}
+
+/// When a [`Fault`] applies.
+///
+/// ```
+/// use fal_emulator::{Fault, FaultRule, Route};
+///
+/// let rules = vec![
+///     FaultRule::once(Route::Submit, Fault::Ingress(503)),
+///     FaultRule::times(Route::Status, Fault::TooManyRequests { retry_after_secs: 1 }, 2),
+///     FaultRule::rate(Route::Cdn, Fault::Truncate, 0.1),
+/// ];
+/// assert_eq!(rules[1].times, Some(2));
+/// ```
+#[derive(Clone, Debug)]
+pub struct FaultRule {
+    /// Which requests it applies to ([`Route::Any`]: all).
+    pub route: Route,
+    /// What happens to them.
+    pub fault: Fault,
+    /// Apply to the next N matching requests (counting only those it hit);
+    /// `None`: every matching request, subject to `rate`.
+    pub times: Option<u32>,
+    /// Probability (0.0..=1.0) that a matching request is hit, drawn from a
+    /// deterministic generator.
+    pub rate: f64,
+}
+
+impl FaultRule {
+    /// The next matching request, and only it.
+    pub fn once(route: Route, fault: Fault) -> Self {
+        Self::times(route, fault, 1)
+    }
+
+    /// The next `n` matching requests.
+    pub fn times(route: Route, fault: Fault, n: u32) -> Self {
+        Self {
+            route,
+            fault,
+            times: Some(n),
+            rate: 1.0,
+        }
+    }
+
+    /// Each matching request with probability `rate`, for ever.
+    pub fn rate(route: Route, fault: Fault, rate: f64) -> Self {
+        Self {
+            route,
+            fault,
+            times: None,
+            rate,
+        }
+    }
+}
+
+/// The live fault rules of one emulator.
+pub(crate) struct FaultEngine {
+    rules: Vec<FaultRule>,
+    rng: SplitMix64,
+}
+
+impl FaultEngine {
+    pub(crate) fn new(rules: Vec<FaultRule>) -> Self {
+        Self {
+            rules,
+            rng: SplitMix64::new(0xFA17),
+        }
+    }
+
+    pub(crate) fn replace(&mut self, rules: Vec<FaultRule>) {
+        self.rules = rules;
+    }
+
+    /// The fault for this request, if any: the first rule that matches the
+    /// route, has uses left and wins its draw. Spent rules are dropped.
+    pub(crate) fn pick(&mut self, route: Route) -> Option<Fault> {
+        let index = self.rules.iter().position(|rule| {
+            (rule.route == Route::Any || rule.route == route)
+                && rule.times != Some(0)
+                && (rule.rate >= 1.0 || self.rng.next_f64() < rule.rate)
+        })?;
+        let rule = &mut self.rules[index];
+        let fault = rule.fault.clone();
+        if let Some(left) = rule.times.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                self.rules.remove(index);
+            }
+        }
+        Some(fault)
+    }
+}
+
+impl Fault {
+    /// The answer that replaces the app's, for faults that stop the request
+    /// at the edge.
+    pub(crate) fn short_circuit(&self) -> Option<Response> {
+        match self {
+            Fault::TooManyRequests { retry_after_secs } => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({"detail": "Too many requests, please retry later."})),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+                Some(response)
+            }
+            Fault::Ingress(code) => Some(ingress_error(*code)),
+            Fault::Unauthorized => Some(crate::gateway::unauthorized(
+                "No user found for Key ID and Secret",
+            )),
+            Fault::NotFound => Some(
+                (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({"detail": "Not Found"})),
+                )
+                    .into_response(),
+            ),
+            Fault::Unprocessable => Some(
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    axum::Json(json!({"detail": [{
+                        "loc": ["body"],
+                        "msg": "Injected validation failure",
+                        "type": "value_error",
+                    }]})),
+                )
+                    .into_response(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// An nginx-style error page, as fal's ingress answers when no app is
+/// reached: HTML, `Server: nginx`, and no `x-fal-request-id` (fal's clients
+/// use exactly those to tell an ingress error from the app's).
+fn ingress_error(code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+    let title = match status.as_u16() {
+        503 => "503 Service Temporarily Unavailable".to_owned(),
+        504 => "504 Gateway Time-out".to_owned(),
+        _ => format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error")
+        ),
+    };
+    let body = format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    );
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    headers.insert(header::SERVER, HeaderValue::from_static("nginx"));
+    response
+}
+
+/// How many bytes of a body survive a cut: half, but at least one byte
+/// short of the whole (a non-empty body always loses something).
+fn cut_point(len: usize) -> usize {
+    (len / 2).min(len.saturating_sub(1))
+}
+
+/// The app's answer, spoiled by a fault that lets the request through.
+pub(crate) async fn spoil(fault: &Fault, response: Response) -> Response {
+    match fault {
+        Fault::AppError => {
+            let request_id = response.headers().get("x-fal-request-id").cloned();
+            let mut spoiled = (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"detail": "Internal Server Error"})),
+            )
+                .into_response();
+            if let Some(id) = request_id {
+                spoiled.headers_mut().insert("x-fal-request-id", id);
+            }
+            spoiled
+        }
+        Fault::ResetMidBody => {
+            let (mut parts, bytes) = buffered(response).await;
+            let keep = bytes.slice(..cut_point(bytes.len()));
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            // An error from the body stream makes hyper drop the connection.
+            let chunks = futures::stream::iter([
+                Ok(keep),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault injected: connection reset mid-body",
+                )),
+            ]);
+            Response::from_parts(parts, Body::from_stream(chunks))
+        }
+        Fault::Truncate => {
+            let (mut parts, bytes) = buffered(response).await;
+            let keep = bytes.slice(..cut_point(bytes.len()));
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            let chunks = futures::stream::iter([Ok::<_, Infallible>(keep)]);
+            Response::from_parts(parts, Body::from_stream(chunks))
+        }
+        Fault::MalformedJson => {
+            let (mut parts, bytes) = buffered(response).await;
+            let mut body = bytes[..cut_point(bytes.len())].to_vec();
+            // A bare `<` is never valid JSON, inside an unterminated string or not.
+            body.extend_from_slice(b"<not json");
+            parts.status = StatusCode::OK;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Response::from_parts(parts, Body::from(body))
+        }
+        Fault::CutStreamAfter(events) => {
+            // The stream handlers send exactly one event per body frame.
+            let (parts, body) = response.into_parts();
+            let frames = body.into_data_stream().take(*events);
+            Response::from_parts(parts, Body::from_stream(frames))
+        }
+        Fault::SlowBody(total) => slow(response, *total),
+        _ => response,
+    }
+}
+
+async fn buffered(response: Response) -> (axum::http::response::Parts, Bytes) {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    (parts, bytes)
+}
+
+/// Each frame of the body is split into ten pieces sent `total / 10` apart.
+fn slow(response: Response, total: Duration) -> Response {
+    const PIECES: usize = 10;
+    let pause = total / PIECES as u32;
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let pieces = body.into_data_stream().flat_map(move |frame| {
+        let pieces: Vec<Result<Bytes, axum::Error>> = match frame {
+            Ok(bytes) => {
+                let size = bytes.len().div_ceil(PIECES).max(1);
+                (0..bytes.len())
+                    .step_by(size)
+                    .map(|start| Ok(bytes.slice(start..(start + size).min(bytes.len()))))
+                    .collect()
+            }
+            Err(error) => vec![Err(error)],
+        };
+        futures::stream::iter(pieces).then(move |piece| async move {
+            tokio::time::sleep(pause).await;
+            piece
+        })
+    });
+    Response::from_parts(parts, Body::from_stream(pieces))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn once_rules_are_spent_and_others_keep_going() {
+        let mut engine = FaultEngine::new(vec![
+            FaultRule::once(Route::Submit, Fault::AppError),
+            FaultRule::rate(Route::Any, Fault::NotFound, 1.0),
+        ]);
+        assert!(matches!(engine.pick(Route::Submit), Some(Fault::AppError)));
+        assert!(matches!(engine.pick(Route::Submit), Some(Fault::NotFound)));
+        assert!(matches!(engine.pick(Route::Cdn), Some(Fault::NotFound)));
+    }
+
+    #[test]
+    fn rates_hit_about_their_share_deterministically() {
+        let hits = |seed_rules: f64| {
+            let mut engine = FaultEngine::new(vec![FaultRule::rate(
+                Route::Status,
+                Fault::AppError,
+                seed_rules,
+            )]);
+            (0..1000)
+                .filter(|_| engine.pick(Route::Status).is_some())
+                .count()
+        };
+        let first = hits(0.3);
+        assert_eq!(first, hits(0.3), "same rules, same draws");
+        assert!(
+            (200..400).contains(&first),
+            "{first} hits of 1000 at rate 0.3"
+        );
+        assert_eq!(hits(0.0), 0);
+    }
+
+    #[test]
+    fn unmatched_routes_are_untouched() {
+        let mut engine = FaultEngine::new(vec![FaultRule::once(Route::Cdn, Fault::Truncate)]);
+        assert!(engine.pick(Route::Submit).is_none());
+        assert!(engine.pick(Route::Cdn).is_some());
+        assert!(engine.pick(Route::Cdn).is_none());
+    }
+}

@@ -1,0 +1,318 @@
+//! A local, faithful stand-in for fal.ai's HTTP surface, for the FLUX.1
+//! Kontext endpoints: the queue (submit, status, status stream, result,
+//! cancel), the synchronous run origin, storage uploads, a CDN, and the
+//! OpenAPI documents — so that SDKs, CLIs and their tests run end to end
+//! without the network or a key.
+//!
+//! Images are **simulated**: a deterministic transformation of the input
+//! (see the crate README), with real sizes, formats and byte counts.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let emulator = fal_emulator::Emulator::start().await?;
+//! // Point the client under test at it, e.g. FAL_QUEUE_URL / FAL_RUN_URL / FAL_REST_URL:
+//! println!("{} {} {}", emulator.queue_url(), emulator.run_url(), emulator.rest_url());
+//! // ... run the client ...
+//! assert_eq!(emulator.stats().key_leaks, 0);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod answers;
+mod cdn;
+mod cli;
+mod config;
+mod endpoints;
+mod faults;
+mod fetch;
+mod gateway;
+mod images;
+mod jobs;
+mod model;
+mod proxy;
+mod queue;
+mod recording;
+mod rest;
+mod rng;
+mod run;
+mod server;
+mod state;
+mod stats;
+mod storage;
+mod tls;
+mod validation;
+mod webhook;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use cli::{ReadyLine, serve_until_ctrl_c};
+pub use config::{Config, EmulatorArgs, Timing};
+pub use faults::{Fault, FaultRule, Route};
+pub use recording::RecordedRequest;
+pub use stats::Stats;
+
+use state::Shared;
+
+/// The base URLs of a running emulator (no trailing slash) and its key.
+///
+/// `queue`, `run` and `rest` are what `FAL_QUEUE_URL`, `FAL_RUN_URL` and
+/// `FAL_REST_URL` take.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Urls {
+    /// The queue origin (fal's `https://queue.fal.run`).
+    pub queue: String,
+    /// The synchronous run origin (fal's `https://fal.run`).
+    pub run: String,
+    /// The REST origin, for uploads (fal's `https://rest.fal.ai`).
+    pub rest: String,
+    /// The CDN origin: result images and uploaded files.
+    pub cdn: String,
+    /// The API key the emulator accepts.
+    pub key: String,
+}
+
+/// A running emulator: four origins on 127.0.0.1, plus a forward proxy for
+/// clients whose hosts are fixed. It stops serving when dropped.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    proxy_url: String,
+    ca_cert_pem: Option<String>,
+}
+
+impl Emulator {
+    /// Starts an emulator with [`Config::default`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// assert!(emulator.queue_url().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn start() -> std::io::Result<Emulator> {
+        Self::start_with(Config::default()).await
+    }
+
+    /// Starts an emulator with this configuration.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use fal_emulator::{Config, Emulator, Fault, FaultRule, Route};
+    ///
+    /// let emulator = Emulator::start_with(Config {
+    ///     key: "test-key".into(),
+    ///     concurrency: 1,
+    ///     faults: vec![FaultRule::once(Route::Submit, Fault::Ingress(502))],
+    ///     ..Config::default()
+    /// })
+    /// .await?;
+    /// assert_eq!(emulator.key(), "test-key");
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_with(config: Config) -> std::io::Result<Emulator> {
+        let queue = server::bind(config.port).await?;
+        let run = server::bind(0).await?;
+        let rest = server::bind(0).await?;
+        let cdn = server::bind(0).await?;
+        let proxy = server::bind(0).await?;
+        let port = |listener: &TcpListener| listener.local_addr().map(|addr| addr.port());
+        let ports = [port(&queue)?, port(&run)?, port(&rest)?, port(&cdn)?];
+        let scheme = if config.tls { "https" } else { "http" };
+        let url = |port: u16| format!("{scheme}://127.0.0.1:{port}");
+        let urls = Urls {
+            queue: url(ports[0]),
+            run: url(ports[1]),
+            rest: url(ports[2]),
+            cdn: url(ports[3]),
+            key: config.key.clone(),
+        };
+
+        let tls = if config.tls {
+            Some(tls::generate()?)
+        } else {
+            None
+        };
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor.clone());
+        let shutdown = CancellationToken::new();
+        let shared = Arc::new(Shared::new(&config, urls, shutdown.clone()));
+        let routers = [
+            queue::router(shared.clone()),
+            run::router(shared.clone()),
+            rest::router(shared.clone()),
+            cdn::router(shared.clone()),
+        ];
+        for (listener, router) in [queue, run, rest, cdn].into_iter().zip(routers) {
+            server::spawn(listener, router, acceptor.clone(), shutdown.clone());
+        }
+        let proxy_url = format!("http://127.0.0.1:{}", port(&proxy)?);
+        proxy::spawn(proxy, Arc::new(proxy_targets(ports)), shutdown);
+
+        Ok(Emulator {
+            shared,
+            proxy_url,
+            ca_cert_pem: tls.map(|tls| tls.ca_pem),
+        })
+    }
+
+    /// The base URLs and the key.
+    pub fn urls(&self) -> &Urls {
+        &self.shared.urls
+    }
+
+    /// The queue origin, e.g. `http://127.0.0.1:41231`.
+    pub fn queue_url(&self) -> &str {
+        &self.shared.urls.queue
+    }
+
+    /// The run origin.
+    pub fn run_url(&self) -> &str {
+        &self.shared.urls.run
+    }
+
+    /// The REST (storage) origin.
+    pub fn rest_url(&self) -> &str {
+        &self.shared.urls.rest
+    }
+
+    /// The CDN origin.
+    pub fn cdn_url(&self) -> &str {
+        &self.shared.urls.cdn
+    }
+
+    /// The API key the emulator accepts.
+    pub fn key(&self) -> &str {
+        &self.shared.key
+    }
+
+    /// An HTTP forward proxy (`CONNECT` only) that maps fal's public hosts
+    /// (`queue.fal.run`, `fal.run`, `rest.fal.ai`, `fal.ai`, `v3.fal.media`,
+    /// `fal.media`) to this emulator and refuses every other host. For
+    /// clients whose hosts cannot be configured; use with `tls: true`, so
+    /// that the certificate they see is valid for those names.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// let mut child = std::process::Command::new("python3");
+    /// child.env("HTTPS_PROXY", emulator.proxy_url()).env("NO_PROXY", "127.0.0.1,localhost");
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy_url(&self) -> &str {
+        &self.proxy_url
+    }
+
+    /// With `tls: true`, the PEM of the CA that signed the emulator's
+    /// certificate: what a client must trust. `None` without TLS.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use fal_emulator::{Config, Emulator};
+    /// let emulator = Emulator::start_with(Config { tls: true, ..Config::default() }).await?;
+    /// let pem = emulator.ca_cert_pem().expect("TLS is on");
+    /// std::fs::write("emulator-ca.pem", pem)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_cert_pem.as_deref()
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// assert_eq!(emulator.stats().submit, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Every request received, in order (the latest 20,000).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// for request in emulator.requests() {
+    ///     println!("{:?} {} {}", request.route, request.method, request.path);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.recorder.all()
+    }
+
+    /// Replaces the fault rules (an empty list stops all faults).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use fal_emulator::{Emulator, Fault, FaultRule, Route};
+    /// let emulator = Emulator::start().await?;
+    /// emulator.set_faults(vec![FaultRule::times(Route::Status, Fault::Ingress(503), 2)]);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_faults(&self, faults: Vec<FaultRule>) {
+        self.shared
+            .faults
+            .lock()
+            .expect("fault lock")
+            .replace(faults);
+    }
+
+    /// Changes the queue delay and processing time; jobs read it as they
+    /// reach each stage.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use fal_emulator::{Emulator, Timing};
+    /// let emulator = Emulator::start().await?;
+    /// emulator.set_timing(Timing { queue_delay: Duration::from_millis(200), processing_time: Duration::ZERO });
+    /// # Ok(()) }
+    /// ```
+    pub fn set_timing(&self, timing: Timing) {
+        self.shared.set_timing(timing);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+    }
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("urls", &self.shared.urls)
+            .field("proxy_url", &self.proxy_url)
+            .field("tls", &self.ca_cert_pem.is_some())
+            .finish()
+    }
+}
+
+/// The hosts the forward proxy serves, and the ports behind them.
+fn proxy_targets([queue, run, rest, cdn]: [u16; 4]) -> HashMap<String, u16> {
+    let mut targets: HashMap<String, u16> = [
+        ("queue.fal.run", queue),
+        ("fal.ai", queue),
+        ("fal.run", run),
+        ("rest.fal.ai", rest),
+        ("v3.fal.media", cdn),
+        ("v3b.fal.media", cdn),
+        ("fal.media", cdn),
+    ]
+    .into_iter()
+    .map(|(host, port)| (host.to_owned(), port))
+    .collect();
+    for port in [queue, run, rest, cdn] {
+        for host in ["127.0.0.1", "localhost"] {
+            targets.insert(format!("{host}:{port}"), port);
+        }
+    }
+    targets
+}

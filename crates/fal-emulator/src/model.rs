@@ -1,0 +1,214 @@
+//! The simulated model behind every endpoint: reads the input the way the
+//! endpoint's schema describes it (defaults from the document), renders
+//! `num_images` variants with `images.rs`, stores them on the CDN (or
+//! inlines them as data URIs with `sync_mode`), and builds an output with
+//! exactly the image fields the endpoint's output schema lists.
+
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+use crate::endpoints::Endpoint;
+use crate::fetch::{self, DownloadError, Source};
+use crate::images::{self, Format, Sizing};
+use crate::rng::fnv1a;
+use crate::state::Shared;
+use crate::storage::StoredFile;
+
+/// Runs the model; `Err` is the app's 422 `detail` list.
+pub(crate) async fn generate(
+    shared: &Shared,
+    endpoint: &'static Endpoint,
+    input: &Value,
+    seed: u64,
+    seconds: f64,
+) -> Result<Value, Vec<Value>> {
+    let setting = |name: &str| {
+        input
+            .get(name)
+            .filter(|value| !value.is_null())
+            .or_else(|| endpoint.input_default(name))
+    };
+    let prompt = input["prompt"].as_str().unwrap_or_default().to_owned();
+    let count = setting("num_images")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let format = setting("output_format")
+        .and_then(Value::as_str)
+        .and_then(Format::parse)
+        .unwrap_or(Format::Jpeg);
+    let sync_mode = setting("sync_mode")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let sizing = setting("resolution_mode")
+        .or_else(|| setting("aspect_ratio"))
+        .and_then(Value::as_str)
+        .and_then(Sizing::parse)
+        .unwrap_or(Sizing::MatchInput);
+
+    let sources = load_inputs(shared, input).await?;
+    let digests: Vec<u64> = sources.iter().map(|(_, source)| digest(source)).collect();
+    let inputs = decode_inputs(sources).await?;
+    let size = images::output_size(sizing, inputs.first().map(|image| image.dimensions()));
+    let inputs = std::sync::Arc::new(inputs);
+
+    let mut outputs = Vec::new();
+    for variant in 0..count {
+        let variant_seed = seed.wrapping_add(variant);
+        let key = output_key(&digests, &prompt, variant_seed, size, format);
+        let bytes = match shared.files.get(&key) {
+            // Same inputs, same seed: same bytes, rendered once.
+            Some(file) => file.bytes,
+            None => {
+                let inputs = inputs.clone();
+                let prompt = prompt.clone();
+                let bytes = tokio::task::spawn_blocking(move || {
+                    images::encode(
+                        &images::render(&inputs, &prompt, variant_seed, size),
+                        format,
+                    )
+                })
+                .await
+                .expect("rendering does not panic");
+                let bytes = Bytes::from(bytes);
+                shared.files.put(
+                    key.clone(),
+                    StoredFile {
+                        bytes: bytes.clone(),
+                        content_type: format.content_type().to_owned(),
+                    },
+                );
+                bytes
+            }
+        };
+        let url = if sync_mode {
+            format!(
+                "data:{};base64,{}",
+                format.content_type(),
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            )
+        } else {
+            format!("{}/files/{key}", shared.urls.cdn)
+        };
+        let file_name = key.rsplit('/').next().unwrap_or(&key).to_owned();
+        outputs.push(image_object(
+            endpoint,
+            url,
+            format,
+            &file_name,
+            bytes.len(),
+            size,
+        ));
+    }
+
+    Ok(json!({
+        "images": outputs,
+        "timings": {"inference": seconds},
+        "seed": seed,
+        "has_nsfw_concepts": vec![false; outputs.len()],
+        "prompt": prompt,
+    }))
+}
+
+/// The image URLs of the input with their `loc`, fetched.
+async fn load_inputs(shared: &Shared, input: &Value) -> Result<Vec<(Value, Source)>, Vec<Value>> {
+    let mut urls = Vec::new();
+    if let Some(url) = input["image_url"].as_str() {
+        urls.push((json!(["body", "image_url"]), url));
+    }
+    if let Some(list) = input["image_urls"].as_array() {
+        for (index, url) in list.iter().enumerate() {
+            if let Some(url) = url.as_str() {
+                urls.push((json!(["body", "image_urls", index]), url));
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    for (loc, url) in urls {
+        match fetch::load(shared, url).await {
+            Ok(source) => sources.push((loc, source)),
+            Err(DownloadError) => {
+                return Err(vec![json!({
+                    "loc": loc,
+                    "msg": "Failed to download the file. Please check if the URL is accessible.",
+                    "type": "file_download_error",
+                    "input": if url.len() > 200 { Value::Null } else { json!(url) },
+                })]);
+            }
+        }
+    }
+    Ok(sources)
+}
+
+async fn decode_inputs(sources: Vec<(Value, Source)>) -> Result<Vec<image::RgbImage>, Vec<Value>> {
+    tokio::task::spawn_blocking(move || {
+        sources
+            .into_iter()
+            .map(|(loc, source)| match source {
+                Source::Bytes(bytes) => images::decode(&bytes).map_err(|_| {
+                    vec![json!({
+                        "loc": loc,
+                        "msg": "Failed to load the image. Please ensure the image file is valid.",
+                        "type": "image_load_error",
+                    })]
+                }),
+                Source::Placeholder(url) => Ok(images::placeholder(&url)),
+            })
+            .collect()
+    })
+    .await
+    .expect("decoding does not panic")
+}
+
+fn digest(source: &Source) -> u64 {
+    match source {
+        Source::Bytes(bytes) => fnv1a(&[bytes]),
+        Source::Placeholder(url) => fnv1a(&[b"placeholder", url.as_bytes()]),
+    }
+}
+
+/// The CDN key of one output: content-addressed by everything that shapes it.
+fn output_key(
+    digests: &[u64],
+    prompt: &str,
+    seed: u64,
+    size: (u32, u32),
+    format: Format,
+) -> String {
+    let inputs: Vec<u8> = digests.iter().flat_map(|d| d.to_le_bytes()).collect();
+    let hash = fnv1a(&[
+        &inputs,
+        prompt.as_bytes(),
+        &seed.to_le_bytes(),
+        &size.0.to_le_bytes(),
+        &size.1.to_le_bytes(),
+        format.extension().as_bytes(),
+    ]);
+    format!("out/{hash:016x}.{}", format.extension())
+}
+
+/// One output image with the fields the endpoint's output schema lists.
+fn image_object(
+    endpoint: &Endpoint,
+    url: String,
+    format: Format,
+    file_name: &str,
+    file_size: usize,
+    (width, height): (u32, u32),
+) -> Value {
+    let mut image = Map::new();
+    for field in endpoint.image_fields() {
+        let value = match field.as_str() {
+            "url" => json!(url),
+            "content_type" => json!(format.content_type()),
+            "file_name" => json!(file_name),
+            "file_size" => json!(file_size),
+            "width" => json!(width),
+            "height" => json!(height),
+            _ => continue,
+        };
+        image.insert(field.clone(), value);
+    }
+    Value::Object(image)
+}

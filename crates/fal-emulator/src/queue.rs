@@ -1,0 +1,245 @@
+//! The queue origin: submit, status (polled and streamed), result, cancel,
+//! and the OpenAPI documents.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+
+use crate::answers::{Logs, detail, result_response, status_body, status_code, with_request_id};
+use crate::endpoints::{self, Endpoint};
+use crate::faults::Route;
+use crate::gateway::{Edge, Origin, gateway};
+use crate::jobs::{CancelAnswer, JobView, Phase};
+use crate::state::Shared;
+use crate::stats::bump;
+use crate::validation;
+use crate::worker::{self, Submission};
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let edge = Edge {
+        shared: shared.clone(),
+        origin: Origin::Queue,
+    };
+    Router::new()
+        .fallback(handle)
+        .layer(middleware::from_fn_with_state(edge, gateway))
+        .with_state(shared)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let route = request.extensions().get::<Route>().copied();
+    let query: HashMap<String, String> = Query::try_from_uri(request.uri())
+        .map(|Query(query)| query)
+        .unwrap_or_default();
+    match route {
+        Some(Route::Submit) => submit(&shared, request, &query).await,
+        Some(Route::OpenApi) => openapi(&query),
+        Some(route @ (Route::Status | Route::Stream | Route::Result | Route::Cancel)) => {
+            let view = match lookup(&shared, request.uri().path()) {
+                Ok(view) => view,
+                Err(response) => return response,
+            };
+            let logs = query
+                .get("logs")
+                .is_some_and(|value| matches!(value.as_str(), "1" | "true" | "True"));
+            match route {
+                Route::Status => status(&shared, &view, logs),
+                Route::Stream => stream(shared.clone(), &view, logs),
+                Route::Result => result_response(&view),
+                _ => cancel(&shared, &view),
+            }
+        }
+        _ => detail(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// The input of a request body, or the `detail` list fal's app answers.
+pub(crate) fn read_input(endpoint: &Endpoint, body: &Bytes) -> Result<Value, Vec<Value>> {
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|error| validation::invalid_json(&error))?
+    };
+    endpoint.validator.check(&input)?;
+    Ok(input)
+}
+
+/// `x-fal-request-timeout` (seconds, maybe fractional).
+pub(crate) fn start_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: f64 = headers
+        .get("x-fal-request-timeout")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// The 404 for a path that names no endpoint.
+pub(crate) fn unknown_endpoint(path: &str) -> Response {
+    detail(
+        StatusCode::NOT_FOUND,
+        &format!("Application '{}' not found", path.trim_matches('/')),
+    )
+}
+
+async fn submit(
+    shared: &Arc<Shared>,
+    request: Request,
+    query: &HashMap<String, String>,
+) -> Response {
+    let Some(endpoint) = endpoints::find(request.uri().path()) else {
+        return unknown_endpoint(request.uri().path());
+    };
+    let timeout = start_timeout(request.headers());
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let input = read_input(endpoint, &body);
+    if shared.eager_validation
+        && let Err(details) = &input
+    {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"detail": details})),
+        )
+            .into_response();
+    }
+    let (id, position) = worker::spawn(
+        shared,
+        Submission {
+            endpoint,
+            input,
+            start_timeout: timeout,
+            webhook: query.get("fal_webhook").cloned(),
+        },
+    );
+    // The answer describes the job as it entered the queue, even if a free
+    // slot has already started it.
+    let view = JobView {
+        id: id.clone(),
+        endpoint,
+        phase: Phase::Queued { position },
+        logs: Vec::new(),
+        inference_time: None,
+    };
+    with_request_id(
+        Json(status_body(shared, &view, Logs::Omitted)).into_response(),
+        &id,
+    )
+}
+
+/// The job a `…/requests/{id}/…` path names, under its app root or its full
+/// endpoint id.
+fn lookup(shared: &Shared, path: &str) -> Result<JobView, Response> {
+    let not_found = || detail(StatusCode::NOT_FOUND, "Request not found");
+    let (prefix, rest) = path.split_once("/requests/").ok_or_else(not_found)?;
+    let id = rest.split('/').next().unwrap_or_default();
+    let view = shared.jobs.view(id).ok_or_else(not_found)?;
+    let prefix = prefix.trim_matches('/');
+    if prefix == view.endpoint.app_root || prefix == view.endpoint.id {
+        Ok(view)
+    } else {
+        Err(not_found())
+    }
+}
+
+fn status(shared: &Shared, view: &JobView, logs: bool) -> Response {
+    let logs = if logs { Logs::All } else { Logs::Omitted };
+    let response = (status_code(view), Json(status_body(shared, view, logs))).into_response();
+    with_request_id(response, &view.id)
+}
+
+fn cancel(shared: &Shared, view: &JobView) -> Response {
+    let (code, status) = match shared.jobs.cancel(&view.id) {
+        CancelAnswer::Requested { dequeued } => {
+            if dequeued {
+                bump(&shared.counters.jobs_cancelled);
+            }
+            (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED")
+        }
+        CancelAnswer::AlreadyCompleted => (StatusCode::BAD_REQUEST, "ALREADY_COMPLETED"),
+        CancelAnswer::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+    };
+    with_request_id(
+        (code, Json(json!({"status": status}))).into_response(),
+        &view.id,
+    )
+}
+
+/// Server-sent events: the status object once now, then once per change
+/// (status, position, or new log lines when asked), closed after COMPLETED.
+/// Each event is one body frame, which `CutStreamAfter` relies on.
+fn stream(shared: Arc<Shared>, view: &JobView, logs: bool) -> Response {
+    struct Cursor {
+        shared: Arc<Shared>,
+        id: String,
+        changes: tokio::sync::watch::Receiver<u64>,
+        last: Option<Value>,
+        logs_sent: usize,
+        done: bool,
+    }
+    let cursor = Cursor {
+        changes: shared.jobs.subscribe(),
+        shared,
+        id: view.id.clone(),
+        last: None,
+        logs_sent: 0,
+        done: false,
+    };
+    let events = futures::stream::unfold(cursor, move |mut cursor| async move {
+        if cursor.done {
+            return None;
+        }
+        loop {
+            let view = cursor.shared.jobs.view(&cursor.id)?;
+            let mut body = status_body(&cursor.shared, &view, Logs::Omitted);
+            let fresh_logs = logs && view.logs.len() > cursor.logs_sent;
+            if cursor.last.as_ref() != Some(&body) || fresh_logs {
+                cursor.last = Some(body.clone());
+                if logs {
+                    body["logs"] = json!(view.logs.get(cursor.logs_sent..).unwrap_or_default());
+                    cursor.logs_sent = view.logs.len();
+                }
+                cursor.done = view.is_finished();
+                let event = Bytes::from(format!("data: {body}\n\n"));
+                return Some((Ok::<_, Infallible>(event), cursor));
+            }
+            tokio::select! {
+                changed = cursor.changes.changed() => changed.ok()?,
+                () = cursor.shared.shutdown.cancelled() => return None,
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    with_request_id(response, &view.id)
+}
+
+fn openapi(query: &HashMap<String, String>) -> Response {
+    let Some(endpoint) = query.get("endpoint_id").and_then(|id| endpoints::find(id)) else {
+        return detail(StatusCode::NOT_FOUND, "Endpoint not found");
+    };
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        endpoint.document,
+    )
+        .into_response()
+}

@@ -1,0 +1,89 @@
+//! The rest origin: upload initiation (`upload_url` + `file_url`, as fal's
+//! JS client and the Python client's `fal` repository use it) and CDN tokens
+//! (as the Python client's default `fal_v3` repository uses them).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::answers::detail;
+use crate::faults::Route;
+use crate::gateway::{Edge, Origin, gateway};
+use crate::state::Shared;
+use crate::storage::{PendingUpload, safe_file_name};
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let edge = Edge {
+        shared: shared.clone(),
+        origin: Origin::Rest,
+    };
+    Router::new()
+        .fallback(handle)
+        .layer(middleware::from_fn_with_state(edge, gateway))
+        .with_state(shared)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    if request.extensions().get::<Route>() != Some(&Route::UploadInitiate) {
+        return detail(StatusCode::NOT_FOUND, "Not Found");
+    }
+    if request.uri().path() == "/storage/auth/token" {
+        return cdn_token(&shared);
+    }
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"detail": [{
+                "loc": ["body"],
+                "msg": "Input should be a valid dictionary",
+                "type": "dict_type",
+            }]})),
+        )
+            .into_response();
+    };
+    let content_type = fields
+        .get("content_type")
+        .and_then(Value::as_str)
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let file_name = safe_file_name(
+        fields
+            .get("file_name")
+            .and_then(Value::as_str)
+            .unwrap_or("upload.bin"),
+    );
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let key = format!("{token}/{file_name}");
+    shared.files.expect_upload(
+        token.clone(),
+        PendingUpload {
+            key: key.clone(),
+            content_type,
+        },
+    );
+    Json(json!({
+        "upload_url": format!("{}/uploads/{token}", shared.urls.cdn),
+        "file_url": format!("{}/files/{key}", shared.urls.cdn),
+    }))
+    .into_response()
+}
+
+fn cdn_token(shared: &Shared) -> Response {
+    let expires = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    Json(json!({
+        "token": shared.cdn_token,
+        "token_type": "Bearer",
+        "base_url": shared.urls.cdn,
+        "expires_at": expires.format(&Rfc3339).unwrap_or_default(),
+    }))
+    .into_response()
+}

@@ -1,0 +1,85 @@
+//! What every origin of one emulator shares.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::Urls;
+use crate::config::{Config, Timing};
+use crate::endpoints::Endpoint;
+use crate::faults::FaultEngine;
+use crate::jobs::Jobs;
+use crate::recording::Recorder;
+use crate::rng::SplitMix64;
+use crate::stats::Counters;
+use crate::storage::FileStore;
+
+pub(crate) struct Shared {
+    pub(crate) key: String,
+    pub(crate) urls: Urls,
+    pub(crate) eager_validation: bool,
+    pub(crate) log_lines: usize,
+    timing: Mutex<Timing>,
+    pub(crate) faults: Mutex<FaultEngine>,
+    pub(crate) counters: Counters,
+    pub(crate) recorder: Recorder,
+    pub(crate) jobs: Jobs,
+    pub(crate) files: FileStore,
+    /// One permit per job allowed to run at once (tokio's semaphore is FIFO,
+    /// so jobs start in queue order).
+    pub(crate) slots: Arc<Semaphore>,
+    seeds: Mutex<SplitMix64>,
+    /// For loopback image URLs and webhooks only.
+    pub(crate) http: reqwest::Client,
+    /// The bearer token `POST {rest}/storage/auth/token` hands out for
+    /// direct CDN uploads.
+    pub(crate) cdn_token: String,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub(crate) fn new(config: &Config, urls: Urls, shutdown: CancellationToken) -> Self {
+        Self {
+            key: config.key.clone(),
+            urls,
+            eager_validation: config.eager_validation,
+            log_lines: config.log_lines,
+            timing: Mutex::new(config.timing),
+            faults: Mutex::new(FaultEngine::new(config.faults.clone())),
+            counters: Counters::default(),
+            recorder: Recorder::default(),
+            jobs: Jobs::new(),
+            files: FileStore::default(),
+            slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            seeds: Mutex::new(SplitMix64::new(0x5EED)),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(std::time::Duration::from_secs(20))
+                .build()
+                .expect("a plain reqwest client builds"),
+            cdn_token: format!("cdn-{}", uuid::Uuid::new_v4().simple()),
+            shutdown,
+        }
+    }
+
+    pub(crate) fn timing(&self) -> Timing {
+        *self.timing.lock().expect("timing lock")
+    }
+
+    pub(crate) fn set_timing(&self, timing: Timing) {
+        *self.timing.lock().expect("timing lock") = timing;
+    }
+
+    /// A seed for a request that gave none: drawn from a deterministic
+    /// sequence, so a test run is reproducible.
+    pub(crate) fn next_seed(&self) -> u64 {
+        // fal's seeds fit in 32 bits; so do these, to suit every client.
+        self.seeds.lock().expect("seed lock").next_u64() >> 32
+    }
+
+    /// `{queue}/<app root>/requests/{id}`: where fal's answers point.
+    pub(crate) fn request_url(&self, endpoint: &Endpoint, id: &str) -> String {
+        format!("{}/{}/requests/{id}", self.urls.queue, endpoint.app_root)
+    }
+}

@@ -1,0 +1,120 @@
+//! Counters of what clients did, readable as a [`Stats`] snapshot or at
+//! `GET {queue}/__emulator/stats`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::faults::Route;
+
+/// A snapshot of an emulator's counters.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let emulator = fal_emulator::Emulator::start().await?;
+/// // ... let the client under test work ...
+/// let stats = emulator.stats();
+/// assert_eq!(stats.key_leaks, 0, "the client sent its key to the CDN");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Stats {
+    /// Submit calls (`POST {queue}/<endpoint-id>`).
+    pub submit: u64,
+    /// Status polls.
+    pub status: u64,
+    /// Status streams opened.
+    pub stream: u64,
+    /// Result calls.
+    pub result: u64,
+    /// Cancel calls.
+    pub cancel: u64,
+    /// Synchronous runs (`POST {run}/<endpoint-id>`).
+    pub run: u64,
+    /// Upload initiations (and CDN token requests).
+    pub upload_initiate: u64,
+    /// Upload bodies (`PUT` to an upload URL, or `POST {cdn}/files/upload`).
+    pub upload_put: u64,
+    /// Downloads from the CDN origin.
+    pub cdn: u64,
+    /// OpenAPI documents served.
+    pub openapi: u64,
+    /// Jobs created (by submit or run).
+    pub jobs_created: u64,
+    /// Jobs that reached COMPLETED other than by cancellation.
+    pub jobs_completed: u64,
+    /// Jobs cancelled.
+    pub jobs_cancelled: u64,
+    /// Requests a fault rule hit.
+    pub faults_injected: u64,
+    /// Requests answered 401 because of their key (not injected ones).
+    pub unauthorized: u64,
+    /// Requests to the CDN origin (downloads and upload bodies) that carried
+    /// an `Authorization: Key …` header or the key anywhere in a header.
+    pub key_leaks: u64,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    submit: AtomicU64,
+    status: AtomicU64,
+    stream: AtomicU64,
+    result: AtomicU64,
+    cancel: AtomicU64,
+    run: AtomicU64,
+    upload_initiate: AtomicU64,
+    upload_put: AtomicU64,
+    cdn: AtomicU64,
+    openapi: AtomicU64,
+    pub(crate) jobs_created: AtomicU64,
+    pub(crate) jobs_completed: AtomicU64,
+    pub(crate) jobs_cancelled: AtomicU64,
+    pub(crate) faults_injected: AtomicU64,
+    pub(crate) unauthorized: AtomicU64,
+    pub(crate) key_leaks: AtomicU64,
+}
+
+/// Adds one to a counter.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn count_route(&self, route: Route) {
+        let counter = match route {
+            Route::Submit => &self.submit,
+            Route::Status => &self.status,
+            Route::Stream => &self.stream,
+            Route::Result => &self.result,
+            Route::Cancel => &self.cancel,
+            Route::Run => &self.run,
+            Route::UploadInitiate => &self.upload_initiate,
+            Route::UploadPut => &self.upload_put,
+            Route::Cdn => &self.cdn,
+            Route::OpenApi => &self.openapi,
+            Route::Any => return,
+        };
+        bump(counter);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Stats {
+            submit: get(&self.submit),
+            status: get(&self.status),
+            stream: get(&self.stream),
+            result: get(&self.result),
+            cancel: get(&self.cancel),
+            run: get(&self.run),
+            upload_initiate: get(&self.upload_initiate),
+            upload_put: get(&self.upload_put),
+            cdn: get(&self.cdn),
+            openapi: get(&self.openapi),
+            jobs_created: get(&self.jobs_created),
+            jobs_completed: get(&self.jobs_completed),
+            jobs_cancelled: get(&self.jobs_cancelled),
+            faults_injected: get(&self.faults_injected),
+            unauthorized: get(&self.unauthorized),
+            key_leaks: get(&self.key_leaks),
+        }
+    }
+}

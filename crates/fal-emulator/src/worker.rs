@@ -1,0 +1,146 @@
+//! One job's life: queue delay, a slot (concurrency), IN_PROGRESS with its
+//! log lines, the simulated model, then the webhook.
+
+use std::future::pending;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::endpoints::Endpoint;
+use crate::jobs::{LogLine, Outcome};
+use crate::model;
+use crate::state::Shared;
+use crate::stats::bump;
+use crate::webhook;
+
+/// A request accepted into the queue (or by the run origin).
+pub(crate) struct Submission {
+    pub(crate) endpoint: &'static Endpoint,
+    /// The input, or the `detail` list the app will answer it with.
+    pub(crate) input: Result<Value, Vec<Value>>,
+    /// `x-fal-request-timeout`: how long it may wait before it starts.
+    pub(crate) start_timeout: Option<Duration>,
+    /// `?fal_webhook=`.
+    pub(crate) webhook: Option<String>,
+}
+
+/// Creates the job and starts its worker; returns the request id and the
+/// job's queue position.
+pub(crate) fn spawn(shared: &Arc<Shared>, submission: Submission) -> (String, usize) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let cancel = shared.shutdown.child_token();
+    let position = shared
+        .jobs
+        .create(id.clone(), submission.endpoint, cancel.clone());
+    bump(&shared.counters.jobs_created);
+    tokio::spawn(run(shared.clone(), id.clone(), submission, cancel));
+    (id, position)
+}
+
+async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: CancellationToken) {
+    let deadline = submission
+        .start_timeout
+        .map(|timeout| Instant::now() + timeout);
+    let expired = async {
+        match deadline {
+            Some(deadline) => sleep_until(deadline).await,
+            None => pending().await,
+        }
+    };
+    let slot = async {
+        sleep(shared.timing().queue_delay).await;
+        shared.slots.clone().acquire_owned().await
+    };
+    let permit = tokio::select! {
+        // Cancelled while queued: the cancel call already ended the job.
+        () = cancel.cancelled() => return,
+        () = expired => {
+            finish(&shared, &id, &submission, Outcome::TimedOut, None);
+            return;
+        }
+        permit = slot => permit.expect("the slot semaphore is never closed"),
+    };
+    if !shared.jobs.start(&id) {
+        return;
+    }
+
+    let started = Instant::now();
+    let outcome = match &submission.input {
+        // The app rejects a bad input at once.
+        Err(details) => Outcome::Invalid(Arc::new(details.clone())),
+        Ok(input) => tokio::select! {
+            () = cancel.cancelled() => Outcome::Cancelled,
+            outcome = process(&shared, &id, submission.endpoint, input, started) => outcome,
+        },
+    };
+    drop(permit);
+    let seconds = started.elapsed().as_secs_f64();
+    finish(&shared, &id, &submission, outcome, Some(seconds));
+}
+
+fn finish(
+    shared: &Arc<Shared>,
+    id: &str,
+    submission: &Submission,
+    outcome: Outcome,
+    seconds: Option<f64>,
+) {
+    let Some(outcome) = shared.jobs.finish(id, outcome, seconds) else {
+        return;
+    };
+    if matches!(outcome, Outcome::Cancelled) {
+        bump(&shared.counters.jobs_cancelled);
+        return;
+    }
+    bump(&shared.counters.jobs_completed);
+    if let Some(url) = &submission.webhook {
+        webhook::deliver(shared, url.clone(), id.to_owned(), outcome);
+    }
+}
+
+/// IN_PROGRESS: log lines spread over the processing time, then the model.
+async fn process(
+    shared: &Shared,
+    id: &str,
+    endpoint: &'static Endpoint,
+    input: &Value,
+    started: Instant,
+) -> Outcome {
+    let seed = input["seed"]
+        .as_u64()
+        .or_else(|| input["seed"].as_i64().map(|seed| seed as u64))
+        .unwrap_or_else(|| shared.next_seed());
+    let lines = shared.log_lines;
+    let pause = shared.timing().processing_time / u32::try_from(lines + 1).unwrap_or(u32::MAX);
+    for index in 0..lines {
+        sleep(pause).await;
+        shared.jobs.log(id, log_line(index, lines, endpoint, seed));
+    }
+    sleep(pause).await;
+    let seconds = started.elapsed().as_secs_f64();
+    match model::generate(shared, endpoint, input, seed, seconds).await {
+        Ok(output) => Outcome::Done(Arc::new(output)),
+        Err(details) => Outcome::Invalid(Arc::new(details)),
+    }
+}
+
+fn log_line(index: usize, count: usize, endpoint: &Endpoint, seed: u64) -> LogLine {
+    let stage = match index % 3 {
+        0 => format!("loading inputs for {}", endpoint.id),
+        1 => format!("generating with seed {seed}"),
+        _ => "encoding and storing images".to_owned(),
+    };
+    LogLine {
+        message: format!("[emulator] step {}/{count}: {stage}", index + 1),
+        level: "INFO",
+        source: "user",
+        timestamp: OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default(),
+    }
+}
