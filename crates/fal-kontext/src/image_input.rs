@@ -131,6 +131,11 @@ impl ImageInput {
                 value: format!("{self:?}"),
                 rule: "must be a URL or a data: URI with data".into(),
             }),
+            Self::Path(path) if path.as_os_str().is_empty() => Err(Error::InvalidInput {
+                field,
+                value: String::new(),
+                rule: "must not be empty: give a URL, a data: URI or a file".into(),
+            }),
             Self::Path(path) => {
                 let io = |source| Error::Io {
                     path: path.clone(),

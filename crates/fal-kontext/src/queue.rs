@@ -62,7 +62,7 @@ impl<K: Kind> Request<K> {
         let q = &self.queue;
         let mut headers = Vec::new();
         if let Some(timeout) = q.request_timeout {
-            headers.push(("x-fal-request-timeout", timeout.as_secs().to_string()));
+            headers.push(("x-fal-request-timeout", timeout.as_secs_f64().to_string()));
         }
         if let Some(priority) = q.priority {
             headers.push(("x-fal-queue-priority", priority.as_str().to_string()));

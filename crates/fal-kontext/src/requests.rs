@@ -423,7 +423,7 @@ impl<K: Kind> Request<K> {
         self
     }
     /// fal gives up on the request after this long, queueing included
-    /// (`x-fal-request-timeout`, whole seconds).
+    /// (`x-fal-request-timeout`; more than 1 second).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.queue.request_timeout = Some(timeout);
         self

@@ -253,28 +253,29 @@ impl<O> Subscription<O> {
                     }
                 }
             };
-            if let Some(update) = self.observe(status) {
+            let cumulative = matches!(self.phase, Phase::Polling { .. });
+            if let Some(update) = self.observe(status, cumulative) {
                 return Some(Ok(update));
             }
         }
     }
 
-    /// Turns a status into an update when something changed.
-    fn observe(&mut self, status: QueueStatus) -> Option<Update> {
+    /// Turns a status into an update when something changed. The status
+    /// stream sends only the log lines that are new with each event, while a
+    /// polled status holds every line so far: `cumulative` says which this is,
+    /// and `logs_seen` counts the lines already reported either way.
+    fn observe(&mut self, status: QueueStatus, cumulative: bool) -> Option<Update> {
         let logs = status.logs.as_deref().unwrap_or_default();
-        let new_logs: Vec<LogEntry> = logs.iter().skip(self.logs_seen).cloned().collect();
-        self.logs_seen = self.logs_seen.max(logs.len());
+        let skip = if cumulative { self.logs_seen } else { 0 };
+        let new_logs: Vec<LogEntry> = logs.iter().skip(skip).cloned().collect();
+        self.logs_seen += new_logs.len();
         let now = (status.status, status.queue_position);
         let changed = self.last != Some(now);
         self.last = Some(now);
         match status.status {
-            Status::InQueue if changed => Some(Update::Queued {
-                position: status.queue_position,
-            }),
+            Status::InQueue if changed => Some(Update::Queued { position: status.queue_position }),
             Status::InQueue => None,
-            Status::InProgress if changed || !new_logs.is_empty() => {
-                Some(Update::InProgress { logs: new_logs })
-            }
+            Status::InProgress if changed || !new_logs.is_empty() => Some(Update::InProgress { logs: new_logs }),
             Status::InProgress => None,
             Status::Completed => {
                 self.settled = true;
