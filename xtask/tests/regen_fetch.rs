@@ -1,0 +1,604 @@
+//! The acceptance test of `cargo xtask regen` online: a local server stands in
+//! for fal's document server and serves the vendored documents, one of them
+//! changed the way fal changes them (a new input field, a new enum value). The
+//! built xtask regenerates a copy of the repository from it (`--root`), and the
+//! test checks that the change, and only the change, reaches the generated
+//! code; that `--check` reports it as a diff; and that a failing fetch is a
+//! one-line error naming the endpoint.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use similar::TextDiff;
+use syn::visit_mut::{self, VisitMut};
+
+const GENERATED: &str = "crates/fal-kontext-api/src/generated.rs";
+/// The endpoint whose document the server changes, and its vendored file.
+const CHANGED: &str = "fal-ai/flux-pro/kontext";
+const CHANGED_FILE: &str = "openapi/fal-ai__flux-pro__kontext.json";
+/// The input type of every endpoint; each has an `output_format` enum.
+const INPUTS: [&str; 7] = [
+    "FluxKontextDevInput",
+    "FluxProKontextInput",
+    "FluxProKontextMaxInput",
+    "FluxProKontextMaxMultiInput",
+    "FluxProKontextMaxTextToImageInput",
+    "FluxProKontextMultiInput",
+    "FluxProKontextTextToImageInput",
+];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A temporary directory laid out like the repository, holding what regen
+/// reads and writes: `openapi/` and the generated file.
+fn copy_of_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("openapi")).unwrap();
+    for entry in std::fs::read_dir(repo().join("openapi")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            let to = dir.path().join("openapi").join(entry.file_name());
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+    let generated = dir.path().join(GENERATED);
+    std::fs::create_dir_all(generated.parent().unwrap()).unwrap();
+    std::fs::copy(repo().join(GENERATED), generated).unwrap();
+    dir
+}
+
+/// The endpoint ids of `openapi/endpoints.txt`.
+fn endpoint_ids() -> Vec<String> {
+    read(repo().join("openapi/endpoints.txt"))
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+fn vendored_file(id: &str) -> String {
+    format!("openapi/{}.json", id.replace('/', "__"))
+}
+
+fn vendored(id: &str) -> Value {
+    serde_json::from_str(&read(repo().join(vendored_file(id)))).unwrap()
+}
+
+/// `fal-ai/flux-pro/kontext`'s document with one more input property and one
+/// more output format.
+fn changed_document() -> Value {
+    let mut doc = vendored(CHANGED);
+    let properties = &mut doc["components"]["schemas"]["FluxProKontextInput"]["properties"];
+    properties["num_inference_steps"] = json!({
+        "type": "integer",
+        "title": "Num Inference Steps",
+        "description": "The number of inference steps to perform."
+    });
+    properties["output_format"]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("webp"));
+    doc
+}
+
+// ---------------------------------------------------------------------------
+// The stand-in for fal's document server
+
+/// What the server answers for each endpoint id: a status and a body.
+type Answers = BTreeMap<String, (u16, String)>;
+
+/// Every vendored document, served compact (not in the vendored pretty form,
+/// so that writing it canonically is part of what is tested), with
+/// `overrides` in place of some.
+fn answers(overrides: &[(&str, u16, String)]) -> Answers {
+    let mut answers: Answers = endpoint_ids()
+        .into_iter()
+        .map(|id| {
+            let body = vendored(&id).to_string();
+            (id, (200, body))
+        })
+        .collect();
+    for (id, status, body) in overrides {
+        answers.insert(id.to_string(), (*status, body.clone()));
+    }
+    answers
+}
+
+/// Serves `answers` at `/api/openapi/queue/openapi.json?endpoint_id=<id>` on
+/// 127.0.0.1 and returns the base URL. The thread lives until the test
+/// process ends.
+fn serve(answers: Answers) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let answers = Arc::new(answers);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            answer(stream, &answers);
+        }
+    });
+    base
+}
+
+fn answer(mut stream: TcpStream, answers: &Answers) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    // Read the headers up to the blank line; a GET has no body.
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+        header.clear();
+    }
+    let target = request_line.split(' ').nth(1).unwrap_or_default();
+    let (status, body) = target
+        .strip_prefix("/api/openapi/queue/openapi.json?endpoint_id=")
+        .and_then(|id| answers.get(&percent_decoded(id)))
+        .cloned()
+        .unwrap_or((404, format!("no document at {target}")));
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Internal Server Error",
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// `fal-ai%2Fflux-pro%2Fkontext` → `fal-ai/flux-pro/kontext`.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Running xtask and reading its output
+
+fn regen(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("regen")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The shape of each item of `mod types` in generated source: a struct's
+/// fields with their types, an enum's values on the wire.
+#[derive(Debug, PartialEq, Clone)]
+enum Shape {
+    Struct(BTreeMap<String, String>),
+    Enum(Vec<String>),
+}
+
+fn type_shapes(source: &str) -> BTreeMap<String, Shape> {
+    let file = syn::parse_file(source).unwrap();
+    let items = file
+        .items
+        .into_iter()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.map(|(_, items)| items),
+            _ => None,
+        })
+        .expect("the generated source has `pub mod types { … }`");
+    let mut shapes = BTreeMap::new();
+    for item in items {
+        match item {
+            syn::Item::Struct(s) => {
+                let fields = s
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let name = f.ident.as_ref().map_or(i.to_string(), |id| id.to_string());
+                        (name, rendered(&f.ty))
+                    })
+                    .collect();
+                shapes.insert(s.ident.to_string(), Shape::Struct(fields));
+            }
+            syn::Item::Enum(e) => {
+                let values = e.variants.iter().map(wire_name).collect();
+                shapes.insert(e.ident.to_string(), Shape::Enum(values));
+            }
+            _ => {}
+        }
+    }
+    shapes
+}
+
+/// A type as text: tokens print with spaces between them (field types have
+/// none that matter), and a type that prettyplease wrapped over several lines
+/// keeps a trailing comma in its generic arguments.
+fn rendered(ty: &syn::Type) -> String {
+    quote::quote!(#ty)
+        .to_string()
+        .replace(' ', "")
+        .replace(",>", ">")
+}
+
+/// A variant's `#[serde(rename = "…")]`, or its name.
+fn wire_name(variant: &syn::Variant) -> String {
+    let mut name = variant.ident.to_string();
+    for attr in variant.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                name = meta.value()?.parse::<syn::LitStr>()?.value();
+            }
+            Ok(())
+        });
+    }
+    name
+}
+
+/// The names of the `pub fn`s of `impl Client`: the operations.
+fn operations(source: &str) -> Vec<String> {
+    let file = syn::parse_file(source).unwrap();
+    let mut names = Vec::new();
+    for item in &file.items {
+        let syn::Item::Impl(imp) = item else { continue };
+        let is_client = matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident("Client"));
+        if imp.trait_.is_none() && is_client {
+            for item in &imp.items {
+                if let syn::ImplItem::Fn(f) = item {
+                    names.push(f.sig.ident.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    items.into_iter().map(str::to_string).collect()
+}
+
+/// Undoes, in generated code, what the served change does: it names the
+/// per-schema enums `OutputFormat` again, drops the `webp` variant and its
+/// match arms, and drops `num_inference_steps` from the items of
+/// `FluxProKontextInput` (the struct, its builder, their conversions), not
+/// from `FluxKontextDevInput`, which had the field before.
+#[derive(Default)]
+struct Undo {
+    in_changed_input: bool,
+}
+
+const CHANGED_INPUT: &str = "FluxProKontextInput";
+const NEW_FIELD: &str = "num_inference_steps";
+
+/// Whether a struct is, or an impl is of or for, `name`.
+fn concerns(item: &syn::Item, name: &str) -> bool {
+    let names = |tokens: String| tokens.split_whitespace().any(|token| token == name);
+    match item {
+        syn::Item::Struct(s) => s.ident == name,
+        syn::Item::Impl(imp) => {
+            let self_ty = &imp.self_ty;
+            let of_trait = imp.trait_.as_ref().map(|(path, _)| path);
+            names(quote::quote!(#self_ty #of_trait).to_string())
+        }
+        _ => false,
+    }
+}
+
+fn is_new_field(member: &syn::Member) -> bool {
+    matches!(member, syn::Member::Named(ident) if ident == NEW_FIELD)
+}
+
+impl VisitMut for Undo {
+    fn visit_item_mut(&mut self, item: &mut syn::Item) {
+        let outer = self.in_changed_input;
+        self.in_changed_input |= concerns(item, CHANGED_INPUT);
+        visit_mut::visit_item_mut(self, item);
+        self.in_changed_input = outer;
+    }
+
+    fn visit_ident_mut(&mut self, ident: &mut syn::Ident) {
+        if INPUTS
+            .iter()
+            .any(|input| *ident == format!("{input}OutputFormat"))
+        {
+            *ident = syn::Ident::new("OutputFormat", ident.span());
+        }
+    }
+
+    /// Doc comments name the type too (`///`FluxProKontextInputOutputFormat``).
+    fn visit_lit_str_mut(&mut self, lit: &mut syn::LitStr) {
+        let mut value = lit.value();
+        // Longest first, so that no name is cut inside a longer one.
+        let mut inputs = INPUTS;
+        inputs.sort_by_key(|input| std::cmp::Reverse(input.len()));
+        for input in inputs {
+            value = value.replace(&format!("{input}OutputFormat"), "OutputFormat");
+        }
+        *lit = syn::LitStr::new(&value, lit.span());
+    }
+
+    fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
+        item.variants = std::mem::take(&mut item.variants)
+            .into_iter()
+            .filter(|variant| variant.ident != "Webp")
+            .collect();
+        visit_mut::visit_item_enum_mut(self, item);
+    }
+
+    fn visit_expr_match_mut(&mut self, expr: &mut syn::ExprMatch) {
+        expr.arms.retain(|arm| {
+            let text = quote::quote!(#arm).to_string();
+            !text.contains("Webp") && !text.contains("\"webp\"")
+        });
+        visit_mut::visit_expr_match_mut(self, expr);
+    }
+
+    fn visit_fields_named_mut(&mut self, fields: &mut syn::FieldsNamed) {
+        if self.in_changed_input {
+            fields.named = std::mem::take(&mut fields.named)
+                .into_iter()
+                .filter(|field| field.ident.as_ref().is_none_or(|i| i != NEW_FIELD))
+                .collect();
+        }
+        visit_mut::visit_fields_named_mut(self, fields);
+    }
+
+    fn visit_expr_struct_mut(&mut self, expr: &mut syn::ExprStruct) {
+        if self.in_changed_input {
+            expr.fields = std::mem::take(&mut expr.fields)
+                .into_iter()
+                .filter(|field| !is_new_field(&field.member))
+                .collect();
+        }
+        visit_mut::visit_expr_struct_mut(self, expr);
+    }
+
+    fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+        if self.in_changed_input {
+            item.items
+                .retain(|item| !matches!(item, syn::ImplItem::Fn(f) if f.sig.ident == NEW_FIELD));
+        }
+        visit_mut::visit_item_impl_mut(self, item);
+    }
+}
+
+/// Every item of a generated file (a module as its header, then its items),
+/// each pretty-printed after the path of its module, sorted and without
+/// duplicates: the seven per-schema enums, once undone, are one item.
+fn item_texts(file: &syn::File) -> Vec<String> {
+    fn walk(items: &[syn::Item], path: &str, out: &mut BTreeSet<String>) {
+        for item in items {
+            let mut item = item.clone();
+            if let syn::Item::Mod(m) = &mut item
+                && let Some((_, content)) = &mut m.content
+            {
+                let inner = std::mem::take(content);
+                walk(&inner, &format!("{path}::{}", m.ident), out);
+            }
+            let file = syn::File {
+                shebang: None,
+                frontmatter: None,
+                attrs: Vec::new(),
+                items: vec![item],
+            };
+            out.insert(format!("// in {path}\n{}", prettyplease::unparse(&file)));
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(&file.items, "crate", &mut out);
+    out.into_iter().collect()
+}
+
+// ---------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn online_regen_brings_a_schema_change_into_the_generated_code() {
+    let changed = changed_document();
+    let base = serve(answers(&[(CHANGED, 200, changed.to_string())]));
+
+    let root = copy_of_repo();
+    let root_arg = root.path().to_str().unwrap();
+    let output = regen(&["--base-url", &base, "--root", root_arg]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // The written document is the served one, in the canonical form
+    // (pretty-printed, keys sorted, final newline); the other six, served
+    // unchanged, are written byte for byte as they were vendored.
+    let written = read(root.path().join(CHANGED_FILE));
+    assert_eq!(serde_json::from_str::<Value>(&written).unwrap(), changed);
+    assert_eq!(
+        written,
+        serde_json::to_string_pretty(&changed).unwrap() + "\n"
+    );
+    for id in endpoint_ids().iter().filter(|id| *id != CHANGED) {
+        let file = vendored_file(id);
+        assert_eq!(
+            read(root.path().join(&file)),
+            read(repo().join(&file)),
+            "{file}"
+        );
+    }
+
+    let old = read(repo().join(GENERATED));
+    let new = read(root.path().join(GENERATED));
+    let old_types = type_shapes(&old);
+    let new_types = type_shapes(&new);
+
+    // With the new value, `fal-ai/flux-pro/kontext`'s output_format enum no
+    // longer equals the other six, so `hoist_shared_enums` cannot name one
+    // shared `OutputFormat`: every input's enum gets its own
+    // `<Schema>OutputFormat` (the six others still `jpeg`, `png`). That is
+    // what the generator does today; it renames the type in endpoints whose
+    // documents did not change.
+    let removed: BTreeSet<String> = old_types
+        .keys()
+        .filter(|name| !new_types.contains_key(*name))
+        .cloned()
+        .collect();
+    let added: BTreeSet<String> = new_types
+        .keys()
+        .filter(|name| !old_types.contains_key(*name))
+        .cloned()
+        .collect();
+    assert_eq!(removed, set(["OutputFormat"]));
+    assert_eq!(
+        added,
+        INPUTS.iter().map(|i| format!("{i}OutputFormat")).collect()
+    );
+
+    let Shape::Enum(old_formats) = &old_types["OutputFormat"] else {
+        panic!("OutputFormat is an enum")
+    };
+    for input in INPUTS {
+        let mut formats = old_formats.clone();
+        let Shape::Struct(mut fields) = old_types[input].clone() else {
+            panic!("{input} is a struct")
+        };
+        fields.insert(
+            "output_format".into(),
+            format!("::std::option::Option<{input}OutputFormat>"),
+        );
+        if input == CHANGED_INPUT {
+            formats.push("webp".into());
+            fields.insert(NEW_FIELD.into(), "::std::option::Option<i64>".into());
+        }
+        let enum_name = format!("{input}OutputFormat");
+        assert_eq!(new_types[&enum_name], Shape::Enum(formats), "{enum_name}");
+        assert_eq!(new_types[input], Shape::Struct(fields), "{input}");
+    }
+    for (name, shape) in &old_types {
+        if name != "OutputFormat" && !INPUTS.contains(&name.as_str()) {
+            assert_eq!(&new_types[name], shape, "{name} is unchanged");
+        }
+    }
+    assert_eq!(operations(&new), operations(&old));
+
+    // And nothing else changed: undoing exactly the served change in the new
+    // code (the new field, the new value, the per-schema enum names) gives
+    // the old code back, item by item.
+    let mut undone = syn::parse_file(&new).unwrap();
+    Undo::default().visit_file_mut(&mut undone);
+    let before = item_texts(&syn::parse_file(&old).unwrap());
+    let after = item_texts(&undone);
+    if before != after {
+        let diff = TextDiff::from_lines(&before.join("\n"), &after.join("\n"))
+            .unified_diff()
+            .header("before", "after, with the change undone")
+            .to_string();
+        panic!("{GENERATED} changed beyond the served change:\n{diff}");
+    }
+
+    // What was written is what an offline regen of it writes again.
+    let offline = regen(&["--offline", "--check", "--root", root_arg]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+
+    // `--check` against an unchanged copy fails with a unified diff naming
+    // both files, and writes nothing.
+    let unchanged = copy_of_repo();
+    let output = regen(&[
+        "--base-url",
+        &base,
+        "--check",
+        "--root",
+        unchanged.path().to_str().unwrap(),
+    ]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    for file in [CHANGED_FILE, GENERATED] {
+        assert!(
+            message.contains(&format!(
+                "--- a/{file} (committed)\n+++ b/{file} (regenerated)\n"
+            )),
+            "the diff names {file}:\n{message}"
+        );
+        assert_eq!(
+            read(unchanged.path().join(file)),
+            read(repo().join(file)),
+            "--check wrote {file}"
+        );
+    }
+    assert!(
+        message
+            .lines()
+            .any(|l| l.starts_with('+') && l.contains("\"num_inference_steps\": {")),
+        "the diff shows the new property:\n{message}"
+    );
+    assert!(
+        message
+            .lines()
+            .any(|l| l.starts_with('+') && l.contains("pub num_inference_steps:")),
+        "the diff shows the new field:\n{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "2 file(s) differ from what `cargo xtask regen` writes: {CHANGED_FILE}, {GENERATED}"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_failed_fetch_is_an_error_naming_the_endpoint() {
+    let failing = "fal-ai/flux-pro/kontext/max";
+    let base = serve(answers(&[(failing, 500, "upstream failure".into())]));
+    let root = copy_of_repo();
+    let output = regen(&["--base-url", &base, "--root", root.path().to_str().unwrap()]);
+
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.starts_with(&format!("error: endpoint {failing}: ")),
+        "{message}"
+    );
+    assert!(message.contains("500 Internal Server Error"), "{message}");
+    assert!(
+        message.contains("upstream failure"),
+        "the body is quoted: {message}"
+    );
+    assert!(!message.contains("panicked"), "no panic: {message}");
+    assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+    // Nothing is written when a fetch fails.
+    for file in [vendored_file(CHANGED), GENERATED.to_string()] {
+        assert_eq!(
+            read(root.path().join(&file)),
+            read(repo().join(&file)),
+            "{file}"
+        );
+    }
+}
