@@ -10,7 +10,10 @@ const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/sample.p
 #[tokio::main]
 async fn main() -> fal_kontext::Result<()> {
     let client = Client::from_env()?;
-    let image = ImageInput::bytes(std::fs::read(SAMPLE).expect("the sample image ships with the repo"), "sample.png");
+    let image = ImageInput::bytes(
+        std::fs::read(SAMPLE).expect("the sample image ships with the repo"),
+        "sample.png",
+    );
     let output = client
         .dev("Make it snow", image)
         .num_inference_steps(20)

@@ -7,14 +7,22 @@ use fal_kontext::{AspectRatio, Client};
 #[tokio::main]
 async fn main() -> fal_kontext::Result<()> {
     let client = Client::from_env()?;
-    let mut request = client.text_to_image("A lighthouse at dusk, oil painting").aspect_ratio(AspectRatio::Landscape16x9);
+    let mut request = client
+        .text_to_image("A lighthouse at dusk, oil painting")
+        .aspect_ratio(AspectRatio::Landscape16x9);
     if std::env::args().any(|arg| arg == "max") {
         request = request.max();
     }
     let done = request.run().await?;
     let image = &done.output.images[0];
-    eprintln!("{}×{} from request {}", image.width, image.height, done.request_id);
-    for path in client.download_as(&done.output, "out", &done.request_id).await? {
+    eprintln!(
+        "{}×{} from request {}",
+        image.width, image.height, done.request_id
+    );
+    for path in client
+        .download_as(&done.output, "out", &done.request_id)
+        .await?
+    {
         println!("{}", path.display());
     }
     Ok(())

@@ -479,11 +479,13 @@ impl<K: Kind> Request<K> {
             check(ok, "fal_webhook", url, "must be an http(s) URL")?;
         }
         if let Some(timeout) = self.queue.request_timeout {
+            // fal's own clients refuse 1 second or less, as fal does
+            let ok = timeout > Duration::from_secs(1);
             check(
-                timeout.as_secs() >= 1,
+                ok,
                 "x-fal-request-timeout",
                 format!("{timeout:?}"),
-                "must be at least 1 second",
+                "must be more than 1 second",
             )?;
         }
         Ok(())

@@ -273,9 +273,13 @@ impl<O> Subscription<O> {
         let changed = self.last != Some(now);
         self.last = Some(now);
         match status.status {
-            Status::InQueue if changed => Some(Update::Queued { position: status.queue_position }),
+            Status::InQueue if changed => Some(Update::Queued {
+                position: status.queue_position,
+            }),
             Status::InQueue => None,
-            Status::InProgress if changed || !new_logs.is_empty() => Some(Update::InProgress { logs: new_logs }),
+            Status::InProgress if changed || !new_logs.is_empty() => {
+                Some(Update::InProgress { logs: new_logs })
+            }
             Status::InProgress => None,
             Status::Completed => {
                 self.settled = true;

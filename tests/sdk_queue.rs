@@ -1,0 +1,412 @@
+//! Waiting through the emulator: the status stream, the fallback to polling,
+//! faults survived or reported, deadlines, cancels, and fal's errors.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{SAMPLE, builder, client, emulator, emulator_with, eventually, on, quick};
+use fal_emulator::{Config, Fault, FaultRule, Route, Timing};
+use fal_kontext::{CancelOutcome, Error, Update};
+
+#[tokio::test]
+async fn a_job_costs_submit_stream_and_result_only() {
+    let emulator = emulator().await;
+    let done = client(&emulator)
+        .edit("Put a donut next to the flour.", SAMPLE)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(done.output.images.len(), 1);
+    let stats = emulator.stats();
+    // completion came from the stream: no status poll, and the result was read once
+    assert_eq!(
+        (stats.submit, stats.stream, stats.status, stats.result),
+        (1, 1, 0, 1),
+        "{stats:?}"
+    );
+    // and in that order
+    let routes: Vec<Route> = emulator.requests().iter().map(|r| r.route).collect();
+    assert_eq!(routes, [Route::Submit, Route::Stream, Route::Result]);
+}
+
+#[tokio::test]
+async fn updates_report_queue_positions_and_new_log_lines() {
+    // one job at a time, so the second waits behind the first
+    let emulator = emulator_with(Config {
+        concurrency: 1,
+        timing: Timing {
+            queue_delay: Duration::ZERO,
+            processing_time: Duration::from_millis(200),
+        },
+        ..Config::default()
+    })
+    .await;
+    let c = client(&emulator);
+    let first = c.text_to_image("first").subscribe().await.unwrap();
+    let mut second = c.text_to_image("second").subscribe().await.unwrap();
+    let mut updates = Vec::new();
+    while let Some(update) = second.next().await {
+        updates.push(update.unwrap());
+    }
+    assert!(
+        matches!(updates.first(), Some(Update::Queued { position: Some(p) }) if *p >= 0),
+        "{updates:?}"
+    );
+    assert!(
+        matches!(updates.last(), Some(Update::Completed { .. })),
+        "{updates:?}"
+    );
+    let lines: Vec<String> = updates
+        .iter()
+        .flat_map(|u| match u {
+            Update::InProgress { logs } | Update::Completed { logs } => logs.clone(),
+            Update::Queued { .. } => vec![],
+        })
+        .map(|l| l.message)
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = lines.iter().collect();
+    assert!(!lines.is_empty(), "the model's log lines are reported");
+    assert_eq!(
+        unique.len(),
+        lines.len(),
+        "each log line is reported once: {lines:?}"
+    );
+    second.output().await.unwrap();
+    first.output().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cut_stream_falls_back_to_polling_and_completes() {
+    let emulator = emulator_with(Config {
+        timing: Timing {
+            queue_delay: Duration::ZERO,
+            processing_time: Duration::from_millis(150),
+        },
+        faults: vec![FaultRule::once(Route::Stream, Fault::CutStreamAfter(1))],
+        ..Config::default()
+    })
+    .await;
+    let done = client(&emulator)
+        .text_to_image("a kite")
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(done.output.images.len(), 1);
+    let stats = emulator.stats();
+    assert_eq!(stats.stream, 1, "the stream is not reopened in a loop");
+    assert!(stats.status >= 1, "polling took over: {stats:?}");
+    assert_eq!(stats.submit, 1);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(
+            Route::Submit,
+            Fault::TooManyRequests {
+                retry_after_secs: 1,
+            },
+        )],
+        ..Config::default()
+    })
+    .await;
+    client(&emulator)
+        .text_to_image("a kite")
+        .run()
+        .await
+        .unwrap();
+    let stats = emulator.stats();
+    assert_eq!(
+        (stats.submit, stats.jobs_created),
+        (2, 1),
+        "refused once, created once: {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_ingress_503_is_survived_on_submit_and_status() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![
+            FaultRule::once(Route::Submit, Fault::Ingress(503)),
+            FaultRule::times(Route::Stream, Fault::Ingress(503), 1),
+            FaultRule::times(Route::Status, Fault::Ingress(503), 2),
+        ],
+        ..Config::default()
+    })
+    .await;
+    client(&emulator)
+        .text_to_image("a kite")
+        .run()
+        .await
+        .unwrap();
+    let stats = emulator.stats();
+    assert_eq!(stats.jobs_created, 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_submit_is_never_repeated_after_a_500() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::Submit, Fault::AppError)],
+        ..Config::default()
+    })
+    .await;
+    let error = client(&emulator)
+        .text_to_image("a kite")
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Server { status: 500, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        emulator.stats().submit,
+        1,
+        "a 500 may have created the job: no second submit"
+    );
+}
+
+#[tokio::test]
+async fn a_submit_is_never_repeated_after_a_502_or_504() {
+    for status in [502, 504] {
+        let emulator = emulator_with(Config {
+            timing: quick(),
+            faults: vec![FaultRule::once(Route::Submit, Fault::Ingress(status))],
+            ..Config::default()
+        })
+        .await;
+        let error = client(&emulator)
+            .text_to_image("a kite")
+            .submit()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Server { status: s, .. } if s == status),
+            "{error:?}"
+        );
+        assert_eq!(emulator.stats().submit, 1);
+    }
+}
+
+#[tokio::test]
+async fn the_deadline_cancels_the_job_on_the_server() {
+    let emulator = emulator_with(Config {
+        timing: Timing {
+            queue_delay: Duration::ZERO,
+            processing_time: Duration::from_secs(30),
+        },
+        ..Config::default()
+    })
+    .await;
+    let error = client(&emulator)
+        .text_to_image("slow")
+        .timeout(Duration::from_millis(300))
+        .run()
+        .await
+        .unwrap_err();
+    match &error {
+        Error::Timeout {
+            request_id: Some(_),
+            after,
+        } => assert_eq!(*after, Duration::from_millis(300)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let stats = emulator.stats();
+    assert_eq!((stats.cancel, stats.jobs_cancelled), (1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn dropping_a_subscription_cancels_the_job() {
+    let emulator = emulator_with(Config {
+        timing: Timing {
+            queue_delay: Duration::ZERO,
+            processing_time: Duration::from_secs(30),
+        },
+        ..Config::default()
+    })
+    .await;
+    let job = client(&emulator)
+        .text_to_image("abandoned")
+        .subscribe()
+        .await
+        .unwrap();
+    drop(job);
+    assert!(
+        eventually(&emulator, |s| s.cancel == 1 && s.jobs_cancelled == 1).await,
+        "{:?}",
+        emulator.stats()
+    );
+}
+
+#[tokio::test]
+async fn a_finished_subscription_sends_no_cancel() {
+    let emulator = emulator().await;
+    let job = client(&emulator)
+        .text_to_image("done")
+        .subscribe()
+        .await
+        .unwrap();
+    job.output().await.unwrap();
+    tokio::task::yield_now().await;
+    assert_eq!(emulator.stats().cancel, 0);
+}
+
+#[tokio::test]
+async fn submit_status_result_and_cancel_by_hand() {
+    let emulator = emulator().await;
+    let c = client(&emulator);
+    let handle = c.edit("p", SAMPLE).submit().await.unwrap();
+    assert!(
+        handle.status_url().starts_with(emulator.queue_url()),
+        "later calls use the URLs fal returned"
+    );
+    assert!(
+        handle.status_url().contains("/fal-ai/flux-pro/requests/"),
+        "{}",
+        handle.status_url()
+    );
+    let done = handle
+        .clone()
+        .wait(Duration::from_secs(10))
+        .output()
+        .await
+        .unwrap();
+    let status = handle.status(true).await.unwrap();
+    assert_eq!(status.status, fal_kontext::Status::Completed);
+    assert!(status.logs.is_some_and(|logs| !logs.is_empty()));
+    let again = handle.result().await.unwrap();
+    assert_eq!(again, done.output);
+    assert_eq!(
+        handle.cancel().await.unwrap(),
+        CancelOutcome::AlreadyCompleted
+    );
+    // a handle made from the id alone reaches the same request
+    let by_id = c.request_handle::<fal_kontext::EditOutput>(
+        fal_kontext::endpoints::FLUX_PRO_KONTEXT,
+        handle.request_id(),
+    );
+    assert_eq!(by_id.result().await.unwrap(), done.output);
+}
+
+#[tokio::test]
+async fn cancelling_a_queued_job_is_requested() {
+    let emulator = emulator_with(Config {
+        timing: Timing {
+            queue_delay: Duration::from_secs(30),
+            processing_time: Duration::from_millis(10),
+        },
+        ..Config::default()
+    })
+    .await;
+    let handle = client(&emulator)
+        .text_to_image("never")
+        .submit()
+        .await
+        .unwrap();
+    assert_eq!(handle.cancel().await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(emulator.stats().jobs_cancelled, 1);
+}
+
+#[tokio::test]
+async fn a_422_from_the_result_call_carries_fals_details() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::Result, Fault::Unprocessable)],
+        ..Config::default()
+    })
+    .await;
+    let error = client(&emulator)
+        .text_to_image("p")
+        .run()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Validation { details } => {
+            assert!(!details.is_empty());
+            assert!(details.iter().all(|d| !d.msg.is_empty()), "{details:?}");
+        }
+        other => panic!("expected Validation, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_completed_request_with_an_error_is_an_error() {
+    // nothing listens on port 9 of loopback: the emulator cannot fetch the image
+    let emulator = emulator().await;
+    let error = client(&emulator)
+        .edit("p", "http://127.0.0.1:9/missing.png")
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::RequestFailed { .. }
+                | Error::Validation { .. }
+                | Error::Http { .. }
+                | Error::Server { .. }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_an_authentication_error() {
+    let emulator = emulator().await;
+    let c = builder(&emulator).key("not-the-key").build().unwrap();
+    let error = c.text_to_image("p").run().await.unwrap_err();
+    assert!(
+        matches!(error, Error::Authentication { status: 401, .. }),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains("not-the-key"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unknown_request_id_is_not_found() {
+    let emulator = emulator().await;
+    let handle = client(&emulator).request_handle::<fal_kontext::EditOutput>(
+        fal_kontext::endpoints::FLUX_PRO_KONTEXT,
+        "no-such-id",
+    );
+    assert!(matches!(
+        handle.status(false).await.unwrap_err(),
+        Error::NotFound { .. }
+    ));
+}
+
+#[tokio::test]
+async fn the_synchronous_run_returns_the_output() {
+    let emulator = emulator().await;
+    let output = client(&emulator)
+        .text_to_image("p")
+        .num_images(2)
+        .run_sync()
+        .await
+        .unwrap();
+    assert_eq!(output.images.len(), 2);
+    let stats = emulator.stats();
+    assert_eq!((stats.run, stats.submit), (1, 0));
+    assert_eq!(
+        on(&emulator, Route::Run)[0].path,
+        "/fal-ai/flux-pro/kontext/text-to-image"
+    );
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_path_prefix_is_kept() {
+    // the emulator serves at its root, so a prefix shows up as a 404 at the
+    // prefixed path: what matters is that the prefix was sent
+    let emulator = emulator().await;
+    let c = builder(&emulator)
+        .queue_url(format!("{}/proxy/fal/", emulator.queue_url()))
+        .build()
+        .unwrap();
+    let _ = c.text_to_image("p").submit().await;
+    let paths: Vec<String> = emulator.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/proxy/fal/fal-ai/flux-pro/kontext/text-to-image"]);
+}
