@@ -65,21 +65,42 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// The API key (`FAL_KEY`). Without one, the first call that needs it fails
     /// with [`Error::MissingKey`].
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().key("id:secret").build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(ApiKey::new(key));
         self
     }
     /// The queue's base URL (default [`DEFAULT_QUEUE_URL`]); a path prefix is kept.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().queue_url("https://proxy.example.com/fal/queue").build()?;
+    /// assert_eq!(client.queue_url(), "https://proxy.example.com/fal/queue");
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn queue_url(mut self, url: impl Into<String>) -> Self {
         self.queue_url = Some(url.into());
         self
     }
     /// The synchronous run base URL (default [`DEFAULT_RUN_URL`]).
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().run_url("http://127.0.0.1:8081").build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn run_url(mut self, url: impl Into<String>) -> Self {
         self.run_url = Some(url.into());
         self
     }
     /// The REST base URL used for uploads (default [`DEFAULT_REST_URL`]).
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().rest_url("http://127.0.0.1:8082").build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn rest_url(mut self, url: impl Into<String>) -> Self {
         self.rest_url = Some(url.into());
         self
@@ -87,43 +108,87 @@ impl ClientBuilder {
     /// Use this `reqwest::Client` (its pool, proxy and TLS settings). The
     /// `Authorization` header is added per request, to fal's API hosts only,
     /// so the client given must not carry it as a default header.
+    ///
+    /// ```
+    /// let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().unwrap();
+    /// let client = fal_kontext::Client::builder().http_client(http).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
     }
     /// How calls are retried (default [`RetryPolicy::default`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let retry = fal_kontext::RetryPolicy { max_retries: 8, min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(30) };
+    /// let client = fal_kontext::Client::builder().retry(retry).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = Some(retry);
         self
     }
     /// The default deadline of `run` and `subscribe` (default 15 minutes).
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().wait_timeout(std::time::Duration::from_secs(120)).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = Some(timeout);
         self
     }
     /// The limit on one API call (default 60 s). Uploads, downloads and status
     /// streams are bounded by the wait deadline instead.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().call_timeout(std::time::Duration::from_secs(20)).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = Some(timeout);
         self
     }
     /// The limit on opening a connection (default 10 s; ignored with [`http_client`](Self::http_client)).
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().connect_timeout(std::time::Duration::from_secs(3)).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
     }
     /// The `User-Agent` (default `fal-kontext-rs/<version>`; ignored with [`http_client`](Self::http_client)).
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().user_agent("my-app/1.0").build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
         self
     }
     /// Local images up to this many bytes go inline (default [`DEFAULT_INLINE_LIMIT`]).
+    ///
+    /// ```
+    /// // upload every local image, however small
+    /// let client = fal_kontext::Client::builder().inline_limit(0).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn inline_limit(mut self, bytes: u64) -> Self {
         self.inline_limit = Some(bytes);
         self
     }
 
     /// Builds the client; fails only on an unusable base URL.
+    ///
+    /// ```
+    /// let error = fal_kontext::Client::builder().queue_url("ftp://example.com").build().unwrap_err();
+    /// assert!(error.to_string().contains("FAL_QUEUE_URL"));
+    /// ```
     pub fn build(self) -> Result<crate::Client> {
         let http = match self.http {
             Some(http) => http,

@@ -142,6 +142,12 @@ impl Client {
     }
 
     /// The queue base URL in use.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().build()?;
+    /// assert_eq!(client.queue_url(), "https://queue.fal.run");
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
     pub fn queue_url(&self) -> &str {
         &self.settings.queue_url
     }

@@ -20,6 +20,11 @@ macro_rules! string_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The value as fal spells it.
+            ///
+            /// ```
+            /// assert_eq!(fal_kontext::AspectRatio::Landscape16x9.as_str(), "16:9");
+            /// assert_eq!(fal_kontext::SafetyTolerance::Level2.as_str(), "2");
+            /// ```
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+

@@ -203,18 +203,42 @@ impl<O> RequestHandle<O> {
     }
 
     /// The request id fal gave.
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: fal_kontext::RequestHandle<fal_kontext::EditOutput>) {
+    /// println!("fal knows this request as {}", handle.request_id());
+    /// # }
+    /// ```
     pub fn request_id(&self) -> &str {
         &self.request_id
     }
     /// The endpoint the request went to.
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: fal_kontext::RequestHandle<fal_kontext::EditOutput>) {
+    /// assert_eq!(handle.endpoint(), "fal-ai/flux-pro/kontext");
+    /// # }
+    /// ```
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
     /// Where its status is read.
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: fal_kontext::RequestHandle<fal_kontext::EditOutput>) {
+    /// println!("status at {}", handle.status_url());
+    /// # }
+    /// ```
     pub fn status_url(&self) -> &str {
         &self.status_url
     }
     /// Where its result is read.
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: fal_kontext::RequestHandle<fal_kontext::EditOutput>) {
+    /// println!("result at {}", handle.response_url());
+    /// # }
+    /// ```
     pub fn response_url(&self) -> &str {
         &self.response_url
     }

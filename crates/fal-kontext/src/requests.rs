@@ -389,56 +389,111 @@ impl ProKind for Multi {
 
 impl<K: Kind> Request<K> {
     /// The endpoint this request goes to.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// assert_eq!(client.dev("p", "a.png").endpoint(), "fal-ai/flux-kontext/dev");
+    /// ```
     pub fn endpoint(&self) -> &'static str {
         self.kind.endpoint()
     }
     /// The seed: the same seed, prompt and input give the same image.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").seed(42);
+    /// ```
     pub fn seed(mut self, seed: i64) -> Self {
         self.fields.seed = Some(seed);
         self
     }
     /// How closely to follow the prompt, 1 to 20 (fal's default: 3.5, dev 2.5).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").guidance_scale(5.0);
+    /// ```
     pub fn guidance_scale(mut self, scale: f64) -> Self {
         self.fields.guidance_scale = Some(scale);
         self
     }
     /// How many images, 1 to 4 (default 1).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.text_to_image("A red kite").num_images(4);
+    /// ```
     pub fn num_images(mut self, n: u8) -> Self {
         self.fields.num_images = Some(n);
         self
     }
     /// JPEG or PNG (default JPEG).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").output_format(fal_kontext::OutputFormat::Png);
+    /// ```
     pub fn output_format(mut self, format: OutputFormat) -> Self {
         self.fields.output_format = Some(format);
         self
     }
     /// Return the images inline as `data:` URIs, kept out of fal's request history.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").sync_mode(true);
+    /// ```
     pub fn sync_mode(mut self, on: bool) -> Self {
         self.fields.sync_mode = Some(on);
         self
     }
     /// A URL that fal calls with the result (`fal_webhook`).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").webhook("https://example.com/hooks/fal");
+    /// ```
     pub fn webhook(mut self, url: impl Into<String>) -> Self {
         self.queue.webhook = Some(url.into());
         self
     }
     /// fal gives up on the request after this long, queueing included
     /// (`x-fal-request-timeout`; more than 1 second).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").request_timeout(std::time::Duration::from_secs(120));
+    /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.queue.request_timeout = Some(timeout);
         self
     }
     /// The queue priority (`x-fal-queue-priority`).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").priority(fal_kontext::Priority::Low);
+    /// ```
     pub fn priority(mut self, priority: Priority) -> Self {
         self.queue.priority = Some(priority);
         self
     }
     /// A routing hint for fal's runners (`x-fal-runner-hint`).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").runner_hint("user-1234");
+    /// ```
     pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
         self.queue.runner_hint = Some(hint.into());
         self
     }
     /// How long `run` and `subscribe` wait before cancelling (default: the client's).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").timeout(std::time::Duration::from_secs(90));
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.queue.wait_timeout = Some(timeout);
         self
@@ -521,26 +576,52 @@ fn check(ok: bool, field: &'static str, value: impl std::fmt::Display, rule: &st
 
 impl<K: ProKind> Request<K> {
     /// Use FLUX.1 Kontext \[max\] instead of \[pro\].
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// assert_eq!(client.multi("p", ["a.png", "b.png"]).max().endpoint(), "fal-ai/flux-pro/kontext/max/multi");
+    /// ```
     pub fn max(mut self) -> Self {
         self.kind.set_model(ProModel::Max);
         self
     }
     /// Choose \[pro\] or \[max\].
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.text_to_image("p").model(fal_kontext::ProModel::Max);
+    /// assert_eq!(request.endpoint(), "fal-ai/flux-pro/kontext/max/text-to-image");
+    /// ```
     pub fn model(mut self, model: ProModel) -> Self {
         self.kind.set_model(model);
         self
     }
     /// The safety filter's tolerance, 1 (strictest) to 6.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").safety_tolerance(fal_kontext::SafetyTolerance::Level4);
+    /// ```
     pub fn safety_tolerance(mut self, tolerance: SafetyTolerance) -> Self {
         self.fields.safety_tolerance = Some(tolerance);
         self
     }
     /// The aspect ratio of the result.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.text_to_image("A red kite").aspect_ratio(fal_kontext::AspectRatio::Portrait9x16);
+    /// ```
     pub fn aspect_ratio(mut self, ratio: AspectRatio) -> Self {
         self.fields.aspect_ratio = Some(ratio);
         self
     }
     /// Let fal rewrite the prompt for better results.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.text_to_image("kite").enhance_prompt(true);
+    /// ```
     pub fn enhance_prompt(mut self, on: bool) -> Self {
         self.fields.enhance_prompt = Some(on);
         self
@@ -549,21 +630,41 @@ impl<K: ProKind> Request<K> {
 
 impl Request<Dev> {
     /// Denoising steps, 10 to 50 (default 28).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.dev("Make it snow", "street.jpg").num_inference_steps(40);
+    /// ```
     pub fn num_inference_steps(mut self, steps: u8) -> Self {
         self.fields.num_inference_steps = Some(steps);
         self
     }
     /// Turn fal's safety checker on or off (default on).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.dev("Make it snow", "street.jpg").enable_safety_checker(false);
+    /// ```
     pub fn enable_safety_checker(mut self, on: bool) -> Self {
         self.fields.enable_safety_checker = Some(on);
         self
     }
     /// Trade quality for speed.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.dev("Make it snow", "street.jpg").acceleration(fal_kontext::Acceleration::High);
+    /// ```
     pub fn acceleration(mut self, acceleration: Acceleration) -> Self {
         self.fields.acceleration = Some(acceleration);
         self
     }
     /// The output size.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.dev("Make it snow", "street.jpg").resolution_mode(fal_kontext::ResolutionMode::Landscape16x9);
+    /// ```
     pub fn resolution_mode(mut self, mode: ResolutionMode) -> Self {
         self.fields.resolution_mode = Some(mode);
         self

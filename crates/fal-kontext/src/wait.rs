@@ -200,11 +200,23 @@ impl<O> RequestHandle<O> {
 
 impl<O> Subscription<O> {
     /// The request id.
+    ///
+    /// ```no_run
+    /// # async fn demo(job: fal_kontext::Subscription<fal_kontext::EditOutput>) {
+    /// eprintln!("waiting for {}", job.request_id());
+    /// # }
+    /// ```
     pub fn request_id(&self) -> &str {
         self.handle.request_id()
     }
 
     /// The handle of the request being followed.
+    ///
+    /// ```no_run
+    /// # async fn demo(job: fal_kontext::Subscription<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
+    /// let status = job.handle().status(false).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn handle(&self) -> &RequestHandle<O> {
         &self.handle
     }
@@ -212,6 +224,14 @@ impl<O> Subscription<O> {
     /// The next change, or `None` once [`Update::Completed`] has been given.
     /// Past the deadline the request is cancelled and this is
     /// [`Error::Timeout`].
+    ///
+    /// ```no_run
+    /// # async fn demo(mut job: fal_kontext::Subscription<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
+    /// while let Some(update) = job.next().await {
+    ///     eprintln!("{:?}", update?);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Option<Result<Update>> {
         if self.completed.is_some() {
             return None;
@@ -309,6 +329,13 @@ impl<O> Subscription<O> {
 
 impl<O: DeserializeOwned> Subscription<O> {
     /// Waits for completion (ignoring the updates not yet read) and returns the output.
+    ///
+    /// ```no_run
+    /// # async fn demo(job: fal_kontext::Subscription<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
+    /// let done = job.output().await?;
+    /// println!("{} images", done.output.images.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn output(mut self) -> Result<Completed<O>> {
         while let Some(update) = self.next().await {
             update?;
