@@ -1,0 +1,5 @@
+//! The pieces of `kontext batch`: reading the jobs file and keeping the
+//! state that makes a batch resumable.
+
+pub mod jobs;
+pub mod state;

@@ -1,0 +1,513 @@
+//! The command line: every command, flag and help text, as clap types.
+//! Enumerated values are parsed with the SDK's own `FromStr`, so the CLI and
+//! the library accept the same values and name them the same way.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use fal_kontext::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
+
+/// The exit codes, shown at the end of `kontext --help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    a result could not be saved locally (disk full, permissions)
+  2    bad usage or input, found before any request was sent
+  3    refused by the API (key, validation, unknown request)
+  4    failed after retries (server, network, timeout, the model failed)
+  130  interrupted (edit, generate and multi cancel what they submitted first)";
+
+/// The whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kontext",
+    version,
+    about = "Edit and generate images with fal.ai's FLUX.1 Kontext models.",
+    long_about = "Edit and generate images with fal.ai's FLUX.1 Kontext models.\n\n\
+        Set FAL_KEY to your fal API key, or add --local to try everything against an \
+        emulator started inside this process (no key, no network).\n\n\
+        Example:\n  kontext edit --local --image assets/sample.png --prompt \"Put a donut next to the flour.\" --out out/",
+    after_long_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Start a local fal emulator inside this process and use it: no key, no
+    /// network. It lives as long as the command, so `status`, `result` and
+    /// `cancel` cannot reach it (run `kontext emulator` for that).
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Print one JSON document on stdout (the output, with local file paths added).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress display on stderr (it is off anyway when stderr is not a terminal).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Edit an image with a prompt, wait, and save the result.
+    Edit(EditArgs),
+    /// Make an image from a prompt alone, wait, and save the result.
+    Generate(GenerateArgs),
+    /// Edit with several reference images, wait, and save the result.
+    Multi(MultiArgs),
+    /// Submit a request, print its id and exit without waiting.
+    Submit(SubmitArgs),
+    /// Show the status of a submitted request.
+    Status(StatusArgs),
+    /// Wait for a submitted request and save its images.
+    Result(ResultArgs),
+    /// Cancel a submitted request.
+    Cancel(CancelArgs),
+    /// Run many jobs from a JSON-lines file; rerun the same command to resume.
+    Batch(BatchArgs),
+    /// Run the local fal emulator in the foreground until Ctrl-C.
+    Emulator(fal_emulator::EmulatorArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Which model edits (`--model`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Model {
+    /// FLUX.1 Kontext [pro].
+    #[default]
+    Pro,
+    /// FLUX.1 Kontext [max], the larger model.
+    Max,
+    /// FLUX.1 Kontext [dev], the open-weights model (edits of one image only).
+    Dev,
+}
+
+/// The input fields every model takes.
+#[derive(Debug, Args)]
+pub struct InputFlags {
+    /// The same seed, prompt and input give the same image.
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<i64>,
+    /// How closely to follow the prompt, 1 to 20 (default 3.5; dev 2.5).
+    #[arg(long, value_name = "SCALE")]
+    pub guidance_scale: Option<f64>,
+    /// How many images, 1 to 4 (default 1).
+    #[arg(long, value_name = "N")]
+    pub num_images: Option<u8>,
+    /// The format of the images (default jpeg).
+    #[arg(long, value_name = "FORMAT", value_parser = choice(OutputFormat::ALL, OutputFormat::as_str))]
+    pub output_format: Option<OutputFormat>,
+    /// Return the images inline instead of as URLs; fal keeps no history of them.
+    #[arg(long)]
+    pub sync: bool,
+}
+
+/// The input fields of [pro] and [max].
+#[derive(Debug, Args)]
+pub struct ProFlags {
+    /// The safety filter, 1 (strictest) to 6 (default 2).
+    #[arg(long, value_name = "LEVEL", value_parser = choice(SafetyTolerance::ALL, SafetyTolerance::as_str))]
+    pub safety_tolerance: Option<SafetyTolerance>,
+    /// The aspect ratio of the result.
+    #[arg(long, value_name = "RATIO", value_parser = choice(AspectRatio::ALL, AspectRatio::as_str))]
+    pub aspect_ratio: Option<AspectRatio>,
+    /// Let fal rewrite the prompt for better results.
+    #[arg(long)]
+    pub enhance_prompt: bool,
+}
+
+/// The input fields of [dev] only.
+#[derive(Debug, Args)]
+pub struct DevFlags {
+    /// [dev] only: denoising steps, 10 to 50 (default 28).
+    #[arg(long, value_name = "STEPS")]
+    pub num_inference_steps: Option<u8>,
+    /// [dev] only: trade quality for speed.
+    #[arg(long, value_parser = choice(Acceleration::ALL, Acceleration::as_str))]
+    pub acceleration: Option<Acceleration>,
+    /// [dev] only: the size of the result (default match_input).
+    #[arg(long, value_name = "MODE", value_parser = choice(ResolutionMode::ALL, ResolutionMode::as_str))]
+    pub resolution_mode: Option<ResolutionMode>,
+    /// [dev] only: turn fal's safety checker off.
+    #[arg(long)]
+    pub no_safety_checker: bool,
+}
+
+/// Where fal reports, and how long to wait.
+#[derive(Debug, Args)]
+pub struct QueueFlags {
+    /// A URL fal calls with the result when the request completes.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+}
+
+/// How long to wait.
+#[derive(Debug, Args)]
+pub struct WaitFlags {
+    /// Give up (and cancel the request) after this many seconds (default 900).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+}
+
+impl WaitFlags {
+    /// The timeout, if one was given.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout.map(Duration::from_secs)
+    }
+}
+
+/// Where the images go.
+#[derive(Debug, Args)]
+pub struct SaveFlags {
+    /// The directory for the images (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Name the files <NAME>-1.<ext>, <NAME>-2.<ext>, … (default: the request id).
+    /// Existing files are never overwritten: the next free number is taken.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `kontext edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The image to edit: a local file (uploaded for you) or an http(s) URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: String,
+    /// What to change.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dev: DevFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+}
+
+/// `[pro]` or `[max]`: the models of text-to-image and multi.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ProModel {
+    /// FLUX.1 Kontext [pro].
+    #[default]
+    Pro,
+    /// FLUX.1 Kontext [max].
+    Max,
+}
+
+impl From<ProModel> for Model {
+    fn from(model: ProModel) -> Self {
+        match model {
+            ProModel::Pro => Model::Pro,
+            ProModel::Max => Model::Max,
+        }
+    }
+}
+
+/// `kontext generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to make.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: ProModel,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+}
+
+/// `kontext multi`.
+#[derive(Debug, Args)]
+pub struct MultiArgs {
+    /// A reference image (local file or URL); give the flag once per image.
+    #[arg(long = "image", value_name = "PATH|URL", required = true)]
+    pub images: Vec<String>,
+    /// What to make of them.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: ProModel,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+}
+
+/// `kontext submit`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The endpoint follows from the images: none makes an image from text, one edits it, several are a multi edit."
+)]
+pub struct SubmitArgs {
+    /// An input image (local file or URL); repeat for a multi edit, omit for text-to-image.
+    #[arg(long = "image", value_name = "PATH|URL")]
+    pub images: Vec<String>,
+    /// The prompt.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dev: DevFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+}
+
+/// Which request: its id, and where it was submitted.
+#[derive(Debug, Args)]
+pub struct RequestRef {
+    /// The request id that `kontext submit` printed.
+    pub id: String,
+    /// The model it was submitted to.
+    #[arg(long, value_enum, default_value_t, conflicts_with = "endpoint")]
+    pub model: Model,
+    /// The endpoint id it was submitted to, e.g. fal-ai/flux-pro/kontext (instead of --model).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
+}
+
+impl RequestRef {
+    /// The endpoint: `--endpoint`, else the main endpoint of `--model` (fal
+    /// answers by app, which every endpoint of a model shares).
+    pub fn endpoint(&self) -> &str {
+        match (&self.endpoint, self.model) {
+            (Some(endpoint), _) => endpoint,
+            (None, Model::Pro) => fal_kontext::endpoints::FLUX_PRO_KONTEXT,
+            (None, Model::Max) => fal_kontext::endpoints::FLUX_PRO_KONTEXT_MAX,
+            (None, Model::Dev) => fal_kontext::endpoints::FLUX_KONTEXT_DEV,
+        }
+    }
+}
+
+/// `kontext status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub request: RequestRef,
+    /// Show the model's log lines too.
+    #[arg(long)]
+    pub logs: bool,
+    /// Follow the request until it completes (Ctrl-C stops watching; the request goes on).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `kontext result`.
+#[derive(Debug, Args)]
+pub struct ResultArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub request: RequestRef,
+    /// Stop waiting after this many seconds (the request is not cancelled).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+}
+
+/// `kontext cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub request: RequestRef,
+}
+
+/// `kontext batch`.
+#[derive(Debug, Args)]
+#[command(after_long_help = BATCH_HELP)]
+pub struct BatchArgs {
+    /// The jobs: one JSON object per line (see below).
+    #[arg(value_name = "JOBS.jsonl")]
+    pub jobs: PathBuf,
+    /// The directory for the images and the state file.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// How many jobs run at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// The model of every job.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
+    /// Give up on a job (and cancel it) after this many seconds (default 900).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+}
+
+const BATCH_HELP: &str = "\
+Each line is one job, with the input's own field names and an \"id\" that names its outputs:
+  {\"id\": \"a1\", \"prompt\": \"Make it night\", \"image_url\": \"photos/a1.png\", \"seed\": 7}
+\"image_url\" edits one image, \"image_urls\" (a list) is a multi edit, neither makes an image
+from text. A local path is taken relative to the jobs file. Images are saved as <id>-<n>.<ext>.
+
+Every request id is written to batch-state.jsonl in --out the moment fal accepts it, so after a
+crash, a kill or Ctrl-C the same command resumes: finished jobs are skipped, submitted ones are
+collected (not paid for twice), failed ones are tried again. Exits 0 when every job is done,
+else with the highest exit code among the failures.";
+
+/// A clap value parser for one of the SDK's enums: its `FromStr` decides, so
+/// the message names the field and its allowed values; `--help` lists them.
+fn choice<T>(all: &'static [T], name: fn(T) -> &'static str) -> SdkChoice<T>
+where
+    T: Copy + Send + Sync + 'static,
+{
+    SdkChoice { all, name }
+}
+
+/// See [`choice`].
+#[derive(Clone)]
+pub struct SdkChoice<T: 'static> {
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+}
+
+impl<T> TypedValueParser for SdkChoice<T>
+where
+    T: std::str::FromStr<Err = fal_kontext::Error> + Copy + Clone + Send + Sync + 'static,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_string_lossy();
+        text.parse().map_err(|error| {
+            let rule = match error {
+                fal_kontext::Error::InvalidInput { rule, .. } => rule,
+                other => other.to_string(),
+            };
+            let flag = arg
+                .and_then(clap::Arg::get_long)
+                .map_or_else(String::new, |long| format!(" for '--{long}'"));
+            clap::Error::raw(
+                ErrorKind::InvalidValue,
+                format!("invalid value '{text}'{flag}: {rule}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            self.all
+                .iter()
+                .map(|value| PossibleValue::new((self.name)(*value))),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn enum_flags_use_the_sdk_values_and_messages() {
+        let cli = Cli::try_parse_from([
+            "kontext",
+            "edit",
+            "--image=a.png",
+            "--prompt=p",
+            "--aspect-ratio=16:9",
+            "--safety-tolerance=5",
+        ])
+        .unwrap();
+        let Command::Edit(edit) = cli.command else {
+            panic!("parsed {:?}", cli.command)
+        };
+        assert_eq!(edit.pro.aspect_ratio, Some(AspectRatio::Landscape16x9));
+        assert_eq!(edit.pro.safety_tolerance, Some(SafetyTolerance::Level5));
+
+        let error = Cli::try_parse_from([
+            "kontext",
+            "edit",
+            "--image=a.png",
+            "--prompt=p",
+            "--output-format=webp",
+        ])
+        .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidValue);
+        let first_line = error.to_string().lines().next().unwrap().to_string();
+        assert_eq!(
+            first_line,
+            r#"error: invalid value 'webp' for '--output-format': must be one of "jpeg", "png""#
+        );
+    }
+}

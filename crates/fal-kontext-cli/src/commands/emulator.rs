@@ -1,0 +1,10 @@
+//! `kontext emulator`: the local fal emulator in the foreground.
+
+use crate::exit::Failure;
+
+/// Serves until Ctrl-C; the URLs and key go to stdout as one JSON line.
+pub async fn run(args: fal_emulator::EmulatorArgs) -> Result<(), Failure> {
+    fal_emulator::serve_until_ctrl_c(args.into_config())
+        .await
+        .map_err(Failure::Emulator)
+}

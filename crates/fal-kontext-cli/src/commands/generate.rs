@@ -1,0 +1,19 @@
+//! `kontext generate`: an image from a prompt alone.
+
+use super::one;
+use crate::cli::{GenerateArgs, Global};
+use crate::exit::Failure;
+use crate::job::{Fields, Job, Task};
+
+/// Generates, waits with progress, saves and prints the results.
+pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {
+    let job = Job {
+        prompt: args.prompt,
+        task: Task::TextToImage,
+        model: args.model.into(),
+        fields: Fields::from_flags(&args.input, Some(&args.pro), None),
+        webhook: args.queue.webhook,
+        timeout: args.wait.timeout(),
+    };
+    one::run(job, &args.save, global).await
+}

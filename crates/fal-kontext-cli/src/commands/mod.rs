@@ -1,0 +1,49 @@
+//! One module per command; each turns its flags into SDK calls.
+
+use crate::cli::{Cli, Command, Global};
+use crate::exit::Failure;
+
+mod batch;
+mod cancel;
+mod completions;
+mod edit;
+mod emulator;
+mod generate;
+mod multi;
+mod one;
+mod result;
+mod status;
+mod submit;
+
+/// `--local` starts an emulator that lives only as long as this command, so
+/// it cannot know a request made by another one.
+fn refuse_local(global: &Global) -> Result<(), Failure> {
+    if global.local {
+        return Err(Failure::Usage(
+            "--local starts a new emulator for each command, which knows no earlier request; \
+             run `kontext emulator` and point FAL_KEY and FAL_QUEUE_URL at it instead"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the command the line asks for.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Edit(args) => edit::run(args, &global).await,
+        Command::Generate(args) => generate::run(args, &global).await,
+        Command::Multi(args) => multi::run(args, &global).await,
+        Command::Submit(args) => submit::run(args, &global).await,
+        Command::Status(args) => status::run(args, &global).await,
+        Command::Result(args) => result::run(args, &global).await,
+        Command::Cancel(args) => cancel::run(args, &global).await,
+        Command::Batch(args) => batch::run(args, &global).await,
+        Command::Emulator(args) => emulator::run(args).await,
+        Command::Completions { shell } => {
+            completions::print(shell);
+            Ok(())
+        }
+    }
+}

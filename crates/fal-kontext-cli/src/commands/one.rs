@@ -1,0 +1,120 @@
+//! What `edit`, `generate` and `multi` share: submit one request, follow it
+//! with a spinner, save its images, print them; on Ctrl-C cancel it first.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use fal_kontext::{CancelOutcome, Client, Images, Kind, Request, Subscription};
+use serde::Serialize;
+
+use crate::cli::{Global, SaveFlags};
+use crate::exit::Failure;
+use crate::job::{Job, Runner};
+use crate::local::connect;
+use crate::output;
+use crate::progress::Spinner;
+
+/// How long the cancel sent on Ctrl-C may take.
+const CANCEL_BUDGET: Duration = Duration::from_secs(10);
+
+/// Runs `job` in the foreground and saves what it makes.
+pub async fn run(job: Job, save: &SaveFlags, global: &Global) -> Result<(), Failure> {
+    if let Some(name) = &save.name {
+        output::check_stem(name)
+            .map_err(|rule| Failure::Usage(format!("invalid --name: {rule}")))?;
+    }
+    output::prepare_dir(&save.out)?;
+    let connection = connect(global.local).await?;
+    let runner = Foreground {
+        client: &connection.client,
+        save,
+        global,
+    };
+    job.run(&connection.client, runner).await?
+}
+
+/// Runs a request in the foreground.
+struct Foreground<'a> {
+    client: &'a Client,
+    save: &'a SaveFlags,
+    global: &'a Global,
+}
+
+impl Runner for Foreground<'_> {
+    type Output = Result<(), Failure>;
+
+    async fn run<K: Kind>(self, request: Request<K>) -> Result<(), Failure>
+    where
+        K::Output: Images + Serialize,
+    {
+        let endpoint = request.endpoint();
+        let spinner = Spinner::new(self.global.quiet, "submitting");
+        // Registered before the submit starts, so no Ctrl-C goes unseen.
+        let mut interrupt = pin!(tokio::signal::ctrl_c());
+        let mut subscribing = pin!(request.subscribe());
+        let mut job = tokio::select! {
+            job = &mut subscribing => job?,
+            Ok(()) = &mut interrupt => {
+                // fal may have accepted it already: let the submit finish,
+                // so that there is an id to cancel.
+                spinner.notice("interrupted: waiting for the submit in flight, to cancel it");
+                return Err(match subscribing.await {
+                    Ok(job) => cancel(job, &spinner).await,
+                    Err(_) => Failure::Interrupted("interrupted before fal accepted the request".into()),
+                });
+            }
+        };
+        spinner.set(format!("submitted {}", job.request_id()));
+        loop {
+            tokio::select! {
+                update = job.next() => match update {
+                    Some(update) => spinner.show(&update?),
+                    None => break,
+                },
+                Ok(()) = &mut interrupt => return Err(cancel(job, &spinner).await),
+            }
+        }
+        spinner.set("downloading");
+        let done = job.output().await?;
+        let stem = self.save.name.as_deref().unwrap_or(&done.request_id);
+        let paths = self
+            .client
+            .download_as(&done.output, &self.save.out, stem)
+            .await
+            .map_err(Failure::Save)?;
+        spinner.finish();
+        if self.global.json {
+            let fal_output = serde_json::to_value(&done.output)
+                .expect("the SDK's output types serialize to JSON");
+            output::print_json(&output::document(
+                &done.request_id,
+                endpoint,
+                fal_output,
+                &paths,
+            ));
+        } else {
+            output::print_paths(&paths);
+        }
+        Ok(())
+    }
+}
+
+/// Cancels the request being followed, waits for fal's answer, and says what happened.
+async fn cancel<O>(job: Subscription<O>, spinner: &Spinner) -> Failure {
+    let handle = job.handle().clone();
+    // Dropping the subscription would make the SDK send a cancel of its own,
+    // in the background and unreported; this one is awaited and reported.
+    std::mem::forget(job);
+    let id = handle.request_id().to_string();
+    spinner.set(format!("cancelling {id}"));
+    let outcome = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
+    spinner.finish();
+    Failure::Interrupted(match outcome {
+        Ok(Ok(CancelOutcome::Requested)) => format!("interrupted: cancelled request {id}"),
+        Ok(Ok(CancelOutcome::AlreadyCompleted)) => {
+            format!("interrupted: request {id} had already completed; nothing to cancel")
+        }
+        Ok(Err(error)) => format!("interrupted: could not cancel request {id}: {error}"),
+        Err(_) => format!("interrupted: cancelling request {id} took too long; it may still run"),
+    })
+}

@@ -1,0 +1,56 @@
+//! `kontext result ID [--out DIR]`: wait for a submitted request (without
+//! ever cancelling it) and save its images.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::cli::{Global, ResultArgs};
+use crate::exit::Failure;
+use crate::follow;
+use crate::local::connect;
+use crate::output::{self, AnyOutput};
+use crate::progress::Spinner;
+
+/// Waits for completion, saves the images, prints their paths (or `--json`).
+pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
+    super::refuse_local(global)?;
+    let save = &args.save;
+    if let Some(name) = &save.name {
+        output::check_stem(name)
+            .map_err(|rule| Failure::Usage(format!("invalid --name: {rule}")))?;
+    }
+    output::prepare_dir(&save.out)?;
+    let connection = connect(false).await?;
+    let client = &connection.client;
+    let (endpoint, id) = (args.request.endpoint(), args.request.id.as_str());
+    let handle = client.request_handle::<AnyOutput>(endpoint, id);
+
+    let spinner = Spinner::new(global.quiet, &format!("waiting for {id}"));
+    let deadline = args
+        .timeout
+        .map(|secs| Instant::now() + Duration::from_secs(secs));
+    let completed = follow::until_completed(&handle, true, deadline, |status, logs| {
+        spinner.set(follow::describe(status));
+        spinner.logs(logs);
+    })
+    .await?;
+    if completed.is_none() {
+        spinner.finish();
+        return Err(Failure::StillRunning(id.to_string()));
+    }
+    spinner.set("downloading");
+    let output = handle.result().await?;
+    let stem = save.name.as_deref().unwrap_or(id);
+    let paths = client
+        .download_as(&output, &save.out, stem)
+        .await
+        .map_err(Failure::Save)?;
+    spinner.finish();
+    if global.json {
+        output::print_json(&output::document(id, endpoint, output.0, &paths));
+    } else {
+        output::print_paths(&paths);
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `kontext submit`: send a request and print its id, without waiting.
+
+use std::io::IsTerminal;
+
+use fal_kontext::{Images, Kind, Request};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::{Global, Model, SubmitArgs};
+use crate::exit::Failure;
+use crate::job::{Fields, Job, Runner};
+use crate::local::connect;
+use crate::output;
+
+/// Submits and prints the request id (with `--json`: the id, endpoint and URLs).
+pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
+    let job = Job {
+        prompt: args.prompt,
+        task: Job::task_for(&args.images),
+        model: args.model,
+        fields: Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev)),
+        webhook: args.queue.webhook,
+        timeout: None,
+    };
+    let connection = connect(global.local).await?;
+    let submitted = job.run(&connection.client, Submit).await??;
+    if global.json {
+        output::print_json(&submitted);
+        return Ok(());
+    }
+    let id = submitted["request_id"].as_str().unwrap_or_default();
+    println!("{id}");
+    if !global.quiet && std::io::stderr().is_terminal() {
+        let model = match args.model {
+            Model::Dev => " --model dev",
+            Model::Pro | Model::Max => "",
+        };
+        eprintln!(
+            "follow it with: kontext status {id}{model} --watch; save it with: kontext result {id}{model}"
+        );
+    }
+    Ok(())
+}
+
+/// Submits, and describes the submitted request.
+struct Submit;
+
+impl Runner for Submit {
+    type Output = Result<serde_json::Value, fal_kontext::Error>;
+
+    async fn run<K: Kind>(self, request: Request<K>) -> Self::Output
+    where
+        K::Output: Images + Serialize,
+    {
+        let handle = request.submit().await?;
+        Ok(json!({
+            "request_id": handle.request_id(),
+            "endpoint": handle.endpoint(),
+            "status_url": handle.status_url(),
+            "response_url": handle.response_url(),
+        }))
+    }
+}

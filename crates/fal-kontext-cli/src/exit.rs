@@ -1,0 +1,209 @@
+//! Exit codes and error messages: every failure is mapped to its code here,
+//! and only here (the codes are listed in `kontext --help`, see
+//! [`crate::cli::EXIT_CODES`]).
+
+use std::process::ExitCode;
+
+use fal_kontext::Error;
+
+/// A result could not be saved locally.
+pub const SAVE_FAILED: u8 = 1;
+/// Bad usage or input, found before any request was sent.
+pub const USAGE: u8 = 2;
+/// The API refused: key, validation, unknown request.
+pub const REFUSED: u8 = 3;
+/// Failed after retries: server, network, timeout, the model failed.
+pub const FAILED: u8 = 4;
+/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad usage the CLI found itself.
+    Usage(String),
+    /// The SDK failed; the kind of error decides the code.
+    Sdk(Error),
+    /// The request succeeded, but its images could not be saved.
+    Save(Error),
+    /// Ctrl-C; what was done about what had been submitted.
+    Interrupted(String),
+    /// Some batch jobs failed (listed already); the code is the highest of theirs.
+    Batch {
+        /// How many failed.
+        failed: usize,
+        /// Their highest exit code.
+        code: u8,
+    },
+    /// `result --timeout` passed; the request goes on.
+    StillRunning(String),
+    /// The local emulator could not start.
+    Emulator(std::io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Sdk(error)
+    }
+}
+
+/// The exit code of an SDK error. Local files that cannot be read are bad
+/// input: the SDK reads every input before it sends anything.
+pub fn code_of(error: &Error) -> u8 {
+    match error {
+        Error::InvalidInput { .. }
+        | Error::MissingKey
+        | Error::Config { .. }
+        | Error::Io { .. } => USAGE,
+        Error::Authentication { .. }
+        | Error::NotFound { .. }
+        | Error::Validation { .. }
+        | Error::Http { .. } => REFUSED,
+        _ => FAILED,
+    }
+}
+
+impl Failure {
+    /// The process exit code.
+    pub fn code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => USAGE,
+            Failure::Sdk(error) => code_of(error),
+            Failure::Save(Error::Io { .. }) => SAVE_FAILED,
+            Failure::Save(error) => code_of(error),
+            Failure::Interrupted(_) => INTERRUPTED,
+            Failure::Batch { code, .. } => *code,
+            Failure::StillRunning(_) | Failure::Emulator(_) => FAILED,
+        }
+    }
+
+    /// One line for stderr, naming command-line flags where the SDK names
+    /// input fields. Never holds the API key: no SDK error carries it.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Usage(message) | Failure::Interrupted(message) => message.clone(),
+            Failure::Sdk(Error::InvalidInput { field, value, rule }) => {
+                format!("invalid value '{value}' for '{}': {rule}", flag_of(field))
+            }
+            Failure::Sdk(Error::MissingKey) => "no fal API key: set FAL_KEY (or FAL_KEY_ID and \
+                FAL_KEY_SECRET), or add --local to use an emulator in this process"
+                .into(),
+            Failure::Sdk(error) => error.to_string(),
+            Failure::Save(error) => format!("could not save the images: {error}"),
+            Failure::Batch { failed, .. } => format!("{failed} job(s) failed (listed above)"),
+            Failure::StillRunning(id) => {
+                format!("request {id} has not completed yet (it was not cancelled)")
+            }
+            Failure::Emulator(error) => format!("could not start the local emulator: {error}"),
+        }
+    }
+
+    /// The message for a batch line, which names fal's input fields as the
+    /// line does (not the flags).
+    pub fn job_reason(&self) -> String {
+        match self {
+            Failure::Sdk(error) => error.to_string(),
+            other => other.message(),
+        }
+    }
+
+    /// Prints the message on stderr and gives the exit code.
+    pub fn report(self) -> ExitCode {
+        eprintln!("error: {}", self.message());
+        ExitCode::from(self.code())
+    }
+}
+
+/// The flag that sets an input field.
+fn flag_of(field: &str) -> String {
+    match field {
+        "image_url" | "image_urls" => "--image".into(),
+        "fal_webhook" => "--webhook".into(),
+        "sync_mode" => "--sync".into(),
+        "enable_safety_checker" => "--no-safety-checker".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// Reports a command line clap refused: help and version as clap prints
+/// them, anything else as one line (clap's message without its usage and
+/// tips), exit code 2.
+pub fn command_line(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = error.print();
+        return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(USAGE));
+    }
+    eprintln!("{}", one_line(&error.render().to_string()));
+    ExitCode::from(USAGE)
+}
+
+/// The first paragraph of clap's message, on one line.
+fn one_line(message: &str) -> String {
+    let first = message.split("\n\n").next().unwrap_or(message);
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_of_error_has_its_code() {
+        let invalid = Error::InvalidInput {
+            field: "num_images",
+            value: "5".into(),
+            rule: "must be from 1 to 4".into(),
+        };
+        assert_eq!(code_of(&invalid), USAGE);
+        assert_eq!(code_of(&Error::MissingKey), USAGE);
+        let refused = Error::Authentication {
+            status: 401,
+            detail: "bad key".into(),
+        };
+        assert_eq!(code_of(&refused), REFUSED);
+        assert_eq!(code_of(&Error::Validation { details: vec![] }), REFUSED);
+        let server = Error::Server {
+            status: 500,
+            body: String::new(),
+        };
+        assert_eq!(code_of(&server), FAILED);
+        let timeout = Error::Timeout {
+            request_id: None,
+            after: std::time::Duration::from_secs(1),
+        };
+        assert_eq!(code_of(&timeout), FAILED);
+        let disk = Error::Io {
+            path: "out/a-1.png".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(Failure::Save(disk).code(), SAVE_FAILED);
+    }
+
+    #[test]
+    fn invalid_input_names_the_flag() {
+        let failure = Failure::Sdk(Error::InvalidInput {
+            field: "num_images",
+            value: "5".into(),
+            rule: "must be from 1 to 4".into(),
+        });
+        assert_eq!(
+            failure.message(),
+            "invalid value '5' for '--num-images': must be from 1 to 4"
+        );
+    }
+
+    #[test]
+    fn clap_messages_become_one_line() {
+        let message = "error: invalid value 'x' for '--model <MODEL>'\n  [possible values: pro, max, dev]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(message),
+            "error: invalid value 'x' for '--model <MODEL>' [possible values: pro, max, dev]"
+        );
+    }
+}

@@ -1,0 +1,310 @@
+//! What to ask fal for, whether it comes from flags or from a batch line, and
+//! the SDK request that asks for it. The SDK checks every value; this module
+//! only refuses fields the chosen model does not have.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use fal_kontext::{
+    Acceleration, AspectRatio, Client, Error, ImageInput, Images, Kind, OutputFormat, ProKind,
+    Request, ResolutionMode, SafetyTolerance,
+};
+use serde::{Deserialize, Deserializer};
+
+use crate::cli::{DevFlags, InputFlags, Model, ProFlags};
+
+/// The endpoint kind: it follows from the images given.
+#[derive(Clone, Debug)]
+pub enum Task {
+    /// No image: text to image.
+    TextToImage,
+    /// One image to edit.
+    Edit(ImageInput),
+    /// Several reference images.
+    Multi(Vec<ImageInput>),
+}
+
+/// The optional input fields, named as fal names them (a batch line uses
+/// these names; flags map onto them).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fields {
+    /// `seed`.
+    pub seed: Option<i64>,
+    /// `guidance_scale`.
+    pub guidance_scale: Option<f64>,
+    /// `num_images`.
+    pub num_images: Option<u8>,
+    /// `output_format`.
+    #[serde(default, deserialize_with = "parsed")]
+    pub output_format: Option<OutputFormat>,
+    /// `sync_mode`.
+    pub sync_mode: Option<bool>,
+    /// `enhance_prompt` (\[pro\] and \[max\]).
+    pub enhance_prompt: Option<bool>,
+    /// `safety_tolerance` (\[pro\] and \[max\]); `"5"` or `5`.
+    #[serde(default, deserialize_with = "parsed")]
+    pub safety_tolerance: Option<SafetyTolerance>,
+    /// `aspect_ratio` (\[pro\] and \[max\]).
+    #[serde(default, deserialize_with = "parsed")]
+    pub aspect_ratio: Option<AspectRatio>,
+    /// `num_inference_steps` (\[dev\]).
+    pub num_inference_steps: Option<u8>,
+    /// `acceleration` (\[dev\]).
+    #[serde(default, deserialize_with = "parsed")]
+    pub acceleration: Option<Acceleration>,
+    /// `resolution_mode` (\[dev\]).
+    #[serde(default, deserialize_with = "parsed")]
+    pub resolution_mode: Option<ResolutionMode>,
+    /// `enable_safety_checker` (\[dev\]).
+    pub enable_safety_checker: Option<bool>,
+}
+
+/// Reads one of the SDK's enums with its own `FromStr`, from a string or a
+/// number (`"safety_tolerance": 5` is a common slip for `"5"`).
+fn parsed<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = Error>,
+{
+    let text = match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => return Ok(None),
+        serde_json::Value::String(text) => text,
+        serde_json::Value::Number(number) => number.to_string(),
+        other => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a string, got {other}"
+            )));
+        }
+    };
+    text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+impl Fields {
+    /// The fields the flags set; flags left out stay unset (fal's defaults).
+    pub fn from_flags(input: &InputFlags, pro: Option<&ProFlags>, dev: Option<&DevFlags>) -> Self {
+        Self {
+            seed: input.seed,
+            guidance_scale: input.guidance_scale,
+            num_images: input.num_images,
+            output_format: input.output_format,
+            sync_mode: input.sync.then_some(true),
+            enhance_prompt: pro.and_then(|p| p.enhance_prompt.then_some(true)),
+            safety_tolerance: pro.and_then(|p| p.safety_tolerance),
+            aspect_ratio: pro.and_then(|p| p.aspect_ratio),
+            num_inference_steps: dev.and_then(|d| d.num_inference_steps),
+            acceleration: dev.and_then(|d| d.acceleration),
+            resolution_mode: dev.and_then(|d| d.resolution_mode),
+            enable_safety_checker: dev.and_then(|d| d.no_safety_checker.then_some(false)),
+        }
+    }
+}
+
+/// One request to make.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The prompt.
+    pub prompt: String,
+    /// The endpoint kind and its images.
+    pub task: Task,
+    /// The model.
+    pub model: Model,
+    /// The optional input fields.
+    pub fields: Fields,
+    /// `fal_webhook`.
+    pub webhook: Option<String>,
+    /// How long to wait before cancelling.
+    pub timeout: Option<Duration>,
+}
+
+/// Something to do with a built request, whatever its endpoint kind (a
+/// generic method, which a closure cannot have).
+pub trait Runner {
+    /// What running gives.
+    type Output;
+    /// Sends `request` and does the rest.
+    async fn run<K: Kind>(self, request: Request<K>) -> Self::Output
+    where
+        K::Output: Images + serde::Serialize;
+}
+
+/// A field the chosen model does not have.
+fn unavailable(field: &'static str, value: impl std::fmt::Display, model: &str) -> Error {
+    Error::InvalidInput {
+        field,
+        value: value.to_string(),
+        rule: format!("not available with {model}"),
+    }
+}
+
+impl Job {
+    /// The task a list of images stands for: none, one or several.
+    pub fn task_for(images: &[String]) -> Task {
+        match images {
+            [] => Task::TextToImage,
+            [one] => Task::Edit(ImageInput::from(one.as_str())),
+            many => Task::Multi(many.iter().map(|i| ImageInput::from(i.as_str())).collect()),
+        }
+    }
+
+    /// Builds the SDK request and hands it to `runner`. Fails, sending
+    /// nothing, when a field does not exist for the model.
+    pub async fn run<R: Runner>(self, client: &Client, runner: R) -> Result<R::Output, Error> {
+        let prompt = self.prompt.clone();
+        let model = match self.model {
+            Model::Pro => fal_kontext::ProModel::Pro,
+            Model::Max => fal_kontext::ProModel::Max,
+            Model::Dev => {
+                let Task::Edit(image) = self.task.clone() else {
+                    return Err(unavailable(
+                        "model",
+                        "dev",
+                        "text-to-image or multi: [dev] edits one image",
+                    ));
+                };
+                let request = self.dev(client.dev(prompt, image))?;
+                return Ok(runner.run(self.common(request)).await);
+            }
+        };
+        Ok(match self.task.clone() {
+            Task::TextToImage => {
+                let request = self.pro(client.text_to_image(prompt).model(model))?;
+                runner.run(self.common(request)).await
+            }
+            Task::Edit(image) => {
+                let request = self.pro(client.edit(prompt, image).model(model))?;
+                runner.run(self.common(request)).await
+            }
+            Task::Multi(images) => {
+                let request = self.pro(client.multi(prompt, images).model(model))?;
+                runner.run(self.common(request)).await
+            }
+        })
+    }
+
+    /// The fields and queue options every endpoint has.
+    fn common<K: Kind>(&self, mut request: Request<K>) -> Request<K> {
+        let f = &self.fields;
+        if let Some(seed) = f.seed {
+            request = request.seed(seed);
+        }
+        if let Some(scale) = f.guidance_scale {
+            request = request.guidance_scale(scale);
+        }
+        if let Some(n) = f.num_images {
+            request = request.num_images(n);
+        }
+        if let Some(format) = f.output_format {
+            request = request.output_format(format);
+        }
+        if let Some(on) = f.sync_mode {
+            request = request.sync_mode(on);
+        }
+        if let Some(url) = &self.webhook {
+            request = request.webhook(url);
+        }
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
+        }
+        request
+    }
+
+    /// The fields of \[pro\] and \[max\]; \[dev\]'s own are refused.
+    fn pro<K: ProKind>(&self, mut request: Request<K>) -> Result<Request<K>, Error> {
+        let f = &self.fields;
+        let model = "--model pro or max (they are [dev]'s)";
+        if let Some(steps) = f.num_inference_steps {
+            return Err(unavailable("num_inference_steps", steps, model));
+        }
+        if let Some(acceleration) = f.acceleration {
+            return Err(unavailable("acceleration", acceleration, model));
+        }
+        if let Some(mode) = f.resolution_mode {
+            return Err(unavailable("resolution_mode", mode, model));
+        }
+        if let Some(on) = f.enable_safety_checker {
+            return Err(unavailable("enable_safety_checker", on, model));
+        }
+        if let Some(tolerance) = f.safety_tolerance {
+            request = request.safety_tolerance(tolerance);
+        }
+        if let Some(ratio) = f.aspect_ratio {
+            request = request.aspect_ratio(ratio);
+        }
+        if let Some(on) = f.enhance_prompt {
+            request = request.enhance_prompt(on);
+        }
+        Ok(request)
+    }
+
+    /// The fields of \[dev\]; those of \[pro\] and \[max\] only are refused.
+    fn dev(
+        &self,
+        mut request: Request<fal_kontext::Dev>,
+    ) -> Result<Request<fal_kontext::Dev>, Error> {
+        let f = &self.fields;
+        let model = "--model dev";
+        if let Some(tolerance) = f.safety_tolerance {
+            return Err(unavailable("safety_tolerance", tolerance, model));
+        }
+        if let Some(ratio) = f.aspect_ratio {
+            return Err(unavailable("aspect_ratio", ratio, model));
+        }
+        if let Some(on) = f.enhance_prompt {
+            return Err(unavailable("enhance_prompt", on, model));
+        }
+        if let Some(steps) = f.num_inference_steps {
+            request = request.num_inference_steps(steps);
+        }
+        if let Some(acceleration) = f.acceleration {
+            request = request.acceleration(acceleration);
+        }
+        if let Some(mode) = f.resolution_mode {
+            request = request.resolution_mode(mode);
+        }
+        if let Some(on) = f.enable_safety_checker {
+            request = request.enable_safety_checker(on);
+        }
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_fields_use_the_sdk_values_and_refuse_unknown_names() {
+        let fields: Fields =
+            serde_json::from_str(r#"{"safety_tolerance": 5, "aspect_ratio": "16:9", "seed": 7}"#)
+                .unwrap();
+        assert_eq!(fields.safety_tolerance, Some(SafetyTolerance::Level5));
+        assert_eq!(fields.aspect_ratio, Some(AspectRatio::Landscape16x9));
+        assert_eq!(fields.seed, Some(7));
+
+        let error = serde_json::from_str::<Fields>(r#"{"output_format": "webp"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(r#"invalid output_format `webp`: must be one of "jpeg", "png""#),
+            "{error}"
+        );
+        let error = serde_json::from_str::<Fields>(r#"{"sede": 7}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("unknown field `sede`"), "{error}");
+    }
+
+    #[test]
+    fn the_images_decide_the_task() {
+        assert!(matches!(Job::task_for(&[]), Task::TextToImage));
+        assert!(matches!(
+            Job::task_for(&["a.png".into()]),
+            Task::Edit(ImageInput::Path(_))
+        ));
+        assert!(matches!(
+            Job::task_for(&["a.png".into(), "https://x/b.png".into()]),
+            Task::Multi(images) if images.len() == 2
+        ));
+    }
+}
