@@ -3,7 +3,6 @@
 //! fault either answers in place of the app ([`Fault::short_circuit`]) or
 //! spoils the app's answer ([`spoil`]).
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -255,30 +254,19 @@ pub(crate) async fn spoil(fault: &Fault, response: Response) -> Response {
             spoiled
         }
         Fault::ResetMidBody => {
-            let (mut parts, bytes) = buffered(response).await;
-            let keep = bytes.slice(..cut_point(bytes.len()));
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             // An error from the body stream makes hyper drop the connection.
-            let chunks = futures::stream::iter([
-                Ok(keep),
-                Err(std::io::Error::new(
+            cut_short(
+                response,
+                Some(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "fault injected: connection reset mid-body",
                 )),
-            ]);
-            Response::from_parts(parts, Body::from_stream(chunks))
+            )
+            .await
         }
-        Fault::Truncate => {
-            let (mut parts, bytes) = buffered(response).await;
-            let keep = bytes.slice(..cut_point(bytes.len()));
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            let chunks = futures::stream::iter([Ok::<_, Infallible>(keep)]);
-            Response::from_parts(parts, Body::from_stream(chunks))
-        }
+        // The body just ends early; hyper closes the connection, as it
+        // cannot keep the length it announced.
+        Fault::Truncate => cut_short(response, None).await,
         Fault::MalformedJson => {
             let (mut parts, bytes) = buffered(response).await;
             let mut body = bytes[..cut_point(bytes.len())].to_vec();
@@ -301,6 +289,23 @@ pub(crate) async fn spoil(fault: &Fault, response: Response) -> Response {
         Fault::SlowBody(total) => slow(response, *total),
         _ => response,
     }
+}
+
+/// Headers announcing the whole length, half the body, a pause (so that
+/// hyper flushes what it has), then an error or a plain end.
+async fn cut_short(response: Response, error: Option<std::io::Error>) -> Response {
+    let (mut parts, bytes) = buffered(response).await;
+    let keep = bytes.slice(..cut_point(bytes.len()));
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let first = futures::stream::once(async move { Ok(keep) });
+    let rest = futures::stream::once(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        error
+    })
+    .filter_map(|error| async move { error.map(Err) });
+    Response::from_parts(parts, Body::from_stream(first.chain(rest)))
 }
 
 async fn buffered(response: Response) -> (axum::http::response::Parts, Bytes) {

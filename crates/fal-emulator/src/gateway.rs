@@ -67,11 +67,11 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
             return response;
         }
     }
-    if needs_key(edge.origin, route) {
-        if let Err(response) = check_key(&parts.headers, &shared.key) {
-            bump(&shared.counters.unauthorized);
-            return response;
-        }
+    if needs_key(edge.origin, route)
+        && let Err(message) = check_key(&parts.headers, &shared.key)
+    {
+        bump(&shared.counters.unauthorized);
+        return unauthorized(message);
     }
 
     let mut request = Request::from_parts(parts, Body::from(body));
@@ -130,9 +130,10 @@ fn needs_key(origin: Origin, route: Route) -> bool {
     origin != Origin::Cdn && !matches!(route, Route::OpenApi | Route::Any)
 }
 
-fn check_key(headers: &HeaderMap, key: &str) -> Result<(), Response> {
+/// `Err` holds the 401's detail.
+fn check_key(headers: &HeaderMap, key: &str) -> Result<(), &'static str> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized("Missing authorization header"));
+        return Err("Missing authorization header");
     };
     match value
         .to_str()
@@ -140,10 +141,8 @@ fn check_key(headers: &HeaderMap, key: &str) -> Result<(), Response> {
         .and_then(|value| value.strip_prefix("Key "))
     {
         Some(sent) if sent.trim() == key => Ok(()),
-        Some(_) => Err(unauthorized("No user found for Key ID and Secret")),
-        None => Err(unauthorized(
-            "Invalid authorization header: expected `Key <key>`",
-        )),
+        Some(_) => Err("No user found for Key ID and Secret"),
+        None => Err("Invalid authorization header: expected `Key <key>`"),
     }
 }
 

@@ -43,9 +43,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Some(Route::Submit) => submit(&shared, request, &query).await,
         Some(Route::OpenApi) => openapi(&query),
         Some(route @ (Route::Status | Route::Stream | Route::Result | Route::Cancel)) => {
-            let view = match lookup(&shared, request.uri().path()) {
-                Ok(view) => view,
-                Err(response) => return response,
+            let Some(view) = lookup(&shared, request.uri().path()) else {
+                return detail(StatusCode::NOT_FOUND, "Request not found");
             };
             let logs = query
                 .get("logs")
@@ -140,17 +139,12 @@ async fn submit(
 
 /// The job a `…/requests/{id}/…` path names, under its app root or its full
 /// endpoint id.
-fn lookup(shared: &Shared, path: &str) -> Result<JobView, Response> {
-    let not_found = || detail(StatusCode::NOT_FOUND, "Request not found");
-    let (prefix, rest) = path.split_once("/requests/").ok_or_else(not_found)?;
+fn lookup(shared: &Shared, path: &str) -> Option<JobView> {
+    let (prefix, rest) = path.split_once("/requests/")?;
     let id = rest.split('/').next().unwrap_or_default();
-    let view = shared.jobs.view(id).ok_or_else(not_found)?;
+    let view = shared.jobs.view(id)?;
     let prefix = prefix.trim_matches('/');
-    if prefix == view.endpoint.app_root || prefix == view.endpoint.id {
-        Ok(view)
-    } else {
-        Err(not_found())
-    }
+    (prefix == view.endpoint.app_root || prefix == view.endpoint.id).then_some(view)
 }
 
 fn status(shared: &Shared, view: &JobView, logs: bool) -> Response {

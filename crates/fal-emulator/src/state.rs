@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Urls;
@@ -20,7 +20,8 @@ pub(crate) struct Shared {
     pub(crate) urls: Urls,
     pub(crate) eager_validation: bool,
     pub(crate) log_lines: usize,
-    timing: Mutex<Timing>,
+    /// A watch, so that jobs waiting out the queue delay see a change at once.
+    timing: watch::Sender<Timing>,
     pub(crate) faults: Mutex<FaultEngine>,
     pub(crate) counters: Counters,
     pub(crate) recorder: Recorder,
@@ -45,7 +46,7 @@ impl Shared {
             urls,
             eager_validation: config.eager_validation,
             log_lines: config.log_lines,
-            timing: Mutex::new(config.timing),
+            timing: watch::Sender::new(config.timing),
             faults: Mutex::new(FaultEngine::new(config.faults.clone())),
             counters: Counters::default(),
             recorder: Recorder::default(),
@@ -64,11 +65,15 @@ impl Shared {
     }
 
     pub(crate) fn timing(&self) -> Timing {
-        *self.timing.lock().expect("timing lock")
+        *self.timing.borrow()
+    }
+
+    pub(crate) fn watch_timing(&self) -> watch::Receiver<Timing> {
+        self.timing.subscribe()
     }
 
     pub(crate) fn set_timing(&self, timing: Timing) {
-        *self.timing.lock().expect("timing lock") = timing;
+        self.timing.send_replace(timing);
     }
 
     /// A seed for a request that gave none: drawn from a deterministic

@@ -53,7 +53,7 @@ async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: Ca
         }
     };
     let slot = async {
-        sleep(shared.timing().queue_delay).await;
+        queue_delay(&shared).await;
         shared.slots.clone().acquire_owned().await
     };
     let permit = tokio::select! {
@@ -81,6 +81,24 @@ async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: Ca
     drop(permit);
     let seconds = started.elapsed().as_secs_f64();
     finish(&shared, &id, &submission, outcome, Some(seconds));
+}
+
+/// Waits out the queue delay, counted from now, following changes to it
+/// (so a test can hold jobs in the queue and then release them).
+async fn queue_delay(shared: &Shared) {
+    let queued_at = Instant::now();
+    let mut timing = shared.watch_timing();
+    loop {
+        let until = queued_at + timing.borrow_and_update().queue_delay;
+        tokio::select! {
+            () = sleep_until(until) => return,
+            changed = timing.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn finish(

@@ -1,0 +1,12 @@
+//! The emulator as a client sees it, over real HTTP. One test binary (one
+//! link) with a module per area.
+
+mod auth;
+mod binary;
+mod common;
+mod faults;
+mod images;
+mod queue;
+mod run;
+mod storage;
+mod tls;
