@@ -19,7 +19,8 @@ Exit codes:
   2    bad usage or input, found before any request was sent
   3    refused by the API (key, validation, unknown request)
   4    failed after retries (server, network, timeout, the model failed)
-  130  interrupted (edit, generate and multi cancel what they submitted first)";
+  130  interrupted (edit, generate and multi cancel their request first;
+       batch leaves its requests running, recorded for a rerun)";
 
 /// The whole command line.
 #[derive(Debug, Parser)]
@@ -45,6 +46,7 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Start a local fal emulator inside this process and use it: no key, no
     /// network. It lives as long as the command, so `status`, `result` and
@@ -90,17 +92,21 @@ pub enum Command {
 /// Which model edits (`--model`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Model {
-    /// FLUX.1 Kontext [pro].
+    /// FLUX.1 Kontext \[pro\].
     #[default]
+    #[value(help = "FLUX.1 Kontext [pro]")]
     Pro,
-    /// FLUX.1 Kontext [max], the larger model.
+    /// FLUX.1 Kontext \[max\], the larger model.
+    #[value(help = "FLUX.1 Kontext [max], the larger model")]
     Max,
-    /// FLUX.1 Kontext [dev], the open-weights model (edits of one image only).
+    /// FLUX.1 Kontext \[dev\], the open-weights model (edits of one image only).
+    #[value(help = "FLUX.1 Kontext [dev], the open-weights model (edits of one image only)")]
     Dev,
 }
 
 /// The input fields every model takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Input fields")]
 pub struct InputFlags {
     /// The same seed, prompt and input give the same image.
     #[arg(long, allow_negative_numbers = true)]
@@ -119,8 +125,9 @@ pub struct InputFlags {
     pub sync: bool,
 }
 
-/// The input fields of [pro] and [max].
+/// The input fields of \[pro\] and \[max\].
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Input fields")]
 pub struct ProFlags {
     /// The safety filter, 1 (strictest) to 6 (default 2).
     #[arg(long, value_name = "LEVEL", value_parser = choice(SafetyTolerance::ALL, SafetyTolerance::as_str))]
@@ -133,25 +140,27 @@ pub struct ProFlags {
     pub enhance_prompt: bool,
 }
 
-/// The input fields of [dev] only.
+/// The input fields of \[dev\] only.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Input fields of --model dev")]
 pub struct DevFlags {
-    /// [dev] only: denoising steps, 10 to 50 (default 28).
+    /// Denoising steps, 10 to 50 (default 28).
     #[arg(long, value_name = "STEPS")]
     pub num_inference_steps: Option<u8>,
-    /// [dev] only: trade quality for speed.
+    /// Trade quality for speed.
     #[arg(long, value_parser = choice(Acceleration::ALL, Acceleration::as_str))]
     pub acceleration: Option<Acceleration>,
-    /// [dev] only: the size of the result (default match_input).
+    /// The size of the result (default match_input).
     #[arg(long, value_name = "MODE", value_parser = choice(ResolutionMode::ALL, ResolutionMode::as_str))]
     pub resolution_mode: Option<ResolutionMode>,
-    /// [dev] only: turn fal's safety checker off.
+    /// Turn fal's safety checker off.
     #[arg(long)]
     pub no_safety_checker: bool,
 }
 
-/// Where fal reports, and how long to wait.
+/// Where fal reports.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Queue")]
 pub struct QueueFlags {
     /// A URL fal calls with the result when the request completes.
     #[arg(long, value_name = "URL")]
@@ -160,6 +169,7 @@ pub struct QueueFlags {
 
 /// How long to wait.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Queue")]
 pub struct WaitFlags {
     /// Give up (and cancel the request) after this many seconds (default 900).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -175,11 +185,12 @@ impl WaitFlags {
 
 /// Where the images go.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
 pub struct SaveFlags {
     /// The directory for the images (created if missing).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
-    /// Name the files <NAME>-1.<ext>, <NAME>-2.<ext>, … (default: the request id).
+    /// Name the files NAME-1.jpg, NAME-2.jpg, … (default: the request id).
     /// Existing files are never overwritten: the next free number is taken.
     #[arg(long)]
     pub name: Option<String>,
@@ -220,10 +231,12 @@ pub struct EditArgs {
 /// `[pro]` or `[max]`: the models of text-to-image and multi.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ProModel {
-    /// FLUX.1 Kontext [pro].
+    /// FLUX.1 Kontext \[pro\].
     #[default]
+    #[value(help = "FLUX.1 Kontext [pro]")]
     Pro,
-    /// FLUX.1 Kontext [max].
+    /// FLUX.1 Kontext \[max\].
+    #[value(help = "FLUX.1 Kontext [max]")]
     Max,
 }
 

@@ -25,13 +25,13 @@ pub fn describe(status: &QueueStatus) -> String {
 }
 
 /// Polls until the request completes, calling `each` with every status that
-/// differs from the one before and the log lines new with it (when `logs`).
-/// `None` when `deadline` passes first.
+/// differs from the one before (`changed`) or brings new log lines (when
+/// `logs`), and those lines. `None` when `deadline` passes first.
 pub async fn until_completed<O>(
     handle: &RequestHandle<O>,
     logs: bool,
     deadline: Option<Instant>,
-    mut each: impl FnMut(&QueueStatus, &[LogEntry]),
+    mut each: impl FnMut(&QueueStatus, bool, &[LogEntry]),
 ) -> Result<Option<QueueStatus>, Error> {
     let mut logs_seen = 0;
     let mut last = None;
@@ -41,8 +41,9 @@ pub async fn until_completed<O>(
         let all_logs = status.logs.as_deref().unwrap_or_default();
         let new_logs = all_logs.get(logs_seen..).unwrap_or_default();
         let now = (status.status, status.queue_position);
-        if last != Some(now) || !new_logs.is_empty() {
-            each(&status, new_logs);
+        let changed = last != Some(now);
+        if changed || !new_logs.is_empty() {
+            each(&status, changed, new_logs);
         }
         last = Some(now);
         logs_seen = logs_seen.max(all_logs.len());

@@ -30,7 +30,7 @@ pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
     let deadline = args
         .timeout
         .map(|secs| Instant::now() + Duration::from_secs(secs));
-    let completed = follow::until_completed(&handle, true, deadline, |status, logs| {
+    let completed = follow::until_completed(&handle, true, deadline, |status, _, logs| {
         spinner.set(follow::describe(status));
         spinner.logs(logs);
     })

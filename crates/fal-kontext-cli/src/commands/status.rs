@@ -15,12 +15,21 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<(), Failure> {
     let handle = connection
         .client
         .request_handle::<()>(args.request.endpoint(), &args.request.id);
-    let print = |status: &fal_kontext::QueueStatus, logs: &[LogEntry]| {
-        if !global.json {
+    // Log lines read best under the status they came with, except the
+    // last ones, which come before COMPLETED.
+    let print = |status: &fal_kontext::QueueStatus, changed: bool, logs: &[LogEntry]| {
+        if global.json {
+            return;
+        }
+        let completed = status.status == fal_kontext::Status::Completed;
+        if changed && !completed {
             println!("{}", follow::describe(status));
-            for entry in logs {
-                println!("  {}", entry.message);
-            }
+        }
+        for entry in logs {
+            println!("  {}", entry.message);
+        }
+        if changed && completed {
+            println!("{}", follow::describe(status));
         }
     };
     let status = if args.watch {
@@ -29,7 +38,7 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<(), Failure> {
             .expect("no deadline was set")
     } else {
         let status = handle.status(args.logs).await?;
-        print(&status, status.logs.as_deref().unwrap_or_default());
+        print(&status, true, status.logs.as_deref().unwrap_or_default());
         status
     };
     if global.json {

@@ -1,0 +1,138 @@
+//! `submit`, then `status`, `result` and `cancel` by request id, each in a
+//! process of its own.
+
+use std::time::Duration;
+
+use fal_emulator::{Config, Route};
+use serde_json::Value;
+
+use crate::harness::*;
+
+#[test]
+fn a_submitted_request_is_followed_and_saved_by_id() {
+    let emu = Emu::with(Config {
+        timing: slow(Duration::from_millis(600)),
+        ..Config::default()
+    });
+    let stdout =
+        success(&run(emu.kontext([
+            "submit", "--image", SAMPLE, "--prompt", "p", "--seed", "3",
+        ])));
+    let id = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_eq!(emu.only_submit().body.unwrap()["seed"], 3);
+    assert_eq!(emu.stats().result, 0, "submit does not wait");
+
+    let status = success(&run(emu.kontext(["status", id])));
+    assert!(
+        ["IN_QUEUE", "IN_PROGRESS"]
+            .iter()
+            .any(|s| status.starts_with(s)),
+        "{status}"
+    );
+
+    let watched = success(&run(emu.kontext(["status", id, "--watch", "--logs"])));
+    assert_eq!(watched.lines().last(), Some("COMPLETED"), "{watched}");
+    assert!(
+        watched.lines().any(|l| l.starts_with("  ")),
+        "log lines: {watched}"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let saved = success(&run(emu.kontext([
+        "result",
+        id,
+        "--out",
+        out.path().to_str().unwrap(),
+    ])));
+    assert_eq!(
+        printed_paths(&saved),
+        [out.path().join(format!("{id}-1.jpg"))]
+    );
+    assert!(is_whole_jpeg(&out.path().join(format!("{id}-1.jpg"))));
+    assert_eq!(
+        emu.stats().cancel,
+        0,
+        "following a request never cancels it"
+    );
+}
+
+#[test]
+fn result_waits_for_a_request_still_running() {
+    let emu = Emu::with(Config {
+        timing: slow(Duration::from_millis(800)),
+        ..Config::default()
+    });
+    let id = success(&run(emu.kontext(["submit", "--prompt", "a kite"])));
+    let out = tempfile::tempdir().unwrap();
+    let output = run(emu.kontext([
+        "result",
+        "--json",
+        id.trim(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]));
+    let document: Value = serde_json::from_str(&success(&output)).unwrap();
+    assert_eq!(document["request_id"], id.trim());
+    assert_eq!(document["endpoint"], "fal-ai/flux-pro/kontext");
+    let path = document["images"][0]["path"].as_str().unwrap();
+    assert!(is_whole_jpeg(std::path::Path::new(path)));
+}
+
+#[test]
+fn cancel_stops_a_running_request() {
+    let emu = Emu::with(Config {
+        timing: slow(Duration::from_secs(60)),
+        ..Config::default()
+    });
+    let submitted: Value = serde_json::from_str(&success(&run(emu.kontext([
+        "submit",
+        "--json",
+        "--model",
+        "dev",
+        "--image",
+        "https://example.com/a.png",
+        "--prompt",
+        "p",
+    ]))))
+    .unwrap();
+    assert_eq!(submitted["endpoint"], "fal-ai/flux-kontext/dev");
+    let id = submitted["request_id"].as_str().unwrap();
+
+    let cancelled: Value = serde_json::from_str(&success(&run(
+        emu.kontext(["cancel", id, "--model", "dev", "--json"])
+    )))
+    .unwrap();
+    assert_eq!(cancelled["cancel"], "requested");
+    let cancels = emu.on(Route::Cancel);
+    assert_eq!(cancels.len(), 1);
+    assert_eq!(
+        cancels[0].path,
+        format!("/fal-ai/flux-kontext/requests/{id}/cancel")
+    );
+    assert_eq!(emu.stats().jobs_cancelled, 1);
+}
+
+#[test]
+fn an_unknown_id_exits_3() {
+    let emu = Emu::start();
+    let output = run(emu.kontext(["status", "no-such-request"]));
+    assert_eq!(code(&output), 3, "{}", describe(&output));
+    assert!(
+        stderr(&output).starts_with("error: not found"),
+        "{}",
+        describe(&output)
+    );
+}
+
+#[test]
+fn local_cannot_reach_requests_of_another_process() {
+    let output = run(kontext(["status", "--local", "some-id"]));
+    assert_eq!(code(&output), 2, "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("kontext emulator"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(stderr(&output).lines().count(), 1);
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the built `kontext` binary against an emulator run in
+//! the test process, as a user would run it (stderr is not a terminal here,
+//! so no progress is drawn).
+
+mod batch;
+mod by_id;
+mod edit;
+mod exit_codes;
+mod harness;
+mod help;
