@@ -699,7 +699,8 @@ Default on fal's side: `false`.*/
     ///`Image`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Image {
-        #[serde(default = "defaults::image_content_type")]
+        ///Default on fal's side: `"image/jpeg"`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub content_type: ::std::option::Option<::std::string::String>,
         pub height: i64,
         pub url: ::std::string::String,
@@ -3618,7 +3619,7 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for Image {
             fn default() -> Self {
                 Self {
-                    content_type: Ok(super::defaults::image_content_type()),
+                    content_type: Ok(Default::default()),
                     height: Err("no value supplied for height".to_string()),
                     url: Err("no value supplied for url".to_string()),
                     width: Err("no value supplied for width".to_string()),
@@ -4156,14 +4157,6 @@ Default on fal's side: `false`.*/
                     status_url: Ok(value.status_url),
                 }
             }
-        }
-    }
-    /// Generation of default values for serde.
-    pub mod defaults {
-        pub(super) fn image_content_type() -> ::std::option::Option<
-            ::std::string::String,
-        > {
-            ::std::option::Option::Some("image/jpeg".to_string())
         }
     }
     /// Error types.

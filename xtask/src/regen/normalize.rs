@@ -31,8 +31,8 @@ pub const DOCUMENT_STEPS: &[Step] = &[
         apply: numeric_exclusive_bounds,
     },
     Step {
-        name: "request_defaults_to_docs",
-        apply: request_defaults_to_docs,
+        name: "defaults_to_docs",
+        apply: defaults_to_docs,
     },
     Step {
         name: "queue_status_as_served",
@@ -205,39 +205,30 @@ fn numeric_exclusive_bounds(doc: &mut Value, _: &Endpoint) {
     });
 }
 
-/// A request field with a `default` becomes a non-optional field in the
-/// generated type, so every request would send every default. fal applies its
-/// own defaults to fields that are left out, and a client should not pin them:
-/// the default moves into the field's documentation and the field stays
-/// optional, unset unless the caller sets it.
-fn request_defaults_to_docs(doc: &mut Value, endpoint: &Endpoint) {
-    let Some(reference) = operation(doc, endpoint, QueuePath::Submit, "post")
-        .and_then(|op| op.get("requestBody"))
-        .and_then(|body| body.pointer("/content/application~1json/schema/$ref"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
-        return;
-    };
-    let name = reference.trim_start_matches("#/components/schemas/");
-    let Some(properties) = schemas(doc)
-        .and_then(|s| s.get_mut(name))
-        .and_then(|s| s.get_mut("properties"))
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
-    for property in properties.values_mut().filter_map(Value::as_object_mut) {
-        if let Some(default) = property.remove("default") {
-            let description = property
-                .get("description")
-                .and_then(Value::as_str)
-                .map(|d| format!("{}\n\n", d.trim()))
-                .unwrap_or_default();
-            property.insert(
-                "description".into(),
-                Value::String(format!("{description}Default on fal's side: `{default}`.")),
-            );
+/// A field with a `default` becomes a non-optional field in the generated
+/// type. In a request that would send every default: fal applies its own
+/// defaults to fields left out, and a client should not pin them. In an
+/// answer it would invent a value fal did not send (an image without
+/// `content_type` would read as `image/jpeg`). So every default moves into
+/// the field's documentation, and the field stays optional.
+fn defaults_to_docs(doc: &mut Value, _: &Endpoint) {
+    let Some(schemas) = schemas(doc) else { return };
+    for schema in schemas.values_mut() {
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for property in properties.values_mut().filter_map(Value::as_object_mut) {
+            if let Some(default) = property.remove("default") {
+                let description = property
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(|d| format!("{}\n\n", d.trim()))
+                    .unwrap_or_default();
+                property.insert(
+                    "description".into(),
+                    Value::String(format!("{description}Default on fal's side: `{default}`.")),
+                );
+            }
         }
     }
 }
@@ -534,8 +525,9 @@ pub fn merge(documents: &[(Endpoint, Value)]) -> Result<Value> {
 /// Each document spells its enums inline (`output_format: {enum: [jpeg, png]}`),
 /// so each input type would get its own copy. An inline string enum becomes a
 /// named schema called after its property (`OutputFormat`), one for every
-/// endpoint that uses the same values; where endpoints disagree, each gets
-/// `<Schema><Property>` instead.
+/// schema that uses the same values. Where schemas disagree, the values most
+/// of them use keep that name and each other schema gets `<Schema><Property>`,
+/// so that a change to one endpoint renames only that endpoint's type.
 pub fn hoist_shared_enums(doc: &mut Value) {
     let Some(schemas) = schemas(doc) else { return };
     // property name → every (schema, values) that spells it inline
@@ -557,9 +549,17 @@ pub fn hoist_shared_enums(doc: &mut Value) {
     }
     let mut hoisted = Vec::new();
     for (property, uses) in &found {
-        let shared = uses.iter().all(|(_, values)| values == &uses[0].1);
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, values) in uses {
+            *counts.entry(values.to_string()).or_default() += 1;
+        }
+        // the most used values; on a tie, the first in sorted order
+        let majority = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(values, _)| values.clone());
         for (schema_name, values) in uses {
-            let type_name = if shared {
+            let type_name = if Some(values.to_string()) == majority {
                 pascal(property)
             } else {
                 format!("{schema_name}{}", pascal(property))
@@ -671,9 +671,21 @@ mod tests {
     }
 
     #[test]
-    fn request_defaults_move_into_the_docs() {
+    fn defaults_move_into_the_docs() {
         let mut doc = document();
-        request_defaults_to_docs(&mut doc, &kontext());
+        doc["components"]["schemas"]["Out"] =
+            json!({"properties": {"content_type": {"type": "string", "default": "image/jpeg"}}});
+        defaults_to_docs(&mut doc, &kontext());
+        let answer = &doc["components"]["schemas"]["Out"]["properties"]["content_type"];
+        assert_eq!(
+            answer.get("default"),
+            None,
+            "answers get no invented values"
+        );
+        assert_eq!(
+            answer["description"],
+            json!("Default on fal's side: `\"image/jpeg\"`.")
+        );
         let field = &doc["components"]["schemas"]["In"]["properties"]["num_images"];
         assert_eq!(field.get("default"), None);
         assert_eq!(
@@ -846,7 +858,8 @@ mod tests {
             "B": {"properties": {
                 "output_format": {"type": "string", "enum": ["jpeg", "png"]},
                 "mode": {"type": "string", "enum": ["y"]}
-            }}
+            }},
+            "C": {"properties": {"mode": {"type": "string", "enum": ["y"]}}}
         }}});
         hoist_shared_enums(&mut doc);
         let schemas = &doc["components"]["schemas"];
@@ -858,7 +871,9 @@ mod tests {
             schemas["A"]["properties"]["output_format"],
             json!({"allOf": [{"$ref": "#/components/schemas/OutputFormat"}], "description": "d"})
         );
+        // the values two schemas share keep the name; the odd one gets its own
+        assert_eq!(schemas["Mode"]["enum"], json!(["y"]));
         assert_eq!(schemas["AMode"]["enum"], json!(["x"]));
-        assert_eq!(schemas["BMode"]["enum"], json!(["y"]));
+        assert!(schemas.get("BMode").is_none() && schemas.get("CMode").is_none());
     }
 }

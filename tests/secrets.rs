@@ -1,0 +1,216 @@
+//! The key is a secret: it never appears in a `Debug` or `Display`, an error,
+//! a log line at any level, or a request to a host that is not fal's API, and
+//! a redirect to another host drops it.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use common::{SAMPLE, builder, client, emulator, emulator_with, on, quick};
+use fal_emulator::{Config, Fault, FaultRule, Route};
+
+const KEY: &str = "emulator-key-0123456789-very-secret";
+
+async fn keyed_emulator(faults: Vec<FaultRule>) -> fal_emulator::Emulator {
+    emulator_with(Config {
+        key: KEY.into(),
+        timing: quick(),
+        faults,
+        ..Config::default()
+    })
+    .await
+}
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_log_line_at_any_level_carries_the_key() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // a run with an upload, retries, a stream cut, a download and a failure
+    let emulator = keyed_emulator(vec![
+        FaultRule::once(
+            Route::Submit,
+            Fault::TooManyRequests {
+                retry_after_secs: 0,
+            },
+        ),
+        FaultRule::once(Route::Stream, Fault::CutStreamAfter(1)),
+    ])
+    .await;
+    let c = builder(&emulator).inline_limit(0).build().unwrap();
+    let done = c.edit("p", SAMPLE).run().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    c.download(&done.output, dir.path()).await.unwrap();
+    let _ = builder(&emulator)
+        .key("wrong-key")
+        .build()
+        .unwrap()
+        .text_to_image("p")
+        .run()
+        .await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "the capture works: {} bytes",
+        logs.len()
+    );
+    assert!(!logs.contains(KEY), "the key appeared in a log line");
+    assert_eq!(emulator.stats().key_leaks, 0);
+}
+
+#[tokio::test]
+async fn debug_display_and_errors_never_show_the_key() {
+    let emulator = keyed_emulator(vec![FaultRule::once(Route::Result, Fault::Unprocessable)]).await;
+    let c = client(&emulator);
+    assert!(!format!("{c:?}").contains(KEY));
+    let handle = c.text_to_image("p").submit().await.unwrap();
+    assert!(!format!("{handle:?}").contains(KEY));
+    let error = handle
+        .wait(std::time::Duration::from_secs(10))
+        .output()
+        .await
+        .unwrap_err();
+    for text in [error.to_string(), format!("{error:?}")] {
+        assert!(!text.contains(KEY), "{text}");
+    }
+    // an error from a refused key does not echo it either
+    let refused = builder(&emulator)
+        .key(format!("{KEY}-typo"))
+        .build()
+        .unwrap();
+    let error = refused.text_to_image("p").submit().await.unwrap_err();
+    assert!(matches!(error, fal_kontext::Error::Authentication { .. }));
+    assert!(!format!("{error} {error:?}").contains(KEY));
+}
+
+#[tokio::test]
+async fn the_key_goes_to_api_hosts_only() {
+    let emulator = keyed_emulator(vec![]).await;
+    let c = builder(&emulator).inline_limit(0).build().unwrap();
+    let done = c.edit("p", SAMPLE).num_images(2).run().await.unwrap();
+    c.download(&done.output, tempfile::tempdir().unwrap().path())
+        .await
+        .unwrap();
+    for request in emulator.requests() {
+        let has_key = request
+            .headers
+            .iter()
+            .any(|(name, _)| name == "authorization");
+        let api = matches!(
+            request.route,
+            Route::Submit
+                | Route::Stream
+                | Route::Status
+                | Route::Result
+                | Route::Cancel
+                | Route::UploadInitiate
+        );
+        assert_eq!(has_key, api, "{:?} {}", request.route, request.path);
+    }
+    assert!(!on(&emulator, Route::UploadPut).is_empty() && !on(&emulator, Route::Cdn).is_empty());
+    assert_eq!(emulator.stats().key_leaks, 0);
+}
+
+/// One HTTP exchange on a plain listener: the request's head, then `answer`.
+fn serve_once(listener: TcpListener, answer: String) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        stream.write_all(answer.as_bytes()).unwrap();
+        String::from_utf8_lossy(&head).to_lowercase()
+    })
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_drops_the_key() {
+    let target = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target_url = format!("http://{}/elsewhere", target.local_addr().unwrap());
+    let redirector = TcpListener::bind("127.0.0.1:0").unwrap();
+    let queue_url = format!("http://{}", redirector.local_addr().unwrap());
+    let redirected = serve_once(
+        redirector,
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: {target_url}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ),
+    );
+    let landed = serve_once(
+        target,
+        "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".into(),
+    );
+    let c = fal_kontext::Client::builder()
+        .key(KEY)
+        .queue_url(&queue_url)
+        .build()
+        .unwrap();
+    let handle =
+        c.request_handle::<fal_kontext::EditOutput>(fal_kontext::endpoints::FLUX_PRO_KONTEXT, "r1");
+    let _ = handle.status(false).await;
+    let first = redirected.join().unwrap();
+    let second = landed.join().unwrap();
+    assert!(
+        first.contains("authorization: key"),
+        "the API host gets the key: {first}"
+    );
+    assert!(second.starts_with("get /elsewhere"), "{second}");
+    assert!(
+        !second.contains("authorization"),
+        "the other host must not: {second}"
+    );
+}
+
+/// TLS is rustls: neither OpenSSL nor native-tls is anywhere in the build.
+#[test]
+fn tls_is_rustls_only() {
+    let lock =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+    let packages: Vec<&str> = lock
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .map(|n| n.trim_end_matches('"'))
+        .collect();
+    assert!(packages.contains(&"rustls"), "rustls is the TLS stack");
+    for banned in ["openssl", "openssl-sys", "native-tls", "hyper-tls"] {
+        assert!(!packages.contains(&banned), "{banned} must not be built");
+    }
+}
+
+#[tokio::test]
+async fn emulator_counts_a_key_sent_to_the_cdn_as_a_leak() {
+    // the detector the other tests rely on does detect a leak
+    let emulator = emulator().await;
+    let done = client(&emulator).text_to_image("p").run().await.unwrap();
+    let leaky = reqwest::Client::new();
+    leaky
+        .get(&done.output.images[0].url)
+        .header("authorization", format!("Key {}", emulator.key()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(emulator.stats().key_leaks, 1);
+}
