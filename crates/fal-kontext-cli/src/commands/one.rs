@@ -75,13 +75,27 @@ impl Runner for Foreground<'_> {
             }
         }
         spinner.set("downloading");
-        let done = job.output().await?;
-        let stem = self.save.name.as_deref().unwrap_or(&done.request_id);
-        let paths = self
-            .client
-            .download_as(&done.output, &self.save.out, stem)
-            .await
-            .map_err(Failure::Save)?;
+        let id = job.request_id().to_string();
+        let saving = async {
+            let done = job.output().await?;
+            let stem = self.save.name.as_deref().unwrap_or(&done.request_id);
+            let paths = self
+                .client
+                .download_as(&done.output, &self.save.out, stem)
+                .await
+                .map_err(Failure::Save)?;
+            Ok::<_, Failure>((done, paths))
+        };
+        // Nothing left to cancel; dropping the download removes its temporary file.
+        let (done, paths) = tokio::select! {
+            saved = saving => saved?,
+            Ok(()) = &mut interrupt => {
+                spinner.finish();
+                return Err(Failure::Interrupted(format!(
+                    "interrupted while saving; request {id} has completed: `kontext result {id}` saves it"
+                )));
+            }
+        };
         spinner.finish();
         if self.global.json {
             let fal_output = serde_json::to_value(&done.output)

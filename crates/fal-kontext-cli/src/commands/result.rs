@@ -30,23 +30,34 @@ pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
     let deadline = args
         .timeout
         .map(|secs| Instant::now() + Duration::from_secs(secs));
-    let completed = follow::until_completed(&handle, true, deadline, |status, _, logs| {
-        spinner.set(follow::describe(status));
-        spinner.logs(logs);
-    })
-    .await?;
-    if completed.is_none() {
-        spinner.finish();
-        return Err(Failure::StillRunning(id.to_string()));
-    }
-    spinner.set("downloading");
-    let output = handle.result().await?;
-    let stem = save.name.as_deref().unwrap_or(id);
-    let paths = client
-        .download_as(&output, &save.out, stem)
-        .await
-        .map_err(Failure::Save)?;
+    let saving = async {
+        let completed = follow::until_completed(&handle, true, deadline, |status, _, logs| {
+            spinner.set(follow::describe(status));
+            spinner.logs(logs);
+        })
+        .await?;
+        if completed.is_none() {
+            return Err(Failure::StillRunning(id.to_string()));
+        }
+        spinner.set("downloading");
+        let output = handle.result().await?;
+        let stem = save.name.as_deref().unwrap_or(id);
+        let paths = client
+            .download_as(&output, &save.out, stem)
+            .await
+            .map_err(Failure::Save)?;
+        Ok((output, paths))
+    };
+    // Ctrl-C stops the waiting, never the request; dropping a download
+    // removes its temporary file.
+    let saved = tokio::select! {
+        saved = saving => saved,
+        Ok(()) = tokio::signal::ctrl_c() => Err(Failure::Interrupted(format!(
+            "interrupted; request {id} was not cancelled"
+        ))),
+    };
     spinner.finish();
+    let (output, paths) = saved?;
     if global.json {
         output::print_json(&output::document(id, endpoint, output.0, &paths));
     } else {

@@ -178,3 +178,44 @@ fn a_killed_batch_resumes_without_submitting_any_job_twice() {
         assert!(is_whole_jpeg(&image), "{image:?}");
     }
 }
+
+#[test]
+fn ctrl_c_stops_a_batch_without_cancelling_what_a_rerun_collects() {
+    let emu = Emu::with(Config {
+        timing: slow(Duration::from_millis(1500)),
+        ..Config::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
+    let lines: Vec<String> = (1..=4)
+        .map(|n| format!(r#"{{"id": "j{n}", "prompt": "job {n}"}}"#))
+        .collect();
+    std::fs::write(&jobs, lines.join("\n")).unwrap();
+    let out = dir.path().join("out");
+
+    let child = spawn(batch(&emu, &jobs, &out, &["--concurrency", "2"]));
+    emu.wait_for("two jobs in flight, recorded", |s| {
+        s.jobs_created == 2 && state_counts(&out).0 == 2
+    });
+    signal(child.id(), "INT");
+    let output = finish(child);
+    assert_eq!(code(&output), 130, "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("2 submitted job(s) left running"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(
+        emu.stats().cancel,
+        0,
+        "nothing is cancelled: a rerun collects it"
+    );
+    assert_eq!(emu.stats().jobs_created, 2, "no job starts after Ctrl-C");
+
+    emu.emulator.set_timing(quick());
+    let summary: Value =
+        serde_json::from_str(&success(&run(batch(&emu, &jobs, &out, &["--json"])))).unwrap();
+    assert_eq!(summary["done"], 4);
+    let expected: BTreeMap<String, usize> = (1..=4).map(|n| (format!("job {n}"), 1)).collect();
+    assert_eq!(submits_per_prompt(&emu), expected);
+}

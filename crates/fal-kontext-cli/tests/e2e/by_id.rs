@@ -114,6 +114,32 @@ fn cancel_stops_a_running_request() {
 }
 
 #[test]
+fn result_gives_up_at_its_timeout_without_cancelling() {
+    let emu = Emu::with(Config {
+        timing: slow(Duration::from_secs(60)),
+        ..Config::default()
+    });
+    let id = success(&run(emu.kontext(["submit", "--prompt", "p"])));
+    let out = tempfile::tempdir().unwrap();
+    let output = run(emu.kontext([
+        "result",
+        id.trim(),
+        "--timeout",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]));
+    assert_eq!(code(&output), 4, "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("was not cancelled"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(emu.stats().cancel, 0);
+    assert_eq!(files(out.path()), Vec::<String>::new());
+}
+
+#[test]
 fn an_unknown_id_exits_3() {
     let emu = Emu::start();
     let output = run(emu.kontext(["status", "no-such-request"]));
