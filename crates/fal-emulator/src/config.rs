@@ -131,6 +131,19 @@ pub struct EmulatorArgs {
 
 impl EmulatorArgs {
     /// The [`Config`] these options describe (other settings at their defaults).
+    ///
+    /// ```
+    /// use clap::Parser;
+    ///
+    /// #[derive(Parser)]
+    /// struct Cli {
+    ///     #[command(flatten)]
+    ///     emulator: fal_emulator::EmulatorArgs,
+    /// }
+    ///
+    /// let config = Cli::parse_from(["fal-emulator", "--key", "k", "--tls"]).emulator.into_config();
+    /// assert_eq!((config.key.as_str(), config.tls, config.concurrency), ("k", true, 16));
+    /// ```
     pub fn into_config(self) -> Config {
         Config {
             key: self.key,

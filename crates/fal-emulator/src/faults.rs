@@ -102,11 +102,23 @@ pub struct FaultRule {
 
 impl FaultRule {
     /// The next matching request, and only it.
+    ///
+    /// ```
+    /// use fal_emulator::{Fault, FaultRule, Route};
+    /// let rule = FaultRule::once(Route::Result, Fault::ResetMidBody);
+    /// assert_eq!(rule.times, Some(1));
+    /// ```
     pub fn once(route: Route, fault: Fault) -> Self {
         Self::times(route, fault, 1)
     }
 
     /// The next `n` matching requests.
+    ///
+    /// ```
+    /// use fal_emulator::{Fault, FaultRule, Route};
+    /// let rule = FaultRule::times(Route::Status, Fault::Ingress(503), 3);
+    /// assert_eq!((rule.times, rule.rate), (Some(3), 1.0));
+    /// ```
     pub fn times(route: Route, fault: Fault, n: u32) -> Self {
         Self {
             route,
@@ -117,6 +129,12 @@ impl FaultRule {
     }
 
     /// Each matching request with probability `rate`, for ever.
+    ///
+    /// ```
+    /// use fal_emulator::{Fault, FaultRule, Route};
+    /// let rule = FaultRule::rate(Route::Any, Fault::TooManyRequests { retry_after_secs: 1 }, 0.05);
+    /// assert_eq!(rule.times, None);
+    /// ```
     pub fn rate(route: Route, fault: Fault, rate: f64) -> Self {
         Self {
             route,

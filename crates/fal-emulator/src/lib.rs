@@ -73,6 +73,13 @@ pub struct Urls {
     /// The CDN origin: result images and uploaded files.
     pub cdn: String,
     /// The API key the emulator accepts.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// let header = format!("Key {}", emulator.key());
+    /// # Ok(()) }
+    /// ```
     pub key: String,
 }
 
@@ -159,26 +166,63 @@ impl Emulator {
     }
 
     /// The base URLs and the key.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// let urls = emulator.urls();
+    /// println!("{}", serde_json::to_string(urls).unwrap());
+    /// assert_eq!(urls.key, emulator.key());
+    /// # Ok(()) }
+    /// ```
     pub fn urls(&self) -> &Urls {
         &self.shared.urls
     }
 
     /// The queue origin, e.g. `http://127.0.0.1:41231`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// let submit = format!("{}/fal-ai/flux-pro/kontext", emulator.queue_url());
+    /// # Ok(()) }
+    /// ```
     pub fn queue_url(&self) -> &str {
         &self.shared.urls.queue
     }
 
     /// The run origin.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// let run = format!("{}/fal-ai/flux-pro/kontext", emulator.run_url());
+    /// # Ok(()) }
+    /// ```
     pub fn run_url(&self) -> &str {
         &self.shared.urls.run
     }
 
     /// The REST (storage) origin.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// let initiate = format!("{}/storage/upload/initiate", emulator.rest_url());
+    /// # Ok(()) }
+    /// ```
     pub fn rest_url(&self) -> &str {
         &self.shared.urls.rest
     }
 
     /// The CDN origin.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// assert_ne!(emulator.cdn_url(), emulator.queue_url());
+    /// # Ok(()) }
+    /// ```
     pub fn cdn_url(&self) -> &str {
         &self.shared.urls.cdn
     }
