@@ -119,6 +119,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         gate: RwLock::new(()),
         stopping: Cell::new(false),
         running: Cell::new(0),
+        collecting: Cell::new(0),
         bar: BatchBar::new(global.quiet, lines.len() as u64, settled as u64),
     };
     let mut results = futures::stream::iter(work)
@@ -150,7 +151,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                 batch.bar.finish();
                 eprintln!(
                     "interrupted: {} submitted job(s) left running, recorded in {}; rerun the same command to collect them",
-                    batch.running.get(),
+                    batch.collecting.get(),
                     batch.state.lock().expect("state lock").path().display(),
                 );
                 // Exiting here, not returning: dropping the waits would make
@@ -193,7 +194,10 @@ struct Batch<'a> {
     gate: RwLock<()>,
     /// Set by Ctrl-C: start no new submit.
     stopping: Cell<bool>,
+    /// Jobs started and not finished, for the bar.
     running: Cell<usize>,
+    /// Jobs whose request fal has accepted, being waited for.
+    collecting: Cell<usize>,
     bar: BatchBar,
 }
 
@@ -261,7 +265,10 @@ impl Batch<'_> {
         let handle = self
             .client
             .request_handle::<AnyOutput>(&endpoint, &request_id);
-        let done = handle.wait(self.timeout).output().await?;
+        self.collecting.set(self.collecting.get() + 1);
+        let done = handle.wait(self.timeout).output().await;
+        self.collecting.set(self.collecting.get() - 1);
+        let done = done?;
         let paths = self
             .client
             .download_as(&done.output, self.out, id)
