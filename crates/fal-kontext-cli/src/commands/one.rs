@@ -49,7 +49,8 @@ impl Runner for Foreground<'_> {
     {
         let endpoint = request.endpoint();
         let spinner = Spinner::new(self.global.quiet, "submitting");
-        // Registered before the submit starts, so no Ctrl-C goes unseen.
+        // Polled along with the submit from its start (the first poll
+        // installs the handler), so a Ctrl-C during the upload is seen too.
         let mut interrupt = pin!(tokio::signal::ctrl_c());
         let mut subscribing = pin!(request.subscribe());
         let mut job = tokio::select! {
