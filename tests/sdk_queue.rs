@@ -410,3 +410,37 @@ async fn a_base_url_with_a_path_prefix_is_kept() {
     let paths: Vec<String> = emulator.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/proxy/fal/fal-ai/flux-pro/kontext/text-to-image"]);
 }
+
+#[tokio::test]
+async fn a_watch_never_cancels_and_detach_lets_go() {
+    let emulator = emulator_with(Config {
+        timing: Timing { queue_delay: Duration::ZERO, processing_time: Duration::from_secs(30) },
+        ..Config::default()
+    })
+    .await;
+    let c = client(&emulator);
+    let handle = c.text_to_image("watched").submit().await.unwrap();
+    // a watch that times out, and one that is dropped, leave the request alone
+    let error = handle.clone().watch(Duration::from_millis(200)).output().await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    drop(handle.clone().watch(Duration::from_secs(10)));
+    // a subscription that detaches leaves it alone too
+    let job = c.text_to_image("detached").subscribe().await.unwrap();
+    let detached = job.detach();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(emulator.stats().cancel, 0);
+    assert_eq!(detached.status(false).await.unwrap().status, fal_kontext::Status::InProgress);
+}
+
+#[tokio::test]
+async fn cancel_reports_fals_answer_and_sends_one_cancel() {
+    let emulator = emulator_with(Config {
+        timing: Timing { queue_delay: Duration::ZERO, processing_time: Duration::from_secs(30) },
+        ..Config::default()
+    })
+    .await;
+    let job = client(&emulator).text_to_image("cancelled").subscribe().await.unwrap();
+    assert_eq!(job.cancel().await.unwrap(), CancelOutcome::Requested);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(emulator.stats().cancel, 1, "no second cancel on drop");
+}

@@ -61,7 +61,12 @@ enum Phase {
 
 /// A submitted request being waited for: a stream of [`Update`]s through
 /// [`next`](Self::next), then the output through [`output`](Self::output).
-/// Dropped before completion, it cancels the request.
+///
+/// One made by [`Request::subscribe`] or [`RequestHandle::wait`] owns its
+/// request: past its deadline, or dropped before completion, it cancels it
+/// ([`detach`](Self::detach) lets go without cancelling, and
+/// [`cancel`](Self::cancel) cancels and reports). One made by
+/// [`RequestHandle::watch`] only watches, and never cancels.
 ///
 /// ```no_run
 /// # async fn demo() -> fal_kontext::Result<()> {
@@ -86,7 +91,8 @@ pub struct Subscription<O> {
     last: Option<(Status, Option<i64>)>,
     logs_seen: usize,
     completed: Option<QueueStatus>,
-    /// True once nothing is left to cancel (completed, or cancelled already).
+    /// True once nothing is left to cancel: completed, cancelled already,
+    /// detached, or never owned (a watch).
     settled: bool,
 }
 
@@ -140,6 +146,26 @@ impl<O> RequestHandle<O> {
     /// ```
     pub fn wait(self, timeout: Duration) -> Subscription<O> {
         self.wait_until(Instant::now() + timeout, timeout)
+    }
+
+    /// Follows a request without owning it, for at most `timeout`: the same
+    /// updates and output as [`wait`](Self::wait), but neither the deadline
+    /// nor a drop cancels the request (for a request someone else submitted).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fal_kontext::Client) -> fal_kontext::Result<()> {
+    /// let handle = client.request_handle::<fal_kontext::EditOutput>(fal_kontext::endpoints::FLUX_PRO_KONTEXT, "0123");
+    /// match handle.watch(std::time::Duration::from_secs(60)).output().await {
+    ///     Ok(done) => println!("{} images", done.output.images.len()),
+    ///     Err(fal_kontext::Error::Timeout { .. }) => println!("still running; not cancelled"),
+    ///     Err(error) => return Err(error),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn watch(self, timeout: Duration) -> Subscription<O> {
+        let mut subscription = self.wait(timeout);
+        subscription.settled = true;
+        subscription
     }
 
     fn wait_until(self, deadline: Instant, allowed: Duration) -> Subscription<O> {
@@ -307,6 +333,34 @@ impl<O> Subscription<O> {
                 Some(Update::Completed { logs: new_logs })
             }
         }
+    }
+
+    /// Cancels the request now and reports fal's answer; nothing is cancelled
+    /// again on drop.
+    ///
+    /// ```no_run
+    /// # async fn demo(job: fal_kontext::Subscription<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
+    /// let outcome = job.cancel().await?;
+    /// println!("{outcome:?}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel(mut self) -> Result<crate::CancelOutcome> {
+        self.settled = true;
+        self.handle.cancel().await
+    }
+
+    /// Stops following without cancelling, and returns the handle to come
+    /// back to the request later.
+    ///
+    /// ```no_run
+    /// # async fn demo(job: fal_kontext::Subscription<fal_kontext::EditOutput>) {
+    /// let handle = job.detach();
+    /// println!("collect {} later", handle.request_id());
+    /// # }
+    /// ```
+    pub fn detach(mut self) -> RequestHandle<O> {
+        self.settled = true;
+        self.handle.clone()
     }
 
     /// Cancels the request (best effort, briefly) and says why.
