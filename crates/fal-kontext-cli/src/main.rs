@@ -14,7 +14,6 @@ mod batch;
 mod cli;
 mod commands;
 mod exit;
-mod follow;
 mod job;
 mod local;
 mod output;

@@ -15,6 +15,10 @@ mod result;
 mod status;
 mod submit;
 
+/// How long `status --watch` and `result` follow a request when no
+/// `--timeout` bounds them: in effect, until it completes.
+const NO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// `--local` starts an emulator that lives only as long as this command, so
 /// it cannot know a request made by another one.
 fn refuse_local(global: &Global) -> Result<(), Failure> {

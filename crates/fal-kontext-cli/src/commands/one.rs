@@ -116,13 +116,10 @@ impl Runner for Foreground<'_> {
 
 /// Cancels the request being followed, waits for fal's answer, and says what happened.
 async fn cancel<O>(job: Subscription<O>, spinner: &Spinner) -> Failure {
-    let handle = job.handle().clone();
-    // Dropping the subscription would make the SDK send a cancel of its own,
-    // in the background and unreported; this one is awaited and reported.
-    std::mem::forget(job);
-    let id = handle.request_id().to_string();
+    let id = job.request_id().to_string();
     spinner.set(format!("cancelling {id}"));
-    let outcome = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
+    // The SDK sends no second cancel for a subscription cancelled this way.
+    let outcome = tokio::time::timeout(CANCEL_BUDGET, job.cancel()).await;
     spinner.finish();
     Failure::Interrupted(match outcome {
         Ok(Ok(CancelOutcome::Requested)) => format!("interrupted: cancelled request {id}"),

@@ -3,11 +3,8 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::cli::{Global, ResultArgs};
 use crate::exit::Failure;
-use crate::follow;
 use crate::local::connect;
 use crate::output::{self, AnyOutput};
 use crate::progress::Spinner;
@@ -27,20 +24,22 @@ pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
     let handle = client.request_handle::<AnyOutput>(endpoint, id);
 
     let spinner = Spinner::new(global.quiet, &format!("waiting for {id}"));
-    let deadline = args
-        .timeout
-        .map(|secs| Instant::now() + Duration::from_secs(secs));
+    // A watch never cancels the request: not at --timeout, not on Ctrl-C.
+    let timeout = args.timeout.map_or(super::NO_DEADLINE, Duration::from_secs);
     let saving = async {
-        let completed = follow::until_completed(&handle, true, deadline, |status, _, logs| {
-            spinner.set(follow::describe(status));
-            spinner.logs(logs);
-        })
-        .await?;
-        if completed.is_none() {
-            return Err(Failure::StillRunning(id.to_string()));
-        }
+        let watched = handle
+            .clone()
+            .watch(timeout)
+            .output_with(|update| spinner.show(update))
+            .await;
+        let output = match watched {
+            Ok(done) => done.output,
+            Err(fal_kontext::Error::Timeout { .. }) => {
+                return Err(Failure::StillRunning(id.to_string()));
+            }
+            Err(error) => return Err(error.into()),
+        };
         spinner.set("downloading");
-        let output = handle.result().await?;
         let stem = save.name.as_deref().unwrap_or(id);
         let paths = client
             .download_as(&output, &save.out, stem)

@@ -1,48 +1,69 @@
 //! `kontext status ID [--logs] [--watch]`.
 
-use fal_kontext::LogEntry;
+use fal_kontext::{QueueStatus, Status, Update};
 
 use crate::cli::{Global, StatusArgs};
 use crate::exit::Failure;
-use crate::follow;
 use crate::local::connect;
 use crate::output;
+use crate::progress;
 
-/// Prints the status (and log lines); with `--watch`, every change until it completes.
+/// Prints the status (and log lines); with `--watch`, every change until it
+/// completes, following the request without ever cancelling it.
 pub async fn run(args: StatusArgs, global: &Global) -> Result<(), Failure> {
     super::refuse_local(global)?;
     let connection = connect(false).await?;
     let handle = connection
         .client
         .request_handle::<()>(args.request.endpoint(), &args.request.id);
-    // Log lines read best under the status they came with, except the
-    // last ones, which come before COMPLETED.
-    let print = |status: &fal_kontext::QueueStatus, changed: bool, logs: &[LogEntry]| {
-        if global.json {
-            return;
-        }
-        let completed = status.status == fal_kontext::Status::Completed;
-        if changed && !completed {
-            println!("{}", follow::describe(status));
-        }
-        for entry in logs {
-            println!("  {}", entry.message);
-        }
-        if changed && completed {
-            println!("{}", follow::describe(status));
+    let print_logs = |logs: &[fal_kontext::LogEntry]| {
+        if args.logs && !global.json {
+            logs.iter()
+                .for_each(|entry| println!("  {}", entry.message));
         }
     };
-    let status = if args.watch {
-        follow::until_completed(&handle, args.logs, None, print)
-            .await?
-            .expect("no deadline was set")
-    } else {
-        let status = handle.status(args.logs).await?;
-        print(&status, true, status.logs.as_deref().unwrap_or_default());
-        status
-    };
+    if args.watch {
+        let mut watch = handle.clone().watch(super::NO_DEADLINE);
+        let mut running = false;
+        while let Some(update) = watch.next().await {
+            match update? {
+                Update::Queued { position } if !global.json => {
+                    println!("{}", progress::queued(position))
+                }
+                Update::Queued { .. } => {}
+                Update::InProgress { logs } => {
+                    if !running && !global.json {
+                        println!("{}", Status::InProgress);
+                    }
+                    running = true;
+                    print_logs(&logs);
+                }
+                Update::Completed { logs } => print_logs(&logs),
+            }
+        }
+    }
+    // The status now (after a watch, the final one), with all its log lines
+    // unless the watch printed them already.
+    let status = handle.status(args.logs).await?;
     if global.json {
         output::print_json(&serde_json::to_value(&status).expect("a status serializes"));
+    } else {
+        if !args.watch {
+            print_logs(status.logs.as_deref().unwrap_or_default());
+        }
+        println!("{}", describe(&status));
     }
     Ok(())
+}
+
+/// How a status reads on one line: `IN_QUEUE (2 ahead)`, `COMPLETED, failed: …`.
+fn describe(status: &QueueStatus) -> String {
+    let mut line = status.status.to_string();
+    match (status.status, status.queue_position, &status.error) {
+        (Status::InQueue, Some(0), _) => line.push_str(" (next)"),
+        (Status::InQueue, Some(ahead), _) => line.push_str(&format!(" ({ahead} ahead)")),
+        (Status::Completed, _, Some(error)) => line.push_str(&format!(", failed: {error}")),
+        _ => {}
+    }
+    line
 }
