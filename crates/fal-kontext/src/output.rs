@@ -213,6 +213,14 @@ fn persist(
     first: usize,
 ) -> Result<PathBuf> {
     let (mut file, ext) = temp;
+    // A temporary file is private (0600); a saved image is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = file.path().to_path_buf();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|source| Error::Io { path, source })?;
+    }
     for n in first.. {
         let path = dir.join(format!("{stem}-{n}.{ext}"));
         match file.persist_noclobber(&path) {
@@ -283,6 +291,12 @@ mod tests {
             std::fs::read(dir.path().join("shot-1.png")).unwrap(),
             b"old"
         );
-        assert_eq!(std::fs::read(path).unwrap(), b"new");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "saved images are readable like any file");
+        }
     }
 }
