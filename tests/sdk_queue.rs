@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{SAMPLE, builder, client, emulator, emulator_with, eventually, on, quick};
+use common::{
+    SAMPLE, builder, client, emulator, emulator_with, eventually, on, quick, slow_emulator,
+};
 use fal_emulator::{Config, Fault, FaultRule, Route, Timing};
 use fal_kontext::{CancelOutcome, Error, Update};
 
@@ -194,14 +196,7 @@ async fn a_submit_is_never_repeated_after_a_502_or_504() {
 
 #[tokio::test]
 async fn the_deadline_cancels_the_job_on_the_server() {
-    let emulator = emulator_with(Config {
-        timing: Timing {
-            queue_delay: Duration::ZERO,
-            processing_time: Duration::from_secs(30),
-        },
-        ..Config::default()
-    })
-    .await;
+    let emulator = slow_emulator().await;
     let error = client(&emulator)
         .text_to_image("slow")
         .timeout(Duration::from_millis(300))
@@ -221,14 +216,7 @@ async fn the_deadline_cancels_the_job_on_the_server() {
 
 #[tokio::test]
 async fn dropping_a_subscription_cancels_the_job() {
-    let emulator = emulator_with(Config {
-        timing: Timing {
-            queue_delay: Duration::ZERO,
-            processing_time: Duration::from_secs(30),
-        },
-        ..Config::default()
-    })
-    .await;
+    let emulator = slow_emulator().await;
     let job = client(&emulator)
         .text_to_image("abandoned")
         .subscribe()
@@ -413,15 +401,16 @@ async fn a_base_url_with_a_path_prefix_is_kept() {
 
 #[tokio::test]
 async fn a_watch_never_cancels_and_detach_lets_go() {
-    let emulator = emulator_with(Config {
-        timing: Timing { queue_delay: Duration::ZERO, processing_time: Duration::from_secs(30) },
-        ..Config::default()
-    })
-    .await;
+    let emulator = slow_emulator().await;
     let c = client(&emulator);
     let handle = c.text_to_image("watched").submit().await.unwrap();
     // a watch that times out, and one that is dropped, leave the request alone
-    let error = handle.clone().watch(Duration::from_millis(200)).output().await.unwrap_err();
+    let error = handle
+        .clone()
+        .watch(Duration::from_millis(200))
+        .output()
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
     drop(handle.clone().watch(Duration::from_secs(10)));
     // a subscription that detaches leaves it alone too
@@ -429,17 +418,20 @@ async fn a_watch_never_cancels_and_detach_lets_go() {
     let detached = job.detach();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(emulator.stats().cancel, 0);
-    assert_eq!(detached.status(false).await.unwrap().status, fal_kontext::Status::InProgress);
+    assert_eq!(
+        detached.status(false).await.unwrap().status,
+        fal_kontext::Status::InProgress
+    );
 }
 
 #[tokio::test]
 async fn cancel_reports_fals_answer_and_sends_one_cancel() {
-    let emulator = emulator_with(Config {
-        timing: Timing { queue_delay: Duration::ZERO, processing_time: Duration::from_secs(30) },
-        ..Config::default()
-    })
-    .await;
-    let job = client(&emulator).text_to_image("cancelled").subscribe().await.unwrap();
+    let emulator = slow_emulator().await;
+    let job = client(&emulator)
+        .text_to_image("cancelled")
+        .subscribe()
+        .await
+        .unwrap();
     assert_eq!(job.cancel().await.unwrap(), CancelOutcome::Requested);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(emulator.stats().cancel, 1, "no second cancel on drop");

@@ -25,6 +25,19 @@ pub async fn emulator_with(config: Config) -> Emulator {
         .expect("the emulator starts on loopback")
 }
 
+/// An emulator whose jobs run for 30 s: long enough to be cancelled, watched
+/// or abandoned while running.
+pub async fn slow_emulator() -> Emulator {
+    emulator_with(Config {
+        timing: Timing {
+            queue_delay: Duration::ZERO,
+            processing_time: Duration::from_secs(30),
+        },
+        ..Config::default()
+    })
+    .await
+}
+
 pub fn quick() -> Timing {
     Timing {
         queue_delay: Duration::ZERO,

@@ -86,6 +86,23 @@ impl Answer {
     }
 }
 
+/// A streamed response when it is a 2xx (its body still unread); otherwise
+/// the error its (whole) body stands for.
+pub(crate) async fn successful(response: reqwest::Response) -> Result<reqwest::Response> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap_or_default();
+    Err(Answer {
+        status,
+        headers,
+        body,
+    }
+    .into_error())
+}
+
 /// fal's `detail` as text: a string, or the joined messages of a list.
 fn detail_text(body: &[u8]) -> String {
     match serde_json::from_slice::<serde_json::Value>(body)

@@ -169,17 +169,7 @@ impl Client {
             .send()
             .await
             .map_err(Error::Transport)?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(crate::http::Answer {
-                status,
-                headers,
-                body,
-            }
-            .into_error());
-        }
+        let response = crate::http::successful(response).await?;
         let mut file = tokio::fs::File::create(path).await.map_err(io)?;
         let mut head = Vec::new();
         let mut body = response.bytes_stream();

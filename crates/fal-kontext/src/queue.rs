@@ -26,15 +26,7 @@ pub struct RequestHandle<O> {
 
 impl<O> Clone for RequestHandle<O> {
     fn clone(&self) -> Self {
-        Self {
-            client: self.client.clone(),
-            endpoint: self.endpoint.clone(),
-            request_id: self.request_id.clone(),
-            status_url: self.status_url.clone(),
-            response_url: self.response_url.clone(),
-            cancel_url: self.cancel_url.clone(),
-            output: PhantomData,
-        }
+        self.retyped()
     }
 }
 
@@ -189,8 +181,9 @@ impl<O> RequestHandle<O> {
         handle
     }
 
-    /// The same handle without its output type (for a cancel sent from a task).
-    pub(crate) fn untyped(&self) -> RequestHandle<()> {
+    /// The same handle with another output type (`()` for a cancel sent from
+    /// a task, which must not depend on `O`).
+    pub(crate) fn retyped<P>(&self) -> RequestHandle<P> {
         RequestHandle {
             client: self.client.clone(),
             endpoint: self.endpoint.clone(),

@@ -196,17 +196,7 @@ impl<O> RequestHandle<O> {
             .send()
             .await
             .map_err(Error::Transport)?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(crate::http::Answer {
-                status,
-                headers,
-                body,
-            }
-            .into_error());
-        }
+        let response = crate::http::successful(response).await?;
         let events = response
             .bytes_stream()
             .eventsource()
@@ -441,7 +431,7 @@ impl<O> Drop for Subscription<O> {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let handle = self.handle.untyped();
+            let handle = self.handle.retyped::<()>();
             runtime.spawn(async move {
                 let outcome = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
                 tracing::debug!(
