@@ -159,14 +159,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// At most this much of a body goes into an error.
 const EXCERPT: usize = 500;
 
-/// The start of a body, for an error message.
+/// The start of a body, for an error message, on one line. An HTML error
+/// page (an ingress's) is given by its title.
 pub(crate) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let mut cut: String = text.chars().take(EXCERPT).collect();
-    if text.chars().count() > EXCERPT {
+    if let Some(title) = html_title(&text) {
+        return title.to_string();
+    }
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut cut: String = flat.chars().take(EXCERPT).collect();
+    if flat.chars().count() > EXCERPT {
         cut.push('…');
     }
     cut
+}
+
+fn html_title(text: &str) -> Option<&str> {
+    let start = text.find("<title>")? + "<title>".len();
+    let end = start + text[start..].find("</title>")?;
+    Some(text[start..end].trim())
 }
 
 #[cfg(test)]
@@ -189,9 +200,11 @@ mod tests {
     }
 
     #[test]
-    fn excerpts_are_bounded() {
+    fn excerpts_are_bounded_and_on_one_line() {
         let long = vec![b'x'; 2000];
         assert_eq!(excerpt(&long).chars().count(), EXCERPT + 1);
-        assert_eq!(excerpt(b"short"), "short");
+        assert_eq!(excerpt(b"short\r\n  body"), "short body");
+        let nginx = b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>nginx</body></html>";
+        assert_eq!(excerpt(nginx), "503 Service Temporarily Unavailable");
     }
 }
