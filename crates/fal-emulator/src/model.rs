@@ -102,10 +102,18 @@ pub(crate) async fn generate(
         ));
     }
 
+    // The seed answered is the one asked for, as given: a negative seed
+    // renders from its two's-complement bits but is never sent back as a
+    // huge unsigned number that a client reading a signed seed cannot take.
+    let answered_seed = input
+        .get("seed")
+        .filter(|given| given.is_i64() || given.is_u64())
+        .cloned()
+        .unwrap_or_else(|| json!(seed));
     Ok(json!({
         "images": outputs,
         "timings": {"inference": seconds},
-        "seed": seed,
+        "seed": answered_seed,
         "has_nsfw_concepts": vec![false; outputs.len()],
         "prompt": prompt,
     }))

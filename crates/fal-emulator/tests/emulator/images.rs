@@ -85,6 +85,18 @@ async fn same_seed_and_input_give_the_same_bytes() {
 }
 
 #[tokio::test]
+async fn a_negative_seed_is_answered_as_given() {
+    // found by the SDK's property tests: -1 came back as 18446744073709551615
+    let emulator = start(fast()).await;
+    for seed in [-1i64, i64::MIN] {
+        let mut input = edit_input();
+        input["seed"] = json!(seed);
+        let output = run(&emulator, KONTEXT, &input).await;
+        assert_eq!(output["seed"], json!(seed));
+    }
+}
+
+#[tokio::test]
 async fn without_an_aspect_ratio_the_edit_follows_the_input_shape_and_defaults_to_jpeg() {
     let emulator = start(fast()).await;
     let output = run(
