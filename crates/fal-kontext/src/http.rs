@@ -163,8 +163,15 @@ fn may_retry_error(call: Call, error: &reqwest::Error) -> bool {
     match call {
         // Only a connection that never opened proves the submit was not sent.
         Call::Submit => error.is_connect(),
+        // reqwest reports a body that broke while being read (a reset, fewer
+        // bytes than promised) as a decode error; the SDK decodes JSON
+        // itself, so here that kind only ever means a broken body.
         Call::Api | Call::Foreign => {
-            error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
+            error.is_connect()
+                || error.is_timeout()
+                || error.is_request()
+                || error.is_body()
+                || error.is_decode()
         }
     }
 }
