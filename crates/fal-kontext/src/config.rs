@@ -140,8 +140,9 @@ impl ClientBuilder {
         self.wait_timeout = Some(timeout);
         self
     }
-    /// The limit on one API call (default 60 s). Uploads, downloads and status
-    /// streams are bounded by the wait deadline instead.
+    /// The limit on one API call (default 60 s), and on each silence of a
+    /// download (the wait for its answer, then for each next piece). Uploads
+    /// and status streams are bounded by the wait deadline instead.
     ///
     /// ```
     /// let client = fal_kontext::Client::builder().call_timeout(std::time::Duration::from_secs(20)).build()?;

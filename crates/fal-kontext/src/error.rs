@@ -109,7 +109,9 @@ pub enum Error {
         /// fal's `error_type`, when given.
         error_type: Option<String>,
     },
-    /// The caller's deadline passed; a submitted request was cancelled.
+    /// The caller's deadline passed; a submitted request was cancelled. With
+    /// no `request_id`, a download whose server sent nothing for longer than
+    /// the call timeout, on every try.
     #[error("gave up after {after:?}{}", .request_id.as_ref().map(|id| format!(" waiting for request {id} (cancelled)")).unwrap_or_default())]
     Timeout {
         /// The request that was cancelled, when one had been submitted.

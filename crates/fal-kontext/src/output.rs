@@ -161,19 +161,27 @@ impl Client {
             path: path.to_path_buf(),
             source,
         };
+        // A download may take long, but a CDN that stops sending must not
+        // hold it for ever: each wait for the answer or for the next bytes is
+        // bounded by the call timeout.
+        let stall = self.settings().call_timeout;
+        let stalled = || Error::Timeout {
+            request_id: None,
+            after: stall,
+        };
         // No Authorization here: images live on fal's CDN, not its API hosts.
-        let response = self
-            .settings()
-            .http
-            .get(url)
-            .send()
+        let response = tokio::time::timeout(stall, self.settings().http.get(url).send())
             .await
+            .map_err(|_| stalled())?
             .map_err(Error::Transport)?;
         let response = crate::http::successful(response).await?;
         let mut file = tokio::fs::File::create(path).await.map_err(io)?;
         let mut head = Vec::new();
         let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
+        while let Some(chunk) = tokio::time::timeout(stall, body.next())
+            .await
+            .map_err(|_| stalled())?
+        {
             let chunk = chunk.map_err(Error::Transport)?;
             if head.len() < 64 {
                 head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
@@ -188,6 +196,10 @@ impl Client {
 
 fn is_transient(error: &Error) -> bool {
     match error {
+        // a download that stalled (no request of the caller's timed out)
+        Error::Timeout {
+            request_id: None, ..
+        } => true,
         Error::Transport(_) | Error::RateLimited { .. } => true,
         Error::Server { status, .. } => matches!(status, 502..=504),
         Error::Http { status, .. } => *status == 408,
