@@ -1,0 +1,476 @@
+//! The fault matrix: every injected fault on every kind of call, each cell
+//! through the SDK against its own emulator. A cell passes when the outcome is
+//! the one the retry rules promise (the output, or the named `Error`
+//! variant), within its deadline, with at most one job created (no submit
+//! paid twice), no key sent off the API hosts and, for downloads, no partial
+//! file left behind.
+//!
+//! The retry rules (see `fal_kontext::RetryPolicy`): status, result, cancel,
+//! download and upload calls retry on connection errors, 408, 429
+//! (`Retry-After` honoured, capped by the policy), 502, 503 and 504; a submit
+//! retries only when fal provably never saw it (429, a non-JSON 503 from the
+//! ingress, a refused connection). Every fault here hits once, the first
+//! request of its route after the setup.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{SAMPLE, builder, emulator_with, quick};
+use fal_emulator::{Config, Emulator, Fault, FaultRule, Route, Timing};
+use fal_kontext::{CancelOutcome, Error, Images};
+use futures::StreamExt;
+
+/// The calls, as a user makes them.
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    /// `text_to_image(..).run()`: the fault hits the submit.
+    Submit,
+    /// `RequestHandle::status`, by hand.
+    Status,
+    /// `RequestHandle::wait(..).output()`: the fault hits the status stream.
+    Stream,
+    /// `Subscription::output` once completed: the fault hits the result call.
+    Result,
+    /// `RequestHandle::cancel` of a queued request.
+    Cancel,
+    /// `Client::download` of a finished output.
+    Download,
+    /// `edit(<local file>).run()` with uploads on: the fault hits the initiate.
+    UploadInitiate,
+    /// The same: the fault hits the `PUT` of the bytes.
+    UploadPut,
+}
+
+impl Call {
+    fn route(self) -> Route {
+        match self {
+            Call::Submit => Route::Submit,
+            Call::Status => Route::Status,
+            Call::Stream => Route::Stream,
+            Call::Result => Route::Result,
+            Call::Cancel => Route::Cancel,
+            Call::Download => Route::Cdn,
+            Call::UploadInitiate => Route::UploadInitiate,
+            Call::UploadPut => Route::UploadPut,
+        }
+    }
+}
+
+/// What the caller gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// The correct output (checked per call: images, a status, whole files).
+    Output,
+    /// The cancel worked, and fal reported it so.
+    Cancelled(CancelOutcome),
+    /// A download that saved what a 200 served (not the image).
+    SavedAsServed,
+    Server(u16),
+    Transport,
+    Decode,
+    Authentication,
+    NotFound,
+    Validation,
+    Timeout,
+    /// Anything else (never expected).
+    Other,
+}
+
+fn outcome_of(error: &Error) -> Outcome {
+    match error {
+        Error::Server { status, .. } => Outcome::Server(*status),
+        Error::Transport(_) => Outcome::Transport,
+        Error::Decode { .. } => Outcome::Decode,
+        Error::Authentication { .. } => Outcome::Authentication,
+        Error::NotFound { .. } => Outcome::NotFound,
+        Error::Validation { .. } => Outcome::Validation,
+        Error::Timeout { .. } => Outcome::Timeout,
+        _ => Outcome::Other,
+    }
+}
+
+/// The slow body takes this long, so long that only a timeout ends it: its
+/// ten pieces come 3 s apart.
+const SLOW: Duration = Duration::from_secs(30);
+/// The limit on one API call in every cell, well below a slow piece.
+const CALL_TIMEOUT: Duration = Duration::from_millis(500);
+/// The deadline of every wait (`run`, `wait`).
+const DEADLINE: Duration = Duration::from_secs(3);
+/// "Never hangs": a cell that has not finished by now fails.
+const CELL_LIMIT: Duration = Duration::from_secs(20);
+
+const RATE_LIMITED: Fault = Fault::TooManyRequests {
+    retry_after_secs: 1,
+};
+
+struct Cell {
+    call: Call,
+    fault: Fault,
+    expect: Outcome,
+    why: &'static str,
+}
+
+const fn cell(call: Call, fault: Fault, expect: Outcome, why: &'static str) -> Cell {
+    Cell {
+        call,
+        fault,
+        expect,
+        why,
+    }
+}
+
+use Call::*;
+use Fault::{
+    AppError, CutStreamAfter, Ingress, MalformedJson, NotFound, ResetMidBody, SlowBody, Truncate,
+    Unauthorized, Unprocessable,
+};
+use Outcome::{
+    Authentication, Cancelled, Decode, Output, SavedAsServed, Server, Timeout, Transport,
+    Validation,
+};
+
+/// The matrix: 13 faults × 8 calls.
+#[rustfmt::skip]
+const MATRIX: &[Cell] = &[
+    // submit: repeated only when fal provably never saw it
+    cell(Submit, RATE_LIMITED, Output, "a 429 is refused before the app: retried after Retry-After"),
+    cell(Submit, Ingress(502), Server(502), "a 502 may have reached the app: never submitted twice"),
+    cell(Submit, Ingress(503), Output, "a non-JSON 503 is the ingress's: fal never saw it, retried"),
+    cell(Submit, Ingress(504), Server(504), "a 504 may have reached the app: never submitted twice"),
+    cell(Submit, AppError, Server(500), "the app created the job: never submitted twice"),
+    cell(Submit, ResetMidBody, Transport, "the job exists, its answer was lost: never submitted twice"),
+    cell(Submit, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
+    cell(Submit, SlowBody(SLOW), Transport, "the call timeout ends it; the job exists: never submitted twice"),
+    cell(Submit, MalformedJson, Decode, "a 200 that is not JSON names no request to follow"),
+    cell(Submit, Truncate, Transport, "the body was cut after the job was created: never submitted twice"),
+    cell(Submit, Unauthorized, Authentication, "a refused key is final"),
+    cell(Submit, NotFound, Outcome::NotFound, "an unknown endpoint is final"),
+    cell(Submit, Unprocessable, Validation, "rejected input is final, with fal's details"),
+    // status: idempotent
+    cell(Status, RATE_LIMITED, Output, "idempotent: retried after Retry-After"),
+    cell(Status, Ingress(502), Output, "idempotent: retried"),
+    cell(Status, Ingress(503), Output, "idempotent: retried"),
+    cell(Status, Ingress(504), Output, "idempotent: retried"),
+    cell(Status, AppError, Server(500), "a 500 is the app's own answer, not retried"),
+    cell(Status, ResetMidBody, Output, "a broken connection is retried"),
+    cell(Status, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
+    cell(Status, SlowBody(SLOW), Output, "the call timeout ends it, then it is retried"),
+    cell(Status, MalformedJson, Decode, "a 200 that is not JSON is not retried"),
+    cell(Status, Truncate, Output, "a cut body is a broken connection: retried"),
+    cell(Status, Unauthorized, Authentication, "a refused key is final"),
+    cell(Status, NotFound, Outcome::NotFound, "an unknown request id is final"),
+    cell(Status, Unprocessable, Validation, "a 422 is final"),
+    // status stream: optional, polling takes over when it fails
+    cell(Stream, RATE_LIMITED, Output, "the stream is refused: polling takes over"),
+    cell(Stream, Ingress(502), Output, "the stream fails: polling takes over"),
+    cell(Stream, Ingress(503), Output, "the stream fails: polling takes over"),
+    cell(Stream, Ingress(504), Output, "the stream fails: polling takes over"),
+    cell(Stream, AppError, Output, "the stream fails: polling takes over"),
+    cell(Stream, ResetMidBody, Output, "the stream breaks: polling takes over"),
+    cell(Stream, CutStreamAfter(1), Output, "the stream ends before COMPLETED: polling takes over"),
+    cell(Stream, SlowBody(SLOW), Timeout, "a stalled stream is waited on until the deadline, which cancels"),
+    cell(Stream, MalformedJson, Output, "what is not a status is skipped; the stream ends: polling"),
+    cell(Stream, Truncate, Output, "the stream breaks: polling takes over"),
+    cell(Stream, Unauthorized, Authentication, "a refused key is final, not polled around"),
+    cell(Stream, NotFound, Output, "the stream is refused: polling finds the request"),
+    cell(Stream, Unprocessable, Output, "the stream is refused: polling takes over"),
+    // result: idempotent
+    cell(Result, RATE_LIMITED, Output, "idempotent: retried after Retry-After"),
+    cell(Result, Ingress(502), Output, "idempotent: retried"),
+    cell(Result, Ingress(503), Output, "idempotent: retried"),
+    cell(Result, Ingress(504), Output, "idempotent: retried"),
+    cell(Result, AppError, Server(500), "a 500 is the app's own answer, not retried"),
+    cell(Result, ResetMidBody, Output, "a broken connection is retried"),
+    cell(Result, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
+    cell(Result, SlowBody(SLOW), Output, "the call timeout ends it, then it is retried"),
+    cell(Result, MalformedJson, Decode, "a 200 that is not JSON is not retried"),
+    cell(Result, Truncate, Output, "a cut body is a broken connection: retried"),
+    cell(Result, Unauthorized, Authentication, "a refused key is final"),
+    cell(Result, NotFound, Outcome::NotFound, "an unknown request id is final"),
+    cell(Result, Unprocessable, Validation, "fal's 422 at the result: rejected input, with details"),
+    // cancel: idempotent; a repeat after a lost answer finds the request ended
+    cell(Cancel, RATE_LIMITED, Cancelled(CancelOutcome::Requested), "refused before the app: retried"),
+    cell(Cancel, Ingress(502), Cancelled(CancelOutcome::Requested), "the ingress's: retried"),
+    cell(Cancel, Ingress(503), Cancelled(CancelOutcome::Requested), "the ingress's: retried"),
+    cell(Cancel, Ingress(504), Cancelled(CancelOutcome::Requested), "the ingress's: retried"),
+    cell(Cancel, AppError, Server(500), "a 500 is the app's own answer, not retried"),
+    cell(Cancel, ResetMidBody, Cancelled(CancelOutcome::AlreadyCompleted), "the first cancel landed; the retry finds it ended"),
+    cell(Cancel, CutStreamAfter(1), Cancelled(CancelOutcome::Requested), "a one-frame answer has nothing to cut"),
+    cell(Cancel, SlowBody(SLOW), Cancelled(CancelOutcome::AlreadyCompleted), "the call timeout ends it; the retry finds it ended"),
+    cell(Cancel, MalformedJson, Cancelled(CancelOutcome::Requested), "a 2xx is a requested cancel whatever its body"),
+    cell(Cancel, Truncate, Cancelled(CancelOutcome::AlreadyCompleted), "the first cancel landed; the retry finds it ended"),
+    cell(Cancel, Unauthorized, Authentication, "a refused key is final"),
+    cell(Cancel, NotFound, Outcome::NotFound, "an unknown request id is final"),
+    cell(Cancel, Unprocessable, Validation, "a 422 is final"),
+    // download: idempotent, into a temporary file renamed only when whole
+    cell(Download, RATE_LIMITED, Output, "idempotent: retried after Retry-After"),
+    cell(Download, Ingress(502), Output, "idempotent: retried"),
+    cell(Download, Ingress(503), Output, "idempotent: retried"),
+    cell(Download, Ingress(504), Output, "idempotent: retried"),
+    cell(Download, AppError, Server(500), "a 500 is not retried; no file is left"),
+    cell(Download, ResetMidBody, Output, "a broken connection is retried; the part is dropped"),
+    cell(Download, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
+    cell(Download, SlowBody(SLOW), Output, "a stall longer than the call timeout is retried"),
+    cell(Download, MalformedJson, SavedAsServed, "a whole 200 is saved as served: HTTP cannot tell"),
+    cell(Download, Truncate, Output, "fewer bytes than promised is a broken body: retried"),
+    cell(Download, Unauthorized, Authentication, "a 401 is final; no file is left"),
+    cell(Download, NotFound, Outcome::NotFound, "a 404 is final; no file is left"),
+    cell(Download, Unprocessable, Validation, "a 422 is final; no file is left"),
+    // upload initiate: an idempotent API call, before any submit
+    cell(UploadInitiate, RATE_LIMITED, Output, "idempotent: retried after Retry-After"),
+    cell(UploadInitiate, Ingress(502), Output, "idempotent: retried"),
+    cell(UploadInitiate, Ingress(503), Output, "idempotent: retried"),
+    cell(UploadInitiate, Ingress(504), Output, "idempotent: retried"),
+    cell(UploadInitiate, AppError, Server(500), "not retried; nothing was submitted"),
+    cell(UploadInitiate, ResetMidBody, Output, "a broken connection is retried"),
+    cell(UploadInitiate, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
+    cell(UploadInitiate, SlowBody(SLOW), Output, "the call timeout ends it, then it is retried"),
+    cell(UploadInitiate, MalformedJson, Decode, "a 200 that is not JSON names no upload URL"),
+    cell(UploadInitiate, Truncate, Output, "a cut body is a broken connection: retried"),
+    cell(UploadInitiate, Unauthorized, Authentication, "a refused key is final; nothing submitted"),
+    cell(UploadInitiate, NotFound, Outcome::NotFound, "final; nothing submitted"),
+    cell(UploadInitiate, Unprocessable, Validation, "final; nothing submitted"),
+    // upload PUT: idempotent, to storage, without the key
+    cell(UploadPut, RATE_LIMITED, Output, "idempotent: retried after Retry-After"),
+    cell(UploadPut, Ingress(502), Output, "idempotent: retried"),
+    cell(UploadPut, Ingress(503), Output, "idempotent: retried"),
+    cell(UploadPut, Ingress(504), Output, "idempotent: retried"),
+    cell(UploadPut, AppError, Server(500), "not retried; nothing was submitted"),
+    cell(UploadPut, ResetMidBody, Output, "a broken connection is retried, the file sent whole again"),
+    cell(UploadPut, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
+    cell(UploadPut, SlowBody(SLOW), Output, "the storage's 200 is empty: nothing to trickle"),
+    cell(UploadPut, MalformedJson, Output, "a 2xx stored the file; its body is not read"),
+    cell(UploadPut, Truncate, Output, "a cut body is a broken connection: retried"),
+    cell(UploadPut, Unauthorized, Authentication, "final; nothing submitted"),
+    cell(UploadPut, NotFound, Outcome::NotFound, "final; nothing submitted"),
+    cell(UploadPut, Unprocessable, Validation, "final; nothing submitted"),
+];
+
+/// What one cell did.
+struct Played {
+    outcome: Outcome,
+    stats: fal_emulator::Stats,
+    /// Files left in the download directory, partial ones included.
+    files: Vec<String>,
+}
+
+/// The names of the files in `dir` (dot-files too: a partial download is one).
+fn files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the call of `cell` with its fault armed right before it.
+async fn play(cell: &Cell) -> Played {
+    let timing = match cell.call {
+        // a request held in the queue, to be cancelled
+        Cancel => Timing {
+            queue_delay: Duration::from_secs(60),
+            processing_time: Duration::from_millis(20),
+        },
+        _ => quick(),
+    };
+    let emulator = emulator_with(Config {
+        timing,
+        ..Config::default()
+    })
+    .await;
+    let client = builder(&emulator)
+        .call_timeout(CALL_TIMEOUT)
+        .inline_limit(0)
+        .build()
+        .unwrap();
+    let arm = |emulator: &Emulator| {
+        emulator.set_faults(vec![FaultRule::once(cell.call.route(), cell.fault.clone())]);
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = match cell.call {
+        Submit => {
+            arm(&emulator);
+            let run = client.text_to_image("p").timeout(DEADLINE).run().await;
+            checked_images(run.map(|done| done.output))
+        }
+        UploadInitiate | UploadPut => {
+            arm(&emulator);
+            let run = client.edit("p", SAMPLE).timeout(DEADLINE).run().await;
+            checked_images(run.map(|done| done.output))
+        }
+        Status => {
+            let handle = client.text_to_image("p").submit().await.unwrap();
+            arm(&emulator);
+            match handle.status(true).await {
+                Ok(status) if status.request_id == handle.request_id() => Outcome::Output,
+                Ok(_) => Outcome::Other,
+                Err(error) => outcome_of(&error),
+            }
+        }
+        Stream => {
+            let handle = client.text_to_image("p").submit().await.unwrap();
+            arm(&emulator);
+            checked_images(handle.wait(DEADLINE).output().await.map(|done| done.output))
+        }
+        Result => {
+            let handle = client.text_to_image("p").submit().await.unwrap();
+            let mut job = handle.wait(DEADLINE);
+            while let Some(update) = job.next().await {
+                update.unwrap();
+            }
+            arm(&emulator);
+            checked_images(job.output().await.map(|done| done.output))
+        }
+        Cancel => {
+            let handle = client.text_to_image("p").submit().await.unwrap();
+            arm(&emulator);
+            match handle.cancel().await {
+                Ok(said) => Outcome::Cancelled(said),
+                Err(error) => outcome_of(&error),
+            }
+        }
+        Download => {
+            let done = client.text_to_image("p").run().await.unwrap();
+            arm(&emulator);
+            match client.download(&done.output, dir.path()).await {
+                Ok(paths) => saved(&done.output, &paths).await,
+                Err(error) => outcome_of(&error),
+            }
+        }
+    };
+    Played {
+        outcome,
+        stats: emulator.stats(),
+        files: files_in(dir.path()),
+    }
+}
+
+/// An output with its one image on the emulator's CDN is the correct output.
+fn checked_images<O: Images>(output: fal_kontext::Result<O>) -> Outcome {
+    match output {
+        Ok(output) => {
+            let images = output.images();
+            if images.len() == 1 && images[0].url.starts_with("http://127.0.0.1:") {
+                Outcome::Output
+            } else {
+                Outcome::Other
+            }
+        }
+        Err(error) => outcome_of(&error),
+    }
+}
+
+/// Whether the saved files are the images themselves, byte for byte.
+async fn saved(output: &impl Images, paths: &[std::path::PathBuf]) -> Outcome {
+    let mut whole = paths.len() == output.images().len();
+    for (image, path) in output.images().iter().zip(paths) {
+        let served = reqwest::get(image.url)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        whole &= std::fs::read(path).unwrap() == served;
+    }
+    if whole {
+        Outcome::Output
+    } else {
+        Outcome::SavedAsServed
+    }
+}
+
+/// The totals the README's reliability table quotes.
+#[derive(Debug, Default)]
+struct Totals {
+    cells: usize,
+    faults_injected: u64,
+    submits: u64,
+    jobs_created: u64,
+    duplicate_jobs: u64,
+    key_leaks: u64,
+    panics: usize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_on_every_call_ends_as_promised() {
+    let plays = futures::stream::iter(MATRIX.iter().enumerate())
+        .map(|(index, cell)| async move {
+            let task = tokio::spawn(tokio::time::timeout(CELL_LIMIT, play(cell)));
+            (index, task.await)
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+
+    let mut totals = Totals {
+        cells: MATRIX.len(),
+        ..Totals::default()
+    };
+    let mut failures = Vec::new();
+    for (index, joined) in plays {
+        let cell = &MATRIX[index];
+        let name = format!("{:?} × {:?}", cell.call, cell.fault);
+        let played = match joined {
+            Err(join) if join.is_panic() => {
+                totals.panics += 1;
+                failures.push(format!("{name}: panicked"));
+                continue;
+            }
+            Err(join) => panic!("{name}: {join}"),
+            Ok(Err(_)) => {
+                failures.push(format!("{name}: still running after {CELL_LIMIT:?}"));
+                continue;
+            }
+            Ok(Ok(played)) => played,
+        };
+        let stats = &played.stats;
+        totals.faults_injected += stats.faults_injected;
+        totals.submits += stats.submit;
+        totals.jobs_created += stats.jobs_created;
+        totals.duplicate_jobs += stats.jobs_created.saturating_sub(1);
+        totals.key_leaks += stats.key_leaks;
+        if played.outcome != cell.expect {
+            failures.push(format!(
+                "{name}: expected {:?} ({}), got {:?}",
+                cell.expect, cell.why, played.outcome
+            ));
+        }
+        if stats.faults_injected != 1 {
+            failures.push(format!(
+                "{name}: the fault hit {} times",
+                stats.faults_injected
+            ));
+        }
+        if stats.jobs_created > 1 {
+            failures.push(format!(
+                "{name}: {} jobs for one request",
+                stats.jobs_created
+            ));
+        }
+        if stats.key_leaks > 0 {
+            failures.push(format!("{name}: the key went to the CDN"));
+        }
+        let whole_files = matches!(played.outcome, Outcome::Output | Outcome::SavedAsServed);
+        let expected_files = if matches!(cell.call, Download) && whole_files {
+            1
+        } else {
+            0
+        };
+        if played.files.len() != expected_files || played.files.iter().any(|f| f.starts_with('.')) {
+            failures.push(format!("{name}: files left behind: {:?}", played.files));
+        }
+    }
+    println!("fault matrix: {totals:?}");
+    assert!(
+        failures.is_empty(),
+        "{} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(totals.faults_injected, MATRIX.len() as u64);
+    assert_eq!(totals.duplicate_jobs, 0);
+}
