@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod regen;
 
 #[derive(Parser)]
@@ -16,12 +17,16 @@ struct Cli {
 enum Command {
     /// Fetch fal's OpenAPI documents and regenerate `crates/fal-kontext-api`.
     Regen(regen::RegenArgs),
+    /// Benchmark fal-kontext against fal's Python and JS clients on a local
+    /// emulator (a release build); writes BENCHMARKS.md.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Regen(args) => regen::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
