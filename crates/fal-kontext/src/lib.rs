@@ -52,6 +52,9 @@ use std::sync::Arc;
 mod config;
 pub mod endpoints;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod image_input;
 mod options;

@@ -239,7 +239,7 @@ fn persist(
     unreachable!("some index is always free")
 }
 
-fn decode_data_uri(data: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode_data_uri(data: &str) -> Result<Vec<u8>> {
     let invalid = |rule: &str| Error::InvalidInput {
         field: "images.url",
         value: excerpt(data),

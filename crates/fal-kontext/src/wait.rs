@@ -197,21 +197,27 @@ impl<O> RequestHandle<O> {
             .await
             .map_err(Error::Transport)?;
         let response = crate::http::successful(response).await?;
-        let events = response
-            .bytes_stream()
-            .eventsource()
-            // a broken stream ends the stream phase; events that are not a
-            // status (comments, keep-alives) are skipped
-            .take_while(|event| std::future::ready(event.is_ok()))
-            .filter_map(|event| {
-                std::future::ready(
-                    event
-                        .ok()
-                        .and_then(|e| serde_json::from_str::<QueueStatus>(&e.data).ok()),
-                )
-            });
-        Ok(Box::pin(events))
+        Ok(Box::pin(statuses(response.bytes_stream())))
     }
+}
+
+/// The statuses in a status stream's body: SSE events, each one's data a
+/// status. A broken body ends them; events that are not a status (comments,
+/// keep-alives) are skipped.
+pub(crate) fn statuses<B, E>(body: B) -> impl Stream<Item = QueueStatus> + Send
+where
+    B: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+    E: Send,
+{
+    body.eventsource()
+        .take_while(|event| std::future::ready(event.is_ok()))
+        .filter_map(|event| {
+            std::future::ready(
+                event
+                    .ok()
+                    .and_then(|e| serde_json::from_str::<QueueStatus>(&e.data).ok()),
+            )
+        })
 }
 
 impl<O> Subscription<O> {
@@ -441,5 +447,32 @@ impl<O> Drop for Subscription<O> {
                 );
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pieces: &[&[u8]]) -> Vec<QueueStatus> {
+        let body = futures::stream::iter(
+            pieces
+                .iter()
+                .map(|p| Ok::<_, std::convert::Infallible>(bytes::Bytes::copy_from_slice(p))),
+        );
+        futures::executor::block_on(statuses(body).collect())
+    }
+
+    #[test]
+    fn statuses_do_not_depend_on_where_the_network_split_the_body() {
+        let body = "data: {\"status\":\"IN_PROGRESS\",\"request_id\":\"r\",\"logs\":[{\"message\":\"étape 1\",\"level\":\"INFO\",\"source\":\"user\",\"timestamp\":\"t\"}]}\r\n\r\n: keep-alive\n\ndata: {\"status\":\"COMPLETED\",\"request_id\":\"r\"}\n\n";
+        let whole = read(&[body.as_bytes()]);
+        assert_eq!(whole.len(), 2, "{whole:?}");
+        // split inside the two bytes of "é", and between "\r" and "\n"
+        let at_e = body.find('é').unwrap() + 1;
+        let at_crlf = body.find("\r\n").unwrap() + 1;
+        let bytes = body.as_bytes();
+        let split = read(&[&bytes[..at_e], &bytes[at_e..at_crlf], &bytes[at_crlf..]]);
+        assert_eq!(split, whole);
     }
 }

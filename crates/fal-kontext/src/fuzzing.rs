@@ -1,0 +1,90 @@
+//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`, not for
+//! users): thin wrappers that reach the SDK's internal decoders and checks,
+//! with no logic of their own.
+
+use bytes::Bytes;
+use fal_kontext_api::types::QueueStatus;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::http::Answer;
+use crate::requests::{Kind, Request};
+
+/// The statuses the SDK reads from a status stream whose body arrives in
+/// these pieces (the pipeline of `Subscription`: bytes, SSE events, statuses).
+pub fn stream_statuses(pieces: Vec<Vec<u8>>) -> Vec<QueueStatus> {
+    let body = futures::stream::iter(
+        pieces
+            .into_iter()
+            .map(|piece| Ok::<_, std::convert::Infallible>(Bytes::from(piece))),
+    );
+    futures::executor::block_on(crate::wait::statuses(body).collect())
+}
+
+/// An answer as the SDK holds one, from a status code, an optional
+/// `Content-Type` and `Retry-After`, and the body.
+fn answer(status: u16, content_type: &[u8], retry_after: &[u8], body: &[u8]) -> Option<Answer> {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_bytes(content_type) {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    if let Ok(value) = HeaderValue::from_bytes(retry_after) {
+        headers.insert(RETRY_AFTER, value);
+    }
+    Some(Answer {
+        status: StatusCode::from_u16(status).ok()?,
+        headers,
+        body: Bytes::copy_from_slice(body),
+    })
+}
+
+/// What the SDK makes of an answer to a status call (`None`: no valid
+/// HTTP status code).
+pub fn decode_status(
+    status: u16,
+    content_type: &[u8],
+    retry_after: &[u8],
+    body: &[u8],
+) -> Option<Result<QueueStatus>> {
+    Some(answer(status, content_type, retry_after, body)?.json("the status"))
+}
+
+/// What the SDK makes of an answer to a result call, as output type `O`.
+pub fn decode_output<O: DeserializeOwned>(
+    status: u16,
+    content_type: &[u8],
+    retry_after: &[u8],
+    body: &[u8],
+) -> Option<Result<O>> {
+    Some(answer(status, content_type, retry_after, body)?.json("the output"))
+}
+
+/// The error the SDK makes of an unsuccessful answer.
+pub fn decode_error(
+    status: u16,
+    content_type: &[u8],
+    retry_after: &[u8],
+    body: &[u8],
+) -> Option<Error> {
+    Some(answer(status, content_type, retry_after, body)?.into_error())
+}
+
+/// The bytes of a `data:` URI in an output (`uri` without its `data:`).
+pub fn decode_data_uri(uri: &str) -> Result<Vec<u8>> {
+    crate::output::decode_data_uri(uri)
+}
+
+/// The builders' checks, run before anything is sent.
+pub fn validate<K: Kind>(request: &Request<K>) -> Result<()> {
+    request.validate()
+}
+
+/// The JSON body a validated request sends, its images already resolved to
+/// `image_urls`.
+pub fn input<K: Kind>(request: &Request<K>, image_urls: Vec<String>) -> Result<Value> {
+    request.kind.input(&request.fields, image_urls)
+}
