@@ -1,11 +1,13 @@
 //! The key is a secret: it never appears in a `Debug` or `Display`, an error,
 //! a log line at any level, or a request to a host that is not fal's API, and
-//! a redirect to another host drops it.
+//! a redirect to another host drops it; nor does a panic message or the
+//! webhook fal calls carry it.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use common::{SAMPLE, builder, client, emulator, emulator_with, on, quick};
@@ -213,4 +215,127 @@ async fn emulator_counts_a_key_sent_to_the_cdn_as_a_leak() {
         .await
         .unwrap();
     assert_eq!(emulator.stats().key_leaks, 1);
+}
+
+/// What a user's `unwrap` prints when the SDK fails: the `Debug` of the
+/// error, in a panic message. A hook records every panic message while the
+/// SDK runs through faults (and then passes it on to the hook before it).
+#[tokio::test]
+async fn no_panic_message_carries_the_key() {
+    let messages: Arc<Mutex<Vec<String>>> = Arc::default();
+    let previous = Arc::new(std::panic::take_hook());
+    {
+        let (messages, previous) = (messages.clone(), Arc::clone(&previous));
+        std::panic::set_hook(Box::new(move |info| {
+            messages.lock().unwrap().push(info.to_string());
+            previous(info);
+        }));
+    }
+
+    let emulator = keyed_emulator(vec![]).await;
+    let c = builder(&emulator).inline_limit(0).build().unwrap();
+    let faults = [
+        (Route::Submit, Fault::AppError),
+        (Route::Submit, Fault::ResetMidBody),
+        (Route::Submit, Fault::MalformedJson),
+        (Route::Result, Fault::Unprocessable),
+        (Route::UploadInitiate, Fault::Unauthorized),
+        (Route::UploadPut, Fault::NotFound),
+    ];
+    let mut errors = Vec::new();
+    for (route, fault) in faults {
+        emulator.set_faults(vec![FaultRule::once(route, fault)]);
+        errors.push(c.edit("p", SAMPLE).run().await.unwrap_err());
+    }
+    let refused = builder(&emulator)
+        .key(format!("{KEY}-typo"))
+        .build()
+        .unwrap();
+    errors.push(refused.text_to_image("p").run().await.unwrap_err());
+    let unwrapped = errors.len() + 1;
+    for error in errors {
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(move || {
+            Err::<(), _>(error).expect("the edit runs")
+        }));
+        assert!(panicked.is_err());
+    }
+    let panicked = std::panic::catch_unwind(AssertUnwindSafe(move || Err::<(), _>(c).unwrap()));
+    assert!(panicked.is_err());
+
+    // the hook before this test's comes back
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    let messages = messages.lock().unwrap().clone();
+    assert!(
+        messages.len() >= unwrapped,
+        "the hook saw every panic: {messages:?}"
+    );
+    for message in &messages {
+        assert!(!message.contains(KEY), "{message}");
+    }
+}
+
+/// The emulator, standing in for fal, POSTs the result to the webhook: the
+/// key must not travel with it (nor may the SDK have put it in the URL).
+#[tokio::test]
+async fn the_webhook_never_receives_the_key() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // the head, then as many body bytes as it announces
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap();
+            request.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&request).to_lowercase();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+
+    let emulator = keyed_emulator(vec![]).await;
+    let done = client(&emulator)
+        .text_to_image("p")
+        .webhook(&hook)
+        .run()
+        .await
+        .unwrap();
+    let request = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .expect("the webhook is called")
+        .unwrap();
+    assert!(request.starts_with("POST /hook"), "{request}");
+    assert!(
+        request.contains(&done.request_id),
+        "it is this request's webhook: {request}"
+    );
+    assert!(!request.contains(KEY), "{request}");
+    assert!(
+        !request.to_lowercase().contains("authorization: key"),
+        "{request}"
+    );
+    let submit = &on(&emulator, Route::Submit)[0];
+    assert!(
+        !submit.query.as_deref().unwrap_or_default().contains(KEY),
+        "the webhook URL sent with the submit is the caller's own"
+    );
 }
