@@ -107,7 +107,7 @@ impl Default for Timing {
 #[derive(clap::Args, Clone, Debug)]
 pub struct EmulatorArgs {
     /// Port of the queue origin (0: any free port); the run, rest and CDN origins take free ports.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = port)]
     pub port: u16,
     /// The API key clients must send (`Authorization: Key <key>`).
     #[arg(long, default_value = "emulator-key")]
@@ -116,17 +116,35 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub eager_validation: bool,
     /// How long each job stays IN_QUEUE before it may start, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = milliseconds)]
     pub queue_delay_ms: u64,
     /// How long each job stays IN_PROGRESS, in milliseconds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = milliseconds)]
     pub processing_ms: u64,
     /// How many jobs run at once; the rest wait in the queue.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 16, value_parser = at_least_one)]
     pub concurrency: u64,
     /// Serve HTTPS with a generated certificate; its CA is written to a file named in the ready line.
     #[arg(long)]
     pub tls: bool,
+}
+
+// Each number option's parser names the values it takes when it refuses one.
+fn port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .map_err(|_| "must be a port number from 0 to 65535 (0: any free port)".into())
+}
+
+fn milliseconds(text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| "must be a whole number of milliseconds, 0 or more".into())
+}
+
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number, 1 or more".into()),
+    }
 }
 
 impl EmulatorArgs {
