@@ -109,13 +109,13 @@ pub enum Model {
 #[command(next_help_heading = "Input fields")]
 pub struct InputFlags {
     /// The same seed, prompt and input give the same image.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number::<i64>(SEED_RULE))]
     pub seed: Option<i64>,
     /// How closely to follow the prompt, 1 to 20 (default 3.5; dev 2.5).
-    #[arg(long, value_name = "SCALE")]
+    #[arg(long, value_name = "SCALE", value_parser = number::<f64>("must be from 1 to 20"))]
     pub guidance_scale: Option<f64>,
     /// How many images, 1 to 4 (default 1).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = number::<u8>("must be from 1 to 4"))]
     pub num_images: Option<u8>,
     /// The format of the images (default jpeg).
     #[arg(long, value_name = "FORMAT", value_parser = choice(OutputFormat::ALL, OutputFormat::as_str))]
@@ -145,7 +145,7 @@ pub struct ProFlags {
 #[command(next_help_heading = "Input fields of --model dev")]
 pub struct DevFlags {
     /// Denoising steps, 10 to 50 (default 28).
-    #[arg(long, value_name = "STEPS")]
+    #[arg(long, value_name = "STEPS", value_parser = number::<u8>("must be from 10 to 50"))]
     pub num_inference_steps: Option<u8>,
     /// Trade quality for speed.
     #[arg(long, value_parser = choice(Acceleration::ALL, Acceleration::as_str))]
@@ -172,7 +172,7 @@ pub struct QueueFlags {
 #[command(next_help_heading = "Queue")]
 pub struct WaitFlags {
     /// Give up (and cancel the request) after this many seconds (default 900).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", value_parser = seconds())]
     pub timeout: Option<u64>,
 }
 
@@ -337,12 +337,13 @@ pub struct SubmitArgs {
 #[derive(Debug, Args)]
 pub struct RequestRef {
     /// The request id that `kontext submit` printed.
+    #[arg(value_parser = request_id)]
     pub id: String,
     /// The model it was submitted to.
     #[arg(long, value_enum, default_value_t, conflicts_with = "endpoint")]
     pub model: Model,
     /// The endpoint id it was submitted to, e.g. fal-ai/flux-pro/kontext (instead of --model).
-    #[arg(long, value_name = "ENDPOINT")]
+    #[arg(long, value_name = "ENDPOINT", value_parser = clap::builder::PossibleValuesParser::new(fal_kontext::endpoints::ALL))]
     pub endpoint: Option<String>,
 }
 
@@ -380,7 +381,7 @@ pub struct ResultArgs {
     #[allow(missing_docs)]
     pub request: RequestRef,
     /// Stop waiting after this many seconds (the request is not cancelled).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", value_parser = seconds())]
     pub timeout: Option<u64>,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -406,13 +407,13 @@ pub struct BatchArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// How many jobs run at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = number_in::<u16>(1..=256, "must be from 1 to 256"))]
     pub concurrency: u16,
     /// The model of every job.
     #[arg(long, value_enum, default_value_t)]
     pub model: Model,
     /// Give up on a job (and cancel it) after this many seconds (default 900).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", value_parser = seconds())]
     pub timeout: Option<u64>,
 }
 
@@ -426,6 +427,87 @@ Every request id is written to batch-state.jsonl in --out the moment fal accepts
 crash, a kill or Ctrl-C the same command resumes: finished jobs are skipped, submitted ones are
 collected (not paid for twice), failed ones are tried again. Exits 0 when every job is done,
 else with the highest exit code among the failures.";
+
+/// The range of `--seed`, as its error says it.
+const SEED_RULE: &str = "must be a whole number from -9223372036854775808 to 9223372036854775807";
+
+/// The message of a refused value: the flag (or argument) and the rule, on
+/// one line, as the SDK's own refusals are worded.
+fn invalid(cmd: &clap::Command, arg: Option<&clap::Arg>, text: &str, rule: &str) -> clap::Error {
+    let flag = arg.map_or_else(String::new, |arg| match arg.get_long() {
+        Some(long) => format!(" for '--{long}'"),
+        None => format!(" for '<{}>'", arg.get_id().as_str().to_uppercase()),
+    });
+    clap::Error::raw(
+        ErrorKind::InvalidValue,
+        format!("invalid value '{text}'{flag}: {rule}\n"),
+    )
+    .with_cmd(cmd)
+}
+
+/// A number flag: text that is not a `T` is refused with `rule`, the
+/// allowed values. (Ranges the SDK checks are left to it, which words them
+/// the same way.)
+fn number<T: PartialOrd + 'static>(rule: &'static str) -> Number<T> {
+    number_in(.., rule)
+}
+
+/// A number flag whose range the CLI checks itself.
+fn number_in<T: PartialOrd + 'static>(
+    range: impl std::ops::RangeBounds<T> + Send + Sync + 'static,
+    rule: &'static str,
+) -> Number<T> {
+    Number {
+        allowed: std::sync::Arc::new(move |n: &T| range.contains(n)),
+        rule,
+    }
+}
+
+/// A whole number of seconds, at least 1.
+fn seconds() -> Number<u64> {
+    number_in(1.., "must be a whole number of seconds, 1 or more")
+}
+
+/// See [`number`].
+#[derive(Clone)]
+pub struct Number<T> {
+    allowed: std::sync::Arc<dyn Fn(&T) -> bool + Send + Sync>,
+    rule: &'static str,
+}
+
+impl<T> TypedValueParser for Number<T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_string_lossy();
+        match text.parse::<T>() {
+            Ok(n) if (self.allowed)(&n) => Ok(n),
+            _ => Err(invalid(cmd, arg, &text, self.rule)),
+        }
+    }
+}
+
+/// A request id as fal gives them (a UUID): letters, digits, `-` and `_`;
+/// anything else would change the URL it is put in.
+fn request_id(text: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+    if !text.is_empty() && text.len() <= 128 && text.chars().all(allowed) {
+        Ok(text.to_owned())
+    } else {
+        Err(
+            "must be the request id `kontext submit` printed: 1 to 128 letters, digits, '-' or '_'"
+                .into(),
+        )
+    }
+}
 
 /// A clap value parser for one of the SDK's enums: its `FromStr` decides, so
 /// the message names the field and its allowed values; `--help` lists them.
@@ -461,14 +543,7 @@ where
                 fal_kontext::Error::InvalidInput { rule, .. } => rule,
                 other => other.to_string(),
             };
-            let flag = arg
-                .and_then(clap::Arg::get_long)
-                .map_or_else(String::new, |long| format!(" for '--{long}'"));
-            clap::Error::raw(
-                ErrorKind::InvalidValue,
-                format!("invalid value '{text}'{flag}: {rule}\n"),
-            )
-            .with_cmd(cmd)
+            invalid(cmd, arg, &text, &rule)
         })
     }
 

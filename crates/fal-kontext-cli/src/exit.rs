@@ -85,6 +85,13 @@ impl Failure {
             Failure::Sdk(Error::InvalidInput { field, value, rule }) => {
                 format!("invalid value '{value}' for '{}': {rule}", flag_of(field))
             }
+            // the SDK reads every input image before it sends anything, so a
+            // file it cannot read is an --image
+            Failure::Sdk(Error::Io { path, source }) => format!(
+                "invalid value '{}' for '--image': {source}; must be a readable JPEG, PNG, WebP, \
+                 GIF or AVIF file, or an http(s) URL",
+                path.display()
+            ),
             Failure::Sdk(Error::MissingKey) => "no fal API key: set FAL_KEY (or FAL_KEY_ID and \
                 FAL_KEY_SECRET), or add --local to use an emulator in this process"
                 .into(),

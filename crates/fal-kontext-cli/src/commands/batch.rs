@@ -50,8 +50,12 @@ enum Work {
 
 /// Runs the batch and prints a summary; see the module docs.
 pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(&args.jobs)
-        .map_err(|error| Failure::Usage(format!("cannot read {}: {error}", args.jobs.display())))?;
+    let text = std::fs::read_to_string(&args.jobs).map_err(|error| {
+        Failure::Usage(format!(
+            "invalid value '{}' for '<JOBS.jsonl>': must be a readable JSON-lines file ({error})",
+            args.jobs.display()
+        ))
+    })?;
     output::prepare_dir(&args.out)?;
     let (mut state, previous) =
         StateFile::open(&args.out).map_err(|error| Failure::Usage(error.to_string()))?;

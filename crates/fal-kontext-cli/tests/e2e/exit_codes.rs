@@ -62,7 +62,7 @@ fn bad_input_exits_2_with_one_line_before_any_request() {
     let output = run(emu.kontext(["edit", "--image", "no/such/file.png", "--prompt", "p"]));
     assert_eq!(code(&output), 2, "{}", describe(&output));
     assert!(
-        stderr(&output).starts_with("error: no/such/file.png: "),
+        stderr(&output).starts_with("error: invalid value 'no/such/file.png' for '--image': "),
         "{}",
         describe(&output)
     );
