@@ -23,7 +23,7 @@ pub async fn run(job: Job, save: &SaveFlags, global: &Global) -> Result<(), Fail
         output::check_stem(name)
             .map_err(|rule| Failure::Usage(format!("invalid --name: {rule}")))?;
     }
-    output::prepare_dir(&save.out)?;
+    output::check_dir(&save.out)?;
     let connection = connect(global.local).await?;
     let runner = Foreground {
         client: &connection.client,
