@@ -2,6 +2,7 @@
 //! the test process, as a user would run it (stderr is not a terminal here,
 //! so no progress is drawn).
 
+mod bad_input;
 mod batch;
 mod by_id;
 mod edit;
