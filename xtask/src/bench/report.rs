@@ -76,9 +76,9 @@ prints the table and leaves this file alone.
 
 ## Results
 
-Run of {date}, {minutes:.0} minutes. Each cell gives the figure and, in brackets, its
-ratio to the floor's. The machine has 2 cores shared with other work: see the load
-averages below, and read small differences as noise.
+Run of {date}, {minutes:.0} minutes. Each cell gives the figure and, in brackets,
+its ratio to the floor's. The machine has 2 cores shared with other work (see the
+load averages below): read differences of 20% or less as noise.
 
 {table}
 {failures}
@@ -105,12 +105,16 @@ public API and its own configuration, so that its CPU time and memory are its ow
 the emulator (`crates/fal-emulator`) runs in the bench's process. For each client and
 scenario the bench starts a fresh emulator, serving TLS on 127.0.0.1 with a
 certificate authority of its own (fal-client speaks HTTPS only, and fal serves
-nothing else), so that its counters and connections belong to that run alone.
+nothing else), so that its counters belong to that run alone. The bench and its
+drivers run in a network namespace of their own (`unshare(CLONE_NEWNET)`, loopback
+only), so no traffic leaves the machine and the kernel's TCP counters count theirs
+alone.
 
 - fal-kontext: `xtask/src/bin/bench_driver` (release build) with `Client::from_env()`
   (`FAL_KEY`, `FAL_QUEUE_URL`, `FAL_RUN_URL`, `FAL_REST_URL`; the CA through
   `SSL_CERT_FILE`), each job `subscribe()` then `output()`: the status stream, then
-  the result.
+  the result. It runs on tokio's current-thread runtime: one thread, as the Python
+  and JS clients have.
 - fal-client: `bench/drivers/py_driver.py` with `fal_client.subscribe(...)`, which
   polls the status every 100 ms by default (`fal_client.AsyncClient` and
   `asyncio.gather` for the concurrency scenario). `FAL_QUEUE_RUN_HOST` and
@@ -120,9 +124,9 @@ nothing else), so that its counters and connections belong to that run alone.
 - @fal-ai/client: `bench/drivers/js_driver.mjs` with `fal.subscribe(...)`, which
   polls every 500 ms by default; a `requestMiddleware` (a `fal.config` option) maps
   fal's hosts to the emulator's origins, `NODE_EXTRA_CA_CERTS` gives Node the CA.
-- floor: `bench_driver floor`: reqwest and nothing else: POST the submit, GET the
-  status stream and read it to its end (the queue closes it after COMPLETED), GET
-  the result.
+- floor: `bench_driver floor`: reqwest and nothing else, on the same runtime: POST
+  the submit, GET the status stream and read it to its end (the queue closes it
+  after COMPLETED), GET the result.
 
 Every job is the same text-to-image request (fixed prompt and seed), so the emulator
 renders its image once and serves it from cache; each driver warms up (connections,
@@ -132,25 +136,28 @@ stdout (`bench/drivers/README.md`).
 1. **Completion latency** ({latency} jobs): the emulator holds each job in its queue
    until the bench releases it, at a random instant 20 to 520 ms after the submit
    arrived (a whole polling period of the slowest client, so releases fall at every
-   phase of a polling loop); the job then finishes at once. A sample is the time from
-   the release to the driver having the result, both read from CLOCK_MONOTONIC, which
-   the bench's and the drivers' processes share. Median and p99 are nearest-rank.
-   The floor's figure is the emulator's own share (starting and finishing the job,
-   the stream event, the result call), which every client pays too.
+   phase of a polling loop); the job then completes with no processing time. The
+   bench watches the emulator's count of completed jobs (every 50 µs) for the
+   instant of completion. A sample is the time from that instant to the driver
+   having the result, both read from CLOCK_MONOTONIC, which the bench's and the
+   drivers' processes share. Median and p99 are nearest-rank. The floor's figure is
+   the emulator's and the transport's share (the stream event, the result call),
+   which every client pays too.
 2. **Cost per job** ({cost} jobs, one at a time, no processing time): CPU is the
    driver's own `getrusage(RUSAGE_SELF)` user + system time over the measured jobs
    (all its threads; start-up and warm-up excluded) divided by the jobs; requests are
    the emulator's counters over every route divided by the jobs; TCP connections are
-   those opened during the measured jobs, counted as below.
+   those opened during the measured jobs (all of them, not per job), counted as
+   below.
 3. **Concurrency** ({concurrent} jobs submitted at once, each processing
    {processing:.0} s; the emulator runs them all at once, so the floor is
    {processing:.0} s plus the cost of the requests): wall time from the start signal to
    the last result, measured by the driver; peak RSS is the driver's `VmHWM` from
-   `/proc/<pid>/status`. TCP connections opened are counted from the kernel's socket
-   tables (`/proc/net/tcp`, `tcp6`), read before and after: a connection to one of the
-   emulator's origins is listed there while open, and one of its ends stays listed in
-   TIME_WAIT for 60 s after it closes, so the difference counts every connection the
-   run opened, short-lived ones included, without sampling.
+   `/proc/<pid>/status`. TCP connections opened are the connections the emulator
+   accepted meanwhile: the kernel's `PassiveOpens` counter (`/proc/net/snmp`) of the
+   bench's own network namespace, read before and after. It counts every connection,
+   short-lived ones and those closed by a reset included (TLS teardown leaves most
+   closed connections out of the socket tables), without sampling.
 4. **Upload** ({uploads} run(s)): an edit whose input is a local 3168 × 3168 PNG of
    noise stored uncompressed (30.1 MB), given as the clients document it: a path to
    fal-kontext; `fal_client.upload_file(path)` then `subscribe` for fal-client; a

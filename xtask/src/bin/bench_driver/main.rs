@@ -39,7 +39,11 @@ impl Runner {
     }
 }
 
-#[tokio::main]
+/// One thread, as fal's Python and JS clients have (a synchronous caller or
+/// an asyncio loop; Node's event loop): the figures compare like with like.
+/// tokio's multi-thread runtime costs more CPU per job in wake-ups between
+/// its workers (see BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match drive().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,7 +89,6 @@ async fn drive() -> Result<()> {
         Scenario::Concurrency => {
             wait_go().await?;
             let started = Instant::now();
-            // One task per job, so that both runtime threads share the work.
             let mut jobs = tokio::task::JoinSet::new();
             for _ in 0..config.jobs {
                 let runner = runner.clone();
