@@ -50,6 +50,7 @@
 use std::sync::Arc;
 
 mod config;
+mod durations;
 pub mod endpoints;
 mod error;
 #[cfg(feature = "fuzzing")]

@@ -60,14 +60,9 @@ impl RetryPolicy {
     }
 }
 
-/// Parses `Retry-After` as seconds (fal and its ingress send seconds).
+/// The `Retry-After` of an answer, bounded (see [`crate::durations`]).
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    crate::durations::retry_after_secs(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ impl<K: Kind> Request<K> {
             .queue
             .wait_timeout
             .unwrap_or(self.client.settings().wait_timeout);
-        let deadline = Instant::now() + allowed;
+        let deadline = crate::durations::deadline_after(allowed);
         let handle = timeout_at(deadline, self.submit())
             .await
             .map_err(|_| Error::Timeout {
@@ -145,7 +145,7 @@ impl<O> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub fn wait(self, timeout: Duration) -> Subscription<O> {
-        self.wait_until(Instant::now() + timeout, timeout)
+        self.wait_until(crate::durations::deadline_after(timeout), timeout)
     }
 
     /// Follows a request without owning it, for at most `timeout`: the same
