@@ -1,4 +1,6 @@
-//! Embeds the vendored OpenAPI documents (`openapi/` at the workspace root).
+//! Embeds the vendored OpenAPI documents: `openapi/` in this package, a
+//! symbolic link to the workspace's `openapi/` (cargo packages the files it
+//! points to, so the published crate carries its own copy).
 //!
 //! The emulator validates inputs and shapes outputs from the same documents
 //! the client is generated from, so it must follow `openapi/endpoints.txt`
@@ -9,11 +11,11 @@
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let openapi = manifest.join("../../openapi");
+    let openapi = documents_dir(&manifest);
     let list = openapi.join("endpoints.txt");
     println!("cargo:rerun-if-changed={}", openapi.display());
     println!("cargo:rerun-if-changed={}", list.display());
@@ -42,4 +44,15 @@ fn main() {
 
     let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("documents.rs");
     fs::write(&out, table).unwrap_or_else(|error| panic!("writing {}: {error}", out.display()));
+}
+
+/// `openapi/` in this package. Where git checks a symbolic link out as a
+/// plain file holding its target (Windows without symlink support), follow
+/// that target by hand.
+fn documents_dir(manifest: &Path) -> PathBuf {
+    let link = manifest.join("openapi");
+    match fs::read_to_string(&link) {
+        Ok(target) => manifest.join(target.trim()),
+        Err(_) => link,
+    }
 }

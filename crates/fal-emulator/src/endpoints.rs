@@ -1,7 +1,7 @@
 //! The endpoints the emulator serves, read from the vendored OpenAPI
-//! documents (`openapi/` at the workspace root, embedded by `build.rs`), so
-//! that validation and output shapes follow the very documents the client is
-//! generated from.
+//! documents (the workspace's `openapi/`, linked into this package and
+//! embedded by `build.rs`), so that validation and output shapes follow the
+//! very documents the client is generated from.
 
 use std::sync::LazyLock;
 

@@ -81,12 +81,28 @@ pub enum Command {
     /// Run many jobs from a JSON-lines file; rerun the same command to resume.
     Batch(BatchArgs),
     /// Run the local fal emulator in the foreground until Ctrl-C.
+    #[cfg(feature = "emulator")]
     Emulator(fal_emulator::EmulatorArgs),
+    /// Run the local fal emulator (not in this build: it was built without
+    /// the cargo feature `emulator`).
+    #[cfg(not(feature = "emulator"))]
+    Emulator(MissingEmulatorArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+/// Whatever follows `kontext emulator` in a build without the emulator: taken
+/// as it is, so that the answer is that the emulator is missing, not that a
+/// flag is unknown.
+#[cfg(not(feature = "emulator"))]
+#[derive(Debug, Args)]
+pub struct MissingEmulatorArgs {
+    /// Ignored.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub ignored: Vec<std::ffi::OsString>,
 }
 
 /// Which model edits (`--model`).

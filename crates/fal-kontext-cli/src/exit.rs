@@ -38,6 +38,7 @@ pub enum Failure {
     /// `result --timeout` passed; the request goes on.
     StillRunning(String),
     /// The local emulator could not start.
+    #[cfg(feature = "emulator")]
     Emulator(std::io::Error),
 }
 
@@ -73,7 +74,9 @@ impl Failure {
             Failure::Save(error) => code_of(error),
             Failure::Interrupted(_) => INTERRUPTED,
             Failure::Batch { code, .. } => *code,
-            Failure::StillRunning(_) | Failure::Emulator(_) => FAILED,
+            Failure::StillRunning(_) => FAILED,
+            #[cfg(feature = "emulator")]
+            Failure::Emulator(_) => FAILED,
         }
     }
 
@@ -101,6 +104,7 @@ impl Failure {
             Failure::StillRunning(id) => {
                 format!("request {id} has not completed yet (it was not cancelled)")
             }
+            #[cfg(feature = "emulator")]
             Failure::Emulator(error) => format!("could not start the local emulator: {error}"),
         }
     }

@@ -1,7 +1,8 @@
 //! `kontext`: edit and generate images with fal.ai's FLUX.1 Kontext models
 //! from the command line. Built on the `fal-kontext` SDK (requests, uploads,
-//! waiting, retries, downloads) and `fal-emulator` (`--local`, `kontext
-//! emulator`); this crate adds flags, progress, output and resumable batches.
+//! waiting, retries, downloads) and, with the default cargo feature
+//! `emulator`, `fal-emulator` (`--local`, `kontext emulator`); this crate
+//! adds flags, progress, output and resumable batches.
 //! See the crate README for the commands and exit codes.
 
 #![warn(missing_docs)]

@@ -6,7 +6,7 @@
 
 use fal_kontext::{Client, OutputFormat, Update};
 
-const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/sample.png");
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample.png");
 
 #[tokio::main]
 async fn main() -> fal_kontext::Result<()> {

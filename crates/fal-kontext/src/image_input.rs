@@ -28,8 +28,8 @@ const ACCEPTED: &[&str] = &[
 /// use fal_kontext::ImageInput;
 /// assert!(matches!(ImageInput::from("https://example.com/a.png"), ImageInput::Url(_)));
 /// assert!(matches!(ImageInput::from("photos/a.png"), ImageInput::Path(_)));
-/// let bytes = ImageInput::bytes(std::fs::read("../../assets/sample.png").unwrap(), "sample.png");
-/// # drop(bytes);
+/// let png = b"\x89PNG\r\n\x1a\n".to_vec(); // the bytes of an image, read or made in memory
+/// assert!(matches!(ImageInput::bytes(png, "sample.png"), ImageInput::Bytes { .. }));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum ImageInput {
