@@ -4,7 +4,8 @@
 //! built xtask regenerates a copy of the repository from it (`--root`), and the
 //! test checks that the change, and only the change, reaches the generated
 //! code; that `--check` reports it as a diff; and that a failing fetch is a
-//! one-line error naming the endpoint.
+//! one-line error naming the endpoint. The API change report (`--report`) is
+//! tested the same way, with an additive and a breaking change served.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -597,4 +598,138 @@ fn a_failed_fetch_is_an_error_naming_the_endpoint() {
             "{file}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// The API change report
+
+/// Regenerates a copy of the repository from `base` with `--report` and
+/// returns the report.
+fn report_of(base: &str) -> String {
+    let root = copy_of_repo();
+    let file = root.path().join("report.md");
+    let output = regen(&[
+        "--base-url",
+        base,
+        "--root",
+        root.path().to_str().unwrap(),
+        "--report",
+        file.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    read(file)
+}
+
+/// The section of `report` about `endpoint`: from its heading to the next.
+fn section<'a>(report: &'a str, endpoint: &str) -> &'a str {
+    let start = report
+        .find(&format!("## `{endpoint}`"))
+        .unwrap_or_else(|| panic!("no section for {endpoint}:\n{report}"));
+    let rest = &report[start..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 4);
+    let end = rest[..end].find("\nUnchanged: ").map_or(end, |i| i + 1);
+    &rest[..end]
+}
+
+#[test]
+fn the_report_calls_a_new_optional_field_and_enum_value_additive() {
+    let base = serve(answers(&[(CHANGED, 200, changed_document().to_string())]));
+    let report = report_of(&base);
+
+    assert!(
+        report.contains("**Overall: additive** (1 of 7 endpoints changed). A minor release.\n"),
+        "{report}"
+    );
+    assert_eq!(
+        section(&report, CHANGED),
+        "## `fal-ai/flux-pro/kontext`: additive\n\n\
+         | | field | change | verdict |\n|---|---|---|---|\n\
+         | input | `num_inference_steps` | added, optional, `integer` | additive |\n\
+         | input | `output_format` | enum value `webp` added | additive |\n\n"
+    );
+    let unchanged: Vec<String> = endpoint_ids()
+        .into_iter()
+        .filter(|id| id != CHANGED)
+        .map(|id| format!("`{id}`"))
+        .collect();
+    assert!(
+        report.contains(&format!("Unchanged: {}.\n", unchanged.join(", "))),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_report_calls_removed_retyped_and_newly_required_fields_breaking() {
+    const MAX: &str = "fal-ai/flux-pro/kontext/max";
+    let mut doc = vendored(MAX);
+    let schemas = &mut doc["components"]["schemas"];
+    let input = &mut schemas["FluxProKontextMaxInput"];
+    let properties = input["properties"].as_object_mut().unwrap();
+    properties.remove("enhance_prompt");
+    properties["seed"] = json!({ "type": "string", "title": "Seed" });
+    properties["aspect_ratio"]["anyOf"][0]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|value| value != "9:21");
+    properties.insert(
+        "mask_url".into(),
+        json!({ "type": "string", "title": "Mask URL" }),
+    );
+    input["required"] = json!(["prompt", "image_url", "aspect_ratio", "mask_url"]);
+    let output = &mut schemas["FluxProKontextMaxOutput"];
+    let properties = output["properties"].as_object_mut().unwrap();
+    properties.remove("has_nsfw_concepts");
+    properties.insert("request_cost".into(), json!({ "type": "number" }));
+    output["required"] = json!(["images", "timings", "prompt"]);
+
+    let base = serve(answers(&[
+        (CHANGED, 200, changed_document().to_string()),
+        (MAX, 200, doc.to_string()),
+    ]));
+    let report = report_of(&base);
+
+    assert!(
+        report.contains(
+            "**Overall: breaking** (2 of 7 endpoints changed). A major release (while the \
+             version is 0.x, the next minor: 0.1 → 0.2).\n"
+        ),
+        "{report}"
+    );
+    assert!(
+        section(&report, CHANGED).starts_with("## `fal-ai/flux-pro/kontext`: additive\n"),
+        "{report}"
+    );
+    assert_eq!(
+        section(&report, MAX),
+        "## `fal-ai/flux-pro/kontext/max`: **breaking**\n\n\
+         | | field | change | verdict |\n|---|---|---|---|\n\
+         | input | `aspect_ratio` | now required | **breaking** |\n\
+         | input | `aspect_ratio` | enum value `9:21` removed | **breaking** |\n\
+         | input | `mask_url` | added, required, `string` | **breaking** |\n\
+         | input | `seed` | retyped: `integer \\| null` → `string` | **breaking** |\n\
+         | input | `enhance_prompt` | removed (was `boolean`) | **breaking** |\n\
+         | output | `request_cost` | added, optional, `number` | additive |\n\
+         | output | `seed` | now optional | **breaking** |\n\
+         | output | `has_nsfw_concepts` | removed (was `array of boolean`) | **breaking** |\n\n"
+    );
+}
+
+#[test]
+fn an_offline_regen_reports_no_change() {
+    let root = copy_of_repo();
+    let file = root.path().join("report.md");
+    let output = regen(&[
+        "--offline",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--report",
+        file.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = read(file);
+    assert!(
+        report.contains("**Overall: no change** that users see.\n"),
+        "{report}"
+    );
+    assert!(!report.contains("## `"), "no endpoint section:\n{report}");
 }

@@ -9,6 +9,9 @@
 //! 4. [`generate`] runs progenitor and prettyplease on it.
 //! 5. [`check`] writes the results, or with `--check` compares them with the
 //!    committed tree and prints a diff.
+//!
+//! With `--report FILE`, [`report`] writes what the fetched documents change
+//! for users compared with the vendored ones, in Markdown.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +22,7 @@ pub mod endpoints;
 pub mod fetch;
 pub mod generate;
 pub mod normalize;
+pub mod report;
 
 /// Where fal serves its queue OpenAPI documents.
 pub const FAL_OPENAPI_BASE: &str = "https://fal.ai";
@@ -40,6 +44,12 @@ pub struct RegenArgs {
     /// The repository to read and write (default: the one this xtask was built from).
     #[arg(long)]
     pub root: Option<PathBuf>,
+    /// Write what the new documents change for users, compared with the
+    /// vendored ones, to this file in Markdown: per endpoint, fields and enum
+    /// values added, removed or retyped, required-ness changed, each with a
+    /// verdict (additive or breaking), and one verdict overall.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// The files regeneration owns, relative to the repository root.
@@ -80,6 +90,13 @@ pub fn run(args: &RegenArgs) -> Result<()> {
         let base = args.base_url.as_deref().unwrap_or(FAL_OPENAPI_BASE);
         fetch::fetch_all(base, &endpoints)?
     };
+
+    if let Some(file) = &args.report {
+        let previous = report::read_previous(&layout.openapi_dir(), &endpoints)?;
+        let markdown = report::compare(&previous, &documents).markdown();
+        std::fs::write(file, markdown)
+            .with_context(|| format!("writing the report {}", file.display()))?;
+    }
 
     let merged = normalize::normalize_and_merge(&documents)?;
     let code = generate::client(&merged)
