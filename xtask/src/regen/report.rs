@@ -31,7 +31,15 @@ impl Verdict {
     fn name(self) -> &'static str {
         match self {
             Verdict::Additive => "additive",
-            Verdict::Breaking => "**breaking**",
+            Verdict::Breaking => "breaking",
+        }
+    }
+
+    /// As a table cell or heading shows it: breaking in bold.
+    fn shown(self) -> String {
+        match self {
+            Verdict::Additive => self.name().into(),
+            Verdict::Breaking => format!("**{}**", self.name()),
         }
     }
 }
@@ -463,7 +471,7 @@ impl Report {
             None => "**Overall: no change** that users see.".to_string(),
             Some(verdict) => format!(
                 "**Overall: {}** ({} of {} endpoints changed). {}",
-                verdict.name().trim_matches('*'),
+                verdict.name(),
                 changed.len(),
                 self.endpoints.len(),
                 match verdict {
@@ -476,7 +484,7 @@ impl Report {
         writeln!(out, "{overall}\n").expect("writing to a String cannot fail");
 
         for (endpoint, change, verdict) in &changed {
-            let heading = format!("## {}: {}\n\n", code(&endpoint.id), verdict.name());
+            let heading = format!("## {}: {}\n\n", code(&endpoint.id), verdict.shown());
             out.push_str(&heading);
             match change {
                 EndpointChange::New => out.push_str("A new endpoint: additive.\n\n"),
@@ -520,7 +528,7 @@ fn table(rows: &[Row]) -> String {
             "| {side} | {} | {} | {} |",
             code(&row.field),
             describe(&row.change),
-            row.verdict().name()
+            row.verdict().shown()
         )
         .expect("writing to a String cannot fail");
     }
