@@ -39,8 +39,8 @@ use crate::error::{Error, Result};
 
 mod error;
 mod event;
-mod keys;
-mod signature;
+pub(crate) mod keys;
+pub(crate) mod signature;
 
 pub use error::WebhookError;
 pub use event::{Event, Outcome};

@@ -101,7 +101,8 @@ impl Signed {
                     value: timestamp_text.chars().take(40).collect(),
                 })?;
         let skew_secs = unix_seconds(now).saturating_sub(timestamp);
-        if skew_secs.abs() > TOLERANCE_SECS {
+        // unsigned: the skew of a timestamp near i64::MIN has no i64 absolute value
+        if skew_secs.unsigned_abs() > TOLERANCE_SECS.unsigned_abs() {
             return Err(WebhookError::StaleTimestamp {
                 timestamp,
                 skew_secs,
@@ -140,5 +141,32 @@ fn unix_seconds(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
         Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_at_the_ends_of_the_range_are_stale_not_a_panic() {
+        let signature = "00".repeat(64);
+        for (timestamp, now) in [
+            (i64::MIN.to_string(), UNIX_EPOCH + Duration::from_secs(5)),
+            (i64::MAX.to_string(), UNIX_EPOCH - Duration::from_secs(5)),
+        ] {
+            let headers = Headers {
+                request_id: Some("r"),
+                user_id: Some("u"),
+                timestamp: Some(&timestamp),
+                signature: Some(&signature),
+            };
+            let error = Signed::check(&headers, b"{}", now).err().unwrap();
+            assert!(
+                matches!(error, WebhookError::StaleTimestamp { .. }),
+                "{error:?}"
+            );
+        }
     }
 }
