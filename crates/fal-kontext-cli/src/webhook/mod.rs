@@ -72,7 +72,7 @@ pub async fn serve_until_ctrl_c(listener: TcpListener, receiver: Arc<Receiver>) 
 }
 
 /// One request: only a POST with a whole body reaches the receiver.
-async fn answer(receiver: &Receiver, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(receiver: &Arc<Receiver>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     if request.method() != Method::POST {
         return respond(StatusCode::METHOD_NOT_ALLOWED, "fal's webhooks are POSTs");
     }

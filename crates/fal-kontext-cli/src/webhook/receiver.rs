@@ -2,9 +2,9 @@
 //! delivers it (fal retries until it gets a 2xx, so the same event can come
 //! again: /work/shared/api/webhooks-and-headers.md, "Delivery").
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use fal_kontext::Client;
 use fal_kontext::webhook::{Event, Headers, Outcome, Verifier};
@@ -21,9 +21,20 @@ pub struct Receiver {
     downloads: Client,
     out: PathBuf,
     json: bool,
-    /// Request ids handled, or being handled, by this run; the images in
-    /// `out` say the same across runs.
-    seen: Mutex<HashSet<String>>,
+    /// The events of this run, by request id; the images in `out` say
+    /// which were handled by an earlier one.
+    claims: Mutex<HashMap<String, Claim>>,
+}
+
+/// Where an event stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Claim {
+    /// Handled: its line printed, its images saved.
+    Done,
+    /// Being handled by an earlier delivery.
+    InProgress,
+    /// New: this delivery handles it.
+    Claimed,
 }
 
 impl Receiver {
@@ -34,12 +45,16 @@ impl Receiver {
             downloads,
             out,
             json,
-            seen: Mutex::default(),
+            claims: Mutex::default(),
         }
     }
 
     /// Verifies and handles one delivery; the status and text to answer.
-    pub async fn receive(&self, headers: &HeaderMap, body: &[u8]) -> (StatusCode, String) {
+    pub async fn receive(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> (StatusCode, String) {
         let event = match self
             .verifier
             .verify::<AnyOutput>(&Headers::from(headers), body)
@@ -59,37 +74,62 @@ impl Receiver {
             eprintln!("refused a delivery: {message}");
             return (StatusCode::BAD_REQUEST, message);
         }
-        if !self.claim(&event.request_id) {
-            eprintln!(
-                "request {} delivered again: already handled",
-                event.request_id
-            );
-            return (StatusCode::OK, "already handled".into());
-        }
-        match self.handle(&event).await {
-            Ok(line) => {
-                println!("{line}");
-                (StatusCode::OK, "ok".into())
+        let id = event.request_id.clone();
+        match self.claim(&id) {
+            Claim::Done => {
+                eprintln!("request {id} delivered again: already handled");
+                return (StatusCode::OK, "already handled".into());
             }
-            Err(error) => {
-                // fal delivers it again; then it is tried anew
-                self.release(&event.request_id);
-                let message = format!("request {}: {error}", event.request_id);
-                eprintln!("could not save the images of {message}");
-                (StatusCode::INTERNAL_SERVER_ERROR, message)
+            // Not acknowledged until saved: fal delivers it again later.
+            Claim::InProgress => {
+                return (
+                    StatusCode::CONFLICT,
+                    "being handled; deliver it again later".into(),
+                );
             }
+            Claim::Claimed => {}
         }
+        // A task of its own, so that the event is handled to the end even
+        // when fal stops waiting (it gives an attempt 15 s) and hangs up.
+        let receiver = self.clone();
+        let handled = tokio::spawn(async move {
+            let handled = receiver.handle(&event).await;
+            let mut claims = receiver.claims.lock().expect("claims lock");
+            match handled {
+                Ok(line) => {
+                    println!("{line}");
+                    claims.insert(id, Claim::Done);
+                    (StatusCode::OK, "ok".into())
+                }
+                Err(error) => {
+                    // fal delivers it again; then it is tried anew
+                    claims.remove(&id);
+                    let message = format!("request {id}: {error}");
+                    eprintln!("could not save the images of {message}");
+                    (StatusCode::INTERNAL_SERVER_ERROR, message)
+                }
+            }
+        });
+        handled.await.unwrap_or_else(|error| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the handler failed: {error}"),
+            )
+        })
     }
 
-    /// Marks an event as being handled; false when it was, by this run or
-    /// (its images are in `out`) an earlier one.
-    fn claim(&self, request_id: &str) -> bool {
-        let mut seen = self.seen.lock().expect("seen lock");
-        !saved::already_saved(&self.out, request_id) && seen.insert(request_id.to_owned())
-    }
-
-    fn release(&self, request_id: &str) {
-        self.seen.lock().expect("seen lock").remove(request_id);
+    /// Where an event stands; claims it when it is new to this run and its
+    /// images are not in `out` (from an earlier run).
+    fn claim(&self, request_id: &str) -> Claim {
+        let mut claims = self.claims.lock().expect("claims lock");
+        match claims.get(request_id) {
+            Some(claim) => *claim,
+            None if saved::already_saved(&self.out, request_id) => Claim::Done,
+            None => {
+                claims.insert(request_id.to_owned(), Claim::InProgress);
+                Claim::Claimed
+            }
+        }
     }
 
     /// Saves a success's images; the line that reports the event.
@@ -129,5 +169,36 @@ impl Receiver {
         document["request_id"] = json!(id);
         document["gateway_request_id"] = json!(event.gateway_request_id);
         Ok(document.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_claimed_once_and_acknowledged_only_when_done() {
+        let out = tempfile::tempdir().unwrap();
+        let receiver = Receiver::new(
+            Verifier::new().unwrap(),
+            Client::builder().build().unwrap(),
+            out.path().to_path_buf(),
+            false,
+        );
+        assert_eq!(receiver.claim("r1"), Claim::Claimed);
+        assert_eq!(
+            receiver.claim("r1"),
+            Claim::InProgress,
+            "a delivery while it is handled"
+        );
+        receiver
+            .claims
+            .lock()
+            .unwrap()
+            .insert("r1".into(), Claim::Done);
+        assert_eq!(receiver.claim("r1"), Claim::Done);
+        // saved by an earlier run
+        std::fs::write(out.path().join("r2-1.png"), b"").unwrap();
+        assert_eq!(receiver.claim("r2"), Claim::Done);
     }
 }
