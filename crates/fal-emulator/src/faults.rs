@@ -39,6 +39,8 @@ pub enum Route {
     Any,
     /// `GET {queue}/api/openapi/queue/openapi.json?endpoint_id=…`.
     OpenApi,
+    /// `GET {rest}/.well-known/jwks.json`: the webhook signing keys.
+    Jwks,
 }
 
 /// What goes wrong.

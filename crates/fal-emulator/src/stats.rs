@@ -37,6 +37,8 @@ pub struct Stats {
     pub cdn: u64,
     /// OpenAPI documents served.
     pub openapi: u64,
+    /// Webhook key sets served (`GET {rest}/.well-known/jwks.json`).
+    pub jwks: u64,
     /// Jobs created (by submit or run).
     pub jobs_created: u64,
     /// Jobs that reached COMPLETED other than by cancellation.
@@ -50,6 +52,11 @@ pub struct Stats {
     /// Requests to the CDN origin (downloads and upload bodies) that carried
     /// an `Authorization: Key …` header or the key anywhere in a header.
     pub key_leaks: u64,
+    /// Webhook attempts answered with a 2xx.
+    pub webhook_deliveries: u64,
+    /// Webhook attempts that failed (no answer, a redirect or any other
+    /// status); each is retried until the attempts run out.
+    pub webhook_failures: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -65,12 +72,15 @@ pub(crate) struct Counters {
     upload_put: AtomicU64,
     cdn: AtomicU64,
     openapi: AtomicU64,
+    jwks: AtomicU64,
     pub(crate) jobs_created: AtomicU64,
     pub(crate) jobs_completed: AtomicU64,
     pub(crate) jobs_cancelled: AtomicU64,
     pub(crate) faults_injected: AtomicU64,
     pub(crate) unauthorized: AtomicU64,
     pub(crate) key_leaks: AtomicU64,
+    pub(crate) webhook_deliveries: AtomicU64,
+    pub(crate) webhook_failures: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -91,6 +101,7 @@ impl Counters {
             Route::UploadPut => &self.upload_put,
             Route::Cdn => &self.cdn,
             Route::OpenApi => &self.openapi,
+            Route::Jwks => &self.jwks,
             Route::Any => return,
         };
         bump(counter);
@@ -109,12 +120,15 @@ impl Counters {
             upload_put: get(&self.upload_put),
             cdn: get(&self.cdn),
             openapi: get(&self.openapi),
+            jwks: get(&self.jwks),
             jobs_created: get(&self.jobs_created),
             jobs_completed: get(&self.jobs_completed),
             jobs_cancelled: get(&self.jobs_cancelled),
             faults_injected: get(&self.faults_injected),
             unauthorized: get(&self.unauthorized),
             key_leaks: get(&self.key_leaks),
+            webhook_deliveries: get(&self.webhook_deliveries),
+            webhook_failures: get(&self.webhook_failures),
         }
     }
 }

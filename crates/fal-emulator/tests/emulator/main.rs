@@ -10,3 +10,4 @@ mod queue;
 mod run;
 mod storage;
 mod tls;
+mod webhooks;
