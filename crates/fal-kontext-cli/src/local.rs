@@ -2,7 +2,7 @@
 //! `FAL_QUEUE_URL`, …), or with `--local`, pointed at an emulator started in
 //! this process. The emulator is the default cargo feature `emulator`; a
 //! build without it refuses `--local` and `kontext emulator` with
-//! [`missing_emulator`].
+//! `missing_emulator`.
 
 use fal_kontext::Client;
 
