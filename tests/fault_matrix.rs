@@ -81,7 +81,7 @@ enum Outcome {
 fn outcome_of(error: &Error) -> Outcome {
     match error {
         Error::Server { status, .. } => Outcome::Server(*status),
-        Error::Transport(_) => Outcome::Transport,
+        Error::Transport { .. } => Outcome::Transport,
         Error::Decode { .. } => Outcome::Decode,
         Error::Authentication { .. } => Outcome::Authentication,
         Error::NotFound { .. } => Outcome::NotFound,
@@ -144,7 +144,7 @@ const MATRIX: &[Cell] = &[
     cell(Submit, AppError, Server(500), "the app created the job: never submitted twice"),
     cell(Submit, ResetMidBody, Transport, "the job exists, its answer was lost: never submitted twice"),
     cell(Submit, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
-    cell(Submit, SlowBody(SLOW), Transport, "the call timeout ends it; the job exists: never submitted twice"),
+    cell(Submit, SlowBody(SLOW), Timeout, "the call timeout ends it; the job exists: never submitted twice"),
     cell(Submit, MalformedJson, Decode, "a 200 that is not JSON names no request to follow"),
     cell(Submit, Truncate, Transport, "the body was cut after the job was created: never submitted twice"),
     cell(Submit, Unauthorized, Authentication, "a refused key is final"),
@@ -201,7 +201,7 @@ const MATRIX: &[Cell] = &[
     cell(Cancel, ResetMidBody, Cancelled(CancelOutcome::AlreadyCompleted), "the first cancel landed; the retry finds it ended"),
     cell(Cancel, CutStreamAfter(1), Cancelled(CancelOutcome::Requested), "a one-frame answer has nothing to cut"),
     cell(Cancel, SlowBody(SLOW), Cancelled(CancelOutcome::AlreadyCompleted), "the call timeout ends it; the retry finds it ended"),
-    cell(Cancel, MalformedJson, Cancelled(CancelOutcome::Requested), "a 2xx is a requested cancel whatever its body"),
+    cell(Cancel, MalformedJson, Decode, "a body that is not JSON does not say what fal did"),
     cell(Cancel, Truncate, Cancelled(CancelOutcome::AlreadyCompleted), "the first cancel landed; the retry finds it ended"),
     cell(Cancel, Unauthorized, Authentication, "a refused key is final"),
     cell(Cancel, NotFound, Outcome::NotFound, "an unknown request id is final"),

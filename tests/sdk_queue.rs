@@ -248,14 +248,14 @@ async fn submit_status_result_and_cancel_by_hand() {
     let emulator = emulator().await;
     let c = client(&emulator);
     let handle = c.edit("p", SAMPLE).submit().await.unwrap();
+    let status_url = handle.status_url().expect("fal returns the URLs");
     assert!(
-        handle.status_url().starts_with(emulator.queue_url()),
-        "later calls use the URLs fal returned"
+        status_url.starts_with(emulator.queue_url()),
+        "later calls follow the URLs fal returned: {status_url}"
     );
     assert!(
-        handle.status_url().contains("/fal-ai/flux-pro/requests/"),
-        "{}",
-        handle.status_url()
+        status_url.contains("/fal-ai/flux-pro/requests/"),
+        "{status_url}"
     );
     let done = handle
         .clone()
@@ -313,7 +313,8 @@ async fn a_422_from_the_result_call_carries_fals_details() {
         .await
         .unwrap_err();
     match error {
-        Error::Validation { details } => {
+        Error::Validation { details, context } => {
+            assert!(context.request_id.is_some(), "the job can be fetched later");
             assert!(!details.is_empty());
             assert!(details.iter().all(|d| !d.msg.is_empty()), "{details:?}");
         }

@@ -4201,6 +4201,11 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: (
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ),
 }
 impl Client {
     /// Create a new client.
@@ -4208,7 +4213,14 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(
+        baseurl: &str,
+        inner: (
+            ::reqwest::header::HeaderMap,
+            ::std::option::Option<::reqwest::Url>,
+            ::std::option::Option<u64>,
+        ),
+    ) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -4216,7 +4228,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -4224,14 +4236,29 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: (
+            ::reqwest::header::HeaderMap,
+            ::std::option::Option<::reqwest::Url>,
+            ::std::option::Option<u64>,
+        ),
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<
+    (
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ),
+> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -4241,18 +4268,30 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(
+        &self,
+    ) -> &(
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ) {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+impl ClientHooks<
+    (
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ),
+> for &Client {}
 impl Client {
     /**Sends a `POST` request to `/fal-ai/flux-kontext/dev`
 
 Arguments:
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
 - `body`
 ```ignore
@@ -4302,12 +4341,24 @@ let response = client.status_flux_kontext()
     pub fn status_flux_kontext(&self) -> builder::StatusFluxKontext<'_> {
         builder::StatusFluxKontext::new(self)
     }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext/requests/{request_id}/status/stream`
+
+```ignore
+let response = client.status_stream_flux_kontext()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_stream_flux_kontext(&self) -> builder::StatusStreamFluxKontext<'_> {
+        builder::StatusStreamFluxKontext::new(self)
+    }
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext`
 
 Arguments:
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
 - `body`
 ```ignore
@@ -4328,7 +4379,7 @@ let response = client.submit_flux_pro_kontext()
 Arguments:
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
 - `body`
 ```ignore
@@ -4349,7 +4400,7 @@ let response = client.submit_flux_pro_kontext_max()
 Arguments:
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
 - `body`
 ```ignore
@@ -4372,7 +4423,7 @@ let response = client.submit_flux_pro_kontext_max_multi()
 Arguments:
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
 - `body`
 ```ignore
@@ -4395,7 +4446,7 @@ let response = client.submit_flux_pro_kontext_max_text_to_image()
 Arguments:
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
 - `body`
 ```ignore
@@ -4418,7 +4469,7 @@ let response = client.submit_flux_pro_kontext_multi()
 Arguments:
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
 - `body`
 ```ignore
@@ -4470,6 +4521,18 @@ let response = client.status_flux_pro()
     pub fn status_flux_pro(&self) -> builder::StatusFluxPro<'_> {
         builder::StatusFluxPro::new(self)
     }
+    /**Sends a `GET` request to `/fal-ai/flux-pro/requests/{request_id}/status/stream`
+
+```ignore
+let response = client.status_stream_flux_pro()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_stream_flux_pro(&self) -> builder::StatusStreamFluxPro<'_> {
+        builder::StatusStreamFluxPro::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -4488,7 +4551,7 @@ pub mod builder {
         client: &'a super::Client,
         fal_webhook: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxKontextDevInput, String>,
     }
@@ -4531,14 +4594,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -4634,12 +4696,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_kontext_dev",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -4705,12 +4825,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "result_flux_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -4776,12 +4954,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "cancel_flux_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -4867,16 +5103,211 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_flux_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 202u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_stream_flux_kontext`]
+
+[`Client::status_stream_flux_kontext`]: super::Client::status_stream_flux_kontext*/
+    #[derive(Debug, Clone)]
+    pub struct StatusStreamFluxKontext<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusStreamFluxKontext<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext/requests/{request_id}/status/stream`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext/requests/{}/status/stream", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_stream_flux_kontext",
+            };
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
+                request.headers_mut().remove("api-version");
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -4889,7 +5320,7 @@ pub mod builder {
         client: &'a super::Client,
         fal_webhook: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextInput, String>,
     }
@@ -4932,14 +5363,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5035,12 +5465,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5056,7 +5544,7 @@ pub mod builder {
         client: &'a super::Client,
         fal_webhook: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxInput, String>,
     }
@@ -5099,14 +5587,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5204,12 +5691,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5225,7 +5770,7 @@ pub mod builder {
         client: &'a super::Client,
         fal_webhook: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxMultiInput, String>,
     }
@@ -5268,14 +5813,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5375,12 +5919,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max_multi",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5396,7 +5998,7 @@ pub mod builder {
         client: &'a super::Client,
         fal_webhook: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxTextToImageInput, String>,
     }
@@ -5439,14 +6041,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5548,12 +6149,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max_text_to_image",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5569,7 +6228,7 @@ pub mod builder {
         client: &'a super::Client,
         fal_webhook: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMultiInput, String>,
     }
@@ -5612,14 +6271,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5718,12 +6376,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_multi",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5739,7 +6455,7 @@ pub mod builder {
         client: &'a super::Client,
         fal_webhook: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextTextToImageInput, String>,
     }
@@ -5782,14 +6498,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5891,12 +6606,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_text_to_image",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5962,12 +6735,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "result_flux_pro",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -6033,12 +6864,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "cancel_flux_pro",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -6124,16 +7013,211 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_flux_pro",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 202u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_stream_flux_pro`]
+
+[`Client::status_stream_flux_pro`]: super::Client::status_stream_flux_pro*/
+    #[derive(Debug, Clone)]
+    pub struct StatusStreamFluxPro<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusStreamFluxPro<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-pro/requests/{request_id}/status/stream`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-pro/requests/{}/status/stream", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_stream_flux_pro",
+            };
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
+                request.headers_mut().remove("api-version");
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

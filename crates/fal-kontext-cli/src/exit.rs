@@ -172,12 +172,18 @@ mod tests {
         let refused = Error::Authentication {
             status: 401,
             detail: "bad key".into(),
+            context: Default::default(),
         };
         assert_eq!(code_of(&refused), REFUSED);
-        assert_eq!(code_of(&Error::Validation { details: vec![] }), REFUSED);
+        let rejected = Error::Validation {
+            details: vec![],
+            context: Default::default(),
+        };
+        assert_eq!(code_of(&rejected), REFUSED);
         let server = Error::Server {
             status: 500,
             body: String::new(),
+            context: Default::default(),
         };
         assert_eq!(code_of(&server), FAILED);
         let timeout = Error::Timeout {

@@ -58,6 +58,7 @@ mod error;
 pub mod fuzzing;
 mod http;
 mod image_input;
+mod operations;
 mod options;
 mod output;
 mod queue;
@@ -71,7 +72,7 @@ pub use config::{
     ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_QUEUE_URL, DEFAULT_REST_URL,
     DEFAULT_RUN_URL, DEFAULT_WAIT_TIMEOUT,
 };
-pub use error::{Error, Result, ValidationDetail};
+pub use error::{Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;
 pub use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
 pub use image_input::ImageInput;

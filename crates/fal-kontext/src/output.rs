@@ -173,7 +173,7 @@ impl Client {
         let response = tokio::time::timeout(stall, self.settings().http.get(url).send())
             .await
             .map_err(|_| stalled())?
-            .map_err(Error::Transport)?;
+            .map_err(Error::transport)?;
         let response = crate::http::successful(response).await?;
         let mut file = tokio::fs::File::create(path).await.map_err(io)?;
         let mut head = Vec::new();
@@ -182,7 +182,7 @@ impl Client {
             .await
             .map_err(|_| stalled())?
         {
-            let chunk = chunk.map_err(Error::Transport)?;
+            let chunk = chunk.map_err(Error::transport)?;
             if head.len() < 64 {
                 head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
             }
@@ -200,7 +200,7 @@ fn is_transient(error: &Error) -> bool {
         Error::Timeout {
             request_id: None, ..
         } => true,
-        Error::Transport(_) | Error::RateLimited { .. } => true,
+        Error::Transport { .. } | Error::RateLimited { .. } => true,
         Error::Server { status, .. } => matches!(status, 502..=504),
         Error::Http { status, .. } => *status == 408,
         _ => false,

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use fal_kontext_api::types;
-use serde_json::Value;
 
 use crate::Client;
 use crate::endpoints;
@@ -32,8 +31,9 @@ pub struct Fields {
 }
 
 /// What the queue is asked besides the input.
+/// (Public only because [`Kind`] names it; it cannot be reached from outside.)
 #[derive(Clone, Debug, Default)]
-pub(crate) struct QueueOptions {
+pub struct QueueOptions {
     pub webhook: Option<String>,
     pub request_timeout: Option<Duration>,
     pub priority: Option<Priority>,
@@ -129,7 +129,24 @@ pub trait Kind: sealed::Sealed + Clone + Send + Sync + 'static {
     #[doc(hidden)]
     fn images(&self) -> Vec<(&'static str, &ImageInput)>;
     #[doc(hidden)]
-    fn input(&self, fields: &Fields, image_urls: Vec<String>) -> Result<Value>;
+    fn input(&self, fields: &Fields, image_urls: Vec<String>) -> Result<Input>;
+}
+
+/// The typed input of one endpoint, as its generated submit operation takes
+/// it; it serializes as that input (for the run host, which takes the same
+/// body). (Public only because [`Kind`] names it; it cannot be reached from
+/// outside.)
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
+#[allow(missing_docs)]
+pub enum Input {
+    ProEdit(types::FluxProKontextInput),
+    MaxEdit(types::FluxProKontextMaxInput),
+    ProTextToImage(types::FluxProKontextTextToImageInput),
+    MaxTextToImage(types::FluxProKontextMaxTextToImageInput),
+    ProMulti(types::FluxProKontextMultiInput),
+    MaxMulti(types::FluxProKontextMaxMultiInput),
+    Dev(types::FluxKontextDevInput),
 }
 
 mod sealed {
@@ -149,10 +166,6 @@ pub type MultiOutput = types::FluxProKontextMultiOutput;
 /// The output of a [`Dev`] edit.
 pub type DevOutput = types::FluxKontextDevOutput;
 
-fn to_json<T: serde::Serialize>(input: T) -> Result<Value> {
-    Ok(serde_json::to_value(input).expect("generated inputs always serialize"))
-}
-
 fn num_images(fields: &Fields) -> Option<std::num::NonZeroU64> {
     fields
         .num_images
@@ -168,21 +181,39 @@ fn image_url(urls: &[String]) -> Result<types::ImageUrl> {
     })
 }
 
-/// Builds a \[pro\]/\[max\] input type; they share every field but the images.
+/// A generated input type from its builder. Every value was checked before,
+/// so a refusal here is a rule the SDK does not know yet: it names it.
+fn built<B, T>(builder: B) -> Result<T>
+where
+    B: TryInto<T, Error = types::error::ConversionError>,
+{
+    builder.try_into().map_err(|error| Error::InvalidInput {
+        field: "input",
+        value: String::new(),
+        rule: error.to_string(),
+    })
+}
+
+/// Builds a \[pro\]/\[max\] input type with its generated builder; they
+/// share every field but the images, given as `setter(value)` after the
+/// fields (a field fal adds to one endpoint is one more `setter(value)`
+/// there, to every endpoint one more line here).
 macro_rules! pro_input {
-    ($ty:ident, $fields:expr, $($image:ident: $value:expr)?) => {
-        to_json(types::$ty {
-            prompt: $fields.prompt.clone(),
-            seed: $fields.seed,
-            guidance_scale: $fields.guidance_scale,
-            num_images: num_images($fields),
-            output_format: $fields.output_format.map(Into::into),
-            sync_mode: $fields.sync_mode,
-            enhance_prompt: $fields.enhance_prompt,
-            safety_tolerance: $fields.safety_tolerance.map(Into::into),
-            aspect_ratio: $fields.aspect_ratio.map(Into::into),
-            $($image: $value,)?
-        })
+    ($variant:ident, $ty:ident, $fields:expr $(, $setter:ident($value:expr))* $(,)?) => {
+        built(
+            types::$ty::builder()
+                .prompt($fields.prompt.clone())
+                .seed($fields.seed)
+                .guidance_scale($fields.guidance_scale)
+                .num_images(num_images($fields))
+                .output_format($fields.output_format.map(types::OutputFormat::from))
+                .sync_mode($fields.sync_mode)
+                .enhance_prompt($fields.enhance_prompt)
+                .safety_tolerance($fields.safety_tolerance.map(types::SafetyTolerance::from))
+                .aspect_ratio($fields.aspect_ratio.map(types::AspectRatio::from))
+                $(.$setter($value))*,
+        )
+        .map(Input::$variant)
     };
 }
 
@@ -197,11 +228,14 @@ impl Kind for Edit {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![("image_url", &self.image)]
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Value> {
+    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+        let url = image_url(&urls)?;
         match self.model {
-            ProModel::Pro => pro_input!(FluxProKontextInput, fields, image_url: image_url(&urls)?),
+            ProModel::Pro => {
+                pro_input!(ProEdit, FluxProKontextInput, fields, image_url(url))
+            }
             ProModel::Max => {
-                pro_input!(FluxProKontextMaxInput, fields, image_url: image_url(&urls)?)
+                pro_input!(MaxEdit, FluxProKontextMaxInput, fields, image_url(url))
             }
         }
     }
@@ -218,10 +252,10 @@ impl Kind for TextToImage {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![]
     }
-    fn input(&self, fields: &Fields, _: Vec<String>) -> Result<Value> {
+    fn input(&self, fields: &Fields, _: Vec<String>) -> Result<Input> {
         match self.model {
-            ProModel::Pro => pro_input!(FluxProKontextTextToImageInput, fields,),
-            ProModel::Max => pro_input!(FluxProKontextMaxTextToImageInput, fields,),
+            ProModel::Pro => pro_input!(ProTextToImage, FluxProKontextTextToImageInput, fields,),
+            ProModel::Max => pro_input!(MaxTextToImage, FluxProKontextMaxTextToImageInput, fields,),
         }
     }
 }
@@ -240,10 +274,17 @@ impl Kind for Multi {
             .map(|image| ("image_urls", image))
             .collect()
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Value> {
+    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         match self.model {
-            ProModel::Pro => pro_input!(FluxProKontextMultiInput, fields, image_urls: urls),
-            ProModel::Max => pro_input!(FluxProKontextMaxMultiInput, fields, image_urls: urls),
+            ProModel::Pro => {
+                pro_input!(ProMulti, FluxProKontextMultiInput, fields, image_urls(urls))
+            }
+            ProModel::Max => pro_input!(
+                MaxMulti,
+                FluxProKontextMaxMultiInput,
+                fields,
+                image_urls(urls)
+            ),
         }
     }
 }
@@ -256,20 +297,22 @@ impl Kind for Dev {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![("image_url", &self.image)]
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Value> {
-        to_json(types::FluxKontextDevInput {
-            prompt: fields.prompt.clone(),
-            image_url: urls.into_iter().next().unwrap_or_default(),
-            seed: fields.seed,
-            guidance_scale: fields.guidance_scale,
-            num_images: num_images(fields),
-            num_inference_steps: fields.num_inference_steps.map(i64::from),
-            output_format: fields.output_format.map(Into::into),
-            sync_mode: fields.sync_mode,
-            enable_safety_checker: fields.enable_safety_checker,
-            acceleration: fields.acceleration.map(Into::into),
-            resolution_mode: fields.resolution_mode.map(Into::into),
-        })
+    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+        built(
+            types::FluxKontextDevInput::builder()
+                .prompt(fields.prompt.clone())
+                .image_url(urls.into_iter().next().unwrap_or_default())
+                .seed(fields.seed)
+                .guidance_scale(fields.guidance_scale)
+                .num_images(num_images(fields))
+                .num_inference_steps(fields.num_inference_steps.map(i64::from))
+                .output_format(fields.output_format.map(types::OutputFormat::from))
+                .sync_mode(fields.sync_mode)
+                .enable_safety_checker(fields.enable_safety_checker)
+                .acceleration(fields.acceleration.map(types::Acceleration::from))
+                .resolution_mode(fields.resolution_mode.map(types::ResolutionMode::from)),
+        )
+        .map(Input::Dev)
     }
 }
 
@@ -534,7 +577,8 @@ impl<K: Kind> Request<K> {
             check(ok, "fal_webhook", url, "must be an http(s) URL")?;
         }
         if let Some(timeout) = self.queue.request_timeout {
-            // fal's own clients refuse 1 second or less, as fal does
+            // the bound the submit operation declares (`exclusiveMinimum: 1`,
+            // xtask's `submit_queue_options`, after fal's own clients)
             let ok = timeout > Duration::from_secs(1);
             check(
                 ok,
@@ -543,12 +587,21 @@ impl<K: Kind> Request<K> {
                 "must be more than 1 second",
             )?;
         }
+        if let Some(hint) = &self.queue.runner_hint {
+            let ok = reqwest::header::HeaderValue::from_str(hint).is_ok();
+            check(
+                ok,
+                "x-fal-runner-hint",
+                hint,
+                "must be visible ASCII text (it is sent as a header)",
+            )?;
+        }
         Ok(())
     }
 
-    /// Validates, resolves the images (inline or uploaded) and builds the JSON
-    /// body. Every local image is checked before the first upload starts.
-    pub(crate) async fn body(&self) -> Result<Value> {
+    /// Validates, resolves the images (inline or uploaded) and builds the
+    /// typed input. Every local image is checked before the first upload starts.
+    pub(crate) async fn body(&self) -> Result<Input> {
         self.validate()?;
         let mut prepared = Vec::new();
         for (field, image) in self.kind.images() {

@@ -11,7 +11,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::Client;
 use crate::error::Result;
-use crate::http::Call;
+use crate::http::{Call, decode};
 
 #[derive(Deserialize)]
 struct Initiated {
@@ -27,11 +27,10 @@ impl Client {
         );
         let body = serde_json::json!({"content_type": content_type, "file_name": file_name});
         let timeout = self.settings().call_timeout;
-        self.send(Call::Api, |http| {
-            http.post(&url).json(&body).timeout(timeout)
-        })
-        .await?
-        .json("the upload answer")
+        let answer = self
+            .send(Call::Api, Some(timeout), |http| http.post(&url).json(&body))
+            .await?;
+        decode(&answer, "the upload answer")
     }
 
     /// Uploads a file, streamed from disk (never read whole into memory), and
@@ -46,7 +45,7 @@ impl Client {
             .file_name()
             .map_or("image".into(), |n| n.to_string_lossy().into_owned());
         let initiated = self.initiate_upload(content_type, &file_name).await?;
-        self.send(Call::Foreign, |http| {
+        self.send(Call::Foreign, None, |http| {
             // Each attempt opens the file again, so a retry sends it whole.
             let path = path.to_path_buf();
             let stream = futures::stream::once(async move { tokio::fs::File::open(path).await })
@@ -57,8 +56,7 @@ impl Client {
                 .header(CONTENT_LENGTH, len)
                 .body(reqwest::Body::wrap_stream(stream))
         })
-        .await?
-        .ok()?;
+        .await?;
         Ok(initiated.file_url)
     }
 
@@ -70,13 +68,12 @@ impl Client {
         content_type: &str,
     ) -> Result<String> {
         let initiated = self.initiate_upload(content_type, file_name).await?;
-        self.send(Call::Foreign, |http| {
+        self.send(Call::Foreign, None, |http| {
             http.put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)
                 .body(data.clone())
         })
-        .await?
-        .ok()?;
+        .await?;
         Ok(initiated.file_url)
     }
 }
