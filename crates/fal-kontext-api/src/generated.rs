@@ -4289,17 +4289,25 @@ impl Client {
     /**Sends a `POST` request to `/fal-ai/flux-kontext/dev`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_kontext_dev()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4356,17 +4364,25 @@ let response = client.status_stream_flux_kontext()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4377,17 +4393,25 @@ let response = client.submit_flux_pro_kontext()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4398,17 +4422,25 @@ let response = client.submit_flux_pro_kontext_max()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max/multi`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max_multi()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4421,17 +4453,25 @@ let response = client.submit_flux_pro_kontext_max_multi()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max/text-to-image`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max_text_to_image()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4444,17 +4484,25 @@ let response = client.submit_flux_pro_kontext_max_text_to_image()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/multi`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_multi()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4467,17 +4515,25 @@ let response = client.submit_flux_pro_kontext_multi()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/text-to-image`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_text_to_image()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4549,22 +4605,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxKontextDev<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxKontextDevInput, String>,
     }
     impl<'a> SubmitFluxKontextDev<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -4575,6 +4652,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -4617,6 +4720,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxKontextDevInput>,
@@ -4645,25 +4761,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxKontextDevInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-kontext/dev", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4671,6 +4797,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -4681,6 +4817,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4690,6 +4829,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -5318,22 +5463,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontext<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextInput, String>,
     }
     impl<'a> SubmitFluxProKontext<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5344,6 +5510,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5386,6 +5578,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextInput>,
@@ -5414,25 +5619,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5440,6 +5655,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5450,6 +5675,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5459,6 +5687,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -5542,22 +5776,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMax<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxInput, String>,
     }
     impl<'a> SubmitFluxProKontextMax<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5568,6 +5823,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5610,6 +5891,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMaxInput>,
@@ -5640,25 +5934,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/max", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5666,6 +5970,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5676,6 +5990,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5685,6 +6002,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -5768,22 +6091,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMaxMulti<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxMultiInput, String>,
     }
     impl<'a> SubmitFluxProKontextMaxMulti<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5794,6 +6138,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5836,6 +6206,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMaxMultiInput>,
@@ -5867,18 +6250,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxMultiInput::try_from(v)
@@ -5886,7 +6279,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/max/multi", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5894,6 +6287,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5904,6 +6307,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5913,6 +6319,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -5996,22 +6408,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMaxTextToImage<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxTextToImageInput, String>,
     }
     impl<'a> SubmitFluxProKontextMaxTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -6022,6 +6455,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -6064,6 +6523,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMaxTextToImageInput>,
@@ -6095,18 +6567,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxTextToImageInput::try_from(v)
@@ -6116,7 +6598,7 @@ pub mod builder {
             let url = format!(
                 "{}/fal-ai/flux-pro/kontext/max/text-to-image", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6124,6 +6606,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -6134,6 +6626,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6143,6 +6638,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -6226,22 +6727,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMulti<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMultiInput, String>,
     }
     impl<'a> SubmitFluxProKontextMulti<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -6252,6 +6774,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -6294,6 +6842,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMultiInput>,
@@ -6324,18 +6885,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMultiInput::try_from(v)
@@ -6343,7 +6914,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/multi", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6351,6 +6922,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -6361,6 +6942,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6370,6 +6954,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -6453,22 +7043,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextTextToImage<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextTextToImageInput, String>,
     }
     impl<'a> SubmitFluxProKontextTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -6479,6 +7090,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -6521,6 +7158,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextTextToImageInput>,
@@ -6552,18 +7202,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextTextToImageInput::try_from(v)
@@ -6573,7 +7233,7 @@ pub mod builder {
             let url = format!(
                 "{}/fal-ai/flux-pro/kontext/text-to-image", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6581,6 +7241,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -6591,6 +7261,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6600,6 +7273,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;

@@ -65,6 +65,7 @@ mod queue;
 mod requests;
 mod retry;
 mod secret;
+mod submit_options;
 mod upload;
 mod wait;
 
