@@ -308,7 +308,9 @@ async fn play(cell: &Cell) -> Played {
             let handle = client.text_to_image("p").submit().await.unwrap();
             arm(&emulator);
             match handle.status(true).await {
-                Ok(status) if status.request_id == handle.request_id() => Outcome::Output,
+                Ok(status) if status.request_id.as_deref() == Some(handle.request_id()) => {
+                    Outcome::Output
+                }
                 Ok(_) => Outcome::Other,
                 Err(error) => outcome_of(&error),
             }

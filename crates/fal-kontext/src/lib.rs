@@ -73,7 +73,7 @@ pub use config::{
 };
 pub use error::{Error, Result, ValidationDetail};
 pub use fal_kontext_api as api;
-pub use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+pub use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 pub use image_input::ImageInput;
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};

@@ -30,28 +30,7 @@ pub trait Images {
     fn images(&self) -> Vec<ImageRef<'_>>;
 }
 
-macro_rules! images_with_sizes {
-    ($($ty:ident),+) => {$(
-        impl Images for types::$ty {
-            fn images(&self) -> Vec<ImageRef<'_>> {
-                self.images
-                    .iter()
-                    .map(|i| ImageRef { url: &i.url, content_type: i.content_type.as_deref(), width: Some(i.width), height: Some(i.height) })
-                    .collect()
-            }
-        }
-    )+};
-}
-
-images_with_sizes!(
-    FluxProKontextTextToImageOutput,
-    FluxProKontextMaxTextToImageOutput,
-    FluxProKontextMultiOutput,
-    FluxProKontextMaxMultiOutput,
-    FluxKontextDevOutput
-);
-
-macro_rules! images_with_files {
+macro_rules! images {
     ($($ty:ident),+) => {$(
         impl Images for types::$ty {
             fn images(&self) -> Vec<ImageRef<'_>> {
@@ -64,7 +43,15 @@ macro_rules! images_with_files {
     )+};
 }
 
-images_with_files!(FluxProKontextOutput, FluxProKontextMaxOutput);
+images!(
+    FluxProKontextOutput,
+    FluxProKontextMaxOutput,
+    FluxProKontextTextToImageOutput,
+    FluxProKontextMaxTextToImageOutput,
+    FluxProKontextMultiOutput,
+    FluxProKontextMaxMultiOutput,
+    FluxKontextDevOutput
+);
 
 impl Client {
     /// Saves every image of `output` into `dir` (created if missing) as

@@ -98,10 +98,20 @@ impl<K: Kind> Request<K> {
             })
             .await?;
         let status: QueueStatus = answer.json("the submit answer")?;
-        tracing::debug!(request_id = %status.request_id, endpoint = self.endpoint(), "submitted");
+        // A status answer may leave its request id out; a submit answer
+        // cannot: without it the job could never be found again.
+        let Some(request_id) = status.request_id.clone() else {
+            return Err(Error::Decode {
+                what: "the submit answer",
+                body: serde_json::to_string(&status).unwrap_or_default(),
+                source: serde::de::Error::missing_field("request_id"),
+            });
+        };
+        tracing::debug!(%request_id, endpoint = self.endpoint(), "submitted");
         Ok(RequestHandle::from_status(
             &self.client,
             self.endpoint(),
+            &request_id,
             status,
         ))
     }
@@ -167,8 +177,8 @@ impl Client {
 
 impl<O> RequestHandle<O> {
     /// Prefers the URLs fal returned; builds the app-root ones where it gave none.
-    fn from_status(client: &Client, endpoint: &str, status: QueueStatus) -> Self {
-        let mut handle = client.request_handle(endpoint, &status.request_id);
+    fn from_status(client: &Client, endpoint: &str, request_id: &str, status: QueueStatus) -> Self {
+        let mut handle = client.request_handle(endpoint, request_id);
         if let Some(url) = status.status_url {
             handle.status_url = url;
         }
