@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use fal_emulator::{Config, Emulator, Route, Timing};
-use fal_kontext_api::types::{self, QueueStatus, Status};
+use fal_kontext_api::types::{self, AnyStatus, QueueStatus, Status};
 use fal_kontext_api::{Client, Error};
 use futures::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -41,6 +41,18 @@ fn client(emulator: &Emulator) -> Client {
     Client::new_with_client(emulator.queue_url(), http, Default::default())
 }
 
+/// The status of a completed request.
+const COMPLETED: AnyStatus = AnyStatus::Known(Status::Completed);
+
+/// The request id of a submit's answer (a status answer may leave it out;
+/// a submit's never does).
+fn id_of(submitted: &QueueStatus) -> &str {
+    submitted
+        .request_id
+        .as_deref()
+        .expect("a submit answer has its request id")
+}
+
 /// Polls `fal-ai/flux-pro`'s status operation until the request completes.
 async fn completed(client: &Client, request_id: &str) -> QueueStatus {
     for _ in 0..500 {
@@ -52,7 +64,7 @@ async fn completed(client: &Client, request_id: &str) -> QueueStatus {
             .await
             .unwrap()
             .into_inner();
-        if status.status == Status::Completed {
+        if status.status == COMPLETED {
             return status;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -88,11 +100,11 @@ macro_rules! pro_round_trip {
             .await
             .unwrap()
             .into_inner();
-        let done = completed(client, &submitted.request_id).await;
+        let done = completed(client, id_of(&submitted)).await;
         assert_eq!(done.request_id, submitted.request_id);
         let output = client
             .result_flux_pro()
-            .request_id(&submitted.request_id)
+            .request_id(id_of(&submitted))
             .send()
             .await
             .unwrap()
@@ -174,7 +186,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
         .await
         .unwrap()
         .into_inner();
-    let id = &submitted.request_id;
+    let id = id_of(&submitted);
     let mut status = None;
     for _ in 0..500 {
         let now = client
@@ -183,7 +195,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
             .send()
             .await
             .unwrap();
-        if now.status == Status::Completed {
+        if now.status == COMPLETED {
             assert_eq!(now.status(), 200, "a completed request answers 200");
             status = Some(now.into_inner());
             break;
@@ -191,7 +203,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
         assert_eq!(now.status(), 202, "a waiting request answers 202");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(status.expect("completed").request_id, *id);
+    assert_eq!(status.expect("completed").request_id.as_deref(), Some(id));
     let output = client
         .result_flux_kontext()
         .request_id(id)
@@ -206,7 +218,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
 /// The events of a status stream: each `data:` line a status.
 async fn streamed(
     answer: fal_kontext_api::ResponseValue<fal_kontext_api::ByteStream>,
-) -> Vec<Status> {
+) -> Vec<AnyStatus> {
     let mut body = Vec::new();
     let mut stream = answer.into_inner_stream();
     while let Some(chunk) = stream.next().await {
@@ -236,21 +248,21 @@ async fn each_app_streams_a_requests_status_until_it_completes() {
         .unwrap();
     let answer = client
         .status_stream_flux_pro()
-        .request_id(&pro.request_id)
+        .request_id(id_of(&pro))
         .logs(1)
         .send()
         .await
         .unwrap();
-    assert_eq!(streamed(answer).await.last(), Some(&Status::Completed));
+    assert_eq!(streamed(answer).await.last(), Some(&COMPLETED));
 
     let dev = submit_dev(&client).await;
     let answer = client
         .status_stream_flux_kontext()
-        .request_id(&dev.request_id)
+        .request_id(id_of(&dev))
         .send()
         .await
         .unwrap();
-    assert_eq!(streamed(answer).await.last(), Some(&Status::Completed));
+    assert_eq!(streamed(answer).await.last(), Some(&COMPLETED));
     assert_eq!(emulator.stats().stream, 2);
 }
 
@@ -271,7 +283,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
         .unwrap();
     let cancelled = client
         .cancel_flux_pro()
-        .request_id(&pro.request_id)
+        .request_id(id_of(&pro))
         .send()
         .await
         .unwrap();
@@ -281,7 +293,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
     // declared 400 answer with fal's body
     match client
         .cancel_flux_pro()
-        .request_id(&pro.request_id)
+        .request_id(id_of(&pro))
         .send()
         .await
     {
@@ -295,7 +307,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
     let dev = submit_dev(&client).await;
     let cancelled = client
         .cancel_flux_kontext()
-        .request_id(&dev.request_id)
+        .request_id(id_of(&dev))
         .send()
         .await
         .unwrap();

@@ -49,6 +49,8 @@
 //!   [`Request::priority`] and [`Request::runner_hint`].
 //! - [`Client::download`]: images out.
 //! - [`Error`]: everything that can go wrong, to match on.
+//! - [`webhook`]: receive fal's webhooks, verified ([`webhook::Verifier`])
+//!   and typed ([`webhook::Event`]).
 //!
 //! The low-level, generated client and types are re-exported as [`api`].
 
@@ -60,6 +62,7 @@ mod config;
 mod durations;
 pub mod endpoints;
 mod error;
+mod file_stem;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -75,6 +78,7 @@ mod secret;
 mod submit_options;
 mod upload;
 mod wait;
+pub mod webhook;
 
 pub use config::{
     ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_QUEUE_URL, DEFAULT_REST_URL,
@@ -82,7 +86,8 @@ pub use config::{
 };
 pub use error::{Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;
-pub use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+pub use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
+pub use file_stem::check_file_stem;
 pub use image_input::ImageInput;
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};

@@ -4,9 +4,11 @@
 mod auth;
 mod binary;
 mod common;
+mod failures;
 mod faults;
 mod images;
 mod queue;
 mod run;
 mod storage;
 mod tls;
+mod webhooks;
