@@ -49,10 +49,16 @@ async fn each_failed_answer_decodes_to_its_error() {
     for (name, fault) in faults {
         emulator.set_faults(vec![FaultRule::once(Route::Result, fault)]);
         let error = handle.result().await.unwrap_err();
-        // the emulator's port changes from run to run
+        assert_eq!(
+            error.request_id(),
+            Some(done.request_id.as_str()),
+            "{name}: the job can be fetched later"
+        );
+        // the emulator's port and the request id change from run to run
         let message = error
             .to_string()
-            .replace(emulator.cdn_url(), "http://127.0.0.1:[cdn port]");
+            .replace(emulator.cdn_url(), "http://127.0.0.1:[cdn port]")
+            .replace(&done.request_id, "[request id]");
         seen.push(
             serde_json::json!({"fault": name, "variant": variant(&error), "message": message}),
         );

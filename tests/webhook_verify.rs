@@ -211,7 +211,7 @@ async fn a_delivery_signed_by_openssl_verifies_and_decodes() {
         panic!("{:?}", event.outcome)
     };
     assert_eq!(output.images[0].url, "https://v3.fal.media/files/x/out.jpg");
-    assert_eq!(output.seed, 42);
+    assert_eq!(output.seed, Some(42));
     assert_eq!(server.fetches(), 1);
     assert_eq!(
         server.authorizations.load(Ordering::SeqCst),

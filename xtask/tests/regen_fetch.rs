@@ -600,6 +600,132 @@ fn a_failed_fetch_is_an_error_naming_the_endpoint() {
     }
 }
 
+/// The names of the methods of the `impl`s of `type_name` in module `module`
+/// (`builder` for the operations' builders, `types::builder` for the
+/// input types' builders).
+fn methods_of(source: &str, module: &[&str], type_name: &str) -> BTreeSet<String> {
+    let file = syn::parse_file(source).unwrap();
+    let mut items = file.items;
+    for name in module {
+        items = items
+            .into_iter()
+            .find_map(|item| match item {
+                syn::Item::Mod(m) if m.ident == *name => m.content.map(|(_, items)| items),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("the generated source has `mod {name}`"));
+    }
+    items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Impl(imp) if imp.trait_.is_none() => Some(imp),
+            _ => None,
+        })
+        .filter(|imp| {
+            matches!(&*imp.self_ty, syn::Type::Path(p)
+                if p.path.segments.last().is_some_and(|s| s.ident == type_name))
+        })
+        .flat_map(|imp| &imp.items)
+        .filter_map(|item| match item {
+            syn::ImplItem::Fn(f) => Some(f.sig.ident.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_header_and_input_field_become_builder_methods_the_sdk_passes_on() {
+    // fal adds to `fal-ai/flux-pro/kontext`'s document an optional header
+    // (`x-fal-no-retry`, which fal's queue takes: fal asks not to retry the
+    // request internally) and an optional input field.
+    let mut changed = vendored(CHANGED);
+    changed["paths"]["/fal-ai/flux-pro/kontext"]["post"]["parameters"] = json!([{
+        "name": "x-fal-no-retry",
+        "in": "header",
+        "required": false,
+        "description": "Do not retry the request internally.",
+        "schema": {"type": "boolean"}
+    }]);
+    changed["components"]["schemas"]["FluxProKontextInput"]["properties"]["output_quality"] = json!({
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "description": "The quality of a JPEG output."
+    });
+    let base = serve(answers(&[(CHANGED, 200, changed.to_string())]));
+    let root = copy_of_repo();
+    let output = regen(&["--base-url", &base, "--root", root.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let old = read(repo().join(GENERATED));
+    let new = read(root.path().join(GENERATED));
+    let operation = |source: &str, name: &str| methods_of(source, &["builder"], name);
+    let input = |source: &str| methods_of(source, &["types", "builder"], CHANGED_INPUT);
+
+    // The changed endpoint's submit gains one builder method, next to the
+    // queue options the normalization adds (fal's own header is kept, not
+    // replaced); no other operation changes.
+    let mut expected = operation(&old, "SubmitFluxProKontext");
+    expected.insert("x_fal_no_retry".into());
+    assert_eq!(operation(&new, "SubmitFluxProKontext"), expected);
+    for unchanged in [
+        "SubmitFluxProKontextMax",
+        "SubmitFluxKontextDev",
+        "StatusFluxPro",
+        "StatusStreamFluxPro",
+    ] {
+        assert_eq!(
+            operation(&new, unchanged),
+            operation(&old, unchanged),
+            "{unchanged}"
+        );
+    }
+    assert!(
+        new.contains(r#"header_map.append("x-fal-no-retry", value.to_string().try_into()?);"#),
+        "the header is sent when set"
+    );
+    // The input's builder gains a method for the new field.
+    let mut expected = input(&old);
+    expected.insert("output_quality".into());
+    assert_eq!(input(&new), expected);
+
+    // The SDK passes each on with one line, as the generated builders take
+    // them:
+    //   crates/fal-kontext/src/operations.rs, in `submit!`'s options:
+    //       x_fal_no_retry = queue.no_retry,
+    //   crates/fal-kontext/src/requests.rs, in `Kind for Edit`, the
+    //   `FluxProKontext` arm of `pro_input!`:
+    //       output_quality(fields.output_quality),
+    // (and a setter on `Request` to let users set each, as for any option).
+}
+
+#[test]
+fn a_document_without_what_a_step_patches_fails_the_regen_naming_both() {
+    let mut changed = vendored(CHANGED);
+    changed["components"]["schemas"]
+        .as_object_mut()
+        .unwrap()
+        .remove("QueueStatus");
+    let base = serve(answers(&[(CHANGED, 200, changed.to_string())]));
+    let root = copy_of_repo();
+    let output = regen(&["--base-url", &base, "--root", root.path().to_str().unwrap()]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.starts_with(
+            "error: normalization step `queue_status_as_served` found nothing to patch in \
+             the document of fal-ai/flux-pro/kontext"
+        ),
+        "{message}"
+    );
+    assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+    assert_eq!(
+        read(root.path().join(GENERATED)),
+        read(repo().join(GENERATED)),
+        "nothing is written"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The API change report
 

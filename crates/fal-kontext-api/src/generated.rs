@@ -68,6 +68,18 @@ pub mod types {
             value.parse()
         }
     }
+    ///The status of a request: one fal's documents list, or another that fal sent (a request in an unknown status is not finished).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum AnyStatus {
+        Known(Status),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<Status> for AnyStatus {
+        fn from(value: Status) -> Self {
+            Self::Known(value)
+        }
+    }
     ///`AspectRatio`
     #[derive(
         ::serde::Deserialize,
@@ -235,16 +247,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxKontextDevOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxKontextDevOutput {
@@ -415,16 +434,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMaxMultiOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMaxMultiOutput {
@@ -436,16 +462,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMaxOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<ImageFile>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMaxOutput {
@@ -510,16 +543,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMaxTextToImageOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMaxTextToImageOutput {
@@ -584,16 +624,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMultiOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMultiOutput {
@@ -605,16 +652,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<ImageFile>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextOutput {
@@ -679,16 +733,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextTextToImageOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextTextToImageOutput {
@@ -702,9 +763,11 @@ Default on fal's side: `false`.*/
         ///Default on fal's side: `"image/jpeg"`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub content_type: ::std::option::Option<::std::string::String>,
-        pub height: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub height: ::std::option::Option<i64>,
         pub url: ::std::string::String,
-        pub width: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub width: ::std::option::Option<i64>,
     }
     impl Image {
         pub fn builder() -> builder::Image {
@@ -890,11 +953,12 @@ Default on fal's side: `false`.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub queue_position: ::std::option::Option<i64>,
         ///The request id.
-        pub request_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
         ///The response url.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub response_url: ::std::option::Option<::std::string::String>,
-        pub status: Status,
+        pub status: AnyStatus,
         ///The status url.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status_url: ::std::option::Option<::std::string::String>,
@@ -1074,7 +1138,7 @@ Default on fal's side: `false`.*/
             value.parse()
         }
     }
-    ///`Status`
+    ///A status fal's documents list.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1452,8 +1516,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -1462,13 +1532,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxKontextDevOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -1501,7 +1569,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -1513,7 +1581,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -2242,8 +2310,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -2252,13 +2326,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMaxMultiOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -2291,7 +2363,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -2303,7 +2375,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -2365,8 +2437,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::ImageFile>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -2375,13 +2453,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMaxOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -2414,7 +2490,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -2426,7 +2502,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -2694,8 +2770,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -2704,13 +2786,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMaxTextToImageOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -2743,7 +2823,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -2755,7 +2835,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3042,8 +3122,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -3052,13 +3138,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMultiOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -3091,7 +3175,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -3103,7 +3187,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3165,8 +3249,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::ImageFile>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -3175,13 +3265,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -3214,7 +3302,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -3226,7 +3314,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3493,8 +3581,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -3503,13 +3597,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextTextToImageOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -3542,7 +3634,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -3554,7 +3646,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3612,17 +3704,23 @@ Default on fal's side: `false`.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            height: ::std::result::Result<i64, ::std::string::String>,
+            height: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             url: ::std::result::Result<::std::string::String, ::std::string::String>,
-            width: ::std::result::Result<i64, ::std::string::String>,
+            width: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Image {
             fn default() -> Self {
                 Self {
                     content_type: Ok(Default::default()),
-                    height: Err("no value supplied for height".to_string()),
+                    height: Ok(Default::default()),
                     url: Err("no value supplied for url".to_string()),
-                    width: Err("no value supplied for width".to_string()),
+                    width: Ok(Default::default()),
                 }
             }
         }
@@ -3641,7 +3739,7 @@ Default on fal's side: `false`.*/
             }
             pub fn height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.height = value
@@ -3665,7 +3763,7 @@ Default on fal's side: `false`.*/
             }
             pub fn width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.width = value
@@ -3964,14 +4062,14 @@ Default on fal's side: `false`.*/
                 ::std::string::String,
             >,
             request_id: ::std::result::Result<
-                ::std::string::String,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             response_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<super::Status, ::std::string::String>,
+            status: ::std::result::Result<super::AnyStatus, ::std::string::String>,
             status_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -3986,7 +4084,7 @@ Default on fal's side: `false`.*/
                     logs: Ok(Default::default()),
                     metrics: Ok(Default::default()),
                     queue_position: Ok(Default::default()),
-                    request_id: Err("no value supplied for request_id".to_string()),
+                    request_id: Ok(Default::default()),
                     response_url: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
                     status_url: Ok(Default::default()),
@@ -4076,7 +4174,7 @@ Default on fal's side: `false`.*/
             }
             pub fn request_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.request_id = value
@@ -4100,7 +4198,7 @@ Default on fal's side: `false`.*/
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::Status>,
+                T: ::std::convert::TryInto<super::AnyStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -4201,6 +4299,11 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: (
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ),
 }
 impl Client {
     /// Create a new client.
@@ -4208,7 +4311,14 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(
+        baseurl: &str,
+        inner: (
+            ::reqwest::header::HeaderMap,
+            ::std::option::Option<::reqwest::Url>,
+            ::std::option::Option<u64>,
+        ),
+    ) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -4216,7 +4326,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -4224,14 +4334,29 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: (
+            ::reqwest::header::HeaderMap,
+            ::std::option::Option<::reqwest::Url>,
+            ::std::option::Option<u64>,
+        ),
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<
+    (
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ),
+> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -4241,26 +4366,46 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(
+        &self,
+    ) -> &(
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ) {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+impl ClientHooks<
+    (
+        ::reqwest::header::HeaderMap,
+        ::std::option::Option<::reqwest::Url>,
+        ::std::option::Option<u64>,
+    ),
+> for &Client {}
 impl Client {
     /**Sends a `POST` request to `/fal-ai/flux-kontext/dev`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_kontext_dev()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4302,20 +4447,40 @@ let response = client.status_flux_kontext()
     pub fn status_flux_kontext(&self) -> builder::StatusFluxKontext<'_> {
         builder::StatusFluxKontext::new(self)
     }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext/requests/{request_id}/status/stream`
+
+```ignore
+let response = client.status_stream_flux_kontext()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_stream_flux_kontext(&self) -> builder::StatusStreamFluxKontext<'_> {
+        builder::StatusStreamFluxKontext::new(self)
+    }
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4326,17 +4491,25 @@ let response = client.submit_flux_pro_kontext()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4347,17 +4520,25 @@ let response = client.submit_flux_pro_kontext_max()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max/multi`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max_multi()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4370,17 +4551,25 @@ let response = client.submit_flux_pro_kontext_max_multi()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max/text-to-image`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max_text_to_image()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4393,17 +4582,25 @@ let response = client.submit_flux_pro_kontext_max_text_to_image()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/multi`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_multi()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4416,17 +4613,25 @@ let response = client.submit_flux_pro_kontext_multi()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/text-to-image`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
-- `x_fal_request_timeout`: Seconds after which fal gives up on the request, queueing included.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_text_to_image()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4470,6 +4675,18 @@ let response = client.status_flux_pro()
     pub fn status_flux_pro(&self) -> builder::StatusFluxPro<'_> {
         builder::StatusFluxPro::new(self)
     }
+    /**Sends a `GET` request to `/fal-ai/flux-pro/requests/{request_id}/status/stream`
+
+```ignore
+let response = client.status_stream_flux_pro()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_stream_flux_pro(&self) -> builder::StatusStreamFluxPro<'_> {
+        builder::StatusStreamFluxPro::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -4486,22 +4703,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxKontextDev<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxKontextDevInput, String>,
     }
     impl<'a> SubmitFluxKontextDev<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -4512,6 +4750,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -4531,14 +4795,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -4551,6 +4814,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
                         .to_string()
                 });
             self
@@ -4583,25 +4859,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxKontextDevInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-kontext/dev", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4609,6 +4895,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -4619,6 +4915,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4628,18 +4927,82 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_flux_kontext_dev",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -4705,12 +5068,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "result_flux_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -4776,12 +5197,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "cancel_flux_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -4867,16 +5346,211 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_flux_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 202u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_stream_flux_kontext`]
+
+[`Client::status_stream_flux_kontext`]: super::Client::status_stream_flux_kontext*/
+    #[derive(Debug, Clone)]
+    pub struct StatusStreamFluxKontext<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusStreamFluxKontext<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext/requests/{request_id}/status/stream`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext/requests/{}/status/stream", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_stream_flux_kontext",
+            };
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
+                request.headers_mut().remove("api-version");
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -4887,22 +5561,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontext<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextInput, String>,
     }
     impl<'a> SubmitFluxProKontext<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -4913,6 +5608,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -4932,14 +5653,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -4952,6 +5672,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
                         .to_string()
                 });
             self
@@ -4984,25 +5717,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5010,6 +5753,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5020,6 +5773,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5029,18 +5785,82 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5054,22 +5874,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMax<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxInput, String>,
     }
     impl<'a> SubmitFluxProKontextMax<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5080,6 +5921,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5099,14 +5966,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5119,6 +5985,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
                         .to_string()
                 });
             self
@@ -5153,25 +6032,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/max", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5179,6 +6068,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5189,6 +6088,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5198,18 +6100,82 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5223,22 +6189,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMaxMulti<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxMultiInput, String>,
     }
     impl<'a> SubmitFluxProKontextMaxMulti<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5249,6 +6236,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5268,14 +6281,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5288,6 +6300,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
                         .to_string()
                 });
             self
@@ -5323,18 +6348,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxMultiInput::try_from(v)
@@ -5342,7 +6377,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/max/multi", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5350,6 +6385,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5360,6 +6405,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5369,18 +6417,82 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max_multi",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5394,22 +6506,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMaxTextToImage<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxTextToImageInput, String>,
     }
     impl<'a> SubmitFluxProKontextMaxTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5420,6 +6553,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5439,14 +6598,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5459,6 +6617,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
                         .to_string()
                 });
             self
@@ -5494,18 +6665,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxTextToImageInput::try_from(v)
@@ -5515,7 +6696,7 @@ pub mod builder {
             let url = format!(
                 "{}/fal-ai/flux-pro/kontext/max/text-to-image", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5523,6 +6704,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5533,6 +6724,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5542,18 +6736,82 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max_text_to_image",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5567,22 +6825,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMulti<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMultiInput, String>,
     }
     impl<'a> SubmitFluxProKontextMulti<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5593,6 +6872,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5612,14 +6917,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5632,6 +6936,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
                         .to_string()
                 });
             self
@@ -5666,18 +6983,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMultiInput::try_from(v)
@@ -5685,7 +7012,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/multi", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5693,6 +7020,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5703,6 +7040,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5712,18 +7052,82 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_multi",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5737,22 +7141,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextTextToImage<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
-        x_fal_request_timeout: Result<Option<::std::num::NonZeroU64>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextTextToImageInput, String>,
     }
     impl<'a> SubmitFluxProKontextTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5763,6 +7188,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5782,14 +7233,13 @@ pub mod builder {
         }
         pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<f64>,
         {
             self.x_fal_request_timeout = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for x_fal_request_timeout failed"
-                        .to_string()
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
                 });
             self
         }
@@ -5802,6 +7252,19 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
                         .to_string()
                 });
             self
@@ -5837,18 +7300,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextTextToImageInput::try_from(v)
@@ -5858,7 +7331,7 @@ pub mod builder {
             let url = format!(
                 "{}/fal-ai/flux-pro/kontext/text-to-image", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5866,6 +7339,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5876,6 +7359,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5885,18 +7371,82 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_text_to_image",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5962,12 +7512,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "result_flux_pro",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -6033,12 +7641,70 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "cancel_flux_pro",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -6124,16 +7790,211 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_flux_pro",
             };
-            (|request: &mut reqwest::Request| {
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
                 request.headers_mut().remove("api-version");
-            })(&mut request);
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 202u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_stream_flux_pro`]
+
+[`Client::status_stream_flux_pro`]: super::Client::status_stream_flux_pro*/
+    #[derive(Debug, Clone)]
+    pub struct StatusStreamFluxPro<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusStreamFluxPro<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-pro/requests/{request_id}/status/stream`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-pro/requests/{}/status/stream", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_stream_flux_pro",
+            };
+            (|
+                (
+                    headers,
+                    url,
+                    _,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                request: &mut ::reqwest::Request|
+            {
+                request.headers_mut().remove("api-version");
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            })(&client.inner, &mut request);
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            match (|
+                (
+                    _,
+                    _,
+                    max,
+                ): &(
+                    ::reqwest::header::HeaderMap,
+                    ::std::option::Option<::reqwest::Url>,
+                    ::std::option::Option<u64>,
+                ),
+                result: &::reqwest::Result<::reqwest::Response>|
+            {
+                let declared = result
+                    .as_ref()
+                    .ok()
+                    .and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => {
+                        Err(
+                            format!(
+                                "the answer is {declared} bytes long, more than the {max} accepted"
+                            ),
+                        )
+                    }
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
+            })(&client.inner, &result)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

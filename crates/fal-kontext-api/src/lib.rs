@@ -10,10 +10,13 @@
 //!   enums ([`types::OutputFormat`], [`types::SafetyTolerance`],
 //!   [`types::AspectRatio`], …) and the queue's [`types::QueueStatus`].
 //! - [`Client`] has one `submit_*` operation per endpoint and the queue's
-//!   `status_*`, `result_*` and `cancel_*` operations per app, at the app
-//!   root where fal answers them. It sends no `Authorization` header of its
-//!   own: give it a `reqwest::Client` that carries `Authorization: Key …` as
-//!   a default header ([`Client::new_with_client`]).
+//!   `status_*`, `status_stream_*`, `result_*` and `cancel_*` operations per
+//!   app, at the app root where fal answers them. It sends no
+//!   `Authorization` header of its own: give it a `reqwest::Client` that
+//!   carries `Authorization: Key …` as a default header
+//!   ([`Client::new_with_client`]); its third argument, the value the
+//!   generated hooks read (`(headers, url, max_answer_bytes)`), may be
+//!   `Default::default()`. The crate's README shows a whole round trip.
 //!
 //! ```
 //! use fal_kontext_api::types::{FluxProKontextInput, OutputFormat};
@@ -31,3 +34,8 @@
 #![allow(missing_docs)]
 
 include!("generated.rs");
+
+// The README's example compiles as a doc test, so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;

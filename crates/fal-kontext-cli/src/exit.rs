@@ -70,7 +70,9 @@ impl Failure {
         match self {
             Failure::Usage(_) => USAGE,
             Failure::Sdk(error) => code_of(error),
-            Failure::Save(Error::Io { .. }) => SAVE_FAILED,
+            // `--name` is checked before anything is sent, so a stem refused
+            // at saving time is fal's request id: not the user's input.
+            Failure::Save(Error::Io { .. } | Error::InvalidInput { .. }) => SAVE_FAILED,
             Failure::Save(error) => code_of(error),
             Failure::Interrupted(_) => INTERRUPTED,
             Failure::Batch { code, .. } => *code,
@@ -99,6 +101,13 @@ impl Failure {
                 FAL_KEY_SECRET), or add --local to use an emulator in this process"
                 .into(),
             Failure::Sdk(error) => error.to_string(),
+            Failure::Save(Error::InvalidInput {
+                field: "stem",
+                value,
+                rule,
+            }) => format!(
+                "could not save the images: fal's request id `{value}` cannot name a file ({rule})"
+            ),
             Failure::Save(error) => format!("could not save the images: {error}"),
             Failure::Batch { failed, .. } => format!("{failed} job(s) failed (listed above)"),
             Failure::StillRunning(id) => {
@@ -130,6 +139,8 @@ fn flag_of(field: &str) -> String {
     match field {
         "image_url" | "image_urls" => "--image".into(),
         "fal_webhook" => "--webhook".into(),
+        "x-fal-object-lifecycle-preference" => "--cdn-lifetime".into(),
+        "fal_max_queue_length" => "--max-queue-length".into(),
         "sync_mode" => "--sync".into(),
         "enable_safety_checker" => "--no-safety-checker".into(),
         other => format!("--{}", other.replace('_', "-")),
@@ -176,12 +187,18 @@ mod tests {
         let refused = Error::Authentication {
             status: 401,
             detail: "bad key".into(),
+            context: Default::default(),
         };
         assert_eq!(code_of(&refused), REFUSED);
-        assert_eq!(code_of(&Error::Validation { details: vec![] }), REFUSED);
+        let rejected = Error::Validation {
+            details: vec![],
+            context: Default::default(),
+        };
+        assert_eq!(code_of(&rejected), REFUSED);
         let server = Error::Server {
             status: 500,
             body: String::new(),
+            context: Default::default(),
         };
         assert_eq!(code_of(&server), FAILED);
         let timeout = Error::Timeout {
@@ -206,6 +223,20 @@ mod tests {
         assert_eq!(
             failure.message(),
             "invalid value '5' for '--num-images': must be from 1 to 4"
+        );
+    }
+
+    #[test]
+    fn a_request_id_that_cannot_name_a_file_is_a_save_failure() {
+        let refused = fal_kontext::check_file_stem("../../x").unwrap_err();
+        let failure = Failure::Save(refused);
+        assert_eq!(failure.code(), SAVE_FAILED, "not the user's input");
+        let message = failure.message();
+        assert!(
+            message.starts_with(
+                "could not save the images: fal's request id `../../x` cannot name a file"
+            ),
+            "{message}"
         );
     }
 

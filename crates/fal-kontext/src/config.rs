@@ -199,7 +199,7 @@ impl ClientBuilder {
                 }))
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
                 .build()
-                .map_err(Error::Transport)?,
+                .map_err(Error::transport)?,
         };
         let settings = Settings {
             key: self.key,

@@ -31,8 +31,51 @@ impl std::fmt::Display for ValidationDetail {
     }
 }
 
+/// What fal said about a failure besides its status, kept on every error
+/// that an answer caused or that happened after a submit. Its `Display` is
+/// empty when nothing is known, else ` (request …, error_type …, retryable)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorContext {
+    /// The request the error concerns: the id of the submitted request, else
+    /// the `x-fal-request-id` header of the answer. With it the job can be
+    /// fetched later (`RequestHandle`, `kontext result <id>`).
+    pub request_id: Option<String>,
+    /// fal's kind of failure: the body's `error_type`, else the
+    /// `x-fal-error-type` header (`request_timeout`, `startup_timeout`,
+    /// `runner_scheduling_failure`, `runner_disconnected`, …).
+    pub error_type: Option<String>,
+    /// fal's `x-fal-retryable` header: whether fal says the same call may
+    /// succeed when repeated.
+    pub retryable: Option<bool>,
+}
+
+impl std::fmt::Display for ErrorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(id) = &self.request_id {
+            parts.push(format!("request {id}"));
+        }
+        if let Some(kind) = &self.error_type {
+            parts.push(format!("error_type {kind}"));
+        }
+        match self.retryable {
+            Some(true) => parts.push("retryable".into()),
+            Some(false) => parts.push("not retryable".into()),
+            None => {}
+        }
+        if parts.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " ({})", parts.join(", "))
+        }
+    }
+}
+
 /// Everything that can go wrong. Variants carry what a caller needs to decide
-/// what to do next; none carries the API key.
+/// what to do next; none carries the API key. Every error that an answer
+/// caused, or that happened after a submit, carries an [`ErrorContext`]
+/// (see [`Error::request_id`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -60,58 +103,71 @@ pub enum Error {
         message: String,
     },
     /// fal refused the key (401 or 403).
-    #[error("fal refused the API key ({status}): {detail}")]
+    #[error("fal refused the API key ({status}): {detail}{context}")]
     Authentication {
         /// 401 or 403.
         status: u16,
         /// fal's explanation.
         detail: String,
+        /// What else fal said.
+        context: ErrorContext,
     },
     /// The request id or endpoint does not exist (404).
-    #[error("not found: {detail}")]
+    #[error("not found: {detail}{context}")]
     NotFound {
         /// fal's explanation.
         detail: String,
+        /// What else fal said.
+        context: ErrorContext,
     },
     /// fal rejected the input (422), with its `detail` list.
-    #[error("fal rejected the input: {}", display_details(.details))]
+    #[error("fal rejected the input: {}{context}", display_details(.details))]
     Validation {
         /// fal's `detail` items.
         details: Vec<ValidationDetail>,
+        /// What else fal said.
+        context: ErrorContext,
     },
     /// Too many requests (429), still after the retries.
-    #[error("rate limited by fal{}", .retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
+    #[error("rate limited by fal{}{context}", .retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
     RateLimited {
         /// What `Retry-After` asked for, when it was given.
         retry_after: Option<Duration>,
+        /// What else fal said.
+        context: ErrorContext,
     },
     /// fal or a gateway in front of it failed (5xx), still after any retries.
-    #[error("fal answered {status}: {body}")]
+    #[error("fal answered {status}: {body}{context}")]
     Server {
         /// The HTTP status.
         status: u16,
         /// The start of the body.
         body: String,
+        /// What else fal said.
+        context: ErrorContext,
     },
     /// Another answer the client did not expect (4xx).
-    #[error("fal answered {status}: {body}")]
+    #[error("fal answered {status}: {body}{context}")]
     Http {
         /// The HTTP status.
         status: u16,
         /// The start of the body.
         body: String,
+        /// What else fal said.
+        context: ErrorContext,
     },
-    /// The request completed but the model failed (`error` on a COMPLETED status).
-    #[error("the request failed: {message}")]
+    /// The request completed but the model failed (`error` on a COMPLETED
+    /// status); `context.error_type` says how.
+    #[error("the request failed: {message}{context}")]
     RequestFailed {
         /// fal's `error`.
         message: String,
-        /// fal's `error_type`, when given.
-        error_type: Option<String>,
+        /// The request and fal's `error_type`.
+        context: ErrorContext,
     },
     /// The caller's deadline passed; a submitted request was cancelled. With
-    /// no `request_id`, a download whose server sent nothing for longer than
-    /// the call timeout, on every try.
+    /// no `request_id`, one call (a submit, a download) that got no whole
+    /// answer within the call timeout, on every try.
     #[error("gave up after {after:?}{}", .request_id.as_ref().map(|id| format!(" waiting for request {id} (cancelled)")).unwrap_or_default())]
     Timeout {
         /// The request that was cancelled, when one had been submitted.
@@ -120,10 +176,16 @@ pub enum Error {
         after: Duration,
     },
     /// The connection failed or broke.
-    #[error("network error: {0}")]
-    Transport(#[source] reqwest::Error),
+    #[error("network error: {source}{context}")]
+    Transport {
+        /// What the HTTP client reported.
+        #[source]
+        source: reqwest::Error,
+        /// The request, when one had been submitted.
+        context: ErrorContext,
+    },
     /// A body could not be decoded.
-    #[error("could not decode {what}: {source}; the body began: {body}")]
+    #[error("could not decode {what}: {source}; the body began: {body}{context}")]
     Decode {
         /// What was being decoded.
         what: &'static str,
@@ -132,6 +194,20 @@ pub enum Error {
         /// The decoder's complaint.
         #[source]
         source: serde_json::Error,
+        /// What else fal said.
+        context: ErrorContext,
+    },
+    /// An answer, or an event of a status stream, was larger than the SDK
+    /// reads (the limits keep a broken or hostile server from exhausting
+    /// memory); nothing of it was used.
+    #[error("{what} is larger than the {limit} bytes the SDK reads{context}")]
+    TooLarge {
+        /// What was being read.
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The request, when one had been submitted.
+        context: ErrorContext,
     },
     /// A local file could not be read or written.
     #[error("{}: {source}", .path.display())]
@@ -142,6 +218,84 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The context of an error (`&` or `&mut`, as the error is borrowed).
+macro_rules! context_of {
+    ($error:expr) => {
+        match $error {
+            Error::Authentication { context, .. }
+            | Error::NotFound { context, .. }
+            | Error::Validation { context, .. }
+            | Error::RateLimited { context, .. }
+            | Error::Server { context, .. }
+            | Error::Http { context, .. }
+            | Error::RequestFailed { context, .. }
+            | Error::Transport { context, .. }
+            | Error::Decode { context, .. }
+            | Error::TooLarge { context, .. } => Some(context),
+            Error::InvalidInput { .. }
+            | Error::MissingKey
+            | Error::Config { .. }
+            | Error::Timeout { .. }
+            | Error::Io { .. } => None,
+        }
+    };
+}
+
+impl Error {
+    /// The id of the request this error concerns, when one had been
+    /// submitted (or fal named one): the job may still be fetched with it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fal_kontext::Client) {
+    /// if let Err(error) = client.edit("Make it night", "day.png").run().await {
+    ///     if let Some(id) = error.request_id() {
+    ///         eprintln!("fetch it later: kontext result {id}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Timeout { request_id, .. } => request_id.as_deref(),
+            other => other.context()?.request_id.as_deref(),
+        }
+    }
+
+    /// What fal said besides the status, for the errors that carry it.
+    ///
+    /// ```
+    /// let error = fal_kontext::Error::MissingKey;
+    /// assert!(error.context().is_none());
+    /// ```
+    pub fn context(&self) -> Option<&ErrorContext> {
+        context_of!(self)
+    }
+
+    /// The same error, concerning the request `request_id` (which replaces
+    /// any id an answer's header named: the submit's id is the one to fetch
+    /// the job with).
+    pub(crate) fn for_request(mut self, request_id: &str) -> Self {
+        if let Error::Timeout { request_id: id, .. } = &mut self {
+            id.get_or_insert_with(|| request_id.to_string());
+        } else if let Some(context) = self.context_mut() {
+            context.request_id = Some(request_id.to_string());
+        }
+        self
+    }
+
+    fn context_mut(&mut self) -> Option<&mut ErrorContext> {
+        context_of!(self)
+    }
+
+    /// A transport error with no request behind it yet.
+    pub(crate) fn transport(source: reqwest::Error) -> Self {
+        Error::Transport {
+            source,
+            context: ErrorContext::default(),
+        }
+    }
 }
 
 fn display_details(details: &[ValidationDetail]) -> String {
@@ -194,6 +348,7 @@ mod tests {
                 msg: "Input should be less than or equal to 4".into(),
                 kind: "less_than_equal".into(),
             }],
+            context: ErrorContext::default(),
         };
         assert_eq!(
             error.to_string(),

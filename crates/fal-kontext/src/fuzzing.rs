@@ -42,6 +42,16 @@ fn answer(status: u16, content_type: &[u8], retry_after: &[u8], body: &[u8]) -> 
     })
 }
 
+/// What the SDK makes of a whole answer: a 2xx decoded as `T` (as the
+/// generated operations decode it), anything else as its error.
+fn decoded<T: DeserializeOwned>(answer: Answer, what: &'static str) -> Result<T> {
+    if answer.status.is_success() {
+        crate::http::decode(&answer.body, what)
+    } else {
+        Err(answer.into_error())
+    }
+}
+
 /// What the SDK makes of an answer to a status call (`None`: no valid
 /// HTTP status code).
 pub fn decode_status(
@@ -50,7 +60,10 @@ pub fn decode_status(
     retry_after: &[u8],
     body: &[u8],
 ) -> Option<Result<QueueStatus>> {
-    Some(answer(status, content_type, retry_after, body)?.json("the status"))
+    Some(decoded(
+        answer(status, content_type, retry_after, body)?,
+        "the status",
+    ))
 }
 
 /// What the SDK makes of an answer to a result call, as output type `O`.
@@ -60,7 +73,10 @@ pub fn decode_output<O: DeserializeOwned>(
     retry_after: &[u8],
     body: &[u8],
 ) -> Option<Result<O>> {
-    Some(answer(status, content_type, retry_after, body)?.json("the output"))
+    Some(decoded(
+        answer(status, content_type, retry_after, body)?,
+        "the output",
+    ))
 }
 
 /// The error the SDK makes of an unsuccessful answer.
@@ -105,5 +121,6 @@ pub fn validate<K: Kind>(request: &Request<K>) -> Result<()> {
 /// The JSON body a validated request sends, its images already resolved to
 /// `image_urls`.
 pub fn input<K: Kind>(request: &Request<K>, image_urls: Vec<String>) -> Result<Value> {
-    request.kind.input(&request.fields, image_urls)
+    let input = request.kind.input(&request.fields, image_urls)?;
+    Ok(serde_json::to_value(input).expect("generated inputs always serialize"))
 }

@@ -1,14 +1,25 @@
-//! Every HTTP call: the key on API hosts only, retries by call kind, and the
-//! mapping of fal's answers to [`Error`].
+//! Every HTTP call, generated or hand-written: when a failed attempt is
+//! repeated, how long one may take, and the mapping of what went wrong
+//! (progenitor's `Error`, reqwest's, an unsuccessful answer) to [`Error`].
+
+use std::time::Duration;
 
 use bytes::Bytes;
+use fal_kontext_api::ResponseValue;
+use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Client;
-use crate::error::{Error, Result, ValidationDetail, excerpt};
+use crate::error::{Error, ErrorContext, Result, ValidationDetail, excerpt};
 use crate::retry::retry_after;
+
+/// The most the SDK reads of one answer (a status, an output, an error), 64
+/// MiB: an output with `sync_mode` carries its images inline, four large
+/// PNGs in base64. A larger answer is [`Error::TooLarge`], not read.
+pub(crate) const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What a call is, which decides whether it carries the key and when it may
 /// be repeated.
@@ -23,7 +34,7 @@ pub(crate) enum Call {
     Foreign,
 }
 
-/// A complete answer: status, headers and the whole body.
+/// A complete unsuccessful answer: status, headers and the (start of the) body.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub status: StatusCode,
@@ -32,48 +43,83 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    /// Decodes a successful answer, or turns an unsuccessful one into its error.
-    pub fn json<T: DeserializeOwned>(self, what: &'static str) -> Result<T> {
-        let answer = self.ok()?;
-        serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
-            what,
-            body: excerpt(&answer.body),
-            source,
-        })
+    /// Reads an unsuccessful answer.
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        // a body that broke or is too large leaves the excerpt empty
+        let body = read_capped::<_, reqwest::Error>(response.bytes_stream())
+            .await
+            .unwrap_or_default();
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
-    /// The answer itself when it is a 2xx, else the matching error.
-    pub fn ok(self) -> Result<Self> {
-        if self.status.is_success() {
-            Ok(self)
-        } else {
-            Err(self.into_error())
+    /// What fal said besides the status: the request id, `error_type` (the
+    /// body's, else the header's) and `x-fal-retryable`, as fal's clients
+    /// read them (fal-client 1.0.3, `_raise_for_status`: the body's
+    /// `error_type`, else `x-fal-error-type`; @fal-ai/client 1.10.1,
+    /// `response.js`: `x-fal-request-id`; /work/shared/api/webhooks-and-headers.md).
+    pub fn context(&self) -> ErrorContext {
+        let header = |name: &str| {
+            self.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let body_type = serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("error_type")?.as_str().map(str::to_string));
+        ErrorContext {
+            request_id: header("x-fal-request-id"),
+            error_type: body_type.or_else(|| header("x-fal-error-type")),
+            retryable: header("x-fal-retryable").and_then(|v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" => Some(true),
+                    "false" | "0" | "no" => Some(false),
+                    _ => None,
+                }
+            }),
         }
     }
 
     /// The error an unsuccessful answer stands for.
     pub fn into_error(self) -> Error {
         let status = self.status.as_u16();
+        let context = self.context();
         let detail = || detail_text(&self.body);
         match self.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Authentication {
                 status,
                 detail: detail(),
+                context,
             },
-            StatusCode::NOT_FOUND => Error::NotFound { detail: detail() },
+            StatusCode::NOT_FOUND => Error::NotFound {
+                detail: detail(),
+                context,
+            },
             StatusCode::UNPROCESSABLE_ENTITY => Error::Validation {
                 details: validation_details(&self.body),
+                context,
             },
             StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
                 retry_after: retry_after(&self.headers),
+                context,
             },
             s if s.is_server_error() => Error::Server {
                 status,
                 body: excerpt(&self.body),
+                context,
             },
             _ => Error::Http {
                 status,
                 body: excerpt(&self.body),
+                context,
             },
         }
     }
@@ -86,21 +132,38 @@ impl Answer {
     }
 }
 
-/// A streamed response when it is a 2xx (its body still unread); otherwise
-/// the error its (whole) body stands for.
-pub(crate) async fn successful(response: reqwest::Response) -> Result<reqwest::Response> {
-    if response.status().is_success() {
-        return Ok(response);
+/// Why a body was not read whole.
+pub(crate) enum Cut<E> {
+    /// It broke (a reset, fewer bytes than promised).
+    Broken(E),
+    /// It grew past [`MAX_ANSWER_BYTES`].
+    TooLarge,
+}
+
+/// A body read whole, if it is at most [`MAX_ANSWER_BYTES`] long.
+pub(crate) async fn read_capped<S, E>(body: S) -> std::result::Result<Bytes, Cut<E>>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut read = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(Cut::Broken)?;
+        if (read.len() + chunk.len()) as u64 > MAX_ANSWER_BYTES {
+            return Err(Cut::TooLarge);
+        }
+        read.extend_from_slice(&chunk);
     }
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.unwrap_or_default();
-    Err(Answer {
-        status,
-        headers,
-        body,
+    Ok(read.into())
+}
+
+impl From<Cut<reqwest::Error>> for Failed {
+    fn from(cut: Cut<reqwest::Error>) -> Self {
+        match cut {
+            Cut::Broken(error) => Failed::Transport(error),
+            Cut::TooLarge => Failed::Final(too_large("the answer")),
+        }
     }
-    .into_error())
 }
 
 /// fal's `detail` as text: a string, or the joined messages of a list.
@@ -147,6 +210,126 @@ pub(crate) fn validation_details(body: &[u8]) -> Vec<ValidationDetail> {
     }
 }
 
+/// A failed attempt, as the retry rules see it.
+#[derive(Debug)]
+pub(crate) enum Failed {
+    /// An unsuccessful answer.
+    Answer(Answer),
+    /// No whole answer: the connection failed or broke.
+    Transport(reqwest::Error),
+    /// No whole answer within the call's own time limit.
+    TimedOut(Duration),
+    /// Decided already, never repeated: a decode error, an answer too large.
+    Final(Error),
+}
+
+impl Failed {
+    /// What progenitor's error of a generated operation stands for; `what`
+    /// names the answer for a decode error.
+    pub async fn from_api<E: Serialize>(
+        error: fal_kontext_api::Error<E>,
+        what: &'static str,
+    ) -> Self {
+        use fal_kontext_api::Error as Api;
+        match error {
+            Api::CommunicationError(error)
+            | Api::ResponseBodyError(error)
+            | Api::InvalidUpgrade(error) => Failed::Transport(error),
+            Api::UnexpectedResponse(response) => Failed::Answer(Answer::read(response).await),
+            // a declared error answer (cancel's 400) whose caller did not take it
+            Api::ErrorResponse(answer) => Failed::Answer(Answer {
+                status: answer.status(),
+                headers: answer.headers().clone(),
+                body: serde_json::to_vec(answer.as_ref())
+                    .unwrap_or_default()
+                    .into(),
+            }),
+            Api::InvalidResponsePayload(body, source) => Failed::Final(Error::Decode {
+                what,
+                body: excerpt(&body),
+                source,
+                context: ErrorContext::default(),
+            }),
+            // the post-hook's refusal: the only custom error there is
+            Api::Custom(_) => Failed::Final(Error::TooLarge {
+                what,
+                limit: MAX_ANSWER_BYTES,
+                context: ErrorContext::default(),
+            }),
+            // the SDK checks every value before it builds an operation
+            Api::InvalidRequest(message) => Failed::Final(Error::InvalidInput {
+                field: "request",
+                value: String::new(),
+                rule: message,
+            }),
+        }
+    }
+
+    /// The value of a generated operation's answer; a success the document
+    /// does not list (`UnexpectedResponse` with a 2xx) is decoded too, so
+    /// that a submit fal accepted is never lost to a status code.
+    pub async fn answer<T: DeserializeOwned, E: Serialize>(
+        sent: std::result::Result<ResponseValue<T>, fal_kontext_api::Error<E>>,
+        what: &'static str,
+    ) -> std::result::Result<T, Failed> {
+        match sent {
+            Ok(answer) => Ok(answer.into_inner()),
+            Err(fal_kontext_api::Error::UnexpectedResponse(response))
+                if response.status().is_success() =>
+            {
+                let body = read_capped(response.bytes_stream()).await?;
+                serde_json::from_slice(&body).map_err(|source| {
+                    Failed::Final(Error::Decode {
+                        what,
+                        body: excerpt(&body),
+                        source,
+                        context: ErrorContext::default(),
+                    })
+                })
+            }
+            Err(error) => Err(Failed::from_api(error, what).await),
+        }
+    }
+
+    /// Whether the attempt may be made again.
+    fn may_retry(&self, call: Call) -> bool {
+        match self {
+            Failed::Answer(answer) => may_retry_answer(call, answer),
+            Failed::Transport(error) => may_retry_error(call, error),
+            // a submit that timed out may have created the job
+            Failed::TimedOut(_) => call != Call::Submit,
+            Failed::Final(_) => false,
+        }
+    }
+
+    pub fn into_error(self) -> Error {
+        match self {
+            Failed::Answer(answer) => answer.into_error(),
+            Failed::Transport(error) => Error::transport(error),
+            Failed::TimedOut(after) => Error::Timeout {
+                request_id: None,
+                after,
+            },
+            Failed::Final(error) => error,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Failed::Answer(answer) => Some(answer.status.as_u16()),
+            _ => None,
+        }
+    }
+}
+
+fn too_large(what: &'static str) -> Error {
+    Error::TooLarge {
+        what,
+        limit: MAX_ANSWER_BYTES,
+        context: ErrorContext::default(),
+    }
+}
+
 /// Whether a failed attempt may be made again.
 fn may_retry_answer(call: Call, answer: &Answer) -> bool {
     let status = answer.status.as_u16();
@@ -186,61 +369,95 @@ impl Client {
         })
     }
 
-    /// Sends a request built by `build` (called again for each attempt) and
-    /// reads the whole answer, retrying as the call kind allows. Returns the
-    /// last answer whatever its status; transport failures are errors.
+    /// Makes attempts of one call until one succeeds or the retry rules of
+    /// its kind say stop; each attempt within `limit` when given.
+    pub(crate) async fn retrying<T, F, A>(
+        &self,
+        call: Call,
+        limit: Option<Duration>,
+        mut attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> A,
+        A: Future<Output = std::result::Result<T, Failed>>,
+    {
+        let settings = self.settings();
+        let mut delays = settings.retry.delays();
+        loop {
+            let outcome = match limit {
+                Some(limit) => tokio::time::timeout(limit, attempt())
+                    .await
+                    .unwrap_or(Err(Failed::TimedOut(limit))),
+                None => attempt().await,
+            };
+            let failed = match outcome {
+                Ok(value) => return Ok(value),
+                Err(failed) => failed,
+            };
+            if !failed.may_retry(call) {
+                return Err(failed.into_error());
+            }
+            let Some(delay) = delays.next() else {
+                return Err(failed.into_error());
+            };
+            let pause = match &failed {
+                Failed::Answer(answer) => retry_after(&answer.headers)
+                    .map_or(delay, |asked| asked.min(settings.retry.max_delay)),
+                _ => delay,
+            };
+            tracing::debug!(?call, ?pause, status = failed.status(), "retrying");
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// A hand-written call (storage, the run host): sends the request built
+    /// by `build` (called again for each attempt), with the key when `call`
+    /// is not [`Call::Foreign`], and returns the body of a successful answer.
     pub(crate) async fn send(
         &self,
         call: Call,
+        limit: Option<Duration>,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<Answer> {
-        let settings = self.settings();
+    ) -> Result<Bytes> {
         let auth = match call {
             Call::Submit | Call::Api => Some(self.auth_header()?),
             Call::Foreign => None,
         };
-        let mut delays = settings.retry.delays();
-        loop {
-            let mut request = build(&settings.http);
+        let http = &self.settings().http;
+        self.retrying(call, limit, || {
+            let mut request = build(http);
             if let Some(auth) = &auth {
-                request = request.header(AUTHORIZATION, auth.clone());
+                request = request.header(reqwest::header::AUTHORIZATION, auth.clone());
             }
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    response.bytes().await.map(|body| Answer {
-                        status,
-                        headers,
-                        body,
-                    })
+            async move {
+                let response = request.send().await.map_err(Failed::Transport)?;
+                if !response.status().is_success() {
+                    return Err(Failed::Answer(Answer::read(response).await));
                 }
-                Err(error) => Err(error),
-            };
-            let pause = match &outcome {
-                Ok(answer) if may_retry_answer(call, answer) => {
-                    let Some(delay) = delays.next() else {
-                        return outcome.map_err(Error::Transport);
-                    };
-                    retry_after(&answer.headers)
-                        .map_or(delay, |asked| asked.min(settings.retry.max_delay))
-                }
-                Err(error) if may_retry_error(call, error) => {
-                    let Some(delay) = delays.next() else {
-                        return outcome.map_err(Error::Transport);
-                    };
-                    delay
-                }
-                _ => return outcome.map_err(Error::Transport),
-            };
-            tracing::debug!(
-                ?call,
-                ?pause,
-                status = outcome.as_ref().ok().map(|a| a.status.as_u16()),
-                "retrying"
-            );
-            tokio::time::sleep(pause).await;
-        }
+                Ok(read_capped(response.bytes_stream()).await?)
+            }
+        })
+        .await
+    }
+}
+
+/// Decodes a successful body.
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T> {
+    serde_json::from_slice(body).map_err(|source| Error::Decode {
+        what,
+        body: excerpt(body),
+        source,
+        context: ErrorContext::default(),
+    })
+}
+
+/// A streamed response when it is a 2xx (its body still unread); otherwise
+/// the error its body stands for.
+pub(crate) async fn successful(response: reqwest::Response) -> Result<reqwest::Response> {
+    if response.status().is_success() {
+        Ok(response)
+    } else {
+        Err(Answer::read(response).await.into_error())
     }
 }
 
@@ -284,7 +501,7 @@ mod tests {
     }
 
     #[test]
-    fn answers_map_to_errors() {
+    fn answers_map_to_errors_with_what_fal_said() {
         let error = answer(
             422,
             "application/json",
@@ -292,12 +509,12 @@ mod tests {
         )
         .into_error();
         assert!(
-            matches!(&error, Error::Validation { details } if details[0].kind == "int_parsing"),
+            matches!(&error, Error::Validation { details, .. } if details[0].kind == "int_parsing"),
             "{error:?}"
         );
         let error = answer(401, "application/json", r#"{"detail":"No key"}"#).into_error();
         assert!(
-            matches!(&error, Error::Authentication { status: 401, detail } if detail == "No key"),
+            matches!(&error, Error::Authentication { status: 401, detail, .. } if detail == "No key"),
             "{error:?}"
         );
         assert!(matches!(
@@ -305,12 +522,55 @@ mod tests {
             Error::NotFound { .. }
         ));
         assert!(matches!(
-            answer(503, "text/html", "x").into_error(),
-            Error::Server { status: 503, .. }
-        ));
-        assert!(matches!(
             answer(400, "text/plain", "x").into_error(),
             Error::Http { status: 400, .. }
+        ));
+
+        let mut failed = answer(
+            503,
+            "application/json",
+            r#"{"detail":"no runner","error_type":"runner_scheduling_failure"}"#,
+        );
+        failed
+            .headers
+            .insert("x-fal-request-id", "req-1".parse().unwrap());
+        failed
+            .headers
+            .insert("x-fal-error-type", "ignored".parse().unwrap());
+        failed
+            .headers
+            .insert("x-fal-retryable", "true".parse().unwrap());
+        let error = failed.into_error();
+        let context = error.context().unwrap();
+        assert_eq!(context.request_id.as_deref(), Some("req-1"));
+        assert_eq!(
+            context.error_type.as_deref(),
+            Some("runner_scheduling_failure"),
+            "the body's error_type comes first"
+        );
+        assert_eq!(context.retryable, Some(true));
+        assert!(matches!(error, Error::Server { status: 503, .. }));
+        assert!(
+            error
+                .to_string()
+                .ends_with(" (request req-1, error_type runner_scheduling_failure, retryable)"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_up_to_the_limit() {
+        let mib = |n: u64| {
+            futures::stream::iter(
+                (0..n).map(|_| Ok::<_, std::convert::Infallible>(Bytes::from(vec![b'x'; 1 << 20]))),
+            )
+        };
+        let limit = MAX_ANSWER_BYTES >> 20;
+        let whole = read_capped(mib(limit)).await;
+        assert_eq!(whole.ok().map(|b| b.len() as u64), Some(MAX_ANSWER_BYTES));
+        assert!(matches!(
+            read_capped(mib(limit + 1)).await,
+            Err(Cut::TooLarge)
         ));
     }
 }

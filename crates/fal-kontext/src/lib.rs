@@ -40,6 +40,13 @@
 //! - [`Request::run`], [`Request::subscribe`] (updates then output),
 //!   [`Request::submit`] (a [`RequestHandle`] for `status`, `result`, `cancel`),
 //!   [`Request::run_sync`].
+//! - The submit options fal documents, on every [`Request`]:
+//!   [`Request::cdn_lifetime`] (the output files', and the uploaded
+//!   inputs', lifetime on fal's CDN), [`Request::store_io`],
+//!   [`Request::no_retry`], [`Request::max_queue_length`],
+//!   [`Request::header`] (an option fal adds later), besides
+//!   [`Request::webhook`], [`Request::request_timeout`],
+//!   [`Request::priority`] and [`Request::runner_hint`].
 //! - [`Client::download`]: images out.
 //! - [`Error`]: everything that can go wrong, to match on.
 //! - [`webhook`]: receive fal's webhooks, verified ([`webhook::Verifier`])
@@ -55,17 +62,20 @@ mod config;
 mod durations;
 pub mod endpoints;
 mod error;
+mod file_stem;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
 mod image_input;
+mod operations;
 mod options;
 mod output;
 mod queue;
 mod requests;
 mod retry;
 mod secret;
+mod submit_options;
 mod upload;
 mod wait;
 pub mod webhook;
@@ -74,9 +84,10 @@ pub use config::{
     ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_QUEUE_URL, DEFAULT_REST_URL,
     DEFAULT_RUN_URL, DEFAULT_WAIT_TIMEOUT,
 };
-pub use error::{Error, Result, ValidationDetail};
+pub use error::{Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;
-pub use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+pub use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
+pub use file_stem::check_file_stem;
 pub use image_input::ImageInput;
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};

@@ -1,15 +1,15 @@
-//! The queue: submit, status, result, cancel, and the synchronous run.
+//! The queue: submit, status, result, cancel (each a generated operation,
+//! see [`crate::api`]), and the synchronous run.
 
 use std::marker::PhantomData;
 
-use fal_kontext_api::types::{CancelStatus, QueueStatus};
-use reqwest::StatusCode;
+use fal_kontext_api::types::QueueStatus;
 use serde::de::DeserializeOwned;
 
 use crate::Client;
-use crate::endpoints;
-use crate::error::{Error, Result};
-use crate::http::Call;
+use crate::error::{Error, ErrorContext, Result};
+use crate::http::{Call, Failed, decode};
+use crate::operations::{Accept, App, per_app};
 use crate::requests::{Kind, Request};
 
 /// A submitted request: its id and the URLs fal returned for it. `O` is the
@@ -17,10 +17,11 @@ use crate::requests::{Kind, Request};
 pub struct RequestHandle<O> {
     pub(crate) client: Client,
     endpoint: String,
+    app: std::result::Result<App, String>,
     request_id: String,
-    status_url: String,
-    response_url: String,
-    cancel_url: String,
+    status_url: Option<String>,
+    response_url: Option<String>,
+    cancel_url: Option<String>,
     output: PhantomData<fn() -> O>,
 }
 
@@ -50,21 +51,6 @@ pub enum CancelOutcome {
 }
 
 impl<K: Kind> Request<K> {
-    fn queue_headers(&self) -> Vec<(&'static str, String)> {
-        let q = &self.queue;
-        let mut headers = Vec::new();
-        if let Some(timeout) = q.request_timeout {
-            headers.push(("x-fal-request-timeout", timeout.as_secs_f64().to_string()));
-        }
-        if let Some(priority) = q.priority {
-            headers.push(("x-fal-queue-priority", priority.as_str().to_string()));
-        }
-        if let Some(hint) = &q.runner_hint {
-            headers.push(("x-fal-runner-hint", hint.clone()));
-        }
-        headers
-    }
-
     /// Submits the request to fal's queue and returns at once with its handle.
     /// Local images are checked, then inlined or uploaded, first.
     ///
@@ -76,38 +62,44 @@ impl<K: Kind> Request<K> {
     /// # Ok(()) }
     /// ```
     pub async fn submit(self) -> Result<RequestHandle<K::Output>> {
-        let body = self.body().await?;
-        let settings = self.client.settings();
-        let url = format!("{}/{}", settings.queue_url, self.endpoint());
-        let webhook: Vec<(&str, &str)> = self
-            .queue
-            .webhook
-            .iter()
-            .map(|w| ("fal_webhook", w.as_str()))
-            .collect();
-        let headers = self.queue_headers();
-        let timeout = settings.call_timeout;
-        let answer = self
+        let input = self.body().await?;
+        let extra = crate::submit_options::extra_headers(&self.queue)?;
+        let api = self.client.queue_api_with(None, Accept::Json, extra)?;
+        let (api, input, queue) = (&api, &input, &self.queue);
+        let status: QueueStatus = self
             .client
-            .send(Call::Submit, |http| {
-                let mut request = http.post(&url).query(&webhook).json(&body).timeout(timeout);
-                for (name, value) in &headers {
-                    request = request.header(*name, value);
-                }
-                request
-            })
+            .retrying(
+                Call::Submit,
+                Some(self.client.settings().call_timeout),
+                move || async move {
+                    let sent = crate::operations::submit(api, input, queue).await;
+                    Failed::answer(sent, "the submit answer").await
+                },
+            )
             .await?;
-        let status: QueueStatus = answer.json("the submit answer")?;
-        tracing::debug!(request_id = %status.request_id, endpoint = self.endpoint(), "submitted");
+        // A status answer may leave its request id out; a submit answer
+        // cannot: without it the job could never be found again.
+        let Some(request_id) = status.request_id.clone() else {
+            return Err(Error::Decode {
+                what: "the submit answer",
+                body: serde_json::to_string(&status).unwrap_or_default(),
+                source: serde::de::Error::missing_field("request_id"),
+                context: ErrorContext::default(),
+            });
+        };
+        tracing::debug!(%request_id, endpoint = self.endpoint(), "submitted");
         Ok(RequestHandle::from_status(
             &self.client,
             self.endpoint(),
+            &request_id,
             status,
         ))
     }
 
     /// Runs the request on fal's synchronous host (`FAL_RUN_URL`) and returns
-    /// its output: one call, no queue, no progress.
+    /// its output: one call, no queue, no progress. (The run host is not part
+    /// of fal's queue documents: this call is the SDK's own, with the same
+    /// typed input as a submit.)
     ///
     /// ```no_run
     /// # async fn demo() -> fal_kontext::Result<()> {
@@ -116,68 +108,77 @@ impl<K: Kind> Request<K> {
     /// # Ok(()) }
     /// ```
     pub async fn run_sync(self) -> Result<K::Output> {
-        let body = self.body().await?;
+        let input = self.body().await?;
         let url = format!("{}/{}", self.client.settings().run_url, self.endpoint());
         let deadline = self
             .queue
             .wait_timeout
             .unwrap_or(self.client.settings().wait_timeout);
-        let headers = self.queue_headers();
-        self.client
-            .send(Call::Submit, |http| {
-                let mut request = http.post(&url).json(&body).timeout(deadline);
-                for (name, value) in &headers {
+        let q = &self.queue;
+        // The run host takes a submit's headers (@fal-ai/client 1.10.1,
+        // `client.js`, `run`: the lifecycle and timeout headers), and the
+        // caller's extra headers (none of them one the SDK sets).
+        let extra = crate::submit_options::extra_headers(q)?;
+        let options = crate::submit_options::Wire::of(q).headers();
+        let body = self
+            .client
+            .send(Call::Submit, Some(deadline), |http| {
+                let mut request = http.post(&url).headers(extra.clone()).json(&input);
+                if let Some(timeout) = q.request_timeout {
+                    request =
+                        request.header("x-fal-request-timeout", timeout.as_secs_f64().to_string());
+                }
+                if let Some(priority) = q.priority {
+                    request = request.header("x-fal-queue-priority", priority.as_str());
+                }
+                if let Some(hint) = &q.runner_hint {
+                    request = request.header("x-fal-runner-hint", hint);
+                }
+                for (name, value) in &options {
                     request = request.header(*name, value);
                 }
                 request
             })
-            .await?
-            .json("the output")
+            .await?;
+        decode(&body, "the output")
     }
 }
 
 impl Client {
     /// A handle to a request submitted earlier (by id), for `status`,
-    /// `result` and `cancel`; the URLs are fal's app-root queue URLs.
+    /// `result` and `cancel`, which go to the app root on the configured
+    /// queue URL (where fal answers the Kontext family). An endpoint that is
+    /// not one of the family fails each of them with [`Error::InvalidInput`].
     ///
     /// ```
     /// use fal_kontext::{Client, EditOutput, endpoints};
     /// let client = Client::builder().key("id:secret").queue_url("http://127.0.0.1:9").build()?;
     /// let handle = client.request_handle::<EditOutput>(endpoints::FLUX_PRO_KONTEXT, "1234");
-    /// assert_eq!(handle.status_url(), "http://127.0.0.1:9/fal-ai/flux-pro/requests/1234/status");
+    /// assert_eq!(handle.request_id(), "1234");
+    /// assert_eq!(handle.status_url(), None, "fal returned no URL for it");
     /// # Ok::<(), fal_kontext::Error>(())
     /// ```
     pub fn request_handle<O>(&self, endpoint: &str, request_id: &str) -> RequestHandle<O> {
-        let base = format!(
-            "{}/{}/requests/{request_id}",
-            self.settings().queue_url,
-            endpoints::app(endpoint)
-        );
         RequestHandle {
             client: self.clone(),
             endpoint: endpoint.to_string(),
+            app: App::of(endpoint).map_err(|error| error.to_string()),
             request_id: request_id.to_string(),
-            status_url: format!("{base}/status"),
-            cancel_url: format!("{base}/cancel"),
-            response_url: base,
+            status_url: None,
+            response_url: None,
+            cancel_url: None,
             output: PhantomData,
         }
     }
 }
 
 impl<O> RequestHandle<O> {
-    /// Prefers the URLs fal returned; builds the app-root ones where it gave none.
-    fn from_status(client: &Client, endpoint: &str, status: QueueStatus) -> Self {
-        let mut handle = client.request_handle(endpoint, &status.request_id);
-        if let Some(url) = status.status_url {
-            handle.status_url = url;
-        }
-        if let Some(url) = status.response_url {
-            handle.response_url = url;
-        }
-        if let Some(url) = status.cancel_url {
-            handle.cancel_url = url;
-        }
+    /// Keeps the URLs fal returned, to follow them (see [`Client::queue_api`]).
+    fn from_status(client: &Client, endpoint: &str, request_id: &str, status: QueueStatus) -> Self {
+        let mut handle = client.request_handle(endpoint, request_id);
+        handle.status_url = status.status_url;
+        handle.response_url = status.response_url;
+        handle.cancel_url = status.cancel_url;
         handle
     }
 
@@ -187,12 +188,41 @@ impl<O> RequestHandle<O> {
         RequestHandle {
             client: self.client.clone(),
             endpoint: self.endpoint.clone(),
+            app: self.app.clone(),
             request_id: self.request_id.clone(),
             status_url: self.status_url.clone(),
             response_url: self.response_url.clone(),
             cancel_url: self.cancel_url.clone(),
             output: PhantomData,
         }
+    }
+
+    /// The app whose operations serve the request.
+    pub(crate) fn app(&self) -> Result<App> {
+        self.app.clone().map_err(|rule| Error::InvalidInput {
+            field: "endpoint",
+            value: self.endpoint.clone(),
+            rule,
+        })
+    }
+
+    /// The generated client for a call about this request: `returned` is the
+    /// URL fal returned for it, if any.
+    pub(crate) fn api(
+        &self,
+        returned: Option<&String>,
+        accept: Accept,
+    ) -> Result<(fal_kontext_api::Client, App)> {
+        Ok((
+            self.client
+                .queue_api(returned.map(String::as_str), accept)?,
+            self.app()?,
+        ))
+    }
+
+    /// `error`, concerning this request.
+    pub(crate) fn concerning(&self, error: Error) -> Error {
+        error.for_request(&self.request_id)
     }
 
     /// The request id fal gave.
@@ -215,25 +245,30 @@ impl<O> RequestHandle<O> {
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
-    /// Where its status is read.
+    /// The URL fal returned for its status, when it returned one (status
+    /// calls follow it when it is on the configured queue origin).
     ///
     /// ```no_run
     /// # async fn demo(handle: fal_kontext::RequestHandle<fal_kontext::EditOutput>) {
-    /// println!("status at {}", handle.status_url());
+    /// if let Some(url) = handle.status_url() {
+    ///     println!("status at {url}");
+    /// }
     /// # }
     /// ```
-    pub fn status_url(&self) -> &str {
-        &self.status_url
+    pub fn status_url(&self) -> Option<&str> {
+        self.status_url.as_deref()
     }
-    /// Where its result is read.
+    /// The URL fal returned for its result, when it returned one.
     ///
     /// ```no_run
     /// # async fn demo(handle: fal_kontext::RequestHandle<fal_kontext::EditOutput>) {
-    /// println!("result at {}", handle.response_url());
+    /// if let Some(url) = handle.response_url() {
+    ///     println!("result at {url}");
+    /// }
     /// # }
     /// ```
-    pub fn response_url(&self) -> &str {
-        &self.response_url
+    pub fn response_url(&self) -> Option<&str> {
+        self.response_url.as_deref()
     }
 
     /// The request's status now, with its log lines when `logs` is true.
@@ -245,14 +280,16 @@ impl<O> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub async fn status(&self, logs: bool) -> Result<QueueStatus> {
-        let query: &[(&str, &str)] = if logs { &[("logs", "1")] } else { &[] };
-        let timeout = self.client.settings().call_timeout;
-        self.client
-            .send(Call::Api, |http| {
-                http.get(&self.status_url).query(query).timeout(timeout)
-            })
-            .await?
-            .json("the status")
+        self.call(self.status_url.as_ref(), |api, app, id| async move {
+            let sent = per_app!(
+                app,
+                api.status_flux_pro(),
+                api.status_flux_kontext(),
+                |op| op.request_id(&id).logs(i64::from(logs)).send().await
+            );
+            Failed::answer(sent, "the status").await
+        })
+        .await
     }
 
     /// Cancels the request; a request already completed is not an error.
@@ -263,23 +300,44 @@ impl<O> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub async fn cancel(&self) -> Result<CancelOutcome> {
-        let timeout = self.client.settings().call_timeout;
-        let answer = self
-            .client
-            .send(Call::Api, |http| {
-                http.put(&self.cancel_url).timeout(timeout)
-            })
-            .await?;
-        let said = serde_json::from_slice::<CancelStatus>(&answer.body)
-            .ok()
-            .and_then(|c| c.status);
-        match (answer.status, said.as_deref()) {
-            (StatusCode::BAD_REQUEST, Some("ALREADY_COMPLETED")) => {
-                Ok(CancelOutcome::AlreadyCompleted)
+        self.call(self.cancel_url.as_ref(), |api, app, id| async move {
+            let sent = per_app!(
+                app,
+                api.cancel_flux_pro(),
+                api.cancel_flux_kontext(),
+                |op| op.request_id(&id).send().await
+            );
+            match sent {
+                // fal answers 400 ALREADY_COMPLETED for a request that ended
+                Err(fal_kontext_api::Error::ErrorResponse(answer))
+                    if answer.status.as_deref() == Some("ALREADY_COMPLETED") =>
+                {
+                    Ok(CancelOutcome::AlreadyCompleted)
+                }
+                Ok(_) => Ok(CancelOutcome::Requested),
+                Err(error) => Err(Failed::from_api(error, "the cancel answer").await),
             }
-            (status, _) if status.is_success() => Ok(CancelOutcome::Requested),
-            _ => Err(answer.into_error()),
-        }
+        })
+        .await
+    }
+
+    /// One idempotent call about this request through a generated
+    /// operation, retried by the rules of [`Call::Api`], each try within
+    /// the call timeout: `attempt` makes one try, given the generated client
+    /// (following `returned`, the URL fal returned for the call), the app
+    /// and the request id.
+    async fn call<T, F, A>(&self, returned: Option<&String>, attempt: F) -> Result<T>
+    where
+        F: Fn(fal_kontext_api::Client, App, String) -> A,
+        A: Future<Output = std::result::Result<T, Failed>>,
+    {
+        let (api, app) = self.api(returned, Accept::Json)?;
+        self.client
+            .retrying(Call::Api, Some(self.client.settings().call_timeout), || {
+                attempt(api.clone(), app, self.request_id.clone())
+            })
+            .await
+            .map_err(|error| self.concerning(error))
     }
 }
 
@@ -294,13 +352,27 @@ impl<O: DeserializeOwned> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub async fn result(&self) -> Result<O> {
-        let timeout = self.client.settings().call_timeout;
-        self.client
-            .send(Call::Api, |http| {
-                http.get(&self.response_url).timeout(timeout)
+        let output = self
+            .call(self.response_url.as_ref(), |api, app, id| async move {
+                let sent = per_app!(
+                    app,
+                    api.result_flux_pro(),
+                    api.result_flux_kontext(),
+                    |op| op.request_id(&id).send().await
+                );
+                Failed::answer(sent, "the output").await
             })
-            .await?
-            .json("the output")
+            .await?;
+        // At the app root the result operation answers any JSON; the
+        // endpoint's own output type reads it.
+        serde_json::from_value(output.clone()).map_err(|source| {
+            self.concerning(Error::Decode {
+                what: "the output",
+                body: crate::error::excerpt(output.to_string().as_bytes()),
+                source,
+                context: ErrorContext::default(),
+            })
+        })
     }
 
     /// Turns a COMPLETED status that carries `error` into the error, reading
@@ -311,10 +383,13 @@ impl<O: DeserializeOwned> RequestHandle<O> {
             Err(error @ (Error::Validation { .. } | Error::Http { .. } | Error::Server { .. })) => {
                 error
             }
-            _ => Error::RequestFailed {
+            _ => self.concerning(Error::RequestFailed {
                 message,
-                error_type: status.error_type.clone(),
-            },
+                context: ErrorContext {
+                    error_type: status.error_type.clone(),
+                    ..ErrorContext::default()
+                },
+            }),
         })
     }
 }

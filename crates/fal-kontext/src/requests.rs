@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use fal_kontext_api::types;
-use serde_json::Value;
 
 use crate::Client;
 use crate::endpoints;
@@ -32,13 +31,19 @@ pub struct Fields {
 }
 
 /// What the queue is asked besides the input.
+/// (Public only because [`Kind`] names it; it cannot be reached from outside.)
 #[derive(Clone, Debug, Default)]
-pub(crate) struct QueueOptions {
+pub struct QueueOptions {
     pub webhook: Option<String>,
     pub request_timeout: Option<Duration>,
     pub priority: Option<Priority>,
     pub runner_hint: Option<String>,
     pub wait_timeout: Option<Duration>,
+    pub cdn_lifetime: Option<Duration>,
+    pub store_io: Option<bool>,
+    pub no_retry: Option<bool>,
+    pub max_queue_length: Option<u32>,
+    pub headers: Vec<(String, String)>,
 }
 
 /// The queue priority of a request (`x-fal-queue-priority`).
@@ -129,7 +134,24 @@ pub trait Kind: sealed::Sealed + Clone + Send + Sync + 'static {
     #[doc(hidden)]
     fn images(&self) -> Vec<(&'static str, &ImageInput)>;
     #[doc(hidden)]
-    fn input(&self, fields: &Fields, image_urls: Vec<String>) -> Result<Value>;
+    fn input(&self, fields: &Fields, image_urls: Vec<String>) -> Result<Input>;
+}
+
+/// The typed input of one endpoint, as its generated submit operation takes
+/// it; it serializes as that input (for the run host, which takes the same
+/// body). (Public only because [`Kind`] names it; it cannot be reached from
+/// outside.)
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
+#[allow(missing_docs)]
+pub enum Input {
+    ProEdit(types::FluxProKontextInput),
+    MaxEdit(types::FluxProKontextMaxInput),
+    ProTextToImage(types::FluxProKontextTextToImageInput),
+    MaxTextToImage(types::FluxProKontextMaxTextToImageInput),
+    ProMulti(types::FluxProKontextMultiInput),
+    MaxMulti(types::FluxProKontextMaxMultiInput),
+    Dev(types::FluxKontextDevInput),
 }
 
 mod sealed {
@@ -149,10 +171,6 @@ pub type MultiOutput = types::FluxProKontextMultiOutput;
 /// The output of a [`Dev`] edit.
 pub type DevOutput = types::FluxKontextDevOutput;
 
-fn to_json<T: serde::Serialize>(input: T) -> Result<Value> {
-    Ok(serde_json::to_value(input).expect("generated inputs always serialize"))
-}
-
 fn num_images(fields: &Fields) -> Option<std::num::NonZeroU64> {
     fields
         .num_images
@@ -168,21 +186,39 @@ fn image_url(urls: &[String]) -> Result<types::ImageUrl> {
     })
 }
 
-/// Builds a \[pro\]/\[max\] input type; they share every field but the images.
+/// A generated input type from its builder. Every value was checked before,
+/// so a refusal here is a rule the SDK does not know yet: it names it.
+fn built<B, T>(builder: B) -> Result<T>
+where
+    B: TryInto<T, Error = types::error::ConversionError>,
+{
+    builder.try_into().map_err(|error| Error::InvalidInput {
+        field: "input",
+        value: String::new(),
+        rule: error.to_string(),
+    })
+}
+
+/// Builds a \[pro\]/\[max\] input type with its generated builder; they
+/// share every field but the images, given as `setter(value)` after the
+/// fields (a field fal adds to one endpoint is one more `setter(value)`
+/// there, to every endpoint one more line here).
 macro_rules! pro_input {
-    ($ty:ident, $fields:expr, $($image:ident: $value:expr)?) => {
-        to_json(types::$ty {
-            prompt: $fields.prompt.clone(),
-            seed: $fields.seed,
-            guidance_scale: $fields.guidance_scale,
-            num_images: num_images($fields),
-            output_format: $fields.output_format.map(Into::into),
-            sync_mode: $fields.sync_mode,
-            enhance_prompt: $fields.enhance_prompt,
-            safety_tolerance: $fields.safety_tolerance.map(Into::into),
-            aspect_ratio: $fields.aspect_ratio.map(Into::into),
-            $($image: $value,)?
-        })
+    ($variant:ident, $ty:ident, $fields:expr $(, $setter:ident($value:expr))* $(,)?) => {
+        built(
+            types::$ty::builder()
+                .prompt($fields.prompt.clone())
+                .seed($fields.seed)
+                .guidance_scale($fields.guidance_scale)
+                .num_images(num_images($fields))
+                .output_format($fields.output_format.map(types::OutputFormat::from))
+                .sync_mode($fields.sync_mode)
+                .enhance_prompt($fields.enhance_prompt)
+                .safety_tolerance($fields.safety_tolerance.map(types::SafetyTolerance::from))
+                .aspect_ratio($fields.aspect_ratio.map(types::AspectRatio::from))
+                $(.$setter($value))*,
+        )
+        .map(Input::$variant)
     };
 }
 
@@ -197,11 +233,14 @@ impl Kind for Edit {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![("image_url", &self.image)]
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Value> {
+    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+        let url = image_url(&urls)?;
         match self.model {
-            ProModel::Pro => pro_input!(FluxProKontextInput, fields, image_url: image_url(&urls)?),
+            ProModel::Pro => {
+                pro_input!(ProEdit, FluxProKontextInput, fields, image_url(url))
+            }
             ProModel::Max => {
-                pro_input!(FluxProKontextMaxInput, fields, image_url: image_url(&urls)?)
+                pro_input!(MaxEdit, FluxProKontextMaxInput, fields, image_url(url))
             }
         }
     }
@@ -218,10 +257,10 @@ impl Kind for TextToImage {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![]
     }
-    fn input(&self, fields: &Fields, _: Vec<String>) -> Result<Value> {
+    fn input(&self, fields: &Fields, _: Vec<String>) -> Result<Input> {
         match self.model {
-            ProModel::Pro => pro_input!(FluxProKontextTextToImageInput, fields,),
-            ProModel::Max => pro_input!(FluxProKontextMaxTextToImageInput, fields,),
+            ProModel::Pro => pro_input!(ProTextToImage, FluxProKontextTextToImageInput, fields,),
+            ProModel::Max => pro_input!(MaxTextToImage, FluxProKontextMaxTextToImageInput, fields,),
         }
     }
 }
@@ -240,10 +279,17 @@ impl Kind for Multi {
             .map(|image| ("image_urls", image))
             .collect()
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Value> {
+    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         match self.model {
-            ProModel::Pro => pro_input!(FluxProKontextMultiInput, fields, image_urls: urls),
-            ProModel::Max => pro_input!(FluxProKontextMaxMultiInput, fields, image_urls: urls),
+            ProModel::Pro => {
+                pro_input!(ProMulti, FluxProKontextMultiInput, fields, image_urls(urls))
+            }
+            ProModel::Max => pro_input!(
+                MaxMulti,
+                FluxProKontextMaxMultiInput,
+                fields,
+                image_urls(urls)
+            ),
         }
     }
 }
@@ -256,20 +302,22 @@ impl Kind for Dev {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![("image_url", &self.image)]
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Value> {
-        to_json(types::FluxKontextDevInput {
-            prompt: fields.prompt.clone(),
-            image_url: urls.into_iter().next().unwrap_or_default(),
-            seed: fields.seed,
-            guidance_scale: fields.guidance_scale,
-            num_images: num_images(fields),
-            num_inference_steps: fields.num_inference_steps.map(i64::from),
-            output_format: fields.output_format.map(Into::into),
-            sync_mode: fields.sync_mode,
-            enable_safety_checker: fields.enable_safety_checker,
-            acceleration: fields.acceleration.map(Into::into),
-            resolution_mode: fields.resolution_mode.map(Into::into),
-        })
+    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+        built(
+            types::FluxKontextDevInput::builder()
+                .prompt(fields.prompt.clone())
+                .image_url(urls.into_iter().next().unwrap_or_default())
+                .seed(fields.seed)
+                .guidance_scale(fields.guidance_scale)
+                .num_images(num_images(fields))
+                .num_inference_steps(fields.num_inference_steps.map(i64::from))
+                .output_format(fields.output_format.map(types::OutputFormat::from))
+                .sync_mode(fields.sync_mode)
+                .enable_safety_checker(fields.enable_safety_checker)
+                .acceleration(fields.acceleration.map(types::Acceleration::from))
+                .resolution_mode(fields.resolution_mode.map(types::ResolutionMode::from)),
+        )
+        .map(Input::Dev)
     }
 }
 
@@ -488,6 +536,74 @@ impl<K: Kind> Request<K> {
         self.queue.runner_hint = Some(hint.into());
         self
     }
+    /// How long the files of this request live on fal's CDN: its output
+    /// images, and the local images it uploads as input
+    /// (`x-fal-object-lifecycle-preference`, `{"expiration_duration_seconds": N}`).
+    /// Whole seconds, from 1 second to 1000 years; unset, fal's default.
+    /// Files on the CDN are public to anyone with the URL, and gone for good
+    /// once they expire: download what you keep.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").cdn_lifetime(std::time::Duration::from_secs(3600));
+    /// ```
+    pub fn cdn_lifetime(mut self, lifetime: Duration) -> Self {
+        self.queue.cdn_lifetime = Some(lifetime);
+        self
+    }
+    /// `false`: fal keeps no copy of the request's input and output in its
+    /// history (`x-fal-store-io: 0`; kept 30 days otherwise). Files on the
+    /// CDN are still stored (see [`cdn_lifetime`](Self::cdn_lifetime)).
+    /// `true`, the default, sends nothing.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").store_io(false);
+    /// ```
+    pub fn store_io(mut self, store: bool) -> Self {
+        self.queue.store_io = Some(store);
+        self
+    }
+    /// `true`: fal does not retry the request internally
+    /// (`x-fal-no-retry: 1`); the SDK's own retries of the calls it makes
+    /// are unchanged. `false`, the default, sends nothing.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").no_retry(true);
+    /// ```
+    pub fn no_retry(mut self, no_retry: bool) -> Self {
+        self.queue.no_retry = Some(no_retry);
+        self
+    }
+    /// fal refuses the submit with a 429 when the endpoint's queue is longer
+    /// than `length` (`fal_max_queue_length`; 1 or more). A 429 is retried by
+    /// the client's [`RetryPolicy`](crate::RetryPolicy) (fal never started
+    /// the job), then ends as [`Error::RateLimited`](crate::Error::RateLimited).
+    /// Queue only: `run_sync` does not send it.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").max_queue_length(20);
+    /// ```
+    pub fn max_queue_length(mut self, length: u32) -> Self {
+        self.queue.max_queue_length = Some(length);
+        self
+    }
+    /// An extra header on the submit (and on `run_sync`), for an option fal
+    /// adds after this SDK was written. The name must be a valid header
+    /// name and not one the SDK sets itself (`authorization`, `content-type`,
+    /// the `x-fal-…` headers it has a method for, …), the value visible ASCII;
+    /// a name given twice keeps its last value. Checked when the request is sent.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").header("x-fal-new-option", "on");
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.queue.headers.push((name.into(), value.into()));
+        self
+    }
     /// How long `run` and `subscribe` wait before cancelling (default: the client's).
     ///
     /// ```
@@ -534,7 +650,8 @@ impl<K: Kind> Request<K> {
             check(ok, "fal_webhook", url, "must be an http(s) URL")?;
         }
         if let Some(timeout) = self.queue.request_timeout {
-            // fal's own clients refuse 1 second or less, as fal does
+            // the bound the submit operation declares (`exclusiveMinimum: 1`,
+            // xtask's `submit_queue_options`, after fal's own clients)
             let ok = timeout > Duration::from_secs(1);
             check(
                 ok,
@@ -543,12 +660,21 @@ impl<K: Kind> Request<K> {
                 "must be more than 1 second",
             )?;
         }
-        Ok(())
+        if let Some(hint) = &self.queue.runner_hint {
+            let ok = reqwest::header::HeaderValue::from_str(hint).is_ok();
+            check(
+                ok,
+                "x-fal-runner-hint",
+                hint,
+                "must be visible ASCII text (it is sent as a header)",
+            )?;
+        }
+        crate::submit_options::validate(&self.queue)
     }
 
-    /// Validates, resolves the images (inline or uploaded) and builds the JSON
-    /// body. Every local image is checked before the first upload starts.
-    pub(crate) async fn body(&self) -> Result<Value> {
+    /// Validates, resolves the images (inline or uploaded) and builds the
+    /// typed input. Every local image is checked before the first upload starts.
+    pub(crate) async fn body(&self) -> Result<Input> {
         self.validate()?;
         let mut prepared = Vec::new();
         for (field, image) in self.kind.images() {
@@ -556,7 +682,11 @@ impl<K: Kind> Request<K> {
         }
         let mut urls = Vec::with_capacity(prepared.len());
         for image in prepared {
-            urls.push(image.into_url(&self.client).await?);
+            urls.push(
+                image
+                    .into_url(&self.client, self.queue.cdn_lifetime)
+                    .await?,
+            );
         }
         self.kind.input(&self.fields, urls)
     }

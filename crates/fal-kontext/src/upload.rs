@@ -2,6 +2,7 @@
 //! PUT the bytes to the signed URL it returns (without the key).
 
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -11,7 +12,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::Client;
 use crate::error::Result;
-use crate::http::Call;
+use crate::http::{Call, decode};
 
 #[derive(Deserialize)]
 struct Initiated {
@@ -20,18 +21,31 @@ struct Initiated {
 }
 
 impl Client {
-    async fn initiate_upload(&self, content_type: &str, file_name: &str) -> Result<Initiated> {
+    /// `lifetime`: how long the uploaded file lives on fal's CDN (a checked
+    /// value, see [`crate::submit_options`]).
+    async fn initiate_upload(
+        &self,
+        content_type: &str,
+        file_name: &str,
+        lifetime: Option<Duration>,
+    ) -> Result<Initiated> {
         let url = format!(
             "{}/storage/upload/initiate?storage_type=fal-cdn-v3",
             self.settings().rest_url
         );
         let body = serde_json::json!({"content_type": content_type, "file_name": file_name});
         let timeout = self.settings().call_timeout;
-        self.send(Call::Api, |http| {
-            http.post(&url).json(&body).timeout(timeout)
-        })
-        .await?
-        .json("the upload answer")
+        let lifecycle = crate::submit_options::upload_headers(lifetime);
+        let answer = self
+            .send(Call::Api, Some(timeout), |http| {
+                let mut request = http.post(&url).json(&body);
+                for (name, value) in &lifecycle {
+                    request = request.header(*name, value);
+                }
+                request
+            })
+            .await?;
+        decode(&answer, "the upload answer")
     }
 
     /// Uploads a file, streamed from disk (never read whole into memory), and
@@ -41,12 +55,15 @@ impl Client {
         path: &Path,
         content_type: &str,
         len: u64,
+        lifetime: Option<Duration>,
     ) -> Result<String> {
         let file_name = path
             .file_name()
             .map_or("image".into(), |n| n.to_string_lossy().into_owned());
-        let initiated = self.initiate_upload(content_type, &file_name).await?;
-        self.send(Call::Foreign, |http| {
+        let initiated = self
+            .initiate_upload(content_type, &file_name, lifetime)
+            .await?;
+        self.send(Call::Foreign, None, |http| {
             // Each attempt opens the file again, so a retry sends it whole.
             let path = path.to_path_buf();
             let stream = futures::stream::once(async move { tokio::fs::File::open(path).await })
@@ -57,8 +74,7 @@ impl Client {
                 .header(CONTENT_LENGTH, len)
                 .body(reqwest::Body::wrap_stream(stream))
         })
-        .await?
-        .ok()?;
+        .await?;
         Ok(initiated.file_url)
     }
 
@@ -68,15 +84,17 @@ impl Client {
         data: Bytes,
         file_name: &str,
         content_type: &str,
+        lifetime: Option<Duration>,
     ) -> Result<String> {
-        let initiated = self.initiate_upload(content_type, file_name).await?;
-        self.send(Call::Foreign, |http| {
+        let initiated = self
+            .initiate_upload(content_type, file_name, lifetime)
+            .await?;
+        self.send(Call::Foreign, None, |http| {
             http.put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)
                 .body(data.clone())
         })
-        .await?
-        .ok()?;
+        .await?;
         Ok(initiated.file_url)
     }
 }

@@ -6,12 +6,14 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
-use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 
 use crate::error::{Error, Result};
+use crate::http::Failed;
+use crate::operations::{Accept, per_app};
 use crate::queue::RequestHandle;
 use crate::requests::{Kind, Request};
 
@@ -88,7 +90,7 @@ pub struct Subscription<O> {
     deadline: Instant,
     allowed: Duration,
     phase: Phase,
-    last: Option<(Status, Option<i64>)>,
+    last: Option<(AnyStatus, Option<i64>)>,
     logs_seen: usize,
     completed: Option<QueueStatus>,
     /// True once nothing is left to cancel: completed, cancelled already,
@@ -181,23 +183,26 @@ impl<O> RequestHandle<O> {
         }
     }
 
-    /// Opens the SSE status stream; each event's data is a status.
+    /// Opens the SSE status stream (`{status_url}/stream`, a generated
+    /// operation); each event's data is a status.
     async fn open_stream(&self) -> Result<Events> {
-        let url = format!("{}/stream", self.status_url());
-        let auth = self.client.auth_header()?;
-        let response = self
-            .client
-            .settings()
-            .http
-            .get(&url)
-            .query(&[("logs", "1")])
-            .header(reqwest::header::AUTHORIZATION, auth)
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(Error::Transport)?;
-        let response = crate::http::successful(response).await?;
-        Ok(Box::pin(statuses(response.bytes_stream())))
+        let returned = self.status_url().map(|url| format!("{url}/stream"));
+        let (api, app) = self.api(returned.as_ref(), Accept::EventStream)?;
+        let id = self.request_id();
+        let sent = per_app!(
+            app,
+            api.status_stream_flux_pro(),
+            api.status_stream_flux_kontext(),
+            |op| op.request_id(id).logs(1).send().await
+        );
+        match sent {
+            Ok(answer) => Ok(Box::pin(statuses(answer.into_inner_stream()))),
+            Err(error) => Err(self.concerning(
+                Failed::from_api(error, "the status stream")
+                    .await
+                    .into_error(),
+            )),
+        }
     }
 }
 
@@ -264,8 +269,8 @@ impl<O> Subscription<O> {
                 Phase::Connect => {
                     self.phase = match timeout_at(self.deadline, self.handle.open_stream()).await {
                         Ok(Ok(events)) => Phase::Streaming(events),
-                        Ok(Err(Error::Authentication { status, detail })) => {
-                            return Some(Err(Error::Authentication { status, detail }));
+                        Ok(Err(error @ Error::Authentication { .. })) => {
+                            return Some(Err(error));
                         }
                         Ok(Err(error)) => {
                             tracing::debug!(%error, "status stream unavailable, polling");
@@ -311,10 +316,14 @@ impl<O> Subscription<O> {
         let skip = if cumulative { self.logs_seen } else { 0 };
         let new_logs: Vec<LogEntry> = logs.iter().skip(skip).cloned().collect();
         self.logs_seen += new_logs.len();
-        let now = (status.status, status.queue_position);
-        let changed = self.last != Some(now);
+        let now = (status.status.clone(), status.queue_position);
+        let changed = self.last.as_ref() != Some(&now);
         self.last = Some(now);
-        match status.status {
+        let AnyStatus::Known(known) = status.status else {
+            // A status fal added after this client was made: not finished.
+            return None;
+        };
+        match known {
             Status::InQueue if changed => Some(Update::Queued {
                 position: status.queue_position,
             }),

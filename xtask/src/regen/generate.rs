@@ -19,6 +19,23 @@ pub const HEADER: &str = "\
 ";
 
 fn settings() -> GenerationSettings {
+    // The type of the generated `Client`'s `inner` value, which its hooks
+    // read: `(headers, url, max_answer_bytes)`. The SDK makes one per call; a
+    // standalone user passes `Default::default()`.
+    // - `headers` are set on every request (replacing any of the same name):
+    //   the SDK's `Authorization: Key …`, on a client whose requests go to an
+    //   origin that may have the key.
+    // - `url`, when given, is where each request goes instead of the
+    //   generated path, the generated query kept: a URL fal returned.
+    // - `max_answer_bytes`, when given, refuses an answer whose declared
+    //   `Content-Length` is larger, before its body is read.
+    let inner = quote! {
+        (
+            ::reqwest::header::HeaderMap,
+            ::std::option::Option<::reqwest::Url>,
+            ::std::option::Option<u64>,
+        )
+    };
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Builder)
@@ -26,11 +43,39 @@ fn settings() -> GenerationSettings {
         // BTreeMap keeps maps (timings, metrics) in a stable order.
         .with_map_type("::std::collections::BTreeMap")
         .with_derive("PartialEq")
+        .with_inner_type(inner.clone())
         // progenitor sends an `api-version` header with the document's version
         // on every request; fal's API has no such header, so it is removed.
+        // Then the headers and URL of `inner` are applied.
         .with_pre_hook(quote! {
-            |request: &mut reqwest::Request| {
+            |(headers, url, _): &#inner, request: &mut ::reqwest::Request| {
                 request.headers_mut().remove("api-version");
+                for (name, value) in headers {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+                if let Some(url) = url {
+                    let query = [url.query(), request.url().query()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.is_empty())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join("&");
+                    let mut target = url.clone();
+                    target.set_query((!query.is_empty()).then_some(query.as_str()));
+                    *request.url_mut() = target;
+                }
+            }
+        })
+        .with_post_hook_async(quote! {
+            |(_, _, max): &#inner, result: &::reqwest::Result<::reqwest::Response>| {
+                let declared = result.as_ref().ok().and_then(::reqwest::Response::content_length);
+                let outcome = match (declared, *max) {
+                    (Some(declared), Some(max)) if declared > max => Err(format!(
+                        "the answer is {declared} bytes long, more than the {max} accepted"
+                    )),
+                    _ => Ok(()),
+                };
+                ::std::future::ready(outcome)
             }
         });
     settings
@@ -57,9 +102,11 @@ pub fn client(document: &Value) -> Result<String> {
 /// one whose schema progenitor cannot handle.
 pub fn attribute_failure(documents: &[RawDocument]) -> Option<anyhow::Error> {
     documents.iter().find_map(|doc| {
-        let mut one = normalize::normalize_one(&doc.raw, &doc.endpoint);
-        normalize::hoist_shared_enums(&mut one);
-        client(&one)
+        let generated = normalize::normalize_one(&doc.raw, &doc.endpoint).and_then(|mut one| {
+            normalize::hoist_shared_enums(&mut one);
+            client(&one)
+        });
+        generated
             .err()
             .map(|error| anyhow!("endpoint {}: {error:#}", doc.endpoint.id))
     })
@@ -104,15 +151,21 @@ mod tests {
     fn a_document_progenitor_refuses_names_the_endpoint_and_the_construct() {
         // A property that is `{"type": "null"}` alone survives normalization
         // (there is no union to rewrite) and progenitor cannot express it.
-        let raw = minimal(json!({"type": "object", "properties": {"odd": {"type": "null"}}}));
-        let documents = [RawDocument {
-            endpoint: Endpoint::new("fal-ai/x").unwrap(),
-            raw,
-        }];
+        let endpoint = Endpoint::new("fal-ai/flux-pro/kontext").unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../openapi")
+            .join(endpoint.file_name());
+        let mut raw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        raw["components"]["schemas"]["FluxProKontextInput"]["properties"]["odd"] =
+            json!({"type": "null"});
+        let documents = [RawDocument { endpoint, raw }];
         let error = attribute_failure(&documents)
             .expect("the document must fail")
             .to_string();
-        assert!(error.starts_with("endpoint fal-ai/x: "), "{error}");
+        assert!(
+            error.starts_with("endpoint fal-ai/flux-pro/kontext: progenitor cannot handle"),
+            "{error}"
+        );
         assert!(error.contains("null"), "the construct is named: {error}");
     }
 

@@ -1,0 +1,338 @@
+//! The generated client used on its own, as this crate's docs tell users to
+//! use it: a `reqwest::Client` that carries `Authorization: Key …` as a
+//! default header, given to `Client::new_with_client` with the queue URL.
+//! Every operation (each endpoint's submit; each app's status, status
+//! stream, result and cancel) runs end to end against the emulator.
+
+use std::time::Duration;
+
+use fal_emulator::{Config, Emulator, Route, Timing};
+use fal_kontext_api::types::{self, AnyStatus, QueueStatus, Status};
+use fal_kontext_api::{Client, Error};
+use futures::StreamExt;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+/// An input image the emulator stands in for with a pattern (it never
+/// fetches off this machine).
+const IMAGE: &str = "https://example.com/kitchen.png";
+
+async fn emulator(queue_delay: Duration) -> Emulator {
+    Emulator::start_with(Config {
+        timing: Timing {
+            queue_delay,
+            processing_time: Duration::from_millis(20),
+        },
+        ..Config::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The client, set up as the crate's docs say.
+fn client(emulator: &Emulator) -> Client {
+    let mut headers = HeaderMap::new();
+    let mut key = HeaderValue::from_str(&format!("Key {}", emulator.key())).unwrap();
+    key.set_sensitive(true);
+    headers.insert(AUTHORIZATION, key);
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    Client::new_with_client(emulator.queue_url(), http, Default::default())
+}
+
+/// The status of a completed request.
+const COMPLETED: AnyStatus = AnyStatus::Known(Status::Completed);
+
+/// The request id of a submit's answer (a status answer may leave it out;
+/// a submit's never does).
+fn id_of(submitted: &QueueStatus) -> &str {
+    submitted
+        .request_id
+        .as_deref()
+        .expect("a submit answer has its request id")
+}
+
+/// Polls `fal-ai/flux-pro`'s status operation until the request completes.
+async fn completed(client: &Client, request_id: &str) -> QueueStatus {
+    for _ in 0..500 {
+        let status = client
+            .status_flux_pro()
+            .request_id(request_id)
+            .logs(1)
+            .send()
+            .await
+            .unwrap()
+            .into_inner();
+        if status.status == COMPLETED {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{request_id} never completed");
+}
+
+/// Submits a \[dev\] edit.
+async fn submit_dev(client: &Client) -> QueueStatus {
+    client
+        .submit_flux_kontext_dev()
+        .body(
+            types::FluxKontextDevInput::builder()
+                .prompt("Make it snow")
+                .image_url(IMAGE),
+        )
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Submits with the endpoint's own operation and typed input, waits with
+/// `fal-ai/flux-pro`'s status operation, and reads the output with its
+/// result operation as the endpoint's output type.
+macro_rules! pro_round_trip {
+    ($client:expr, $submit:ident, $input:expr, $output:ty) => {{
+        let client = $client;
+        let submitted = client
+            .$submit()
+            .body($input)
+            .send()
+            .await
+            .unwrap()
+            .into_inner();
+        let done = completed(client, id_of(&submitted)).await;
+        assert_eq!(done.request_id, submitted.request_id);
+        let output = client
+            .result_flux_pro()
+            .request_id(id_of(&submitted))
+            .send()
+            .await
+            .unwrap()
+            .into_inner();
+        let output: $output = serde_json::from_value(output).unwrap();
+        assert_eq!(output.images.len(), 1, "{}", stringify!($submit));
+    }};
+}
+
+#[tokio::test]
+async fn each_pro_and_max_endpoint_submits_and_its_app_answers_status_and_result() {
+    let emulator = emulator(Duration::ZERO).await;
+    let client = &client(&emulator);
+    pro_round_trip!(
+        client,
+        submit_flux_pro_kontext,
+        types::FluxProKontextInput::builder()
+            .prompt("Put a donut next to the flour.")
+            .image_url(IMAGE),
+        types::FluxProKontextOutput
+    );
+    pro_round_trip!(
+        client,
+        submit_flux_pro_kontext_max,
+        types::FluxProKontextMaxInput::builder()
+            .prompt("Put a donut next to the flour.")
+            .image_url(IMAGE),
+        types::FluxProKontextMaxOutput
+    );
+    pro_round_trip!(
+        client,
+        submit_flux_pro_kontext_text_to_image,
+        types::FluxProKontextTextToImageInput::builder().prompt("A red kite"),
+        types::FluxProKontextTextToImageOutput
+    );
+    pro_round_trip!(
+        client,
+        submit_flux_pro_kontext_max_text_to_image,
+        types::FluxProKontextMaxTextToImageInput::builder().prompt("A red kite"),
+        types::FluxProKontextMaxTextToImageOutput
+    );
+    pro_round_trip!(
+        client,
+        submit_flux_pro_kontext_multi,
+        types::FluxProKontextMultiInput::builder()
+            .prompt("Put the cat on the sofa")
+            .image_urls(vec![IMAGE.to_string(), IMAGE.to_string()]),
+        types::FluxProKontextMultiOutput
+    );
+    pro_round_trip!(
+        client,
+        submit_flux_pro_kontext_max_multi,
+        types::FluxProKontextMaxMultiInput::builder()
+            .prompt("Put the cat on the sofa")
+            .image_urls(vec![IMAGE.to_string()]),
+        types::FluxProKontextMaxMultiOutput
+    );
+    let stats = emulator.stats();
+    assert_eq!(
+        (stats.submit, stats.jobs_completed, stats.result),
+        (6, 6, 6)
+    );
+    assert_eq!(stats.unauthorized, 0, "the default header carried the key");
+}
+
+#[tokio::test]
+async fn dev_submits_and_its_app_answers_status_and_result() {
+    let emulator = emulator(Duration::ZERO).await;
+    let client = client(&emulator);
+    let submitted = client
+        .submit_flux_kontext_dev()
+        .body(
+            types::FluxKontextDevInput::builder()
+                .prompt("Make it snow")
+                .image_url(IMAGE)
+                .num_inference_steps(Some(20)),
+        )
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let id = id_of(&submitted);
+    let mut status = None;
+    for _ in 0..500 {
+        let now = client
+            .status_flux_kontext()
+            .request_id(id)
+            .send()
+            .await
+            .unwrap();
+        if now.status == COMPLETED {
+            assert_eq!(now.status(), 200, "a completed request answers 200");
+            status = Some(now.into_inner());
+            break;
+        }
+        assert_eq!(now.status(), 202, "a waiting request answers 202");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status.expect("completed").request_id.as_deref(), Some(id));
+    let output = client
+        .result_flux_kontext()
+        .request_id(id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let output: types::FluxKontextDevOutput = serde_json::from_value(output).unwrap();
+    assert_eq!(output.images.len(), 1);
+}
+
+/// The events of a status stream: each `data:` line a status.
+async fn streamed(
+    answer: fal_kontext_api::ResponseValue<fal_kontext_api::ByteStream>,
+) -> Vec<AnyStatus> {
+    let mut body = Vec::new();
+    let mut stream = answer.into_inner_stream();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.unwrap());
+    }
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| {
+            serde_json::from_str::<QueueStatus>(data.trim())
+                .unwrap()
+                .status
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_app_streams_a_requests_status_until_it_completes() {
+    let emulator = emulator(Duration::ZERO).await;
+    let client = client(&emulator);
+    let pro = client
+        .submit_flux_pro_kontext_text_to_image()
+        .body(types::FluxProKontextTextToImageInput::builder().prompt("A red kite"))
+        .send()
+        .await
+        .unwrap();
+    let answer = client
+        .status_stream_flux_pro()
+        .request_id(id_of(&pro))
+        .logs(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed(answer).await.last(), Some(&COMPLETED));
+
+    let dev = submit_dev(&client).await;
+    let answer = client
+        .status_stream_flux_kontext()
+        .request_id(id_of(&dev))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed(answer).await.last(), Some(&COMPLETED));
+    assert_eq!(emulator.stats().stream, 2);
+}
+
+#[tokio::test]
+async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
+    // queued for a minute: long enough to be cancelled
+    let emulator = emulator(Duration::from_secs(60)).await;
+    let client = client(&emulator);
+    let pro = client
+        .submit_flux_pro_kontext()
+        .body(
+            types::FluxProKontextInput::builder()
+                .prompt("p")
+                .image_url(IMAGE),
+        )
+        .send()
+        .await
+        .unwrap();
+    let cancelled = client
+        .cancel_flux_pro()
+        .request_id(id_of(&pro))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 202);
+    assert_eq!(cancelled.status.as_deref(), Some("CANCELLATION_REQUESTED"));
+    // cancelled, the request has ended: a second cancel is told so, as a
+    // declared 400 answer with fal's body
+    match client
+        .cancel_flux_pro()
+        .request_id(id_of(&pro))
+        .send()
+        .await
+    {
+        Err(Error::ErrorResponse(answer)) => {
+            assert_eq!(answer.status(), 400);
+            assert_eq!(answer.status.as_deref(), Some("ALREADY_COMPLETED"));
+        }
+        other => panic!("expected the 400 ALREADY_COMPLETED answer, got {other:?}"),
+    }
+
+    let dev = submit_dev(&client).await;
+    let cancelled = client
+        .cancel_flux_kontext()
+        .request_id(id_of(&dev))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status.as_deref(), Some("CANCELLATION_REQUESTED"));
+    assert_eq!(emulator.stats().jobs_cancelled, 2);
+}
+
+#[tokio::test]
+async fn without_the_key_fal_refuses_and_no_job_is_created() {
+    let emulator = emulator(Duration::ZERO).await;
+    let keyless = Client::new(emulator.queue_url(), Default::default());
+    let refused = keyless
+        .submit_flux_pro_kontext_text_to_image()
+        .body(types::FluxProKontextTextToImageInput::builder().prompt("p"))
+        .send()
+        .await
+        .unwrap_err();
+    match refused {
+        Error::UnexpectedResponse(answer) => assert_eq!(answer.status(), 401),
+        other => panic!("expected the 401 answer, got {other:?}"),
+    }
+    let submits = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Submit)
+        .count();
+    assert_eq!((submits, emulator.stats().jobs_created), (1, 0));
+}

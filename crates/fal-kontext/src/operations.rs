@@ -1,0 +1,216 @@
+//! The generated client (`fal_kontext_api::Client`) as the SDK drives it:
+//! every queue call is one of its operations. This module adds only what an
+//! operation cannot know: which client gets the key, which URL a call goes
+//! to, and which app's or endpoint's operation serves a request.
+
+use fal_kontext_api as api;
+use fal_kontext_api::types::QueueStatus;
+use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+
+use crate::Client;
+use crate::endpoints;
+use crate::error::{Error, Result};
+use crate::http::MAX_ANSWER_BYTES;
+use crate::requests::{Input, QueueOptions};
+use crate::submit_options::Wire;
+
+/// The app whose queue answers a request's status, stream, result and
+/// cancel (fal answers them at the app root, whatever the endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum App {
+    /// `fal-ai/flux-pro`: the \[pro\] and \[max\] endpoints.
+    FluxPro,
+    /// `fal-ai/flux-kontext`: \[dev\].
+    FluxKontext,
+}
+
+impl App {
+    /// The app of one of the family's endpoints.
+    pub fn of(endpoint: &str) -> Result<Self> {
+        match endpoints::app(endpoint) {
+            "fal-ai/flux-pro" => Ok(App::FluxPro),
+            "fal-ai/flux-kontext" => Ok(App::FluxKontext),
+            _ => Err(Error::InvalidInput {
+                field: "endpoint",
+                value: endpoint.to_string(),
+                rule: format!(
+                    "must be an endpoint of the FLUX.1 Kontext family: {}",
+                    endpoints::ALL.join(", ")
+                ),
+            }),
+        }
+    }
+}
+
+/// Runs `$call` on the operation `$pro` or `$kontext` (a generated
+/// operation's builder), whichever serves `$app`: their builders are
+/// distinct types, so `$call` is written once and compiled for each.
+macro_rules! per_app {
+    ($app:expr, $pro:expr, $kontext:expr, |$op:ident| $call:expr) => {
+        match $app {
+            $crate::operations::App::FluxPro => {
+                let $op = $pro;
+                $call
+            }
+            $crate::operations::App::FluxKontext => {
+                let $op = $kontext;
+                $call
+            }
+        }
+    };
+}
+pub(crate) use per_app;
+
+/// What a queue call sends besides what its operation sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Accept {
+    /// JSON, as the operation asks.
+    Json,
+    /// The status stream's server-sent events (fal's JS client asks with
+    /// `accept: text/event-stream`, `streaming.js`).
+    EventStream,
+}
+
+impl Client {
+    /// The generated client for one queue call: on the configured queue
+    /// origin, with the key. `returned` is the URL fal returned for the call
+    /// (`status_url`, …): fal's returned URLs are the authority on the path
+    /// (some apps answer only at their full endpoint id:
+    /// /work/shared/api/queue-urls.md), so one on the configured origin is
+    /// followed, with the key. One on any other origin is never sent the key
+    /// nor followed: the generated path on the configured origin serves the
+    /// call instead (the app root, where fal answers the Kontext family).
+    pub(crate) fn queue_api(&self, returned: Option<&str>, accept: Accept) -> Result<api::Client> {
+        self.queue_api_with(returned, accept, HeaderMap::new())
+    }
+
+    /// [`queue_api`](Self::queue_api) that also sends `extra`, the caller's
+    /// extra headers of a submit (checked: none is one the SDK sets).
+    pub(crate) fn queue_api_with(
+        &self,
+        returned: Option<&str>,
+        accept: Accept,
+        mut headers: HeaderMap,
+    ) -> Result<api::Client> {
+        let settings = self.settings();
+        headers.insert(AUTHORIZATION, self.auth_header()?);
+        if accept == Accept::EventStream {
+            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        }
+        let follow = returned.and_then(|url| on_origin(url, &settings.queue_url));
+        if let (Some(url), None) = (returned, &follow) {
+            tracing::debug!(
+                url,
+                "a returned URL off the queue origin: the generated path is used, without following it"
+            );
+        }
+        Ok(api::Client::new_with_client(
+            &settings.queue_url,
+            settings.http.clone(),
+            (headers, follow, Some(MAX_ANSWER_BYTES)),
+        ))
+    }
+}
+
+/// `url` when it is on the origin (scheme, host, port) of `base`.
+fn on_origin(url: &str, base: &str) -> Option<Url> {
+    let url = Url::parse(url).ok()?;
+    let base = Url::parse(base).ok()?;
+    (url.origin() == base.origin()).then_some(url)
+}
+
+/// Sets each option whose value is `Some` on a generated operation's builder.
+macro_rules! options {
+    ($op:expr, $($setter:ident = $value:expr),* $(,)?) => {{
+        let mut op = $op;
+        $(if let Some(value) = $value {
+            op = op.$setter(value);
+        })*
+        op
+    }};
+}
+
+/// Submits `input` through its endpoint's generated operation.
+pub(crate) async fn submit(
+    api: &api::Client,
+    input: &Input,
+    queue: &QueueOptions,
+) -> std::result::Result<api::ResponseValue<QueueStatus>, api::Error> {
+    let wire = Wire::of(queue);
+    macro_rules! submit {
+        ($op:expr, $input:expr) => {
+            // Every queue option the document declares, passed on when set;
+            // a header fal adds to its document is one more line here.
+            options!(
+                $op.body($input.clone()),
+                fal_webhook = queue.webhook.clone(),
+                x_fal_request_timeout = queue.request_timeout.map(|t| t.as_secs_f64()),
+                x_fal_queue_priority = queue.priority.map(|p| p.as_str()),
+                x_fal_runner_hint = queue.runner_hint.clone(),
+                x_fal_object_lifecycle_preference = wire.lifecycle.clone(),
+                x_fal_store_io = wire.store_io,
+                x_fal_no_retry = wire.no_retry,
+                fal_max_queue_length = wire.max_queue_length,
+            )
+            .send()
+            .await
+        };
+    }
+    match input {
+        Input::ProEdit(input) => submit!(api.submit_flux_pro_kontext(), input),
+        Input::MaxEdit(input) => submit!(api.submit_flux_pro_kontext_max(), input),
+        Input::ProTextToImage(input) => {
+            submit!(api.submit_flux_pro_kontext_text_to_image(), input)
+        }
+        Input::MaxTextToImage(input) => {
+            submit!(api.submit_flux_pro_kontext_max_text_to_image(), input)
+        }
+        Input::ProMulti(input) => submit!(api.submit_flux_pro_kontext_multi(), input),
+        Input::MaxMulti(input) => {
+            submit!(api.submit_flux_pro_kontext_max_multi(), input)
+        }
+        Input::Dev(input) => submit!(api.submit_flux_kontext_dev(), input),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_urls_on_the_queue_origin_are_followed() {
+        let base = "https://queue.example.com/proxy/fal";
+        for same in [
+            "https://queue.example.com/fal-ai/flux-pro/kontext/requests/1/status",
+            "https://queue.example.com:443/anywhere",
+        ] {
+            assert!(on_origin(same, base).is_some(), "{same}");
+        }
+        for other in [
+            "https://elsewhere.example.com/fal-ai/flux-pro/requests/1/status",
+            "http://queue.example.com/fal-ai/flux-pro/requests/1/status",
+            "https://queue.example.com:8443/fal-ai/flux-pro/requests/1/status",
+            "not a url",
+        ] {
+            assert!(on_origin(other, base).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn every_endpoint_has_its_app_and_others_are_refused() {
+        for endpoint in endpoints::ALL {
+            let app = App::of(endpoint).unwrap();
+            assert_eq!(
+                app == App::FluxKontext,
+                *endpoint == endpoints::FLUX_KONTEXT_DEV,
+                "{endpoint}"
+            );
+        }
+        let error = App::of("fal-ai/flux/dev").unwrap_err().to_string();
+        assert!(
+            error.contains("fal-ai/flux-pro/kontext/max/multi"),
+            "{error}"
+        );
+    }
+}
