@@ -159,3 +159,72 @@ async fn a_cut_download_leaves_no_file_and_a_retry_completes_it() {
         "a whole JPEG"
     );
 }
+
+/// The files in `dir`, temporary ones included.
+fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_download_of_several_images_is_all_or_nothing() {
+    let emulator = emulator().await;
+    let c = client(&emulator);
+    let done = c.text_to_image("p").num_images(2).run().await.unwrap();
+    let good = done.output.images[0].url.clone();
+    // The first image downloads; the second fails, for good (404) or
+    // because it is not an image at all.
+    for second in [
+        format!("{}/files/out/gone.jpg", emulator.cdn_url()),
+        "data:image/png;base64,***".to_owned(),
+    ] {
+        let output: fal_kontext::api::types::FluxKontextDevOutput =
+            serde_json::from_value(serde_json::json!({"images": [{"url": good}, {"url": second}]}))
+                .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let error = c
+            .download_as(&output, dir.path(), "half")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                fal_kontext::Error::NotFound { .. } | fal_kontext::Error::InvalidInput { .. }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            files_in(dir.path()),
+            Vec::<std::path::PathBuf>::new(),
+            "{second}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stem_that_could_leave_the_directory_is_refused_before_anything_is_made() {
+    let emulator = emulator().await;
+    let c = client(&emulator);
+    let done = c.text_to_image("p").run().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    let absolute = root.path().join("elsewhere").display().to_string();
+    for stem in ["../escaped", "a/b", "..", "", ".hidden", absolute.as_str()] {
+        let error = c.download_as(&done.output, &out, stem).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                fal_kontext::Error::InvalidInput { field: "stem", .. }
+            ),
+            "{stem:?}: {error:?}"
+        );
+    }
+    assert_eq!(
+        files_in(root.path()),
+        Vec::<std::path::PathBuf>::new(),
+        "not even `out/`"
+    );
+    assert_eq!(emulator.stats().cdn, 0, "nothing was fetched");
+}

@@ -264,7 +264,10 @@ async fn submit_status_result_and_cancel_by_hand() {
         .await
         .unwrap();
     let status = handle.status(true).await.unwrap();
-    assert_eq!(status.status, fal_kontext::Status::Completed);
+    assert_eq!(
+        status.status,
+        fal_kontext::AnyStatus::Known(fal_kontext::Status::Completed)
+    );
     assert!(status.logs.is_some_and(|logs| !logs.is_empty()));
     let again = handle.result().await.unwrap();
     assert_eq!(again, done.output);
@@ -421,7 +424,7 @@ async fn a_watch_never_cancels_and_detach_lets_go() {
     assert_eq!(emulator.stats().cancel, 0);
     assert_eq!(
         detached.status(false).await.unwrap().status,
-        fal_kontext::Status::InProgress
+        fal_kontext::AnyStatus::Known(fal_kontext::Status::InProgress)
     );
 }
 
@@ -436,4 +439,39 @@ async fn cancel_reports_fals_answer_and_sends_one_cancel() {
     assert_eq!(job.cancel().await.unwrap(), CancelOutcome::Requested);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(emulator.stats().cancel, 1, "no second cancel on drop");
+}
+
+/// fal may send less than its documents require: statuses with only their
+/// `status`, outputs with only their images' URLs. A job still ends with
+/// its output, and its images download.
+#[tokio::test]
+async fn lean_answers_still_give_the_output_and_its_images() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::rate(Route::Any, Fault::Lean, 1.0)],
+        ..Config::default()
+    })
+    .await;
+    let c = client(&emulator);
+    let done = c.edit("p", SAMPLE).run().await.unwrap();
+    let image = &done.output.images[0];
+    assert!(image.url.starts_with(emulator.cdn_url()), "{}", image.url);
+    assert_eq!(
+        (image.width, image.content_type.as_deref(), done.output.seed),
+        (None, None, None),
+        "the lean answer really was lean"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let paths = c
+        .download_as(&done.output, dir.path(), &done.request_id)
+        .await
+        .unwrap();
+    assert!(std::fs::metadata(&paths[0]).unwrap().len() > 0);
+
+    // A polled status with only its status decodes too.
+    let handle = c.edit("p", SAMPLE).submit().await.unwrap();
+    let status = handle.status(true).await.unwrap();
+    assert_eq!((status.request_id, status.status_url), (None, None));
+    let stats = emulator.stats();
+    assert_eq!((stats.jobs_created, stats.cancel), (2, 0));
 }

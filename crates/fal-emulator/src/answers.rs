@@ -99,11 +99,19 @@ pub(crate) fn result_response(job: &JobView) -> Response {
             );
             response
         }
+        // fal marks the caller's own start deadline with both headers
+        // (/work/shared/api/webhooks-and-headers.md; fal-client 1.0.3 reads
+        // `x-fal-error-type` when the body has no `error_type`).
         Phase::Finished(Outcome::TimedOut) => {
             let mut response = detail(StatusCode::GATEWAY_TIMEOUT, "Request timed out");
-            response.headers_mut().insert(
+            let headers = response.headers_mut();
+            headers.insert(
                 "x-fal-request-timeout-type",
                 HeaderValue::from_static("user"),
+            );
+            headers.insert(
+                "x-fal-error-type",
+                HeaderValue::from_static("request_timeout"),
             );
             response
         }

@@ -43,6 +43,9 @@ pub struct Config {
     pub tls: bool,
     /// How many log lines a job emits while it is in progress.
     pub log_lines: usize,
+    /// How long a status stream may go without an event before it sends a
+    /// keep-alive comment (`: keep-alive`); fal sends one about every 15 s.
+    pub keep_alive: Duration,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             faults: Vec::new(),
             tls: false,
             log_lines: 3,
+            keep_alive: Duration::from_secs(15),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Fault injection: which requests misbehave ([`FaultRule`]) and how
 //! ([`Fault`]). The gateway asks [`FaultEngine::pick`] once per request; a
-//! fault either answers in place of the app ([`Fault::short_circuit`]) or
-//! spoils the app's answer ([`spoil`]).
+//! fault either answers in place of the app ([`Fault::short_circuit`]),
+//! spoils the app's answer ([`spoil`]), or (a user timeout) changes the job
+//! the request creates.
 
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::json;
+use tokio::time::Instant;
 
+use crate::rewrite::{self, Rewrite};
 use crate::rng::SplitMix64;
 
 /// A kind of request, as the emulator counts, records and faults them.
@@ -39,6 +42,24 @@ pub enum Route {
     Any,
     /// `GET {queue}/api/openapi/queue/openapi.json?endpoint_id=…`.
     OpenApi,
+    /// Only in a [`FaultRule`]: every queue call ([`Submit`](Route::Submit),
+    /// [`Status`](Route::Status), [`Stream`](Route::Stream),
+    /// [`Result`](Route::Result), [`Cancel`](Route::Cancel)); never recorded.
+    Queue,
+}
+
+impl Route {
+    /// Whether a rule for `self` applies to a request of `route`.
+    fn covers(self, route: Route) -> bool {
+        match self {
+            Route::Any => true,
+            Route::Queue => matches!(
+                route,
+                Route::Submit | Route::Status | Route::Stream | Route::Result | Route::Cancel
+            ),
+            _ => self == route,
+        }
+    }
 }
 
 /// What goes wrong.
@@ -57,7 +78,8 @@ pub enum Fault {
     AppError,
     /// Headers and part of the body, then the connection is dropped.
     ResetMidBody,
-    /// The status stream closes after this many events, without COMPLETED.
+    /// The status stream closes after this many frames (one per event or
+    /// keep-alive comment), without COMPLETED.
     CutStreamAfter(usize),
     /// The body trickles out; a whole answer takes about this long (a stream,
     /// this long per event).
@@ -72,6 +94,41 @@ pub enum Fault {
     NotFound,
     /// 422 with a fal `detail` list; the request does not reach the app.
     Unprocessable,
+    /// fal's ingress is down: the answer is [`Ingress(502)`](Fault::Ingress)'s
+    /// nginx page, without `x-fal-request-id`, and status streams open when
+    /// the rule is set are cut (the connection drops mid-stream). Meant for
+    /// [`FaultRule::outage`]; jobs already submitted keep running.
+    Outage,
+    /// The status stream goes silent after this many frames: no more events,
+    /// no keep-alive comments, and the connection stays open (until the
+    /// client leaves or the emulator stops). The job itself goes on.
+    SilentStreamAfter(usize),
+    /// Lean answers, with only what fal must send: a status answer (poll or
+    /// stream event) is `{"status": …}` alone, without `request_id`, URLs,
+    /// logs, metrics or queue position; an output keeps only its images'
+    /// `url`s (`{"images": [{"url": …}]}`). A submit answer keeps its
+    /// `request_id` and URLs (fal's clients read them from it), and error
+    /// answers are left as they are.
+    Lean,
+    /// The `status_url`, `response_url` and `cancel_url` of an answer (submit,
+    /// status, stream events) point at the foreign origin
+    /// ([`Emulator::foreign_url`](crate::Emulator::foreign_url)), another
+    /// host that serves the same queue answers without asking for a key and
+    /// counts every `Authorization` header it is sent
+    /// ([`Stats::foreign_authorizations`](crate::Stats::foreign_authorizations)).
+    ForeignUrls,
+    /// On [`Submit`](Route::Submit) or [`Run`](Route::Run): the job is
+    /// created, then ends as if the start deadline the caller set with
+    /// `x-fal-request-timeout` had run out: its status is `COMPLETED` with
+    /// `error_type: "request_timeout"`, and its result (or the run's answer)
+    /// is 504 with `x-fal-request-timeout-type: user` and
+    /// `x-fal-error-type: request_timeout`. No effect on other routes.
+    UserTimeout,
+    /// 429 whose `Retry-After` is this text, sent as is: a number no clock
+    /// can hold (`1e20`, `18446744073709551616`), negative, `inf`, or not a
+    /// number at all. (Text that cannot be a header value at all, such as a
+    /// line break, sends no `Retry-After`.) The request does not reach the app.
+    AbsurdRetryAfter(String),
 }
 
 /// When a [`Fault`] applies.
@@ -98,6 +155,11 @@ pub struct FaultRule {
     /// Probability (0.0..=1.0) that a matching request is hit, drawn from a
     /// deterministic generator.
     pub rate: f64,
+    /// Apply only for this long after the rule is set (by
+    /// [`Config::faults`](crate::Config::faults) at start, or by
+    /// [`Emulator::set_faults`](crate::Emulator::set_faults)); `None`: for as
+    /// long as the rule has uses left.
+    pub window: Option<Duration>,
 }
 
 impl FaultRule {
@@ -125,6 +187,7 @@ impl FaultRule {
             fault,
             times: Some(n),
             rate: 1.0,
+            window: None,
         }
     }
 
@@ -141,37 +204,94 @@ impl FaultRule {
             fault,
             times: None,
             rate,
+            window: None,
         }
     }
+
+    /// Every matching request for `window` from when the rule is set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fal_emulator::{Fault, FaultRule, Route};
+    /// let rule = FaultRule::during(Route::Status, Fault::AppError, Duration::from_secs(2));
+    /// assert_eq!((rule.times, rule.window), (None, Some(Duration::from_secs(2))));
+    /// ```
+    pub fn during(route: Route, fault: Fault, window: Duration) -> Self {
+        Self {
+            window: Some(window),
+            ..Self::rate(route, fault, 1.0)
+        }
+    }
+
+    /// An outage of fal's ingress for `window` from when the rule is set:
+    /// every queue call answers an nginx 502 page without `x-fal-request-id`,
+    /// and the status streams open at that moment are cut. The jobs go on,
+    /// so a client that waits the outage out gets its result.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use fal_emulator::{Emulator, FaultRule};
+    /// let emulator = Emulator::start().await?;
+    /// // ... once the client under test has submitted its job ...
+    /// emulator.set_faults(vec![FaultRule::outage(Duration::from_secs(8))]);
+    /// # Ok(()) }
+    /// ```
+    pub fn outage(window: Duration) -> Self {
+        Self::during(Route::Queue, Fault::Outage, window)
+    }
+}
+
+/// A rule as the engine keeps it: with the end of its window.
+struct LiveRule {
+    rule: FaultRule,
+    until: Option<Instant>,
 }
 
 /// The live fault rules of one emulator.
 pub(crate) struct FaultEngine {
-    rules: Vec<FaultRule>,
+    rules: Vec<LiveRule>,
     rng: SplitMix64,
 }
 
 impl FaultEngine {
     pub(crate) fn new(rules: Vec<FaultRule>) -> Self {
-        Self {
-            rules,
+        let mut engine = Self {
+            rules: Vec::new(),
             rng: SplitMix64::new(0xFA17),
-        }
+        };
+        engine.replace(rules);
+        engine
     }
 
-    pub(crate) fn replace(&mut self, rules: Vec<FaultRule>) {
-        self.rules = rules;
+    /// Sets the rules, their windows starting now; `true` when they start an
+    /// outage (which cuts the open status streams).
+    pub(crate) fn replace(&mut self, rules: Vec<FaultRule>) -> bool {
+        let now = Instant::now();
+        let outage = rules.iter().any(|rule| matches!(rule.fault, Fault::Outage));
+        self.rules = rules
+            .into_iter()
+            .map(|rule| LiveRule {
+                until: rule.window.and_then(|window| now.checked_add(window)),
+                rule,
+            })
+            .collect();
+        outage
     }
 
     /// The fault for this request, if any: the first rule that matches the
-    /// route, has uses left and wins its draw. Spent rules are dropped.
+    /// route, has uses left, is within its window and wins its draw. Spent
+    /// and expired rules are dropped.
     pub(crate) fn pick(&mut self, route: Route) -> Option<Fault> {
-        let index = self.rules.iter().position(|rule| {
-            (rule.route == Route::Any || rule.route == route)
+        let now = Instant::now();
+        self.rules
+            .retain(|live| live.until.is_none_or(|until| now < until));
+        let index = self.rules.iter().position(|LiveRule { rule, .. }| {
+            rule.route.covers(route)
                 && rule.times != Some(0)
                 && (rule.rate >= 1.0 || self.rng.next_f64() < rule.rate)
         })?;
-        let rule = &mut self.rules[index];
+        let rule = &mut self.rules[index].rule;
         let fault = rule.fault.clone();
         if let Some(left) = rule.times.as_mut() {
             *left -= 1;
@@ -200,6 +320,18 @@ impl Fault {
                 Some(response)
             }
             Fault::Ingress(code) => Some(ingress_error(*code)),
+            Fault::Outage => Some(ingress_error(502)),
+            Fault::AbsurdRetryAfter(text) => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({"detail": "Too many requests, please retry later."})),
+                )
+                    .into_response();
+                if let Ok(value) = HeaderValue::from_bytes(text.as_bytes()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                Some(response)
+            }
             Fault::Unauthorized => Some(crate::gateway::unauthorized(
                 "No user found for Key ID and Secret",
             )),
@@ -223,6 +355,13 @@ impl Fault {
             ),
             _ => None,
         }
+    }
+
+    /// An edge page: fal's ingress answered, not the app, so the answer
+    /// carries no `x-fal-request-id` (that absence is how fal's clients
+    /// recognise it).
+    pub(crate) fn is_ingress(&self) -> bool {
+        matches!(self, Fault::Ingress(_) | Fault::Outage)
     }
 }
 
@@ -257,7 +396,14 @@ fn cut_point(len: usize) -> usize {
 }
 
 /// The app's answer, spoiled by a fault that lets the request through.
-pub(crate) async fn spoil(fault: &Fault, response: Response) -> Response {
+/// `route` is the request's; `foreign` the origin that
+/// [`Fault::ForeignUrls`] points at instead of `queue`.
+pub(crate) async fn spoil(
+    fault: &Fault,
+    route: Route,
+    (queue, foreign): (&str, &str),
+    response: Response,
+) -> Response {
     match fault {
         Fault::AppError => {
             let request_id = response.headers().get("x-fal-request-id").cloned();
@@ -304,6 +450,24 @@ pub(crate) async fn spoil(fault: &Fault, response: Response) -> Response {
             let frames = body.into_data_stream().take(*events);
             Response::from_parts(parts, Body::from_stream(frames))
         }
+        Fault::SilentStreamAfter(events) => {
+            let (parts, body) = response.into_parts();
+            let frames = body
+                .into_data_stream()
+                .take(*events)
+                .chain(futures::stream::pending());
+            Response::from_parts(parts, Body::from_stream(frames))
+        }
+        // fal's clients read the request id and URLs from the submit answer.
+        Fault::Lean if route == Route::Submit => response,
+        Fault::Lean => rewrite::answer(response, Rewrite::Lean).await,
+        Fault::ForeignUrls => {
+            let origins = Rewrite::Origin {
+                queue: queue.to_owned(),
+                foreign: foreign.to_owned(),
+            };
+            rewrite::answer(response, origins).await
+        }
         Fault::SlowBody(total) => slow(response, *total),
         _ => response,
     }
@@ -326,7 +490,7 @@ async fn cut_short(response: Response, error: Option<std::io::Error>) -> Respons
     Response::from_parts(parts, Body::from_stream(first.chain(rest)))
 }
 
-async fn buffered(response: Response) -> (axum::http::response::Parts, Bytes) {
+pub(crate) async fn buffered(response: Response) -> (axum::http::response::Parts, Bytes) {
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
@@ -393,6 +557,48 @@ mod tests {
             "{first} hits of 1000 at rate 0.3"
         );
         assert_eq!(hits(0.0), 0);
+    }
+
+    #[test]
+    fn windowed_rules_apply_only_within_their_window() {
+        let mut engine = FaultEngine::new(vec![
+            FaultRule::during(Route::Status, Fault::AppError, Duration::ZERO),
+            FaultRule::during(Route::Result, Fault::AppError, Duration::from_secs(3600)),
+        ]);
+        assert!(
+            engine.pick(Route::Status).is_none(),
+            "an empty window is over"
+        );
+        assert!(engine.pick(Route::Result).is_some());
+        assert!(engine.pick(Route::Result).is_some(), "no use count");
+    }
+
+    #[test]
+    fn an_outage_covers_the_queue_calls_only_and_is_reported_when_set() {
+        let mut engine = FaultEngine::new(Vec::new());
+        assert!(!engine.replace(vec![FaultRule::once(Route::Cdn, Fault::Truncate)]));
+        assert!(engine.replace(vec![FaultRule::outage(Duration::from_secs(3600))]));
+        for route in [
+            Route::Submit,
+            Route::Status,
+            Route::Stream,
+            Route::Result,
+            Route::Cancel,
+        ] {
+            assert!(
+                matches!(engine.pick(route), Some(Fault::Outage)),
+                "{route:?}"
+            );
+        }
+        for route in [
+            Route::Run,
+            Route::UploadInitiate,
+            Route::UploadPut,
+            Route::Cdn,
+            Route::OpenApi,
+        ] {
+            assert!(engine.pick(route).is_none(), "{route:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The edge every request passes before its origin's handler: classify it
 //! into a [`Route`], record and count it, catch a key sent where it must not
-//! go, inject a fault, and check the key.
+//! go, inject a fault, check the key, and give the app's answers their
+//! `x-fal-request-id`.
 
 use std::sync::Arc;
 
@@ -12,21 +13,26 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::answers::detail;
-use crate::faults::{Route, spoil};
+use crate::answers::{detail, with_request_id};
+use crate::faults::{Fault, Route, spoil};
+use crate::rewrite::{self, Rewrite};
 use crate::state::Shared;
 use crate::stats::bump;
 
 /// The largest request body taken (inputs with data URIs, uploads).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// Which of the four origins a listener serves.
+/// Which of the origins a listener serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Origin {
     Queue,
     Run,
     Rest,
     Cdn,
+    /// Another host, named by [`Fault::ForeignUrls`] answers: it serves the
+    /// queue's status, stream, result and cancel calls without asking for a
+    /// key, and counts every key it is sent. No fault applies to it.
+    Foreign,
 }
 
 #[derive(Clone)]
@@ -51,6 +57,15 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
         return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     };
     shared.recorder.record(route, &parts, &body, &shared.key);
+    if edge.origin == Origin::Foreign {
+        return foreign(
+            shared,
+            route,
+            Request::from_parts(parts, Body::from(body)),
+            next,
+        )
+        .await;
+    }
     shared.counters.count_route(route);
     if edge.origin == Origin::Cdn && carries_key(&parts.headers, &shared.key) {
         bump(&shared.counters.key_leaks);
@@ -61,32 +76,104 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
     }
 
     let fault = shared.faults.lock().expect("fault lock").pick(route);
-    if let Some(fault) = &fault {
+    let response = match fault.as_ref().and_then(|fault| {
         bump(&shared.counters.faults_injected);
-        if let Some(response) = fault.short_circuit() {
-            return response;
+        fault.short_circuit()
+    }) {
+        Some(response) => response,
+        None => {
+            app(
+                shared,
+                edge.origin,
+                route,
+                fault.as_ref(),
+                parts,
+                body,
+                next,
+            )
+            .await
         }
+    };
+    // fal's gateway gives every answer that got past its ingress a request
+    // id; an ingress page has none, which is how fal's clients tell the two
+    // apart (fal-client 1.0.3, `_is_ingress_error`).
+    let from_ingress = fault.as_ref().is_some_and(Fault::is_ingress);
+    if matches!(edge.origin, Origin::Queue | Origin::Run)
+        && !from_ingress
+        && !response.headers().contains_key("x-fal-request-id")
+    {
+        return with_request_id(response, &uuid::Uuid::new_v4().to_string());
     }
-    if needs_key(edge.origin, route)
+    response
+}
+
+/// Past the edge: the key check, the origin's handler, and the fault that
+/// spoils its answer.
+async fn app(
+    shared: &Shared,
+    origin: Origin,
+    route: Route,
+    fault: Option<&Fault>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Bytes,
+    next: Next,
+) -> Response {
+    if needs_key(origin, route)
         && let Err(message) = check_key(&parts.headers, &shared.key)
     {
         bump(&shared.counters.unauthorized);
         return unauthorized(message);
     }
-
     let mut request = Request::from_parts(parts, Body::from(body));
     request.extensions_mut().insert(route);
+    if let Some(fault) = fault {
+        request.extensions_mut().insert(fault.clone());
+    }
     let response = next.run(request).await;
     match fault {
-        Some(fault) => spoil(&fault, response).await,
+        Some(fault) => {
+            let origins = (shared.urls.queue.as_str(), shared.foreign_url.as_str());
+            spoil(fault, route, origins, response).await
+        }
         None => response,
     }
+}
+
+/// The foreign origin: it counts what it is sent, wants no key, and serves
+/// only the calls a returned URL leads to, with URLs to itself.
+async fn foreign(shared: &Shared, route: Route, mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    bump(&shared.counters.foreign_requests);
+    if headers.contains_key(header::AUTHORIZATION) || carries_key(headers, &shared.key) {
+        bump(&shared.counters.foreign_authorizations);
+        tracing::warn!(
+            path = request.uri().path(),
+            "a request to the foreign origin carried credentials"
+        );
+    }
+    if carries_key(headers, &shared.key) {
+        bump(&shared.counters.key_leaks);
+    }
+    if !matches!(
+        route,
+        Route::Status | Route::Stream | Route::Result | Route::Cancel
+    ) {
+        return detail(StatusCode::NOT_FOUND, "Not Found");
+    }
+    request.extensions_mut().insert(route);
+    let response = next.run(request).await;
+    // Its answers keep pointing at itself, as a host of its own would.
+    let origins = Rewrite::Origin {
+        queue: shared.urls.queue.clone(),
+        foreign: shared.foreign_url.clone(),
+    };
+    rewrite::answer(response, origins).await
 }
 
 /// The route of a request, from its origin, method and path.
 pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
     match origin {
-        Origin::Queue => {
+        Origin::Queue | Origin::Foreign => {
             if path == "/api/openapi/queue/openapi.json" && method == Method::GET {
                 return Route::OpenApi;
             }

@@ -33,6 +33,7 @@ mod proxy;
 mod queue;
 mod recording;
 mod rest;
+mod rewrite;
 mod rng;
 mod run;
 mod server;
@@ -56,6 +57,7 @@ pub use faults::{Fault, FaultRule, Route};
 pub use recording::RecordedRequest;
 pub use stats::Stats;
 
+use gateway::Origin;
 use state::Shared;
 
 /// The base URLs of a running emulator (no trailing slash) and its key.
@@ -125,9 +127,11 @@ impl Emulator {
         let run = server::bind(0).await?;
         let rest = server::bind(0).await?;
         let cdn = server::bind(0).await?;
+        let foreign = server::bind(0).await?;
         let proxy = server::bind(0).await?;
         let port = |listener: &TcpListener| listener.local_addr().map(|addr| addr.port());
         let ports = [port(&queue)?, port(&run)?, port(&rest)?, port(&cdn)?];
+        let foreign_port = port(&foreign)?;
         let scheme = if config.tls { "https" } else { "http" };
         let url = |port: u16| format!("{scheme}://127.0.0.1:{port}");
         let urls = Urls {
@@ -145,18 +149,26 @@ impl Emulator {
         };
         let acceptor = tls.as_ref().map(|tls| tls.acceptor.clone());
         let shutdown = CancellationToken::new();
-        let shared = Arc::new(Shared::new(&config, urls, shutdown.clone()));
+        let shared = Arc::new(Shared::new(
+            &config,
+            urls,
+            url(foreign_port),
+            shutdown.clone(),
+        ));
         let routers = [
-            queue::router(shared.clone()),
+            queue::router(shared.clone(), Origin::Queue),
             run::router(shared.clone()),
             rest::router(shared.clone()),
             cdn::router(shared.clone()),
+            queue::router(shared.clone(), Origin::Foreign),
         ];
-        for (listener, router) in [queue, run, rest, cdn].into_iter().zip(routers) {
+        let listeners = [queue, run, rest, cdn, foreign];
+        for (listener, router) in listeners.into_iter().zip(routers) {
             server::spawn(listener, router, acceptor.clone(), shutdown.clone());
         }
         let proxy_url = format!("http://127.0.0.1:{}", port(&proxy)?);
-        proxy::spawn(proxy, Arc::new(proxy_targets(ports)), shutdown);
+        let targets = proxy_targets(ports, foreign_port);
+        proxy::spawn(proxy, Arc::new(targets), shutdown);
 
         Ok(Emulator {
             shared,
@@ -227,6 +239,23 @@ impl Emulator {
         &self.shared.urls.cdn
     }
 
+    /// The foreign origin: another host, which answers that carry
+    /// [`Fault::ForeignUrls`] point their `status_url`, `response_url` and
+    /// `cancel_url` at. It serves those calls without asking for a key, and
+    /// counts in [`Stats::foreign_authorizations`] every request that brings
+    /// an `Authorization` header (and in [`Stats::key_leaks`] every one that
+    /// brings the key).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// assert_ne!(emulator.foreign_url(), emulator.queue_url());
+    /// # Ok(()) }
+    /// ```
+    pub fn foreign_url(&self) -> &str {
+        &self.shared.foreign_url
+    }
+
     /// The API key the emulator accepts.
     pub fn key(&self) -> &str {
         &self.shared.key
@@ -290,7 +319,9 @@ impl Emulator {
         self.shared.recorder.all()
     }
 
-    /// Replaces the fault rules (an empty list stops all faults).
+    /// Replaces the fault rules (an empty list stops all faults); windows
+    /// ([`FaultRule::window`]) start now, and an outage
+    /// ([`FaultRule::outage`]) cuts the status streams open now.
     ///
     /// ```no_run
     /// # async fn demo() -> std::io::Result<()> {
@@ -300,11 +331,7 @@ impl Emulator {
     /// # Ok(()) }
     /// ```
     pub fn set_faults(&self, faults: Vec<FaultRule>) {
-        self.shared
-            .faults
-            .lock()
-            .expect("fault lock")
-            .replace(faults);
+        self.shared.set_faults(faults);
     }
 
     /// Changes the queue delay and processing time; jobs read it as they
@@ -340,7 +367,7 @@ impl std::fmt::Debug for Emulator {
 }
 
 /// The hosts the forward proxy serves, and the ports behind them.
-fn proxy_targets([queue, run, rest, cdn]: [u16; 4]) -> HashMap<String, u16> {
+fn proxy_targets([queue, run, rest, cdn]: [u16; 4], foreign: u16) -> HashMap<String, u16> {
     let mut targets: HashMap<String, u16> = [
         ("queue.fal.run", queue),
         ("fal.ai", queue),
@@ -353,7 +380,7 @@ fn proxy_targets([queue, run, rest, cdn]: [u16; 4]) -> HashMap<String, u16> {
     .into_iter()
     .map(|(host, port)| (host.to_owned(), port))
     .collect();
-    for port in [queue, run, rest, cdn] {
+    for port in [queue, run, rest, cdn, foreign] {
         for host in ["127.0.0.1", "localhost"] {
             targets.insert(format!("{host}:{port}"), port);
         }

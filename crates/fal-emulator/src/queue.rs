@@ -2,20 +2,21 @@
 //! and the OpenAPI documents.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use crate::answers::{Logs, detail, result_response, status_body, status_code, with_request_id};
 use crate::endpoints::{self, Endpoint};
-use crate::faults::Route;
+use crate::faults::{Fault, Route};
 use crate::gateway::{Edge, Origin, gateway};
 use crate::jobs::{CancelAnswer, JobView, Phase};
 use crate::state::Shared;
@@ -23,10 +24,12 @@ use crate::stats::bump;
 use crate::validation;
 use crate::worker::{self, Submission};
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// The queue's routes, served by the queue origin, and by the foreign
+/// origin (whose edge lets only status, stream, result and cancel through).
+pub(crate) fn router(shared: Arc<Shared>, origin: Origin) -> Router {
     let edge = Edge {
         shared: shared.clone(),
-        origin: Origin::Queue,
+        origin,
     };
     Router::new()
         .fallback(handle)
@@ -71,9 +74,14 @@ pub(crate) fn read_input(endpoint: &Endpoint, body: &Bytes) -> Result<Value, Vec
     Ok(input)
 }
 
-/// `x-fal-request-timeout` (seconds, maybe fractional).
-pub(crate) fn start_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: f64 = headers
+/// How long the job may wait to start: none when a `Fault::UserTimeout`
+/// hit the request, else `x-fal-request-timeout` (seconds, maybe fractional).
+pub(crate) fn start_timeout(request: &Request) -> Option<Duration> {
+    if let Some(Fault::UserTimeout) = request.extensions().get::<Fault>() {
+        return Some(Duration::ZERO);
+    }
+    let seconds: f64 = request
+        .headers()
         .get("x-fal-request-timeout")?
         .to_str()
         .ok()?
@@ -99,7 +107,7 @@ async fn submit(
     let Some(endpoint) = endpoints::find(request.uri().path()) else {
         return unknown_endpoint(request.uri().path());
     };
-    let timeout = start_timeout(request.headers());
+    let timeout = start_timeout(&request);
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
@@ -171,23 +179,29 @@ fn cancel(shared: &Shared, view: &JobView) -> Response {
 }
 
 /// Server-sent events: the status object once now, then once per change
-/// (status, position, or new log lines when asked), closed after COMPLETED.
-/// Each event is one body frame, which `CutStreamAfter` relies on.
+/// (status, position, or new log lines when asked), closed after COMPLETED;
+/// a keep-alive comment when nothing was sent for `keep_alive`, as fal does;
+/// cut (the connection drops) when an outage begins. Each event or comment
+/// is one body frame, which `CutStreamAfter` and the rewriting faults rely on.
 fn stream(shared: Arc<Shared>, view: &JobView, logs: bool) -> Response {
     struct Cursor {
+        changes: tokio::sync::watch::Receiver<u64>,
+        outages: tokio::sync::watch::Receiver<u64>,
         shared: Arc<Shared>,
         id: String,
-        changes: tokio::sync::watch::Receiver<u64>,
         last: Option<Value>,
         logs_sent: usize,
+        sent_at: Instant,
         done: bool,
     }
     let cursor = Cursor {
         changes: shared.jobs.subscribe(),
+        outages: shared.watch_outages(),
         shared,
         id: view.id.clone(),
         last: None,
         logs_sent: 0,
+        sent_at: Instant::now(),
         done: false,
     };
     let events = futures::stream::unfold(cursor, move |mut cursor| async move {
@@ -205,11 +219,22 @@ fn stream(shared: Arc<Shared>, view: &JobView, logs: bool) -> Response {
                     cursor.logs_sent = view.logs.len();
                 }
                 cursor.done = view.is_finished();
+                cursor.sent_at = Instant::now();
                 let event = Bytes::from(format!("data: {body}\n\n"));
-                return Some((Ok::<_, Infallible>(event), cursor));
+                return Some((Ok(event), cursor));
             }
+            let keep_alive = cursor.sent_at + cursor.shared.keep_alive;
             tokio::select! {
                 changed = cursor.changes.changed() => changed.ok()?,
+                () = tokio::time::sleep_until(keep_alive) => {
+                    cursor.sent_at = Instant::now();
+                    return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), cursor));
+                }
+                _ = cursor.outages.changed() => {
+                    cursor.done = true;
+                    let cut = io::Error::new(io::ErrorKind::ConnectionReset, "fault injected: outage");
+                    return Some((Err(cut), cursor));
+                }
                 () = cursor.shared.shutdown.cancelled() => return None,
             }
         }

@@ -36,7 +36,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let Some(endpoint) = endpoints::find(request.uri().path()) else {
         return unknown_endpoint(request.uri().path());
     };
-    let timeout = start_timeout(request.headers());
+    let timeout = start_timeout(&request);
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();

@@ -1,6 +1,7 @@
 //! What every origin of one emulator shares.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,12 @@ use crate::storage::FileStore;
 pub(crate) struct Shared {
     pub(crate) key: String,
     pub(crate) urls: Urls,
+    /// The foreign origin's base URL (see `Fault::ForeignUrls`).
+    pub(crate) foreign_url: String,
+    /// How often an idle status stream sends a keep-alive comment.
+    pub(crate) keep_alive: Duration,
+    /// Bumped when an outage begins, so that open status streams are cut.
+    outages: watch::Sender<u64>,
     pub(crate) eager_validation: bool,
     pub(crate) log_lines: usize,
     /// A watch, so that jobs waiting out the queue delay see a change at once.
@@ -40,10 +47,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: &Config, urls: Urls, shutdown: CancellationToken) -> Self {
+    pub(crate) fn new(
+        config: &Config,
+        urls: Urls,
+        foreign_url: String,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             key: config.key.clone(),
             urls,
+            foreign_url,
+            keep_alive: config.keep_alive,
+            outages: watch::Sender::new(0),
             eager_validation: config.eager_validation,
             log_lines: config.log_lines,
             timing: watch::Sender::new(config.timing),
@@ -74,6 +89,18 @@ impl Shared {
 
     pub(crate) fn set_timing(&self, timing: Timing) {
         self.timing.send_replace(timing);
+    }
+
+    /// Replaces the fault rules; an outage among them cuts the open streams.
+    pub(crate) fn set_faults(&self, faults: Vec<crate::FaultRule>) {
+        if self.faults.lock().expect("fault lock").replace(faults) {
+            self.outages.send_modify(|outages| *outages += 1);
+        }
+    }
+
+    /// Changes when an outage begins.
+    pub(crate) fn watch_outages(&self) -> watch::Receiver<u64> {
+        self.outages.subscribe()
     }
 
     /// A seed for a request that gave none: drawn from a deterministic

@@ -47,9 +47,15 @@ pub struct Stats {
     pub faults_injected: u64,
     /// Requests answered 401 because of their key (not injected ones).
     pub unauthorized: u64,
-    /// Requests to the CDN origin (downloads and upload bodies) that carried
-    /// an `Authorization: Key …` header or the key anywhere in a header.
+    /// Requests to an origin that must never see the key, the CDN
+    /// (downloads and upload bodies) or the foreign origin, that carried an
+    /// `Authorization: Key …` header or the key anywhere in a header.
     pub key_leaks: u64,
+    /// Requests to the foreign origin (see [`Fault::ForeignUrls`](crate::Fault::ForeignUrls)).
+    pub foreign_requests: u64,
+    /// Requests to the foreign origin that carried an `Authorization` header
+    /// of any kind, or the key in any header.
+    pub foreign_authorizations: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -71,6 +77,8 @@ pub(crate) struct Counters {
     pub(crate) faults_injected: AtomicU64,
     pub(crate) unauthorized: AtomicU64,
     pub(crate) key_leaks: AtomicU64,
+    pub(crate) foreign_requests: AtomicU64,
+    pub(crate) foreign_authorizations: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -91,7 +99,7 @@ impl Counters {
             Route::UploadPut => &self.upload_put,
             Route::Cdn => &self.cdn,
             Route::OpenApi => &self.openapi,
-            Route::Any => return,
+            Route::Any | Route::Queue => return,
         };
         bump(counter);
     }
@@ -115,6 +123,8 @@ impl Counters {
             faults_injected: get(&self.faults_injected),
             unauthorized: get(&self.unauthorized),
             key_leaks: get(&self.key_leaks),
+            foreign_requests: get(&self.foreign_requests),
+            foreign_authorizations: get(&self.foreign_authorizations),
         }
     }
 }

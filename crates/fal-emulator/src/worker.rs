@@ -56,6 +56,12 @@ async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: Ca
         queue_delay(&shared).await;
         shared.slots.clone().acquire_owned().await
     };
+    // A deadline already gone (an injected user timeout) ends the job before
+    // it can race a free slot.
+    if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+        finish(&shared, &id, &submission, Outcome::TimedOut, None);
+        return;
+    }
     let permit = tokio::select! {
         // Cancelled while queued: the cancel call already ended the job.
         () = cancel.cancelled() => return,

@@ -68,6 +68,18 @@ pub mod types {
             value.parse()
         }
     }
+    ///The status of a request: one fal's documents list, or another that fal sent (a request in an unknown status is not finished).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum AnyStatus {
+        Known(Status),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<Status> for AnyStatus {
+        fn from(value: Status) -> Self {
+            Self::Known(value)
+        }
+    }
     ///`AspectRatio`
     #[derive(
         ::serde::Deserialize,
@@ -235,16 +247,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxKontextDevOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxKontextDevOutput {
@@ -415,16 +434,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMaxMultiOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMaxMultiOutput {
@@ -436,16 +462,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMaxOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<ImageFile>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMaxOutput {
@@ -510,16 +543,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMaxTextToImageOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMaxTextToImageOutput {
@@ -584,16 +624,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextMultiOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextMultiOutput {
@@ -605,16 +652,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<ImageFile>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextOutput {
@@ -679,16 +733,23 @@ Default on fal's side: `false`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxProKontextTextToImageOutput {
         ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub has_nsfw_concepts: ::std::vec::Vec<bool>,
         ///The generated image files info.
         pub images: ::std::vec::Vec<Image>,
         ///The prompt used for generating the image.
-        pub prompt: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
         /**
             Seed of the generated Image. It will be the same value of the one passed in the
             input or the randomly generated that was used in case none was passed.
         */
-        pub seed: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
         pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
     }
     impl FluxProKontextTextToImageOutput {
@@ -702,9 +763,11 @@ Default on fal's side: `false`.*/
         ///Default on fal's side: `"image/jpeg"`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub content_type: ::std::option::Option<::std::string::String>,
-        pub height: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub height: ::std::option::Option<i64>,
         pub url: ::std::string::String,
-        pub width: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub width: ::std::option::Option<i64>,
     }
     impl Image {
         pub fn builder() -> builder::Image {
@@ -890,11 +953,12 @@ Default on fal's side: `false`.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub queue_position: ::std::option::Option<i64>,
         ///The request id.
-        pub request_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
         ///The response url.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub response_url: ::std::option::Option<::std::string::String>,
-        pub status: Status,
+        pub status: AnyStatus,
         ///The status url.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status_url: ::std::option::Option<::std::string::String>,
@@ -1074,7 +1138,7 @@ Default on fal's side: `false`.*/
             value.parse()
         }
     }
-    ///`Status`
+    ///A status fal's documents list.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1452,8 +1516,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -1462,13 +1532,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxKontextDevOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -1501,7 +1569,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -1513,7 +1581,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -2242,8 +2310,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -2252,13 +2326,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMaxMultiOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -2291,7 +2363,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -2303,7 +2375,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -2365,8 +2437,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::ImageFile>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -2375,13 +2453,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMaxOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -2414,7 +2490,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -2426,7 +2502,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -2694,8 +2770,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -2704,13 +2786,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMaxTextToImageOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -2743,7 +2823,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -2755,7 +2835,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3042,8 +3122,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -3052,13 +3138,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextMultiOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -3091,7 +3175,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -3103,7 +3187,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3165,8 +3249,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::ImageFile>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -3175,13 +3265,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -3214,7 +3302,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -3226,7 +3314,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3493,8 +3581,14 @@ Default on fal's side: `false`.*/
                 ::std::vec::Vec<super::Image>,
                 ::std::string::String,
             >,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             timings: ::std::result::Result<
                 ::std::collections::BTreeMap<::std::string::String, f64>,
                 ::std::string::String,
@@ -3503,13 +3597,11 @@ Default on fal's side: `false`.*/
         impl ::std::default::Default for FluxProKontextTextToImageOutput {
             fn default() -> Self {
                 Self {
-                    has_nsfw_concepts: Err(
-                        "no value supplied for has_nsfw_concepts".to_string(),
-                    ),
+                    has_nsfw_concepts: Ok(Default::default()),
                     images: Err("no value supplied for images".to_string()),
-                    prompt: Err("no value supplied for prompt".to_string()),
-                    seed: Err("no value supplied for seed".to_string()),
-                    timings: Err("no value supplied for timings".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
                 }
             }
         }
@@ -3542,7 +3634,7 @@ Default on fal's side: `false`.*/
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -3554,7 +3646,7 @@ Default on fal's side: `false`.*/
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -3612,17 +3704,23 @@ Default on fal's side: `false`.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            height: ::std::result::Result<i64, ::std::string::String>,
+            height: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             url: ::std::result::Result<::std::string::String, ::std::string::String>,
-            width: ::std::result::Result<i64, ::std::string::String>,
+            width: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Image {
             fn default() -> Self {
                 Self {
                     content_type: Ok(Default::default()),
-                    height: Err("no value supplied for height".to_string()),
+                    height: Ok(Default::default()),
                     url: Err("no value supplied for url".to_string()),
-                    width: Err("no value supplied for width".to_string()),
+                    width: Ok(Default::default()),
                 }
             }
         }
@@ -3641,7 +3739,7 @@ Default on fal's side: `false`.*/
             }
             pub fn height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.height = value
@@ -3665,7 +3763,7 @@ Default on fal's side: `false`.*/
             }
             pub fn width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.width = value
@@ -3964,14 +4062,14 @@ Default on fal's side: `false`.*/
                 ::std::string::String,
             >,
             request_id: ::std::result::Result<
-                ::std::string::String,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             response_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<super::Status, ::std::string::String>,
+            status: ::std::result::Result<super::AnyStatus, ::std::string::String>,
             status_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -3986,7 +4084,7 @@ Default on fal's side: `false`.*/
                     logs: Ok(Default::default()),
                     metrics: Ok(Default::default()),
                     queue_position: Ok(Default::default()),
-                    request_id: Err("no value supplied for request_id".to_string()),
+                    request_id: Ok(Default::default()),
                     response_url: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
                     status_url: Ok(Default::default()),
@@ -4076,7 +4174,7 @@ Default on fal's side: `false`.*/
             }
             pub fn request_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.request_id = value
@@ -4100,7 +4198,7 @@ Default on fal's side: `false`.*/
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::Status>,
+                T: ::std::convert::TryInto<super::AnyStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value

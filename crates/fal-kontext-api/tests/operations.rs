@@ -7,10 +7,13 @@
 use std::time::Duration;
 
 use fal_emulator::{Config, Emulator, Route, Timing};
-use fal_kontext_api::types::{self, QueueStatus, Status};
+use fal_kontext_api::types::{self, AnyStatus, QueueStatus, Status};
 use fal_kontext_api::{Client, Error};
 use futures::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+/// A request's status once it has completed.
+const COMPLETED: AnyStatus = AnyStatus::Known(Status::Completed);
 
 /// An input image the emulator stands in for with a pattern (it never
 /// fetches off this machine).
@@ -52,7 +55,7 @@ async fn completed(client: &Client, request_id: &str) -> QueueStatus {
             .await
             .unwrap()
             .into_inner();
-        if status.status == Status::Completed {
+        if status.status == COMPLETED {
             return status;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -60,8 +63,8 @@ async fn completed(client: &Client, request_id: &str) -> QueueStatus {
     panic!("{request_id} never completed");
 }
 
-/// Submits a \[dev\] edit.
-async fn submit_dev(client: &Client) -> QueueStatus {
+/// Submits a \[dev\] edit; its request id.
+async fn submit_dev(client: &Client) -> String {
     client
         .submit_flux_kontext_dev()
         .body(
@@ -73,6 +76,8 @@ async fn submit_dev(client: &Client) -> QueueStatus {
         .await
         .unwrap()
         .into_inner()
+        .request_id
+        .expect("a submit answer names its request")
 }
 
 /// Submits with the endpoint's own operation and typed input, waits with
@@ -88,11 +93,14 @@ macro_rules! pro_round_trip {
             .await
             .unwrap()
             .into_inner();
-        let done = completed(client, &submitted.request_id).await;
-        assert_eq!(done.request_id, submitted.request_id);
+        let id = submitted
+            .request_id
+            .expect("a submit answer names its request");
+        let done = completed(client, &id).await;
+        assert_eq!(done.request_id.as_deref(), Some(id.as_str()));
         let output = client
             .result_flux_pro()
-            .request_id(&submitted.request_id)
+            .request_id(&id)
             .send()
             .await
             .unwrap()
@@ -174,7 +182,9 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
         .await
         .unwrap()
         .into_inner();
-    let id = &submitted.request_id;
+    let id = &submitted
+        .request_id
+        .expect("a submit answer names its request");
     let mut status = None;
     for _ in 0..500 {
         let now = client
@@ -183,7 +193,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
             .send()
             .await
             .unwrap();
-        if now.status == Status::Completed {
+        if now.status == COMPLETED {
             assert_eq!(now.status(), 200, "a completed request answers 200");
             status = Some(now.into_inner());
             break;
@@ -191,7 +201,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
         assert_eq!(now.status(), 202, "a waiting request answers 202");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(status.expect("completed").request_id, *id);
+    assert_eq!(status.expect("completed").request_id.as_ref(), Some(id));
     let output = client
         .result_flux_kontext()
         .request_id(id)
@@ -206,7 +216,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
 /// The events of a status stream: each `data:` line a status.
 async fn streamed(
     answer: fal_kontext_api::ResponseValue<fal_kontext_api::ByteStream>,
-) -> Vec<Status> {
+) -> Vec<AnyStatus> {
     let mut body = Vec::new();
     let mut stream = answer.into_inner_stream();
     while let Some(chunk) = stream.next().await {
@@ -236,21 +246,21 @@ async fn each_app_streams_a_requests_status_until_it_completes() {
         .unwrap();
     let answer = client
         .status_stream_flux_pro()
-        .request_id(&pro.request_id)
+        .request_id(pro.request_id.as_ref().unwrap())
         .logs(1)
         .send()
         .await
         .unwrap();
-    assert_eq!(streamed(answer).await.last(), Some(&Status::Completed));
+    assert_eq!(streamed(answer).await.last(), Some(&COMPLETED));
 
     let dev = submit_dev(&client).await;
     let answer = client
         .status_stream_flux_kontext()
-        .request_id(&dev.request_id)
+        .request_id(&dev)
         .send()
         .await
         .unwrap();
-    assert_eq!(streamed(answer).await.last(), Some(&Status::Completed));
+    assert_eq!(streamed(answer).await.last(), Some(&COMPLETED));
     assert_eq!(emulator.stats().stream, 2);
 }
 
@@ -271,7 +281,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
         .unwrap();
     let cancelled = client
         .cancel_flux_pro()
-        .request_id(&pro.request_id)
+        .request_id(pro.request_id.as_ref().unwrap())
         .send()
         .await
         .unwrap();
@@ -281,7 +291,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
     // declared 400 answer with fal's body
     match client
         .cancel_flux_pro()
-        .request_id(&pro.request_id)
+        .request_id(pro.request_id.as_ref().unwrap())
         .send()
         .await
     {
@@ -295,7 +305,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
     let dev = submit_dev(&client).await;
     let cancelled = client
         .cancel_flux_kontext()
-        .request_id(&dev.request_id)
+        .request_id(&dev)
         .send()
         .await
         .unwrap();

@@ -69,7 +69,9 @@ impl Failure {
         match self {
             Failure::Usage(_) => USAGE,
             Failure::Sdk(error) => code_of(error),
-            Failure::Save(Error::Io { .. }) => SAVE_FAILED,
+            // `--name` is checked before anything is sent, so a stem refused
+            // at saving time is fal's request id: not the user's input.
+            Failure::Save(Error::Io { .. } | Error::InvalidInput { .. }) => SAVE_FAILED,
             Failure::Save(error) => code_of(error),
             Failure::Interrupted(_) => INTERRUPTED,
             Failure::Batch { code, .. } => *code,
@@ -96,6 +98,13 @@ impl Failure {
                 FAL_KEY_SECRET), or add --local to use an emulator in this process"
                 .into(),
             Failure::Sdk(error) => error.to_string(),
+            Failure::Save(Error::InvalidInput {
+                field: "stem",
+                value,
+                rule,
+            }) => format!(
+                "could not save the images: fal's request id `{value}` cannot name a file ({rule})"
+            ),
             Failure::Save(error) => format!("could not save the images: {error}"),
             Failure::Batch { failed, .. } => format!("{failed} job(s) failed (listed above)"),
             Failure::StillRunning(id) => {
@@ -208,6 +217,20 @@ mod tests {
         assert_eq!(
             failure.message(),
             "invalid value '5' for '--num-images': must be from 1 to 4"
+        );
+    }
+
+    #[test]
+    fn a_request_id_that_cannot_name_a_file_is_a_save_failure() {
+        let refused = fal_kontext::check_file_stem("../../x").unwrap_err();
+        let failure = Failure::Save(refused);
+        assert_eq!(failure.code(), SAVE_FAILED, "not the user's input");
+        let message = failure.message();
+        assert!(
+            message.starts_with(
+                "could not save the images: fal's request id `../../x` cannot name a file"
+            ),
+            "{message}"
         );
     }
 

@@ -99,16 +99,13 @@ pub fn check_dir(dir: &Path) -> Result<(), Failure> {
     }
 }
 
-/// Checks a file-name stem (`--name`, a batch id): letters, digits, `.`, `_`
-/// and `-`, not starting with `.`, so that it names a file inside `--out`.
+/// Checks a file-name stem (`--name`, a batch id) by the SDK's rule
+/// ([`fal_kontext::check_file_stem`]), so that it names a file inside `--out`.
 pub fn check_stem(stem: &str) -> Result<(), String> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if stem.is_empty() || stem.len() > 128 || stem.starts_with('.') || !stem.chars().all(allowed) {
-        return Err(format!(
-            "`{stem}` must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
-        ));
-    }
-    Ok(())
+    fal_kontext::check_file_stem(stem).map_err(|error| match error {
+        fal_kontext::Error::InvalidInput { value, rule, .. } => format!("`{value}` {rule}"),
+        other => other.to_string(),
+    })
 }
 
 /// Prints one JSON document on stdout.

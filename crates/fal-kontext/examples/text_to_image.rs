@@ -15,10 +15,10 @@ async fn main() -> fal_kontext::Result<()> {
     }
     let done = request.run().await?;
     let image = &done.output.images[0];
-    eprintln!(
-        "{}×{} from request {}",
-        image.width, image.height, done.request_id
-    );
+    // fal may leave the size out; only the URL is sure to be there.
+    if let (Some(width), Some(height)) = (image.width, image.height) {
+        eprintln!("{width}×{height} from request {}", done.request_id);
+    }
     for path in client
         .download_as(&done.output, "out", &done.request_id)
         .await?

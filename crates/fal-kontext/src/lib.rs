@@ -53,6 +53,7 @@ mod config;
 mod durations;
 pub mod endpoints;
 mod error;
+mod file_stem;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -74,7 +75,8 @@ pub use config::{
 };
 pub use error::{Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;
-pub use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+pub use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
+pub use file_stem::check_file_stem;
 pub use image_input::ImageInput;
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};

@@ -30,28 +30,7 @@ pub trait Images {
     fn images(&self) -> Vec<ImageRef<'_>>;
 }
 
-macro_rules! images_with_sizes {
-    ($($ty:ident),+) => {$(
-        impl Images for types::$ty {
-            fn images(&self) -> Vec<ImageRef<'_>> {
-                self.images
-                    .iter()
-                    .map(|i| ImageRef { url: &i.url, content_type: i.content_type.as_deref(), width: Some(i.width), height: Some(i.height) })
-                    .collect()
-            }
-        }
-    )+};
-}
-
-images_with_sizes!(
-    FluxProKontextTextToImageOutput,
-    FluxProKontextMaxTextToImageOutput,
-    FluxProKontextMultiOutput,
-    FluxProKontextMaxMultiOutput,
-    FluxKontextDevOutput
-);
-
-macro_rules! images_with_files {
+macro_rules! images {
     ($($ty:ident),+) => {$(
         impl Images for types::$ty {
             fn images(&self) -> Vec<ImageRef<'_>> {
@@ -64,7 +43,15 @@ macro_rules! images_with_files {
     )+};
 }
 
-images_with_files!(FluxProKontextOutput, FluxProKontextMaxOutput);
+images!(
+    FluxProKontextOutput,
+    FluxProKontextMaxOutput,
+    FluxProKontextTextToImageOutput,
+    FluxProKontextMaxTextToImageOutput,
+    FluxProKontextMultiOutput,
+    FluxProKontextMaxMultiOutput,
+    FluxKontextDevOutput
+);
 
 impl Client {
     /// Saves every image of `output` into `dir` (created if missing) as
@@ -90,11 +77,14 @@ impl Client {
     }
 
     /// Saves every image of `output` into `dir` as `<stem>-<n>.<ext>`, the
-    /// extension from the image's bytes. A file that exists is never
-    /// overwritten (the next free `-<n>` is taken); each image is streamed
-    /// to a temporary file in `dir` and renamed into place only when whole, so
-    /// a failed download leaves nothing behind. `data:` URIs (`sync_mode`)
-    /// are decoded; URLs are fetched without the API key.
+    /// extension from the image's bytes. `stem` must pass
+    /// [`check_file_stem`](crate::check_file_stem) (fal's request ids do),
+    /// else `Error::InvalidInput` before anything is created. A file that
+    /// exists is never overwritten (the next free `-<n>` is taken). All or
+    /// nothing: every image is streamed to a temporary file in `dir`, and
+    /// only when all are whole are they renamed into place; a failure leaves
+    /// no file of this call behind, temporary or not. `data:` URIs
+    /// (`sync_mode`) are decoded; URLs are fetched without the API key.
     ///
     /// ```no_run
     /// # async fn demo(client: fal_kontext::Client, done: fal_kontext::Completed<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
@@ -107,6 +97,7 @@ impl Client {
         dir: impl AsRef<Path>,
         stem: &str,
     ) -> Result<Vec<PathBuf>> {
+        crate::check_file_stem(stem)?;
         let dir = dir.as_ref();
         tokio::fs::create_dir_all(dir)
             .await
@@ -114,12 +105,13 @@ impl Client {
                 path: dir.to_path_buf(),
                 source,
             })?;
-        let mut paths = Vec::new();
+        // A temporary file deletes itself when dropped, so an error here
+        // leaves none behind.
+        let mut downloads = Vec::new();
         for image in output.images() {
-            let temp = self.fetch_to_temp(image.url, dir).await?;
-            paths.push(persist(temp, dir, stem, paths.len() + 1)?);
+            downloads.push(self.fetch_to_temp(image.url, dir).await?);
         }
-        Ok(paths)
+        persist_all(downloads, dir, stem)
     }
 
     /// Writes one image to a temporary file in `dir`; returns it with its extension.
@@ -207,6 +199,28 @@ fn is_transient(error: &Error) -> bool {
     }
 }
 
+/// Renames each whole download into place; if one cannot be, removes those
+/// already renamed, so that the call leaves all its files or none.
+fn persist_all(
+    downloads: Vec<(tempfile::NamedTempFile, &'static str)>,
+    dir: &Path,
+    stem: &str,
+) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for download in downloads {
+        match persist(download, dir, stem, paths.len() + 1) {
+            Ok(path) => paths.push(path),
+            Err(error) => {
+                for path in &paths {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(error);
+            }
+        }
+    }
+    Ok(paths)
+}
+
 /// Renames a whole download to the first free `<stem>-<n>.<ext>`, `n` from `first`.
 fn persist(
     temp: (tempfile::NamedTempFile, &'static str),
@@ -279,6 +293,21 @@ mod tests {
             error.contains("only base64 data: URIs hold images"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_rename_that_fails_half_way_takes_back_the_files_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        std::fs::write(first.path(), b"one").unwrap();
+        let second = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        // The second download's file is gone: its rename fails.
+        std::fs::remove_file(second.path()).unwrap();
+        let error =
+            persist_all(vec![(first, "png"), (second, "png")], dir.path(), "shot").unwrap_err();
+        assert!(matches!(error, Error::Io { .. }), "{error:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

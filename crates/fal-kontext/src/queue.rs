@@ -76,10 +76,21 @@ impl<K: Kind> Request<K> {
                 },
             )
             .await?;
-        tracing::debug!(request_id = %status.request_id, endpoint = self.endpoint(), "submitted");
+        // A status answer may leave its request id out; a submit answer
+        // cannot: without it the job could never be found again.
+        let Some(request_id) = status.request_id.clone() else {
+            return Err(Error::Decode {
+                what: "the submit answer",
+                body: serde_json::to_string(&status).unwrap_or_default(),
+                source: serde::de::Error::missing_field("request_id"),
+                context: ErrorContext::default(),
+            });
+        };
+        tracing::debug!(%request_id, endpoint = self.endpoint(), "submitted");
         Ok(RequestHandle::from_status(
             &self.client,
             self.endpoint(),
+            &request_id,
             status,
         ))
     }
@@ -154,8 +165,8 @@ impl Client {
 
 impl<O> RequestHandle<O> {
     /// Keeps the URLs fal returned, to follow them (see [`Client::queue_api`]).
-    fn from_status(client: &Client, endpoint: &str, status: QueueStatus) -> Self {
-        let mut handle = client.request_handle(endpoint, &status.request_id);
+    fn from_status(client: &Client, endpoint: &str, request_id: &str, status: QueueStatus) -> Self {
+        let mut handle = client.request_handle(endpoint, request_id);
         handle.status_url = status.status_url;
         handle.response_url = status.response_url;
         handle.cancel_url = status.cancel_url;

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
-use fal_kontext_api::types::{LogEntry, QueueStatus, Status};
+use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
@@ -90,7 +90,7 @@ pub struct Subscription<O> {
     deadline: Instant,
     allowed: Duration,
     phase: Phase,
-    last: Option<(Status, Option<i64>)>,
+    last: Option<(AnyStatus, Option<i64>)>,
     logs_seen: usize,
     completed: Option<QueueStatus>,
     /// True once nothing is left to cancel: completed, cancelled already,
@@ -316,10 +316,14 @@ impl<O> Subscription<O> {
         let skip = if cumulative { self.logs_seen } else { 0 };
         let new_logs: Vec<LogEntry> = logs.iter().skip(skip).cloned().collect();
         self.logs_seen += new_logs.len();
-        let now = (status.status, status.queue_position);
-        let changed = self.last != Some(now);
+        let now = (status.status.clone(), status.queue_position);
+        let changed = self.last.as_ref() != Some(&now);
         self.last = Some(now);
-        match status.status {
+        let AnyStatus::Known(known) = status.status else {
+            // A status fal added after this client was made: not finished.
+            return None;
+        };
+        match known {
             Status::InQueue if changed => Some(Update::Queued {
                 position: status.queue_position,
             }),

@@ -66,6 +66,18 @@ pub const DOCUMENT_STEPS: &[Step] = &[
         apply: queue_status_as_served,
     },
     Step {
+        name: "status_answer_needs_only_status",
+        apply: status_answer_needs_only_status,
+    },
+    Step {
+        name: "status_open_to_new_values",
+        apply: status_open_to_new_values,
+    },
+    Step {
+        name: "output_needs_only_image_urls",
+        apply: output_needs_only_image_urls,
+    },
+    Step {
         name: "logs_parameter_integer",
         apply: logs_parameter_integer,
     },
@@ -387,6 +399,109 @@ fn queue_status_as_served(doc: &mut Value, _: &Endpoint) -> Found {
         schemas.get("LogEntry").cloned(),
     );
     Found::by_change(before != after)
+}
+
+/// fal's documents require `request_id` in a status answer, but all a
+/// client needs from one is `status`, and fal's own clients read nothing
+/// else as required: fal-client 1.0.3 `_parse_status` reads `data["status"]`
+/// and `.get()`s the rest (`metrics`, `error`, `error_type`), and
+/// @fal-ai/client 1.10.1 only compares `status`. So only `status` is
+/// required; a status answer without its request id or URLs still decodes.
+fn status_answer_needs_only_status(doc: &mut Value, _: &Endpoint) -> Found {
+    let Some(status) = schemas(doc).and_then(|s| s.get_mut("QueueStatus")) else {
+        return Found::Missing("the `QueueStatus` schema");
+    };
+    let changed = status.get("required") != Some(&json!(["status"]));
+    status["required"] = json!(["status"]);
+    Found::by_change(changed)
+}
+
+/// The documents list three statuses, but a service adds values over time,
+/// and a client that fails to decode one while waiting gives up on a paid
+/// job (fal-client 1.0.3 `_parse_status` raises `ValueError("Unknown
+/// status")`, which we do not copy). The documented values become the named
+/// enum `Status`, and a status answer holds an `AnyStatus`: `Known(Status)`,
+/// or `Other(String)` for a value fal added after this client was generated.
+/// progenitor turns the `oneOf` into an untagged enum that tries `Status`
+/// first; the titles name the variants.
+fn status_open_to_new_values(doc: &mut Value, _: &Endpoint) -> Found {
+    let Some(schemas) = schemas(doc) else {
+        return Found::Missing("`components.schemas`");
+    };
+    let Some(property) = schemas
+        .get_mut("QueueStatus")
+        .and_then(|s| s.pointer_mut("/properties/status"))
+    else {
+        return Found::Missing("the `status` property of `QueueStatus`");
+    };
+    if property == &json!({"$ref": "#/components/schemas/AnyStatus"}) {
+        return Found::AlreadyThere;
+    }
+    let Some(values) = property.get("enum").cloned() else {
+        return Found::Missing("the values (`enum`) of `QueueStatus.status`");
+    };
+    *property = json!({"$ref": "#/components/schemas/AnyStatus"});
+    schemas.insert(
+        "Status".into(),
+        json!({"type": "string", "enum": values, "description": "A status fal's documents list."}),
+    );
+    schemas.insert(
+        "AnyStatus".into(),
+        json!({
+            "description": "The status of a request: one fal's documents list, or another that fal sent (a request in an unknown status is not finished).",
+            "oneOf": [
+                {"title": "Known", "allOf": [{"$ref": "#/components/schemas/Status"}]},
+                {"title": "Other", "type": "string"}
+            ]
+        }),
+    );
+    Found::Patched
+}
+
+/// fal's documents require every field of an output (`seed`, `timings`,
+/// `has_nsfw_concepts`, `prompt`) and, for some endpoints, an image's
+/// `width` and `height`; yet fal's own published example response of
+/// `fal-ai/flux-pro/kontext` has only `images` (each with `url`, `width`,
+/// `height`) and `prompt` (/work/shared/api/flux-pro-kontext.md). A finished
+/// job must never fail on a missing field: an output requires only `images`,
+/// and an image only its `url`. The output is the result's answer; its
+/// images, the items of `images`.
+fn output_needs_only_image_urls(doc: &mut Value, endpoint: &Endpoint) -> Found {
+    let reference = |value: Option<&Value>| {
+        value
+            .and_then(|v| v.get("$ref"))
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .map(str::to_owned)
+    };
+    let output = operation(doc, endpoint, QueuePath::Result, "get").and_then(|op| {
+        reference(
+            op.get("responses")
+                .and_then(|r| r.pointer("/200/content/application~1json/schema")),
+        )
+    });
+    let Some(output) = output else {
+        return Found::Missing("the output schema of the result operation");
+    };
+    let Some(schemas) = schemas(doc) else {
+        return Found::Missing("`components.schemas`");
+    };
+    let image = reference(
+        schemas
+            .get(&output)
+            .and_then(|o| o.pointer("/properties/images/items")),
+    );
+    let Some(image) = image.filter(|image| schemas.contains_key(image)) else {
+        return Found::Missing("the image schema of the output's `images`");
+    };
+    let mut changed = false;
+    for (schema, required) in [(&output, json!(["images"])), (&image, json!(["url"]))] {
+        if let Some(schema) = schemas.get_mut(schema) {
+            changed |= schema.get("required") != Some(&required);
+            schema["required"] = required;
+        }
+    }
+    Found::by_change(changed)
 }
 
 /// The `logs` query parameter is declared `number`, so a generated client
@@ -904,6 +1019,68 @@ mod tests {
         assert_eq!(
             doc["components"]["schemas"]["LogEntry"]["required"],
             json!(["message"])
+        );
+    }
+
+    #[test]
+    fn a_status_answer_needs_only_its_status() {
+        let mut doc = document();
+        doc["components"]["schemas"]["QueueStatus"]["required"] = json!(["status", "request_id"]);
+        status_answer_needs_only_status(&mut doc, &kontext());
+        assert_eq!(
+            doc["components"]["schemas"]["QueueStatus"]["required"],
+            json!(["status"])
+        );
+    }
+
+    #[test]
+    fn the_status_is_open_to_values_fal_adds() {
+        let mut doc = document();
+        let values = json!(["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]);
+        doc["components"]["schemas"]["QueueStatus"]["properties"]["status"] =
+            json!({"type": "string", "enum": values});
+        status_open_to_new_values(&mut doc, &kontext());
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["QueueStatus"]["properties"]["status"],
+            json!({"$ref": "#/components/schemas/AnyStatus"})
+        );
+        assert_eq!(schemas["Status"]["enum"], values);
+        let variants = schemas["AnyStatus"]["oneOf"].as_array().unwrap();
+        assert_eq!(
+            variants.iter().map(|v| &v["title"]).collect::<Vec<_>>(),
+            [&json!("Known"), &json!("Other")],
+            "the known values first: an untagged enum takes the first that fits"
+        );
+        assert_eq!(
+            variants[0]["allOf"][0]["$ref"],
+            json!("#/components/schemas/Status")
+        );
+        assert_eq!(variants[1]["type"], json!("string"));
+
+        let mut again = doc.clone();
+        status_open_to_new_values(&mut again, &kontext());
+        assert_eq!(again, doc, "an open status is left as it is");
+    }
+
+    #[test]
+    fn an_output_needs_only_its_image_urls() {
+        let mut doc = document();
+        let schemas = &mut doc["components"]["schemas"];
+        schemas["Out"] = json!({
+            "required": ["images", "seed", "prompt"],
+            "properties": {"images": {"type": "array", "items": {"$ref": "#/components/schemas/Img"}}}
+        });
+        schemas["Img"] = json!({"required": ["url", "width", "height"]});
+        schemas["Other"] = json!({"required": ["url", "width"]});
+        output_needs_only_image_urls(&mut doc, &kontext());
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Out"]["required"], json!(["images"]));
+        assert_eq!(schemas["Img"]["required"], json!(["url"]));
+        assert_eq!(
+            schemas["Other"]["required"],
+            json!(["url", "width"]),
+            "only the output's own images are touched"
         );
     }
 

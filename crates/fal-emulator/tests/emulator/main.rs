@@ -4,6 +4,7 @@
 mod auth;
 mod binary;
 mod common;
+mod failures;
 mod faults;
 mod images;
 mod queue;

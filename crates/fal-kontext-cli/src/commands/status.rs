@@ -1,6 +1,6 @@
 //! `kontext status ID [--logs] [--watch]`.
 
-use fal_kontext::{QueueStatus, Status, Update};
+use fal_kontext::{AnyStatus, QueueStatus, Status, Update};
 
 use crate::cli::{Global, StatusArgs};
 use crate::exit::Failure;
@@ -58,8 +58,13 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<(), Failure> {
 
 /// How a status reads on one line: `IN_QUEUE (2 ahead)`, `COMPLETED, failed: …`.
 fn describe(status: &QueueStatus) -> String {
-    let mut line = status.status.to_string();
-    match (status.status, status.queue_position, &status.error) {
+    let known = match &status.status {
+        AnyStatus::Known(known) => *known,
+        // A status fal added after this tool was made, as fal spells it.
+        AnyStatus::Other(other) => return other.clone(),
+    };
+    let mut line = known.to_string();
+    match (known, status.queue_position, &status.error) {
         (Status::InQueue, Some(0), _) => line.push_str(" (next)"),
         (Status::InQueue, Some(ahead), _) => line.push_str(&format!(" ({ahead} ahead)")),
         (Status::Completed, _, Some(error)) => line.push_str(&format!(", failed: {error}")),

@@ -49,7 +49,7 @@ fn bad_input_exits_2_with_one_line_before_any_request() {
         ),
         (
             &["--name", "../escape"],
-            "error: invalid --name: `../escape` must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'",
+            "error: invalid --name: `../escape` must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.', to name a file inside the directory",
         ),
     ];
     for (extra, expected) in cases {
