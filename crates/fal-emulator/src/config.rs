@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::faults::FaultRule;
+use crate::webhook::{WebhookFault, WebhookRetry};
 
 /// Everything an [`Emulator`](crate::Emulator) is started with.
 ///
@@ -46,6 +47,11 @@ pub struct Config {
     /// How long a status stream may go without an event before it sends a
     /// keep-alive comment (`: keep-alive`); fal sends one about every 15 s.
     pub keep_alive: Duration,
+    /// How failed webhook deliveries are retried.
+    pub webhook_retry: WebhookRetry,
+    /// Webhook faults to inject from the start; see
+    /// [`Emulator::set_webhook_faults`](crate::Emulator::set_webhook_faults).
+    pub webhook_faults: Vec<WebhookFault>,
 }
 
 impl Default for Config {
@@ -60,6 +66,8 @@ impl Default for Config {
             tls: false,
             log_lines: 3,
             keep_alive: Duration::from_secs(15),
+            webhook_retry: WebhookRetry::default(),
+            webhook_faults: Vec::new(),
         }
     }
 }

@@ -42,6 +42,8 @@ pub enum Route {
     Any,
     /// `GET {queue}/api/openapi/queue/openapi.json?endpoint_id=…`.
     OpenApi,
+    /// `GET {rest}/.well-known/jwks.json`: the webhook signing keys.
+    Jwks,
     /// Only in a [`FaultRule`]: every queue call ([`Submit`](Route::Submit),
     /// [`Status`](Route::Status), [`Stream`](Route::Stream),
     /// [`Result`](Route::Result), [`Cancel`](Route::Cancel)); never recorded.

@@ -195,6 +195,7 @@ pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
             }
         }
         Origin::Run if method == Method::POST => Route::Run,
+        Origin::Rest if method == Method::GET && path == "/.well-known/jwks.json" => Route::Jwks,
         Origin::Rest
             if method == Method::POST
                 && matches!(path, "/storage/upload/initiate" | "/storage/auth/token") =>
@@ -211,10 +212,10 @@ pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
     }
 }
 
-/// The API origins want the key; the CDN, the OpenAPI documents and
-/// unmatched paths (404) do not.
+/// The API origins want the key; the CDN, the public documents (OpenAPI,
+/// webhook keys) and unmatched paths (404) do not.
 fn needs_key(origin: Origin, route: Route) -> bool {
-    origin != Origin::Cdn && !matches!(route, Route::OpenApi | Route::Any)
+    origin != Origin::Cdn && !matches!(route, Route::OpenApi | Route::Jwks | Route::Any)
 }
 
 /// `Err` holds the 401's detail.

@@ -56,6 +56,7 @@ pub use config::{Config, EmulatorArgs, Timing};
 pub use faults::{Fault, FaultRule, Route};
 pub use recording::RecordedRequest;
 pub use stats::Stats;
+pub use webhook::{WebhookFault, WebhookRetry};
 
 use gateway::Origin;
 use state::Shared;
@@ -332,6 +333,35 @@ impl Emulator {
     /// ```
     pub fn set_faults(&self, faults: Vec<FaultRule>) {
         self.shared.set_faults(faults);
+    }
+
+    /// Replaces the faults waiting for the next webhook delivery attempts:
+    /// each attempt takes the first one left (an empty list: none).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use fal_emulator::{Emulator, WebhookFault};
+    /// let emulator = Emulator::start().await?;
+    /// // the next attempt is signed by a stranger, and answered 401 by a
+    /// // receiver that verifies; the retry after it is genuine
+    /// emulator.set_webhook_faults(vec![WebhookFault::ForeignKey]);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_webhook_faults(&self, faults: Vec<WebhookFault>) {
+        self.shared.webhooks.set_faults(faults);
+    }
+
+    /// Where the emulator serves the key set its webhooks are signed with,
+    /// `{rest}/.well-known/jwks.json` (fal's is on its REST host too).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// assert_eq!(emulator.jwks_url(), format!("{}/.well-known/jwks.json", emulator.rest_url()));
+    /// # Ok(()) }
+    /// ```
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.shared.urls.rest)
     }
 
     /// Changes the queue delay and processing time; jobs read it as they

@@ -1,4 +1,5 @@
-//! The rest origin: upload initiation (`upload_url` + `file_url`, as fal's
+//! The rest origin: the webhook signing keys (`/.well-known/jwks.json`),
+//! upload initiation (`upload_url` + `file_url`, as fal's
 //! JS client and the Python client's `fal` repository use it) and CDN tokens
 //! (as the Python client's default `fal_v3` repository uses them).
 
@@ -30,6 +31,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    if request.extensions().get::<Route>() == Some(&Route::Jwks) {
+        return Json(shared.webhooks.jwks()).into_response();
+    }
     if request.extensions().get::<Route>() != Some(&Route::UploadInitiate) {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     }

@@ -15,6 +15,7 @@ use crate::recording::Recorder;
 use crate::rng::SplitMix64;
 use crate::stats::Counters;
 use crate::storage::FileStore;
+use crate::webhook::Webhooks;
 
 pub(crate) struct Shared {
     pub(crate) key: String,
@@ -38,8 +39,10 @@ pub(crate) struct Shared {
     /// so jobs start in queue order).
     pub(crate) slots: Arc<Semaphore>,
     seeds: Mutex<SplitMix64>,
-    /// For loopback image URLs and webhooks only.
+    /// For loopback image URLs only.
     pub(crate) http: reqwest::Client,
+    /// Signing keys, delivery client and faults of webhook deliveries.
+    pub(crate) webhooks: Webhooks,
     /// The bearer token `POST {rest}/storage/auth/token` hands out for
     /// direct CDN uploads.
     pub(crate) cdn_token: String,
@@ -74,6 +77,7 @@ impl Shared {
                 .timeout(std::time::Duration::from_secs(20))
                 .build()
                 .expect("a plain reqwest client builds"),
+            webhooks: Webhooks::new(config.webhook_retry, config.webhook_faults.clone()),
             cdn_token: format!("cdn-{}", uuid::Uuid::new_v4().simple()),
             shutdown,
         }

@@ -37,6 +37,8 @@ pub struct Stats {
     pub cdn: u64,
     /// OpenAPI documents served.
     pub openapi: u64,
+    /// Webhook key sets served (`GET {rest}/.well-known/jwks.json`).
+    pub jwks: u64,
     /// Jobs created (by submit or run).
     pub jobs_created: u64,
     /// Jobs that reached COMPLETED other than by cancellation.
@@ -56,6 +58,11 @@ pub struct Stats {
     /// Requests to the foreign origin that carried an `Authorization` header
     /// of any kind, or the key in any header.
     pub foreign_authorizations: u64,
+    /// Webhook attempts answered with a 2xx.
+    pub webhook_deliveries: u64,
+    /// Webhook attempts that failed (no answer, a redirect or any other
+    /// status); each is retried until the attempts run out.
+    pub webhook_failures: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -71,6 +78,7 @@ pub(crate) struct Counters {
     upload_put: AtomicU64,
     cdn: AtomicU64,
     openapi: AtomicU64,
+    jwks: AtomicU64,
     pub(crate) jobs_created: AtomicU64,
     pub(crate) jobs_completed: AtomicU64,
     pub(crate) jobs_cancelled: AtomicU64,
@@ -79,6 +87,8 @@ pub(crate) struct Counters {
     pub(crate) key_leaks: AtomicU64,
     pub(crate) foreign_requests: AtomicU64,
     pub(crate) foreign_authorizations: AtomicU64,
+    pub(crate) webhook_deliveries: AtomicU64,
+    pub(crate) webhook_failures: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -99,6 +109,7 @@ impl Counters {
             Route::UploadPut => &self.upload_put,
             Route::Cdn => &self.cdn,
             Route::OpenApi => &self.openapi,
+            Route::Jwks => &self.jwks,
             Route::Any | Route::Queue => return,
         };
         bump(counter);
@@ -117,6 +128,7 @@ impl Counters {
             upload_put: get(&self.upload_put),
             cdn: get(&self.cdn),
             openapi: get(&self.openapi),
+            jwks: get(&self.jwks),
             jobs_created: get(&self.jobs_created),
             jobs_completed: get(&self.jobs_completed),
             jobs_cancelled: get(&self.jobs_cancelled),
@@ -125,6 +137,8 @@ impl Counters {
             key_leaks: get(&self.key_leaks),
             foreign_requests: get(&self.foreign_requests),
             foreign_authorizations: get(&self.foreign_authorizations),
+            webhook_deliveries: get(&self.webhook_deliveries),
+            webhook_failures: get(&self.webhook_failures),
         }
     }
 }

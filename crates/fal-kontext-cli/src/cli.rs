@@ -3,6 +3,7 @@
 //! the library accept the same values and name them the same way.
 
 use std::ffi::OsStr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -82,6 +83,9 @@ pub enum Command {
     Batch(BatchArgs),
     /// Run the local fal emulator in the foreground until Ctrl-C.
     Emulator(fal_emulator::EmulatorArgs),
+    /// Receive fal's webhooks.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -417,6 +421,40 @@ pub struct BatchArgs {
     pub timeout: Option<u64>,
 }
 
+/// `kontext webhook …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Accept fal's webhook deliveries until Ctrl-C: verify each, save the images, print one line per event.
+    Serve(ServeArgs),
+}
+
+/// `kontext webhook serve`.
+#[derive(Debug, Args)]
+#[command(after_long_help = SERVE_HELP)]
+pub struct ServeArgs {
+    /// The port to listen on (0: any free port; the address is printed on stderr).
+    #[arg(long, default_value_t = 8080, value_parser = number::<u16>("must be a port number from 0 to 65535 (0: any free port)"))]
+    pub port: u16,
+    /// The address to listen on. fal calls public addresses only: put a
+    /// reverse proxy or a tunnel in front, or listen on a public address.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1", value_parser = number::<IpAddr>("must be an IP address such as 127.0.0.1 or 0.0.0.0"))]
+    pub host: IpAddr,
+    /// The directory for the images (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// fal's webhook key set (a JWKS).
+    #[arg(long, value_name = "URL", default_value = fal_kontext::webhook::DEFAULT_JWKS_URL)]
+    pub jwks_url: String,
+}
+
+const SERVE_HELP: &str = "\
+Submit with `--webhook URL` (URL: where fal reaches this server). Each delivery is answered
+200 when genuine, 401 when its signature is missing or wrong or its timestamp is more than
+5 minutes off, 400 when it is genuine but not an event, 503 when fal's key set cannot be fetched
+(fal delivers again later). The images of each successful event are saved in --out as
+<request-id>-<n>.<ext>; an event delivered again saves nothing new. One line per event on
+stdout (one JSON object with --json); refused deliveries are reported on stderr.";
+
 const BATCH_HELP: &str = "\
 Each line is one job, with the input's own field names and an \"id\" that names its outputs:
   {\"id\": \"a1\", \"prompt\": \"Make it night\", \"image_url\": \"photos/a1.png\", \"seed\": 7}
@@ -496,8 +534,8 @@ where
 }
 
 /// A request id as fal gives them (a UUID): letters, digits, `-` and `_`;
-/// anything else would change the URL it is put in.
-fn request_id(text: &str) -> Result<String, String> {
+/// anything else would change the URL (or the file name) it is put in.
+pub fn request_id(text: &str) -> Result<String, String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
     if !text.is_empty() && text.len() <= 128 && text.chars().all(allowed) {
         Ok(text.to_owned())

@@ -18,6 +18,7 @@ mod job;
 mod local;
 mod output;
 mod progress;
+mod webhook;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {

@@ -37,20 +37,25 @@ impl Images for AnyOutput {
 /// The `--json` document of one finished request: fal's output, each image
 /// with the `path` it was saved to, and the request's id and endpoint.
 pub fn document(request_id: &str, endpoint: &str, output: Value, paths: &[PathBuf]) -> Value {
-    let mut document = match output {
+    let mut document = match with_paths(output, paths) {
         Value::Object(map) => map,
         other => [("output".to_string(), other)].into_iter().collect(),
     };
-    if let Some(Value::Array(images)) = document.get_mut("images") {
+    document.insert("request_id".into(), json!(request_id));
+    document.insert("endpoint".into(), json!(endpoint));
+    Value::Object(document)
+}
+
+/// fal's output with each image's local `path` added.
+pub fn with_paths(mut output: Value, paths: &[PathBuf]) -> Value {
+    if let Some(Value::Array(images)) = output.get_mut("images") {
         for (image, path) in images.iter_mut().zip(paths) {
             if let Value::Object(image) = image {
                 image.insert("path".into(), json!(path));
             }
         }
     }
-    document.insert("request_id".into(), json!(request_id));
-    document.insert("endpoint".into(), json!(endpoint));
-    Value::Object(document)
+    output
 }
 
 /// What `--out` must be, for its error messages.

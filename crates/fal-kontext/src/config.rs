@@ -265,7 +265,7 @@ impl ClientBuilder {
 }
 
 /// Checks a base URL and drops any trailing `/`, keeping a path prefix.
-fn base_url(setting: &'static str, url: &str) -> Result<String> {
+pub(crate) fn base_url(setting: &'static str, url: &str) -> Result<String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config {
         setting,
         message: format!("`{url}`: {e}"),

@@ -94,6 +94,25 @@ pub fn decode_data_uri(uri: &str) -> Result<Vec<u8>> {
     crate::output::decode_data_uri(uri)
 }
 
+/// The sync steps of [`Verifier::verify_at`](crate::webhook::Verifier::verify_at)
+/// with `jwks` as the fetched key set: the headers and window checked, the
+/// key set read, the signature tried against each key (`Ok(false)`: none).
+pub fn webhook_signature(
+    headers: &crate::webhook::Headers<'_>,
+    body: &[u8],
+    jwks: &[u8],
+    now: std::time::SystemTime,
+) -> std::result::Result<bool, crate::webhook::WebhookError> {
+    let signed = crate::webhook::signature::Signed::check(headers, body, now)?;
+    let keys = crate::webhook::keys::parse_jwks(jwks).map_err(|message| {
+        crate::webhook::WebhookError::Keys {
+            url: "fuzz".into(),
+            message,
+        }
+    })?;
+    Ok(signed.verifies_with(&keys))
+}
+
 /// The builders' checks, run before anything is sent.
 pub fn validate<K: Kind>(request: &Request<K>) -> Result<()> {
     request.validate()

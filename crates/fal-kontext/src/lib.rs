@@ -42,6 +42,8 @@
 //!   [`Request::run_sync`].
 //! - [`Client::download`]: images out.
 //! - [`Error`]: everything that can go wrong, to match on.
+//! - [`webhook`]: receive fal's webhooks, verified ([`webhook::Verifier`])
+//!   and typed ([`webhook::Event`]).
 //!
 //! The low-level, generated client and types are re-exported as [`api`].
 
@@ -68,6 +70,7 @@ mod retry;
 mod secret;
 mod upload;
 mod wait;
+pub mod webhook;
 
 pub use config::{
     ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_QUEUE_URL, DEFAULT_REST_URL,

@@ -11,3 +11,4 @@ mod queue;
 mod run;
 mod storage;
 mod tls;
+mod webhooks;

@@ -1,6 +1,6 @@
 //! One module per command; each turns its flags into SDK calls.
 
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{Cli, Command, Global, WebhookCommand};
 use crate::exit::Failure;
 
 mod batch;
@@ -14,6 +14,7 @@ mod one;
 mod result;
 mod status;
 mod submit;
+mod webhook;
 
 /// How long `status --watch` and `result` follow a request when no
 /// `--timeout` bounds them: in effect, until it completes.
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cancel(args) => cancel::run(args, &global).await,
         Command::Batch(args) => batch::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve(args, &global).await,
         Command::Completions { shell } => {
             completions::print(shell);
             Ok(())

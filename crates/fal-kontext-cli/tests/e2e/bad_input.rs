@@ -6,7 +6,7 @@ use crate::harness::*;
 
 /// One invalid command line: `{out}` stands for a directory that does not
 /// exist yet, `{file}` for an existing plain file, `{pdf}` for a file that
-/// is not an image.
+/// is not an image, `{busy}` for a port already taken.
 struct Case {
     args: &'static [&'static str],
     /// How the message names the flag (or argument).
@@ -105,6 +105,13 @@ const CASES: &[Case] = &[
     case(&["emulator", "--concurrency", "0"], "'--concurrency <CONCURRENCY>'", "a whole number, 1 or more"),
     case(&["emulator", "--eager-validation=yes"], "'--eager-validation'", "no more were expected"),
     case(&["emulator", "--tls=yes"], "'--tls'", "no more were expected"),
+    // webhook serve
+    case(&["webhook", "serve", "--out", "{out}", "--port", "65536"], "'--port'", "a port number from 0 to 65535"),
+    case(&["webhook", "serve", "--out", "{out}", "--port", "{busy}"], "'--port'", "cannot listen on 127.0.0.1:"),
+    case(&["webhook", "serve", "--out", "{out}", "--host", "example.com"], "'--host'", "an IP address such as 127.0.0.1 or 0.0.0.0"),
+    case(&["webhook", "serve", "--out", "{out}", "--jwks-url", "ftp://example.com/jwks.json"], "'--jwks-url'", "must be an http(s) URL"),
+    case(&["webhook", "serve", "--out", "{file}"], "'--out'", "must be a directory"),
+    case(&["--local", "webhook", "serve", "--out", "{out}"], "--local", "does not apply to `webhook serve`"),
     // completions
     case(&["completions", "tcsh"], "'<SHELL>'", "[possible values: bash, elvish, fish, powershell, zsh]"),
 ];
@@ -112,6 +119,7 @@ const CASES: &[Case] = &[
 #[test]
 fn every_invalid_flag_value_exits_2_with_one_line_naming_the_flag_and_sends_nothing() {
     let emu = Emu::start();
+    let busy_port = emu.emulator.queue_url().rsplit(':').next().unwrap();
     let mut failures = Vec::new();
     for case in CASES {
         let scratch = tempfile::tempdir().unwrap();
@@ -127,6 +135,7 @@ fn every_invalid_flag_value_exits_2_with_one_line_naming_the_flag_and_sends_noth
                 arg.replace("{out}", out.to_str().unwrap())
                     .replace("{file}", file.to_str().unwrap())
                     .replace("{pdf}", pdf.to_str().unwrap())
+                    .replace("{busy}", busy_port)
             })
             .collect();
 

@@ -9,3 +9,4 @@ mod edit;
 mod exit_codes;
 mod harness;
 mod help;
+mod webhook;
