@@ -412,7 +412,7 @@ impl<O> Subscription<O> {
                     }
                 },
                 Phase::Polling { delay } => {
-                    let wake = (Instant::now() + *delay).min(self.deadline);
+                    let wake = crate::durations::deadline_after(*delay).min(self.deadline);
                     *delay = (*delay * 2).clamp(MIN_POLL, MAX_POLL);
                     tokio::time::sleep_until(wake).await;
                     match timeout_at(self.deadline, self.handle.status(true)).await {
@@ -576,7 +576,8 @@ impl<O: DeserializeOwned> Subscription<O> {
                         .or_else(|| delays.next())
                         .unwrap_or(MAX_POLL)
                         .min(retry.max_delay);
-                    tokio::time::sleep_until((Instant::now() + pause).min(self.deadline)).await;
+                    let wake = crate::durations::deadline_after(pause).min(self.deadline);
+                    tokio::time::sleep_until(wake).await;
                 }
                 Ok(Err(error)) => return Err(error),
                 Err(_) => {
