@@ -6,10 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, emulator, on};
+use common::{builder, client, emulator, on};
 use fal_emulator::Route;
 use fal_kontext::{
-    Acceleration, AspectRatio, Error, OutputFormat, Priority, ResolutionMode, SafetyTolerance,
+    Acceleration, AspectRatio, Error, Kind, OutputFormat, Priority, Request, ResolutionMode,
+    SafetyTolerance,
 };
 
 const IMAGE: &str = "https://v3.fal.media/files/rabbit/rmgBxhwGYb2d3pl3x9sKf_output.png";
@@ -129,6 +130,101 @@ async fn dev_sends_its_own_fields() {
     insta::assert_json_snapshot!(sent(&emulator));
 }
 
+/// The submit options fal documents (the files' lifetime on the CDN, no
+/// history, no retries inside fal, the longest queue to join) and an extra
+/// header, as fal receives them: headers and a query parameter, the same on
+/// every endpoint.
+#[tokio::test]
+async fn every_submit_option_on_the_wire() {
+    let emulator = emulator().await;
+    client(&emulator)
+        .text_to_image("A lighthouse at dusk")
+        .max()
+        .cdn_lifetime(Duration::from_secs(3600))
+        .store_io(false)
+        .no_retry(true)
+        .max_queue_length(20)
+        .webhook("https://example.com/hooks/kontext")
+        .header("X-Fal-Future-Option", "on")
+        .submit()
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(sent(&emulator));
+}
+
+/// The same options on the other kinds of request reach fal the same way.
+#[tokio::test]
+async fn the_submit_options_on_every_kind_of_request() {
+    let emulator = emulator().await;
+    let c = client(&emulator);
+    fn options<K: Kind>(request: Request<K>) -> Request<K> {
+        request
+            .cdn_lifetime(Duration::from_secs(86_400))
+            .store_io(false)
+            .no_retry(true)
+            .max_queue_length(3)
+            .header("x-fal-future-option", "on")
+    }
+    let handles = [
+        options(c.edit("p", IMAGE))
+            .submit()
+            .await
+            .map(|h| h.endpoint().to_string()),
+        options(c.multi("p", [IMAGE]))
+            .submit()
+            .await
+            .map(|h| h.endpoint().to_string()),
+        options(c.dev("p", IMAGE))
+            .submit()
+            .await
+            .map(|h| h.endpoint().to_string()),
+    ];
+    let submits = on(&emulator, Route::Submit);
+    assert_eq!(submits.len(), handles.len());
+    for (submit, endpoint) in submits.iter().zip(handles) {
+        let header = |name: &str| {
+            submit
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let endpoint = endpoint.unwrap();
+        assert_eq!(submit.path, format!("/{endpoint}"));
+        assert_eq!(submit.query.as_deref(), Some("fal_max_queue_length=3"));
+        assert_eq!(
+            header("x-fal-object-lifecycle-preference"),
+            Some(r#"{"expiration_duration_seconds":86400}"#),
+            "{endpoint}"
+        );
+        assert_eq!(header("x-fal-store-io"), Some("0"), "{endpoint}");
+        assert_eq!(header("x-fal-no-retry"), Some("1"), "{endpoint}");
+        assert_eq!(header("x-fal-future-option"), Some("on"), "{endpoint}");
+    }
+}
+
+/// A local image uploaded for a request lives on the CDN as long as the
+/// request's files: its upload's initiate carries the lifetime under both
+/// names fal's clients send.
+#[tokio::test]
+async fn an_upload_takes_the_requests_cdn_lifetime() {
+    let emulator = emulator().await;
+    let c = builder(&emulator).inline_limit(0).build().unwrap();
+    c.edit("p", std::path::Path::new(common::SAMPLE))
+        .cdn_lifetime(Duration::from_secs(600))
+        .submit()
+        .await
+        .unwrap();
+    let initiates = on(&emulator, Route::UploadInitiate);
+    assert_eq!(initiates.len(), 1, "one upload");
+    let lifecycle: Vec<_> = initiates[0]
+        .headers
+        .iter()
+        .filter(|(name, _)| name.starts_with("x-fal-object-lifecycle"))
+        .collect();
+    insta::assert_json_snapshot!(lifecycle);
+}
+
 /// Every value of every enum, as it goes on the wire.
 #[test]
 fn every_enum_value_on_the_wire() {
@@ -202,9 +298,39 @@ async fn every_rule_refuses_before_sending() {
     );
     let error = c.edit("p", "").submit().await.unwrap_err();
     refused(&emulator, error, "image_url", "must not be empty");
+    for bad in [
+        Duration::ZERO,
+        Duration::from_millis(2500),
+        Duration::from_secs(31_536_000_001),
+    ] {
+        let error = edit().cdn_lifetime(bad).submit().await.unwrap_err();
+        refused(
+            &emulator,
+            error,
+            "x-fal-object-lifecycle-preference",
+            "whole seconds from 1 to 31536000000",
+        );
+    }
+    let error = edit().max_queue_length(0).submit().await.unwrap_err();
+    refused(&emulator, error, "fal_max_queue_length", "1 or more");
+    for (name, value, rule) in [
+        ("Authorization", "Key stolen", "is set by the SDK"),
+        ("x-fal-store-io", "1", "is set by the SDK"),
+        ("not a name", "v", "must be a header name"),
+        ("x-fal-new", "two\nlines", "visible ASCII"),
+    ] {
+        let error = edit().header(name, value).submit().await.unwrap_err();
+        refused(&emulator, error, "header", rule);
+    }
     // the same rules hold on the synchronous path
     let error = edit().num_images(9).run_sync().await.unwrap_err();
     refused(&emulator, error, "num_images", "from 1 to 4");
+    let error = edit()
+        .header("authorization", "Key stolen")
+        .run_sync()
+        .await
+        .unwrap_err();
+    refused(&emulator, error, "header", "is set by the SDK");
 }
 
 #[tokio::test]

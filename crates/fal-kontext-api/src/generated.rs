@@ -4387,17 +4387,25 @@ impl Client {
     /**Sends a `POST` request to `/fal-ai/flux-kontext/dev`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_kontext_dev()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4454,17 +4462,25 @@ let response = client.status_stream_flux_kontext()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4475,17 +4491,25 @@ let response = client.submit_flux_pro_kontext()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4496,17 +4520,25 @@ let response = client.submit_flux_pro_kontext_max()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max/multi`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max_multi()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4519,17 +4551,25 @@ let response = client.submit_flux_pro_kontext_max_multi()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/max/text-to-image`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_max_text_to_image()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4542,17 +4582,25 @@ let response = client.submit_flux_pro_kontext_max_text_to_image()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/multi`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_multi()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4565,17 +4613,25 @@ let response = client.submit_flux_pro_kontext_multi()
     /**Sends a `POST` request to `/fal-ai/flux-pro/kontext/text-to-image`
 
 Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
 - `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
 - `x_fal_queue_priority`: `normal` (the default) or `low`.
 - `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
 - `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
 - `body`
 ```ignore
 let response = client.submit_flux_pro_kontext_text_to_image()
+    .fal_max_queue_length(fal_max_queue_length)
     .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
     .x_fal_queue_priority(x_fal_queue_priority)
     .x_fal_request_timeout(x_fal_request_timeout)
     .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
     .body(body)
     .send()
     .await;
@@ -4647,22 +4703,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxKontextDev<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxKontextDevInput, String>,
     }
     impl<'a> SubmitFluxKontextDev<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -4673,6 +4750,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -4715,6 +4818,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxKontextDevInput>,
@@ -4743,25 +4859,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxKontextDevInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-kontext/dev", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4769,6 +4895,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -4779,6 +4915,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4788,6 +4927,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -5416,22 +5561,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontext<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextInput, String>,
     }
     impl<'a> SubmitFluxProKontext<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5442,6 +5608,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5484,6 +5676,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextInput>,
@@ -5512,25 +5717,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5538,6 +5753,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5548,6 +5773,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5557,6 +5785,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -5640,22 +5874,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMax<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxInput, String>,
     }
     impl<'a> SubmitFluxProKontextMax<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5666,6 +5921,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5708,6 +5989,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMaxInput>,
@@ -5738,25 +6032,35 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/max", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5764,6 +6068,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -5774,6 +6088,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5783,6 +6100,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -5866,22 +6189,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMaxMulti<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxMultiInput, String>,
     }
     impl<'a> SubmitFluxProKontextMaxMulti<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -5892,6 +6236,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -5934,6 +6304,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMaxMultiInput>,
@@ -5965,18 +6348,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxMultiInput::try_from(v)
@@ -5984,7 +6377,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/max/multi", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5992,6 +6385,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -6002,6 +6405,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6011,6 +6417,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -6094,22 +6506,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMaxTextToImage<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMaxTextToImageInput, String>,
     }
     impl<'a> SubmitFluxProKontextMaxTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -6120,6 +6553,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -6162,6 +6621,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMaxTextToImageInput>,
@@ -6193,18 +6665,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMaxTextToImageInput::try_from(v)
@@ -6214,7 +6696,7 @@ pub mod builder {
             let url = format!(
                 "{}/fal-ai/flux-pro/kontext/max/text-to-image", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6222,6 +6704,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -6232,6 +6724,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6241,6 +6736,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -6324,22 +6825,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextMulti<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextMultiInput, String>,
     }
     impl<'a> SubmitFluxProKontextMulti<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -6350,6 +6872,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -6392,6 +6940,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextMultiInput>,
@@ -6422,18 +6983,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextMultiInput::try_from(v)
@@ -6441,7 +7012,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/fal-ai/flux-pro/kontext/multi", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6449,6 +7020,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -6459,6 +7040,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6468,6 +7052,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;
@@ -6551,22 +7141,43 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SubmitFluxProKontextTextToImage<'a> {
         client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
         fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
         x_fal_queue_priority: Result<Option<::std::string::String>, String>,
         x_fal_request_timeout: Result<Option<f64>, String>,
         x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::FluxProKontextTextToImageInput, String>,
     }
     impl<'a> SubmitFluxProKontextTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fal_max_queue_length: Ok(None),
                 fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
                 x_fal_queue_priority: Ok(None),
                 x_fal_request_timeout: Ok(None),
                 x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
         }
         pub fn fal_webhook<V>(mut self, value: V) -> Self
         where
@@ -6577,6 +7188,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
                         .to_string()
                 });
             self
@@ -6619,6 +7256,19 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::FluxProKontextTextToImageInput>,
@@ -6650,18 +7300,28 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
             let Self {
                 client,
+                fal_max_queue_length,
                 fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
                 x_fal_queue_priority,
                 x_fal_request_timeout,
                 x_fal_runner_hint,
+                x_fal_store_io,
                 body,
             } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
             let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
             let x_fal_queue_priority = x_fal_queue_priority
                 .map_err(Error::InvalidRequest)?;
             let x_fal_request_timeout = x_fal_request_timeout
                 .map_err(Error::InvalidRequest)?;
             let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::FluxProKontextTextToImageInput::try_from(v)
@@ -6671,7 +7331,7 @@ pub mod builder {
             let url = format!(
                 "{}/fal-ai/flux-pro/kontext/text-to-image", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6679,6 +7339,16 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
             if let Some(value) = x_fal_queue_priority {
                 header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
             }
@@ -6689,6 +7359,9 @@ pub mod builder {
             if let Some(value) = x_fal_runner_hint {
                 header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
             }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6698,6 +7371,12 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
                 .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
                 .headers(header_map)
                 .build()?;

@@ -12,9 +12,6 @@ use fal_kontext_api::{Client, Error};
 use futures::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
-/// A request's status once it has completed.
-const COMPLETED: AnyStatus = AnyStatus::Known(Status::Completed);
-
 /// An input image the emulator stands in for with a pattern (it never
 /// fetches off this machine).
 const IMAGE: &str = "https://example.com/kitchen.png";
@@ -44,6 +41,18 @@ fn client(emulator: &Emulator) -> Client {
     Client::new_with_client(emulator.queue_url(), http, Default::default())
 }
 
+/// The status of a completed request.
+const COMPLETED: AnyStatus = AnyStatus::Known(Status::Completed);
+
+/// The request id of a submit's answer (a status answer may leave it out;
+/// a submit's never does).
+fn id_of(submitted: &QueueStatus) -> &str {
+    submitted
+        .request_id
+        .as_deref()
+        .expect("a submit answer has its request id")
+}
+
 /// Polls `fal-ai/flux-pro`'s status operation until the request completes.
 async fn completed(client: &Client, request_id: &str) -> QueueStatus {
     for _ in 0..500 {
@@ -63,8 +72,8 @@ async fn completed(client: &Client, request_id: &str) -> QueueStatus {
     panic!("{request_id} never completed");
 }
 
-/// Submits a \[dev\] edit; its request id.
-async fn submit_dev(client: &Client) -> String {
+/// Submits a \[dev\] edit.
+async fn submit_dev(client: &Client) -> QueueStatus {
     client
         .submit_flux_kontext_dev()
         .body(
@@ -76,8 +85,6 @@ async fn submit_dev(client: &Client) -> String {
         .await
         .unwrap()
         .into_inner()
-        .request_id
-        .expect("a submit answer names its request")
 }
 
 /// Submits with the endpoint's own operation and typed input, waits with
@@ -93,14 +100,11 @@ macro_rules! pro_round_trip {
             .await
             .unwrap()
             .into_inner();
-        let id = submitted
-            .request_id
-            .expect("a submit answer names its request");
-        let done = completed(client, &id).await;
-        assert_eq!(done.request_id.as_deref(), Some(id.as_str()));
+        let done = completed(client, id_of(&submitted)).await;
+        assert_eq!(done.request_id, submitted.request_id);
         let output = client
             .result_flux_pro()
-            .request_id(&id)
+            .request_id(id_of(&submitted))
             .send()
             .await
             .unwrap()
@@ -182,9 +186,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
         .await
         .unwrap()
         .into_inner();
-    let id = &submitted
-        .request_id
-        .expect("a submit answer names its request");
+    let id = id_of(&submitted);
     let mut status = None;
     for _ in 0..500 {
         let now = client
@@ -201,7 +203,7 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
         assert_eq!(now.status(), 202, "a waiting request answers 202");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(status.expect("completed").request_id.as_ref(), Some(id));
+    assert_eq!(status.expect("completed").request_id.as_deref(), Some(id));
     let output = client
         .result_flux_kontext()
         .request_id(id)
@@ -246,7 +248,7 @@ async fn each_app_streams_a_requests_status_until_it_completes() {
         .unwrap();
     let answer = client
         .status_stream_flux_pro()
-        .request_id(pro.request_id.as_ref().unwrap())
+        .request_id(id_of(&pro))
         .logs(1)
         .send()
         .await
@@ -256,7 +258,7 @@ async fn each_app_streams_a_requests_status_until_it_completes() {
     let dev = submit_dev(&client).await;
     let answer = client
         .status_stream_flux_kontext()
-        .request_id(&dev)
+        .request_id(id_of(&dev))
         .send()
         .await
         .unwrap();
@@ -281,7 +283,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
         .unwrap();
     let cancelled = client
         .cancel_flux_pro()
-        .request_id(pro.request_id.as_ref().unwrap())
+        .request_id(id_of(&pro))
         .send()
         .await
         .unwrap();
@@ -291,7 +293,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
     // declared 400 answer with fal's body
     match client
         .cancel_flux_pro()
-        .request_id(pro.request_id.as_ref().unwrap())
+        .request_id(id_of(&pro))
         .send()
         .await
     {
@@ -305,7 +307,7 @@ async fn each_app_cancels_a_queued_request_and_reports_a_finished_one() {
     let dev = submit_dev(&client).await;
     let cancelled = client
         .cancel_flux_kontext()
-        .request_id(&dev)
+        .request_id(id_of(&dev))
         .send()
         .await
         .unwrap();

@@ -162,13 +162,48 @@ pub struct DevFlags {
     pub no_safety_checker: bool,
 }
 
-/// Where fal reports.
-#[derive(Debug, Args)]
+/// Where fal reports, and the submit options fal documents.
+#[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Queue")]
 pub struct QueueFlags {
     /// A URL fal calls with the result when the request completes.
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
+    /// How long the request's files live on fal's CDN (the output images and
+    /// the local images uploaded for it), in seconds, 1 to 31536000000
+    /// (default: fal's). Anyone with a URL can fetch the file until then;
+    /// after, it is gone for good.
+    #[arg(long, value_name = "SECS", value_parser = number::<u64>(LIFETIME_RULE))]
+    pub cdn_lifetime: Option<u64>,
+    /// fal keeps no copy of the request's input and output in its history
+    /// (the files on the CDN are kept, see --cdn-lifetime).
+    #[arg(long)]
+    pub no_store_io: bool,
+    /// fal does not retry the request internally (kontext's own retries of
+    /// its calls are unchanged).
+    #[arg(long)]
+    pub no_retry: bool,
+    /// fal refuses the request when the endpoint's queue is longer than N
+    /// (N is 1 or more).
+    #[arg(long, value_name = "N", value_parser = number::<u32>("must be a whole number, 1 or more"))]
+    pub max_queue_length: Option<u32>,
+    /// An extra header for an option fal adds later, NAME:VALUE; repeat for
+    /// more. Not one kontext sets itself (authorization, content-type, the
+    /// x-fal-… headers of the flags above, …).
+    #[arg(long = "header", value_name = "NAME:VALUE", value_parser = header)]
+    pub headers: Vec<(String, String)>,
+}
+
+/// The rule of `--cdn-lifetime`, as its error says it.
+const LIFETIME_RULE: &str = "must be whole seconds from 1 to 31536000000 (1000 years)";
+
+/// `--header NAME:VALUE`, split at the first `:` (the SDK checks the name
+/// and the value).
+fn header(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, value)) => Ok((name.trim().to_owned(), value.trim().to_owned())),
+        None => Err("must be NAME:VALUE, e.g. x-fal-new-option:on".into()),
+    }
 }
 
 /// How long to wait.

@@ -135,6 +135,8 @@ fn flag_of(field: &str) -> String {
     match field {
         "image_url" | "image_urls" => "--image".into(),
         "fal_webhook" => "--webhook".into(),
+        "x-fal-object-lifecycle-preference" => "--cdn-lifetime".into(),
+        "fal_max_queue_length" => "--max-queue-length".into(),
         "sync_mode" => "--sync".into(),
         "enable_safety_checker" => "--no-safety-checker".into(),
         other => format!("--{}", other.replace('_', "-")),

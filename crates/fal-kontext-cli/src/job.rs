@@ -11,7 +11,7 @@ use fal_kontext::{
 };
 use serde::{Deserialize, Deserializer};
 
-use crate::cli::{DevFlags, InputFlags, Model, ProFlags};
+use crate::cli::{DevFlags, InputFlags, Model, ProFlags, QueueFlags};
 
 /// The endpoint kind: it follows from the images given.
 #[derive(Clone, Debug)]
@@ -111,8 +111,8 @@ pub struct Job {
     pub model: Model,
     /// The optional input fields.
     pub fields: Fields,
-    /// `fal_webhook`.
-    pub webhook: Option<String>,
+    /// `fal_webhook` and the other submit options.
+    pub queue: QueueFlags,
     /// How long to wait before cancelling.
     pub timeout: Option<Duration>,
 }
@@ -200,8 +200,24 @@ impl Job {
         if let Some(on) = f.sync_mode {
             request = request.sync_mode(on);
         }
-        if let Some(url) = &self.webhook {
+        let q = &self.queue;
+        if let Some(url) = &q.webhook {
             request = request.webhook(url);
+        }
+        if let Some(secs) = q.cdn_lifetime {
+            request = request.cdn_lifetime(Duration::from_secs(secs));
+        }
+        if q.no_store_io {
+            request = request.store_io(false);
+        }
+        if q.no_retry {
+            request = request.no_retry(true);
+        }
+        if let Some(n) = q.max_queue_length {
+            request = request.max_queue_length(n);
+        }
+        for (name, value) in &q.headers {
+            request = request.header(name, value);
         }
         if let Some(timeout) = self.timeout {
             request = request.timeout(timeout);

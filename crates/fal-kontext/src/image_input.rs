@@ -166,8 +166,12 @@ impl ImageInput {
 
 impl Prepared {
     /// The string to put in the request: the URL, an inline data URI, or the
-    /// URL of the upload.
-    pub(crate) async fn into_url(self, client: &Client) -> Result<String> {
+    /// URL of the upload, which lives `lifetime` on fal's CDN when given.
+    pub(crate) async fn into_url(
+        self,
+        client: &Client,
+        lifetime: Option<std::time::Duration>,
+    ) -> Result<String> {
         let limit = client.settings().inline_limit;
         match self {
             Prepared::Ready(url) => Ok(url),
@@ -185,7 +189,7 @@ impl Prepared {
                 path,
                 content_type,
                 len,
-            } => client.upload_file(&path, content_type, len).await,
+            } => client.upload_file(&path, content_type, len, lifetime).await,
             Prepared::Memory {
                 data, content_type, ..
             } if data.len() as u64 <= limit => Ok(data_uri(content_type, &data)),
@@ -193,7 +197,11 @@ impl Prepared {
                 data,
                 file_name,
                 content_type,
-            } => client.upload_bytes(data, &file_name, content_type).await,
+            } => {
+                client
+                    .upload_bytes(data, &file_name, content_type, lifetime)
+                    .await
+            }
         }
     }
 }

@@ -40,6 +40,13 @@
 //! - [`Request::run`], [`Request::subscribe`] (updates then output),
 //!   [`Request::submit`] (a [`RequestHandle`] for `status`, `result`, `cancel`),
 //!   [`Request::run_sync`].
+//! - The submit options fal documents, on every [`Request`]:
+//!   [`Request::cdn_lifetime`] (the output files', and the uploaded
+//!   inputs', lifetime on fal's CDN), [`Request::store_io`],
+//!   [`Request::no_retry`], [`Request::max_queue_length`],
+//!   [`Request::header`] (an option fal adds later), besides
+//!   [`Request::webhook`], [`Request::request_timeout`],
+//!   [`Request::priority`] and [`Request::runner_hint`].
 //! - [`Client::download`]: images out.
 //! - [`Error`]: everything that can go wrong, to match on.
 //! - [`webhook`]: receive fal's webhooks, verified ([`webhook::Verifier`])
@@ -68,6 +75,7 @@ mod queue;
 mod requests;
 mod retry;
 mod secret;
+mod submit_options;
 mod upload;
 mod wait;
 pub mod webhook;

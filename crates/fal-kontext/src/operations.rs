@@ -13,6 +13,7 @@ use crate::endpoints;
 use crate::error::{Error, Result};
 use crate::http::MAX_ANSWER_BYTES;
 use crate::requests::{Input, QueueOptions};
+use crate::submit_options::Wire;
 
 /// The app whose queue answers a request's status, stream, result and
 /// cancel (fal answers them at the app root, whatever the endpoint).
@@ -81,8 +82,18 @@ impl Client {
     /// nor followed: the generated path on the configured origin serves the
     /// call instead (the app root, where fal answers the Kontext family).
     pub(crate) fn queue_api(&self, returned: Option<&str>, accept: Accept) -> Result<api::Client> {
+        self.queue_api_with(returned, accept, HeaderMap::new())
+    }
+
+    /// [`queue_api`](Self::queue_api) that also sends `extra`, the caller's
+    /// extra headers of a submit (checked: none is one the SDK sets).
+    pub(crate) fn queue_api_with(
+        &self,
+        returned: Option<&str>,
+        accept: Accept,
+        mut headers: HeaderMap,
+    ) -> Result<api::Client> {
         let settings = self.settings();
-        let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, self.auth_header()?);
         if accept == Accept::EventStream {
             headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
@@ -126,6 +137,7 @@ pub(crate) async fn submit(
     input: &Input,
     queue: &QueueOptions,
 ) -> std::result::Result<api::ResponseValue<QueueStatus>, api::Error> {
+    let wire = Wire::of(queue);
     macro_rules! submit {
         ($op:expr, $input:expr) => {
             // Every queue option the document declares, passed on when set;
@@ -136,6 +148,10 @@ pub(crate) async fn submit(
                 x_fal_request_timeout = queue.request_timeout.map(|t| t.as_secs_f64()),
                 x_fal_queue_priority = queue.priority.map(|p| p.as_str()),
                 x_fal_runner_hint = queue.runner_hint.clone(),
+                x_fal_object_lifecycle_preference = wire.lifecycle.clone(),
+                x_fal_store_io = wire.store_io,
+                x_fal_no_retry = wire.no_retry,
+                fal_max_queue_length = wire.max_queue_length,
             )
             .send()
             .await

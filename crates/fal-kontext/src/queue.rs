@@ -63,7 +63,8 @@ impl<K: Kind> Request<K> {
     /// ```
     pub async fn submit(self) -> Result<RequestHandle<K::Output>> {
         let input = self.body().await?;
-        let api = self.client.queue_api(None, Accept::Json)?;
+        let extra = crate::submit_options::extra_headers(&self.queue)?;
+        let api = self.client.queue_api_with(None, Accept::Json, extra)?;
         let (api, input, queue) = (&api, &input, &self.queue);
         let status: QueueStatus = self
             .client
@@ -114,10 +115,15 @@ impl<K: Kind> Request<K> {
             .wait_timeout
             .unwrap_or(self.client.settings().wait_timeout);
         let q = &self.queue;
+        // The run host takes a submit's headers (@fal-ai/client 1.10.1,
+        // `client.js`, `run`: the lifecycle and timeout headers), and the
+        // caller's extra headers (none of them one the SDK sets).
+        let extra = crate::submit_options::extra_headers(q)?;
+        let options = crate::submit_options::Wire::of(q).headers();
         let body = self
             .client
             .send(Call::Submit, Some(deadline), |http| {
-                let mut request = http.post(&url).json(&input);
+                let mut request = http.post(&url).headers(extra.clone()).json(&input);
                 if let Some(timeout) = q.request_timeout {
                     request =
                         request.header("x-fal-request-timeout", timeout.as_secs_f64().to_string());
@@ -127,6 +133,9 @@ impl<K: Kind> Request<K> {
                 }
                 if let Some(hint) = &q.runner_hint {
                     request = request.header("x-fal-runner-hint", hint);
+                }
+                for (name, value) in &options {
+                    request = request.header(*name, value);
                 }
                 request
             })

@@ -39,6 +39,11 @@ pub struct QueueOptions {
     pub priority: Option<Priority>,
     pub runner_hint: Option<String>,
     pub wait_timeout: Option<Duration>,
+    pub cdn_lifetime: Option<Duration>,
+    pub store_io: Option<bool>,
+    pub no_retry: Option<bool>,
+    pub max_queue_length: Option<u32>,
+    pub headers: Vec<(String, String)>,
 }
 
 /// The queue priority of a request (`x-fal-queue-priority`).
@@ -531,6 +536,74 @@ impl<K: Kind> Request<K> {
         self.queue.runner_hint = Some(hint.into());
         self
     }
+    /// How long the files of this request live on fal's CDN: its output
+    /// images, and the local images it uploads as input
+    /// (`x-fal-object-lifecycle-preference`, `{"expiration_duration_seconds": N}`).
+    /// Whole seconds, from 1 second to 1000 years; unset, fal's default.
+    /// Files on the CDN are public to anyone with the URL, and gone for good
+    /// once they expire: download what you keep.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").cdn_lifetime(std::time::Duration::from_secs(3600));
+    /// ```
+    pub fn cdn_lifetime(mut self, lifetime: Duration) -> Self {
+        self.queue.cdn_lifetime = Some(lifetime);
+        self
+    }
+    /// `false`: fal keeps no copy of the request's input and output in its
+    /// history (`x-fal-store-io: 0`; kept 30 days otherwise). Files on the
+    /// CDN are still stored (see [`cdn_lifetime`](Self::cdn_lifetime)).
+    /// `true`, the default, sends nothing.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").store_io(false);
+    /// ```
+    pub fn store_io(mut self, store: bool) -> Self {
+        self.queue.store_io = Some(store);
+        self
+    }
+    /// `true`: fal does not retry the request internally
+    /// (`x-fal-no-retry: 1`); the SDK's own retries of the calls it makes
+    /// are unchanged. `false`, the default, sends nothing.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").no_retry(true);
+    /// ```
+    pub fn no_retry(mut self, no_retry: bool) -> Self {
+        self.queue.no_retry = Some(no_retry);
+        self
+    }
+    /// fal refuses the submit with a 429 when the endpoint's queue is longer
+    /// than `length` (`fal_max_queue_length`; 1 or more). A 429 is retried by
+    /// the client's [`RetryPolicy`](crate::RetryPolicy) (fal never started
+    /// the job), then ends as [`Error::RateLimited`](crate::Error::RateLimited).
+    /// Queue only: `run_sync` does not send it.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").max_queue_length(20);
+    /// ```
+    pub fn max_queue_length(mut self, length: u32) -> Self {
+        self.queue.max_queue_length = Some(length);
+        self
+    }
+    /// An extra header on the submit (and on `run_sync`), for an option fal
+    /// adds after this SDK was written. The name must be a valid header
+    /// name and not one the SDK sets itself (`authorization`, `content-type`,
+    /// the `x-fal-…` headers it has a method for, …), the value visible ASCII;
+    /// a name given twice keeps its last value. Checked when the request is sent.
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let request = client.edit("Make it night", "day.png").header("x-fal-new-option", "on");
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.queue.headers.push((name.into(), value.into()));
+        self
+    }
     /// How long `run` and `subscribe` wait before cancelling (default: the client's).
     ///
     /// ```
@@ -596,7 +669,7 @@ impl<K: Kind> Request<K> {
                 "must be visible ASCII text (it is sent as a header)",
             )?;
         }
-        Ok(())
+        crate::submit_options::validate(&self.queue)
     }
 
     /// Validates, resolves the images (inline or uploaded) and builds the
@@ -609,7 +682,11 @@ impl<K: Kind> Request<K> {
         }
         let mut urls = Vec::with_capacity(prepared.len());
         for image in prepared {
-            urls.push(image.into_url(&self.client).await?);
+            urls.push(
+                image
+                    .into_url(&self.client, self.queue.cdn_lifetime)
+                    .await?,
+            );
         }
         self.kind.input(&self.fields, urls)
     }

@@ -2,6 +2,7 @@
 //! PUT the bytes to the signed URL it returns (without the key).
 
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -20,15 +21,29 @@ struct Initiated {
 }
 
 impl Client {
-    async fn initiate_upload(&self, content_type: &str, file_name: &str) -> Result<Initiated> {
+    /// `lifetime`: how long the uploaded file lives on fal's CDN (a checked
+    /// value, see [`crate::submit_options`]).
+    async fn initiate_upload(
+        &self,
+        content_type: &str,
+        file_name: &str,
+        lifetime: Option<Duration>,
+    ) -> Result<Initiated> {
         let url = format!(
             "{}/storage/upload/initiate?storage_type=fal-cdn-v3",
             self.settings().rest_url
         );
         let body = serde_json::json!({"content_type": content_type, "file_name": file_name});
         let timeout = self.settings().call_timeout;
+        let lifecycle = crate::submit_options::upload_headers(lifetime);
         let answer = self
-            .send(Call::Api, Some(timeout), |http| http.post(&url).json(&body))
+            .send(Call::Api, Some(timeout), |http| {
+                let mut request = http.post(&url).json(&body);
+                for (name, value) in &lifecycle {
+                    request = request.header(*name, value);
+                }
+                request
+            })
             .await?;
         decode(&answer, "the upload answer")
     }
@@ -40,11 +55,14 @@ impl Client {
         path: &Path,
         content_type: &str,
         len: u64,
+        lifetime: Option<Duration>,
     ) -> Result<String> {
         let file_name = path
             .file_name()
             .map_or("image".into(), |n| n.to_string_lossy().into_owned());
-        let initiated = self.initiate_upload(content_type, &file_name).await?;
+        let initiated = self
+            .initiate_upload(content_type, &file_name, lifetime)
+            .await?;
         self.send(Call::Foreign, None, |http| {
             // Each attempt opens the file again, so a retry sends it whole.
             let path = path.to_path_buf();
@@ -66,8 +84,11 @@ impl Client {
         data: Bytes,
         file_name: &str,
         content_type: &str,
+        lifetime: Option<Duration>,
     ) -> Result<String> {
-        let initiated = self.initiate_upload(content_type, file_name).await?;
+        let initiated = self
+            .initiate_upload(content_type, file_name, lifetime)
+            .await?;
         self.send(Call::Foreign, None, |http| {
             http.put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)

@@ -98,6 +98,10 @@ pub const DOCUMENT_STEPS: &[Step] = &[
         apply: submit_queue_options,
     },
     Step {
+        name: "submit_request_options",
+        apply: submit_request_options,
+    },
+    Step {
         name: "queue_paths_at_app_root",
         apply: queue_paths_at_app_root,
     },
@@ -411,8 +415,9 @@ fn status_answer_needs_only_status(doc: &mut Value, _: &Endpoint) -> Found {
     let Some(status) = schemas(doc).and_then(|s| s.get_mut("QueueStatus")) else {
         return Found::Missing("the `QueueStatus` schema");
     };
-    let changed = status.get("required") != Some(&json!(["status"]));
-    status["required"] = json!(["status"]);
+    let required = json!(["status"]);
+    let changed = status.get("required") != Some(&required);
+    status["required"] = required;
     Found::by_change(changed)
 }
 
@@ -426,19 +431,19 @@ fn status_answer_needs_only_status(doc: &mut Value, _: &Endpoint) -> Found {
 /// first; the titles name the variants.
 fn status_open_to_new_values(doc: &mut Value, _: &Endpoint) -> Found {
     let Some(schemas) = schemas(doc) else {
-        return Found::Missing("`components.schemas`");
+        return Found::Missing("the schemas");
     };
     let Some(property) = schemas
         .get_mut("QueueStatus")
         .and_then(|s| s.pointer_mut("/properties/status"))
     else {
-        return Found::Missing("the `status` property of `QueueStatus`");
+        return Found::Missing("the `status` property of the `QueueStatus` schema");
     };
     if property == &json!({"$ref": "#/components/schemas/AnyStatus"}) {
         return Found::AlreadyThere;
     }
     let Some(values) = property.get("enum").cloned() else {
-        return Found::Missing("the values (`enum`) of `QueueStatus.status`");
+        return Found::Missing("the list of values of `QueueStatus.status`");
     };
     *property = json!({"$ref": "#/components/schemas/AnyStatus"});
     schemas.insert(
@@ -484,7 +489,7 @@ fn output_needs_only_image_urls(doc: &mut Value, endpoint: &Endpoint) -> Found {
         return Found::Missing("the output schema of the result operation");
     };
     let Some(schemas) = schemas(doc) else {
-        return Found::Missing("`components.schemas`");
+        return Found::Missing("the schemas");
     };
     let image = reference(
         schemas
@@ -495,8 +500,8 @@ fn output_needs_only_image_urls(doc: &mut Value, endpoint: &Endpoint) -> Found {
         return Found::Missing("the image schema of the output's `images`");
     };
     let mut changed = false;
-    for (schema, required) in [(&output, json!(["images"])), (&image, json!(["url"]))] {
-        if let Some(schema) = schemas.get_mut(schema) {
+    for (schema, required) in [(output, json!(["images"])), (image, json!(["url"]))] {
+        if let Some(schema) = schemas.get_mut(&schema) {
             changed |= schema.get("required") != Some(&required);
             schema["required"] = required;
         }
@@ -636,25 +641,74 @@ fn cancel_answers_as_served(doc: &mut Value, endpoint: &Endpoint) -> Found {
 /// `timeout <= 1` refused, `str(float(timeout))` sent; @fal-ai/client
 /// 1.10.1, `headers.js`: `validateTimeoutHeader`).
 fn submit_queue_options(doc: &mut Value, endpoint: &Endpoint) -> Found {
-    let Some(op) = operation(doc, endpoint, QueuePath::Submit, "post") else {
-        return Found::Missing("the submit operation (`POST /<endpoint id>`)");
-    };
-    let ours = [
-        json!({"name": "fal_webhook", "in": "query", "required": false,
+    add_submit_parameters(
+        doc,
+        endpoint,
+        [
+            json!({"name": "fal_webhook", "in": "query", "required": false,
          "description": "A URL that fal calls with the result when the request completes.",
          "schema": {"type": "string"}}),
-        json!({"name": "x-fal-request-timeout", "in": "header", "required": false,
+            json!({"name": "x-fal-request-timeout", "in": "header", "required": false,
          "description": "Seconds (more than 1) the request may wait to start, queueing \
              included; when they run out, fal ends it with a 504 marked \
              `x-fal-request-timeout-type: user`.",
          "schema": {"type": "number", "minimum": 1, "exclusiveMinimum": true}}),
-        json!({"name": "x-fal-queue-priority", "in": "header", "required": false,
+            json!({"name": "x-fal-queue-priority", "in": "header", "required": false,
          "description": "`normal` (the default) or `low`.",
          "schema": {"type": "string"}}),
-        json!({"name": "x-fal-runner-hint", "in": "header", "required": false,
+            json!({"name": "x-fal-runner-hint", "in": "header", "required": false,
          "description": "A routing hint that sends related requests to the same runner.",
          "schema": {"type": "string"}}),
-    ];
+        ],
+    )
+}
+
+/// The other options fal's queue accepts on submit
+/// (/work/shared/api/webhooks-and-headers.md, "Request headers a client may
+/// send on submit"), which the documents leave out too; each one the
+/// document declares itself is left as fal declares it:
+/// - `x-fal-object-lifecycle-preference`: JSON `{"expiration_duration_seconds": N}`,
+///   how long the output files live on fal's CDN (fal's clients send it so:
+///   @fal-ai/client 1.10.1 `storage.js`, `buildObjectLifecycleHeaders`;
+///   fal-client 1.0.3 `client.py`, `_object_lifecycle_headers`);
+/// - `x-fal-store-io`: `0`, fal keeps no copy of the input and output;
+/// - `x-fal-no-retry`: `1`, fal does not retry the request internally;
+/// - `fal_max_queue_length` (query): fal answers 429 when the endpoint's
+///   queue is longer.
+fn submit_request_options(doc: &mut Value, endpoint: &Endpoint) -> Found {
+    add_submit_parameters(
+        doc,
+        endpoint,
+        [
+            json!({"name": "x-fal-object-lifecycle-preference", "in": "header", "required": false,
+         "description": "How long the output files live on fal's CDN, as JSON: \
+             `{\"expiration_duration_seconds\": N}`. Files on the CDN are public to anyone \
+             with the URL and cannot be recovered once they expire.",
+         "schema": {"type": "string"}}),
+            json!({"name": "x-fal-store-io", "in": "header", "required": false,
+         "description": "`0`: fal does not keep the request's input and output \
+             (kept 30 days otherwise); files on the CDN are still stored.",
+         "schema": {"type": "string"}}),
+            json!({"name": "x-fal-no-retry", "in": "header", "required": false,
+         "description": "`1` (or `true`, `yes`): fal does not retry the request internally.",
+         "schema": {"type": "string"}}),
+            json!({"name": "fal_max_queue_length", "in": "query", "required": false,
+         "description": "fal answers 429 at submit when the endpoint's queue is longer than this.",
+         "schema": {"type": "integer", "minimum": 1}}),
+        ],
+    )
+}
+
+/// Adds each of `ours` to the submit operation's parameters, unless the
+/// document declares a parameter of that name (any case) and place.
+fn add_submit_parameters<const N: usize>(
+    doc: &mut Value,
+    endpoint: &Endpoint,
+    ours: [Value; N],
+) -> Found {
+    let Some(op) = operation(doc, endpoint, QueuePath::Submit, "post") else {
+        return Found::Missing("the submit operation (`POST /<endpoint id>`)");
+    };
     let parameters = op
         .entry("parameters")
         .or_insert_with(|| json!([]))
@@ -1144,20 +1198,67 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_option_fal_declares_is_left_as_fal_declares_it() {
+    fn submit_takes_the_storage_retry_and_queue_length_options() {
         let mut doc = document();
-        let own = json!({"name": "X-Fal-Runner-Hint", "in": "header", "schema": {"type": "string", "maxLength": 64}});
-        doc["paths"]["/fal-ai/flux-pro/kontext"]["post"]["parameters"] = json!([own]);
-        assert_eq!(submit_queue_options(&mut doc, &kontext()), Found::Patched);
-        let parameters = doc["paths"]["/fal-ai/flux-pro/kontext"]["post"]["parameters"]
+        assert_eq!(submit_request_options(&mut doc, &kontext()), Found::Patched);
+        let parameters = &doc["paths"]["/fal-ai/flux-pro/kontext"]["post"]["parameters"];
+        let placed: Vec<(&str, &str)> = parameters
             .as_array()
             .unwrap()
-            .clone();
-        assert_eq!(parameters.len(), 4, "{parameters:#?}");
-        assert_eq!(parameters[0], own);
-        // with all four declared by fal, the step has nothing left to add
-        let again = submit_queue_options(&mut doc, &kontext());
-        assert_eq!(again, Found::AlreadyThere);
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                ("x-fal-object-lifecycle-preference", "header"),
+                ("x-fal-store-io", "header"),
+                ("x-fal-no-retry", "header"),
+                ("fal_max_queue_length", "query"),
+            ]
+        );
+        // a queue length of at least 1: 0 would refuse every submit
+        assert_eq!(
+            parameters[3]["schema"],
+            json!({"type": "integer", "minimum": 1})
+        );
+    }
+
+    #[test]
+    fn a_submit_option_fal_declares_is_left_as_fal_declares_it() {
+        let steps = [
+            (
+                "submit_queue_options",
+                json!({"name": "X-Fal-Runner-Hint", "in": "header", "schema": {"type": "string", "maxLength": 64}}),
+            ),
+            (
+                "submit_request_options",
+                json!({"name": "X-Fal-Store-IO", "in": "header", "schema": {"type": "string", "enum": ["0", "1"]}}),
+            ),
+        ];
+        for (name, own) in steps {
+            let step = DOCUMENT_STEPS
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .apply;
+            let mut doc = document();
+            doc["paths"]["/fal-ai/flux-pro/kontext"]["post"]["parameters"] = json!([own]);
+            assert_eq!(step(&mut doc, &kontext()), Found::Patched);
+            let parameters = doc["paths"]["/fal-ai/flux-pro/kontext"]["post"]["parameters"]
+                .as_array()
+                .unwrap()
+                .clone();
+            assert_eq!(parameters.len(), 4, "{parameters:#?}");
+            assert_eq!(parameters[0], own);
+            // with all four declared by fal, the step is a no-op by design
+            assert_eq!(step(&mut doc, &kontext()), Found::AlreadyThere);
+            // and without a submit operation it names what it did not find
+            assert_eq!(
+                step(&mut json!({"paths": {}}), &kontext()),
+                Found::Missing("the submit operation (`POST /<endpoint id>`)")
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use fal_kontext::ImageInput;
 use serde_json::{Map, Value};
 
-use crate::cli::Model;
+use crate::cli::{Model, QueueFlags};
 use crate::job::{Fields, Job, Task};
 use crate::output::check_stem;
 
@@ -103,7 +103,7 @@ fn parse_line(
         task,
         model,
         fields,
-        webhook: None,
+        queue: QueueFlags::default(),
         timeout,
     };
     Ok((id, job))

@@ -14,7 +14,7 @@ pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
         task: Task::Edit(ImageInput::from(args.image)),
         model: args.model,
         fields: Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev)),
-        webhook: args.queue.webhook,
+        queue: args.queue,
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await

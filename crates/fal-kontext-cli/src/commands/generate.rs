@@ -12,7 +12,7 @@ pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {
         task: Task::TextToImage,
         model: args.model.into(),
         fields: Fields::from_flags(&args.input, Some(&args.pro), None),
-        webhook: args.queue.webhook,
+        queue: args.queue,
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await

@@ -14,7 +14,7 @@ pub async fn run(args: MultiArgs, global: &Global) -> Result<(), Failure> {
         task: Task::Multi(args.images.into_iter().map(ImageInput::from).collect()),
         model: args.model.into(),
         fields: Fields::from_flags(&args.input, Some(&args.pro), None),
-        webhook: args.queue.webhook,
+        queue: args.queue,
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await

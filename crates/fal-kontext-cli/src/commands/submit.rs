@@ -19,7 +19,7 @@ pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
         task: Job::task_for(&args.images),
         model: args.model,
         fields: Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev)),
-        webhook: args.queue.webhook,
+        queue: args.queue,
         timeout: None,
     };
     let connection = connect(global.local).await?;

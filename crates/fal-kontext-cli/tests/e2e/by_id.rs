@@ -57,6 +57,66 @@ fn a_submitted_request_is_followed_and_saved_by_id() {
     );
 }
 
+/// The queue flags reach fal as its headers and query parameters, and a
+/// local image uploaded for the request carries the same CDN lifetime.
+#[test]
+fn submit_passes_the_queue_flags_to_fal() {
+    let emu = Emu::start();
+    let uploaded = tempfile::tempdir().unwrap();
+    // larger than what goes inline, so it is uploaded
+    let big = uploaded.path().join("big.png");
+    let mut bytes = std::fs::read(SAMPLE).unwrap();
+    bytes.resize(bytes.len() + 300 * 1024, 0);
+    std::fs::write(&big, bytes).unwrap();
+    success(&run(emu.kontext([
+        "submit",
+        "--image",
+        big.to_str().unwrap(),
+        "--prompt",
+        "p",
+        "--cdn-lifetime",
+        "7200",
+        "--no-store-io",
+        "--no-retry",
+        "--max-queue-length",
+        "5",
+        "--header",
+        "x-fal-future-option: on",
+        "--webhook",
+        "https://example.com/hook",
+    ])));
+    let submit = emu.only_submit();
+    let header = |name: &str| {
+        submit
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let lifetime = r#"{"expiration_duration_seconds":7200}"#;
+    assert_eq!(
+        header("x-fal-object-lifecycle-preference").as_deref(),
+        Some(lifetime)
+    );
+    assert_eq!(header("x-fal-store-io").as_deref(), Some("0"));
+    assert_eq!(header("x-fal-no-retry").as_deref(), Some("1"));
+    assert_eq!(header("x-fal-future-option").as_deref(), Some("on"));
+    assert_eq!(
+        submit.query.as_deref(),
+        Some("fal_max_queue_length=5&fal_webhook=https%3A%2F%2Fexample.com%2Fhook")
+    );
+    let initiates = emu.on(Route::UploadInitiate);
+    assert_eq!(initiates.len(), 1, "the image was uploaded");
+    assert!(
+        initiates[0]
+            .headers
+            .iter()
+            .any(|(n, v)| n == "x-fal-object-lifecycle-preference" && v == lifetime),
+        "{:?}",
+        initiates[0].headers
+    );
+}
+
 #[test]
 fn result_waits_for_a_request_still_running() {
     let emu = Emu::with(Config {

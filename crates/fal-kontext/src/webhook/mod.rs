@@ -270,7 +270,10 @@ impl VerifierBuilder {
                 .user_agent(concat!("fal-kontext-rs/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(10))
                 .build()
-                .map_err(Error::transport)?,
+                .map_err(|source| Error::Transport {
+                    source,
+                    context: crate::error::ErrorContext::default(),
+                })?,
         };
         let keys = KeyCache::new(
             url,
