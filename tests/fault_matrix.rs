@@ -5,16 +5,20 @@
 //! paid twice), no key sent off the API hosts and, for downloads, no partial
 //! file left behind.
 //!
-//! The retry rules (see `fal_kontext::RetryPolicy`): status, result, cancel,
-//! download and upload calls retry on connection errors, 408, 429
-//! (`Retry-After` honoured, capped by the policy), 502, 503 and 504; a submit
-//! retries only when fal provably never saw it (429, a non-JSON 503 from the
-//! ingress, a refused connection). Every fault here hits once, the first
-//! request of its route after the setup.
+//! The retry rules (see `fal_kontext::RetryPolicy`): status, result, cancel
+//! and upload initiate retry on connection errors, 408, 429 (`Retry-After`
+//! honoured, capped by the policy), 500, 502, 503 and 504, downloads and
+//! storage uploads on the same but 500; a submit retries only when fal
+//! provably never saw it (429, an ingress page without `x-fal-request-id`, a
+//! refused connection); the 504 of the caller's own `x-fal-request-timeout`
+//! is never retried. Waiting (see `fal_kontext::Subscription`) gives a stream
+//! that fails or goes silent up for polling. Every fault here hits once, the
+//! first request of its route after the setup.
 
 mod common;
 
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::{SAMPLE, builder, emulator_with, quick};
@@ -74,6 +78,8 @@ enum Outcome {
     NotFound,
     Validation,
     Timeout,
+    /// The caller's start deadline ran out at fal (`Error::RequestTimeout`).
+    RequestTimeout,
     /// Anything else (never expected).
     Other,
 }
@@ -87,6 +93,7 @@ fn outcome_of(error: &Error) -> Outcome {
         Error::NotFound { .. } => Outcome::NotFound,
         Error::Validation { .. } => Outcome::Validation,
         Error::Timeout { .. } => Outcome::Timeout,
+        Error::RequestTimeout { .. } => Outcome::RequestTimeout,
         _ => Outcome::Other,
     }
 }
@@ -94,9 +101,10 @@ fn outcome_of(error: &Error) -> Outcome {
 /// The slow body takes this long, so long that only a timeout ends it: its
 /// ten pieces come 6 s apart.
 const SLOW: Duration = Duration::from_secs(60);
-/// The limit on one API call in the slow-body cells, well below the wait
-/// for a slow piece. (The other cells keep the default, so that a loaded
-/// machine cannot turn a slow answer into a fault of its own.)
+/// The limit on one API call, and on a status stream's silence, in the
+/// slow-body and silent-stream cells: well below the wait for a slow piece.
+/// (The other cells keep the defaults, so that a loaded machine cannot turn
+/// a slow answer into a fault of its own.)
 const SLOW_CELL_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// The deadline of every wait (`run`, `wait`).
 const DEADLINE: Duration = Duration::from_secs(8);
@@ -114,7 +122,7 @@ struct Cell {
     why: &'static str,
 }
 
-const fn cell(call: Call, fault: Fault, expect: Outcome, why: &'static str) -> Cell {
+fn cell(call: Call, fault: Fault, expect: Outcome, why: &'static str) -> Cell {
     Cell {
         call,
         fault,
@@ -125,22 +133,28 @@ const fn cell(call: Call, fault: Fault, expect: Outcome, why: &'static str) -> C
 
 use Call::*;
 use Fault::{
-    AppError, CutStreamAfter, Ingress, Lean, MalformedJson, NotFound, ResetMidBody, SlowBody,
-    Truncate, Unauthorized, Unprocessable,
+    AppError, CutStreamAfter, ForeignUrls, Ingress, Lean, MalformedJson, NotFound, Outage,
+    ResetMidBody, SilentStreamAfter, SlowBody, Truncate, Unauthorized, Unprocessable, UserTimeout,
 };
 use Outcome::{
     Authentication, Cancelled, Decode, Output, SavedAsServed, Server, Timeout, Transport,
     Validation,
 };
 
-/// The matrix: 14 faults × 8 calls.
+/// A 429 whose `Retry-After` no clock can hold (`1e20` seconds): read as an
+/// hour, waited as the policy's longest delay.
+fn absurd() -> Fault {
+    Fault::AbsurdRetryAfter("1e20".into())
+}
+
+/// The matrix: 19 faults × 8 calls.
 #[rustfmt::skip]
-const MATRIX: &[Cell] = &[
+static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     // submit: repeated only when fal provably never saw it
     cell(Submit, RATE_LIMITED, Output, "a 429 is refused before the app: retried after Retry-After"),
-    cell(Submit, Ingress(502), Server(502), "a 502 may have reached the app: never submitted twice"),
-    cell(Submit, Ingress(503), Output, "a non-JSON 503 is the ingress's: fal never saw it, retried"),
-    cell(Submit, Ingress(504), Server(504), "a 504 may have reached the app: never submitted twice"),
+    cell(Submit, Ingress(502), Output, "an ingress page (no x-fal-request-id) passed nothing on: retried"),
+    cell(Submit, Ingress(503), Output, "an ingress page (no x-fal-request-id) passed nothing on: retried"),
+    cell(Submit, Ingress(504), Output, "an ingress page (no x-fal-request-id) passed nothing on: retried"),
     cell(Submit, AppError, Server(500), "the app created the job: never submitted twice"),
     cell(Submit, ResetMidBody, Transport, "the job exists, its answer was lost: never submitted twice"),
     cell(Submit, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
@@ -155,7 +169,7 @@ const MATRIX: &[Cell] = &[
     cell(Status, Ingress(502), Output, "idempotent: retried"),
     cell(Status, Ingress(503), Output, "idempotent: retried"),
     cell(Status, Ingress(504), Output, "idempotent: retried"),
-    cell(Status, AppError, Server(500), "a 500 is the app's own answer, not retried"),
+    cell(Status, AppError, Output, "idempotent: a 500 from fal's queue is retried"),
     cell(Status, ResetMidBody, Output, "a broken connection is retried"),
     cell(Status, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
     cell(Status, SlowBody(SLOW), Output, "the call timeout ends it, then it is retried"),
@@ -172,7 +186,7 @@ const MATRIX: &[Cell] = &[
     cell(Stream, AppError, Output, "the stream fails: polling takes over"),
     cell(Stream, ResetMidBody, Output, "the stream breaks: polling takes over"),
     cell(Stream, CutStreamAfter(1), Output, "the stream ends before COMPLETED: polling takes over"),
-    cell(Stream, SlowBody(SLOW), Timeout, "a stalled stream is waited on until the deadline, which cancels"),
+    cell(Stream, SlowBody(SLOW), Output, "a stream silent past its idle bound gives way to polling"),
     cell(Stream, MalformedJson, Output, "what is not a status is skipped; the stream ends: polling"),
     cell(Stream, Truncate, Output, "the stream breaks: polling takes over"),
     cell(Stream, Unauthorized, Authentication, "a refused key is final, not polled around"),
@@ -183,7 +197,7 @@ const MATRIX: &[Cell] = &[
     cell(Result, Ingress(502), Output, "idempotent: retried"),
     cell(Result, Ingress(503), Output, "idempotent: retried"),
     cell(Result, Ingress(504), Output, "idempotent: retried"),
-    cell(Result, AppError, Server(500), "a 500 is the app's own answer, not retried"),
+    cell(Result, AppError, Output, "idempotent: a 500 from fal's queue is retried"),
     cell(Result, ResetMidBody, Output, "a broken connection is retried"),
     cell(Result, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
     cell(Result, SlowBody(SLOW), Output, "the call timeout ends it, then it is retried"),
@@ -197,7 +211,7 @@ const MATRIX: &[Cell] = &[
     cell(Cancel, Ingress(502), Cancelled(CancelOutcome::Requested), "the ingress's: retried"),
     cell(Cancel, Ingress(503), Cancelled(CancelOutcome::Requested), "the ingress's: retried"),
     cell(Cancel, Ingress(504), Cancelled(CancelOutcome::Requested), "the ingress's: retried"),
-    cell(Cancel, AppError, Server(500), "a 500 is the app's own answer, not retried"),
+    cell(Cancel, AppError, Cancelled(CancelOutcome::AlreadyCompleted), "the cancel landed, its answer was a 500: the retry finds it ended"),
     cell(Cancel, ResetMidBody, Cancelled(CancelOutcome::AlreadyCompleted), "the first cancel landed; the retry finds it ended"),
     cell(Cancel, CutStreamAfter(1), Cancelled(CancelOutcome::Requested), "a one-frame answer has nothing to cut"),
     cell(Cancel, SlowBody(SLOW), Cancelled(CancelOutcome::AlreadyCompleted), "the call timeout ends it; the retry finds it ended"),
@@ -225,7 +239,7 @@ const MATRIX: &[Cell] = &[
     cell(UploadInitiate, Ingress(502), Output, "idempotent: retried"),
     cell(UploadInitiate, Ingress(503), Output, "idempotent: retried"),
     cell(UploadInitiate, Ingress(504), Output, "idempotent: retried"),
-    cell(UploadInitiate, AppError, Server(500), "not retried; nothing was submitted"),
+    cell(UploadInitiate, AppError, Output, "idempotent: a 500 from fal's API is retried"),
     cell(UploadInitiate, ResetMidBody, Output, "a broken connection is retried"),
     cell(UploadInitiate, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
     cell(UploadInitiate, SlowBody(SLOW), Output, "the call timeout ends it, then it is retried"),
@@ -257,7 +271,52 @@ const MATRIX: &[Cell] = &[
     cell(Download, Lean, Output, "an image is not JSON: nothing to make lean"),
     cell(UploadInitiate, Lean, Output, "an upload answer is neither a status nor an output"),
     cell(UploadPut, Lean, Output, "the storage's answer is not read"),
-];
+    // an outage of fal's ingress: nginx 502 pages without x-fal-request-id
+    cell(Submit, Outage, Output, "the ingress passed nothing on: retried, one job"),
+    cell(Status, Outage, Output, "idempotent: retried"),
+    cell(Stream, Outage, Output, "the stream is refused: polling takes over"),
+    cell(Result, Outage, Output, "idempotent: retried"),
+    cell(Cancel, Outage, Cancelled(CancelOutcome::Requested), "idempotent: retried"),
+    cell(Download, Outage, Output, "idempotent: retried"),
+    cell(UploadInitiate, Outage, Output, "idempotent: retried"),
+    cell(UploadPut, Outage, Output, "idempotent: retried"),
+    // a status stream that goes silent, connection open (any other body: never ends)
+    cell(Submit, SilentStreamAfter(1), Timeout, "the call timeout ends it; the job may exist: never submitted twice"),
+    cell(Status, SilentStreamAfter(1), Output, "the call timeout ends it, then it is retried"),
+    cell(Stream, SilentStreamAfter(1), Output, "silent past its idle bound: polling takes over"),
+    cell(Result, SilentStreamAfter(1), Output, "the call timeout ends it, then it is retried"),
+    cell(Cancel, SilentStreamAfter(1), Cancelled(CancelOutcome::AlreadyCompleted), "the cancel landed; after the call timeout the retry finds it ended"),
+    cell(Download, SilentStreamAfter(1), Output, "a stall longer than the call timeout is retried"),
+    cell(UploadInitiate, SilentStreamAfter(1), Output, "the call timeout ends it, then it is retried"),
+    cell(UploadPut, SilentStreamAfter(1), Timeout, "an upload is bounded by the wait's deadline; nothing was submitted"),
+    // returned URLs on a foreign origin, which counts the keys it is sent
+    cell(Submit, ForeignUrls, Output, "never followed: the app-root path on the queue origin serves the calls"),
+    cell(Status, ForeignUrls, Output, "a status's URLs are not followed"),
+    cell(Stream, ForeignUrls, Output, "an event's URLs are not followed"),
+    cell(Result, ForeignUrls, Output, "an output names no queue URL"),
+    cell(Cancel, ForeignUrls, Cancelled(CancelOutcome::Requested), "a cancel answer names no URL"),
+    cell(Download, ForeignUrls, Output, "an image is not a queue answer"),
+    cell(UploadInitiate, ForeignUrls, Output, "an upload answer is not a queue answer"),
+    cell(UploadPut, ForeignUrls, Output, "the storage's answer is not read"),
+    // the start deadline the caller set ran out at fal (504, user)
+    cell(Submit, UserTimeout, Outcome::RequestTimeout, "final and its own error, never retried"),
+    cell(Status, UserTimeout, Output, "only a submit sets a start deadline: no effect"),
+    cell(Stream, UserTimeout, Output, "only a submit sets a start deadline: no effect"),
+    cell(Result, UserTimeout, Output, "only a submit sets a start deadline: no effect"),
+    cell(Cancel, UserTimeout, Cancelled(CancelOutcome::Requested), "only a submit sets a start deadline: no effect"),
+    cell(Download, UserTimeout, Output, "only a submit sets a start deadline: no effect"),
+    cell(UploadInitiate, UserTimeout, Output, "only a submit sets a start deadline: no effect"),
+    cell(UploadPut, UserTimeout, Output, "only a submit sets a start deadline: no effect"),
+    // a 429 whose Retry-After no clock can hold: bounded, no panic
+    cell(Submit, absurd(), Output, "a 429 is refused before the app: retried after the bounded wait"),
+    cell(Status, absurd(), Output, "retried after the bounded wait"),
+    cell(Stream, absurd(), Output, "the stream is refused: polling takes over"),
+    cell(Result, absurd(), Output, "retried after the bounded wait"),
+    cell(Cancel, absurd(), Cancelled(CancelOutcome::Requested), "retried after the bounded wait"),
+    cell(Download, absurd(), Output, "retried after the bounded wait"),
+    cell(UploadInitiate, absurd(), Output, "retried after the bounded wait"),
+    cell(UploadPut, absurd(), Output, "retried after the bounded wait"),
+]);
 
 /// What one cell did.
 struct Played {
@@ -294,8 +353,10 @@ async fn play(cell: &Cell) -> Played {
     })
     .await;
     let mut client = builder(&emulator).inline_limit(0);
-    if matches!(cell.fault, SlowBody(_)) {
-        client = client.call_timeout(SLOW_CELL_CALL_TIMEOUT);
+    if matches!(cell.fault, SlowBody(_) | SilentStreamAfter(_)) {
+        client = client
+            .call_timeout(SLOW_CELL_CALL_TIMEOUT)
+            .stream_idle_timeout(SLOW_CELL_CALL_TIMEOUT);
     }
     let client = client.build().unwrap();
     let arm = |emulator: &Emulator| {
@@ -451,7 +512,7 @@ async fn every_fault_on_every_call_ends_as_promised() {
         totals.submits += stats.submit;
         totals.jobs_created += stats.jobs_created;
         totals.duplicate_jobs += stats.jobs_created.saturating_sub(1);
-        totals.key_leaks += stats.key_leaks;
+        totals.key_leaks += stats.key_leaks + stats.foreign_authorizations;
         if played.outcome != cell.expect {
             failures.push(format!(
                 "{name}: expected {:?} ({}), got {:?}",
@@ -472,6 +533,12 @@ async fn every_fault_on_every_call_ends_as_promised() {
         }
         if stats.key_leaks > 0 {
             failures.push(format!("{name}: the key went to the CDN"));
+        }
+        if stats.foreign_requests > 0 {
+            failures.push(format!(
+                "{name}: {} requests to a foreign origin, {} with the key",
+                stats.foreign_requests, stats.foreign_authorizations
+            ));
         }
         let whole_files = matches!(played.outcome, Outcome::Output | Outcome::SavedAsServed);
         let expected_files = if matches!(cell.call, Download) && whole_files {

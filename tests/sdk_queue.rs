@@ -5,9 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    SAMPLE, builder, client, emulator, emulator_with, eventually, on, quick, slow_emulator,
-};
+use common::{SAMPLE, builder, client, emulator, emulator_with, on, quick, slow_emulator};
 use fal_emulator::{Config, Fault, FaultRule, Route, Timing};
 use fal_kontext::{CancelOutcome, Error, Update};
 
@@ -173,24 +171,27 @@ async fn a_submit_is_never_repeated_after_a_500() {
 }
 
 #[tokio::test]
-async fn a_submit_is_never_repeated_after_a_502_or_504() {
-    for status in [502, 504] {
+async fn a_submit_met_by_an_ingress_page_is_sent_again_and_makes_one_job() {
+    // fal's ingress answered (nginx, no x-fal-request-id): fal never saw it
+    for status in [502, 503, 504] {
         let emulator = emulator_with(Config {
             timing: quick(),
             faults: vec![FaultRule::once(Route::Submit, Fault::Ingress(status))],
             ..Config::default()
         })
         .await;
-        let error = client(&emulator)
+        let handle = client(&emulator)
             .text_to_image("a kite")
             .submit()
             .await
-            .unwrap_err();
-        assert!(
-            matches!(error, Error::Server { status: s, .. } if s == status),
-            "{error:?}"
+            .unwrap();
+        let stats = emulator.stats();
+        assert_eq!(
+            (stats.submit, stats.jobs_created),
+            (2, 1),
+            "{status}: {stats:?}"
         );
-        assert_eq!(emulator.stats().submit, 1);
+        assert!(!handle.request_id().is_empty());
     }
 }
 
@@ -215,18 +216,138 @@ async fn the_deadline_cancels_the_job_on_the_server() {
 }
 
 #[tokio::test]
-async fn dropping_a_subscription_cancels_the_job() {
+async fn dropping_a_subscription_leaves_the_job_running() {
     let emulator = slow_emulator().await;
     let job = client(&emulator)
         .text_to_image("abandoned")
         .subscribe()
         .await
         .unwrap();
+    let id = job.request_id().to_string();
     drop(job);
+    // the job goes on, and can be fetched by its id
+    let handle = client(&emulator).request_handle::<fal_kontext::TextToImageOutput>(
+        fal_kontext::endpoints::FLUX_PRO_KONTEXT_TEXT_TO_IMAGE,
+        &id,
+    );
+    let status = handle.status(false).await.unwrap();
+    assert_ne!(
+        status.status,
+        fal_kontext::AnyStatus::Known(fal_kontext::Status::Completed)
+    );
+    let stats = emulator.stats();
+    assert_eq!((stats.cancel, stats.jobs_cancelled), (0, 0), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_job_lives_through_an_outage_of_fals_ingress() {
+    let emulator = emulator_with(Config {
+        timing: Timing {
+            queue_delay: Duration::ZERO,
+            processing_time: Duration::from_millis(500),
+        },
+        ..Config::default()
+    })
+    .await;
+    let job = client(&emulator)
+        .text_to_image("through the outage")
+        .subscribe()
+        .await
+        .unwrap();
+    // every queue call answers an nginx 502 for 3 s, the open stream is cut:
+    // far longer than the client's retries of one call take
+    emulator.set_faults(vec![FaultRule::outage(Duration::from_secs(3))]);
+    let done = job.output().await.unwrap();
+    assert_eq!(done.output.images.len(), 1);
+    let stats = emulator.stats();
+    assert_eq!(
+        (stats.submit, stats.jobs_created, stats.cancel),
+        (1, 1, 0),
+        "{stats:?}"
+    );
+    assert!(stats.faults_injected > 0, "the outage was met: {stats:?}");
+}
+
+#[tokio::test]
+async fn an_error_that_ends_a_wait_names_the_job_and_does_not_cancel_it() {
+    let emulator = slow_emulator().await;
+    let job = client(&emulator)
+        .text_to_image("refused")
+        .subscribe()
+        .await
+        .unwrap();
+    let id = job.request_id().to_string();
+    // the stream is refused with 401: a refused key is final, not waited out
+    emulator.set_faults(vec![FaultRule::once(Route::Stream, Fault::Unauthorized)]);
+    let error = job.output().await.unwrap_err();
+    assert!(matches!(error, Error::Authentication { .. }), "{error:?}");
+    assert_eq!(error.request_id(), Some(id.as_str()));
+    assert!(error.to_string().contains(&id), "{error}");
+    let stats = emulator.stats();
+    assert_eq!((stats.cancel, stats.jobs_cancelled), (0, 0), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_start_deadline_that_runs_out_is_its_own_final_error() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::Submit, Fault::UserTimeout)],
+        ..Config::default()
+    })
+    .await;
+    let error = client(&emulator)
+        .text_to_image("never started")
+        .request_timeout(Duration::from_secs(2))
+        .run()
+        .await
+        .unwrap_err();
+    let Error::RequestTimeout { context, .. } = &error else {
+        panic!("expected Error::RequestTimeout, got {error:?}");
+    };
+    assert_eq!(context.error_type.as_deref(), Some("request_timeout"));
+    let id = context.request_id.clone().expect("the request is named");
     assert!(
-        eventually(&emulator, |s| s.cancel == 1 && s.jobs_cancelled == 1).await,
-        "{:?}",
-        emulator.stats()
+        error
+            .to_string()
+            .contains(&format!("request {id}, error_type request_timeout")),
+        "{error}"
+    );
+    let stats = emulator.stats();
+    assert_eq!(
+        (stats.submit, stats.result),
+        (1, 1),
+        "never retried: {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_that_passes_during_the_submit_cancels_the_job_it_names() {
+    let emulator = emulator_with(Config {
+        timing: Timing {
+            queue_delay: Duration::from_secs(60),
+            processing_time: Duration::ZERO,
+        },
+        // the submit's answer trickles out over 2 s
+        faults: vec![FaultRule::once(
+            Route::Submit,
+            Fault::SlowBody(Duration::from_secs(2)),
+        )],
+        ..Config::default()
+    })
+    .await;
+    let error = client(&emulator)
+        .text_to_image("late answer")
+        .timeout(Duration::from_millis(500))
+        .run()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(error.request_id().is_some(), "the job is named: {error:?}");
+    let stats = emulator.stats();
+    assert_eq!(
+        (stats.jobs_created, stats.cancel, stats.jobs_cancelled),
+        (1, 1, 1),
+        "{stats:?}"
     );
 }
 

@@ -8,8 +8,10 @@
 //!
 //! A stand-in queue plays fal here, so that the submit answer can name any
 //! URL: it answers the submit with the URLs it is told to return, and every
-//! status or result path with a completed request.
+//! status or result path with a completed request (or, told to, a result
+//! larger than the SDK reads, which it refuses unread).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +35,8 @@ struct StandIn {
     seen: Arc<Mutex<Vec<Seen>>>,
     /// Where its submit answer says the request's URLs are.
     returned: Arc<Mutex<String>>,
+    /// Whether its result answer declares a body larger than the SDK reads.
+    huge: Arc<AtomicBool>,
 }
 
 impl StandIn {
@@ -41,12 +45,14 @@ impl StandIn {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let returned = Arc::new(Mutex::new(String::new()));
-        let (log, urls) = (seen.clone(), returned.clone());
+        let huge = Arc::new(AtomicBool::new(false));
+        let (log, urls, too_big) = (seen.clone(), returned.clone(), huge.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (log, urls) = (log.clone(), urls.clone());
+                let (log, urls, too_big) = (log.clone(), urls.clone(), too_big.clone());
                 tokio::spawn(async move {
-                    let _ = answer(stream, &log, &urls).await;
+                    let huge = too_big.load(Ordering::SeqCst);
+                    let _ = answer(stream, &log, &urls, huge).await;
                 });
             }
         });
@@ -54,6 +60,7 @@ impl StandIn {
             url,
             seen,
             returned,
+            huge,
         }
     }
 
@@ -67,6 +74,7 @@ async fn answer(
     stream: tokio::net::TcpStream,
     log: &Mutex<Vec<Seen>>,
     returned: &Mutex<String>,
+    huge: bool,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -97,6 +105,13 @@ async fn answer(
         with_key,
     });
     let base = returned.lock().unwrap().clone();
+    let mut stream = reader.into_inner();
+    if huge && method == "GET" && !path.contains("/status") {
+        // a body of 1 GiB announced; none of it is ever sent
+        return stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n")
+            .await;
+    }
     let (status, body) = match (method.as_str(), path.as_str()) {
         (_, p) if p.ends_with("/status/stream") => ("404 Not Found", r#"{"detail":"no stream here"}"#.to_string()),
         ("POST", _) => (
@@ -127,7 +142,6 @@ async fn answer(
         ),
         _ => ("404 Not Found", "{}".to_string()),
     };
-    let mut stream = reader.into_inner();
     stream
         .write_all(
             format!(
@@ -203,4 +217,31 @@ async fn a_returned_url_on_another_origin_is_never_sent_anything() {
     );
     // the generated app-root paths on the configured origin served the calls
     assert_eq!(queue.seen(), run_calls("/fal-ai/flux-pro/requests/r1"));
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_the_sdk_reads_is_refused_unread() {
+    let queue = StandIn::start().await;
+    *queue.returned.lock().unwrap() = format!("{}/fal-ai/flux-pro/requests/r1", queue.url);
+    let job = client(&queue).text_to_image("p").subscribe().await.unwrap();
+    queue.huge.store(true, Ordering::SeqCst);
+    let error = job.output().await.unwrap_err();
+    match &error {
+        fal_kontext::Error::TooLarge {
+            what,
+            limit,
+            context,
+        } => {
+            assert_eq!(*what, "the output");
+            assert!(*limit < 1 << 30, "{limit}");
+            assert_eq!(context.request_id.as_deref(), Some("r1"));
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(
+        error
+            .to_string()
+            .starts_with("the output is larger than the"),
+        "{error}"
+    );
 }

@@ -21,6 +21,10 @@ pub const DEFAULT_INLINE_LIMIT: u64 = 256 * 1024;
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// How long one API call (submit, status, result, cancel) may take.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a status stream may send nothing (not even a keep-alive comment)
+/// before it is given up for polling: 45 s, three of the keep-alive comments
+/// fal sends about every 15 s.
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
 pub(crate) struct Settings {
     pub key: Option<ApiKey>,
@@ -31,6 +35,7 @@ pub(crate) struct Settings {
     pub retry: RetryPolicy,
     pub wait_timeout: Duration,
     pub call_timeout: Duration,
+    pub stream_idle_timeout: Duration,
     pub inline_limit: u64,
 }
 
@@ -57,6 +62,7 @@ pub struct ClientBuilder {
     retry: Option<RetryPolicy>,
     wait_timeout: Option<Duration>,
     call_timeout: Option<Duration>,
+    stream_idle_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     user_agent: Option<String>,
     inline_limit: Option<u64>,
@@ -152,6 +158,18 @@ impl ClientBuilder {
         self.call_timeout = Some(timeout);
         self
     }
+    /// How long a status stream may send nothing, not even a keep-alive
+    /// comment, before the wait gives it up and polls instead (default
+    /// [`DEFAULT_STREAM_IDLE_TIMEOUT`], 45 s).
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().stream_idle_timeout(std::time::Duration::from_secs(20)).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_idle_timeout = Some(timeout);
+        self
+    }
     /// The limit on opening a connection (default 10 s; ignored with [`http_client`](Self::http_client)).
     ///
     /// ```
@@ -219,6 +237,9 @@ impl ClientBuilder {
             retry: self.retry.unwrap_or_default(),
             wait_timeout: self.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
             call_timeout: self.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT),
+            stream_idle_timeout: self
+                .stream_idle_timeout
+                .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
             inline_limit: self.inline_limit.unwrap_or(DEFAULT_INLINE_LIMIT),
         };
         Ok(crate::Client::from_settings(Arc::new(settings)))

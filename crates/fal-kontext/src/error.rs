@@ -156,6 +156,17 @@ pub enum Error {
         /// What else fal said.
         context: ErrorContext,
     },
+    /// fal gave up on the request because it did not start within the
+    /// `request_timeout` the caller set (`x-fal-request-timeout`): a 504
+    /// marked `x-fal-request-timeout-type: user`. Final: never retried, as
+    /// fal's clients do not.
+    #[error("the request did not start within its request_timeout: {detail}{context}")]
+    RequestTimeout {
+        /// fal's explanation.
+        detail: String,
+        /// The request and what else fal said.
+        context: ErrorContext,
+    },
     /// The request completed but the model failed (`error` on a COMPLETED
     /// status); `context.error_type` says how.
     #[error("the request failed: {message}{context}")]
@@ -230,6 +241,7 @@ macro_rules! context_of {
             | Error::RateLimited { context, .. }
             | Error::Server { context, .. }
             | Error::Http { context, .. }
+            | Error::RequestTimeout { context, .. }
             | Error::RequestFailed { context, .. }
             | Error::Transport { context, .. }
             | Error::Decode { context, .. }

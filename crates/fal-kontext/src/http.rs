@@ -8,7 +8,7 @@ use bytes::Bytes;
 use fal_kontext_api::ResponseValue;
 use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::header::HeaderMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -93,6 +93,12 @@ impl Answer {
         let status = self.status.as_u16();
         let context = self.context();
         let detail = || detail_text(&self.body);
+        if self.is_user_timeout() {
+            return Error::RequestTimeout {
+                detail: detail(),
+                context,
+            };
+        }
         match self.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Authentication {
                 status,
@@ -124,11 +130,26 @@ impl Answer {
         }
     }
 
-    fn is_json(&self) -> bool {
-        self.headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"))
+    /// An error page of fal's ingress, which passed nothing on to fal: a
+    /// 502, 503 or 504 without `x-fal-request-id` (every answer of fal's own
+    /// carries it) from nginx, as fal's Python client tells them apart
+    /// (fal-client 1.0.3, `_is_ingress_error`).
+    fn is_ingress_page(&self) -> bool {
+        matches!(self.status.as_u16(), 502..=504)
+            && !self.headers.contains_key("x-fal-request-id")
+            && self.body.windows(5).any(|w| w == b"nginx")
+    }
+
+    /// The 504 fal answers when the start deadline the caller set with
+    /// `x-fal-request-timeout` ran out: fal's clients never retry it
+    /// (@fal-ai/client 1.10.1, `ApiError.isUserTimeout`; fal-client 1.0.3,
+    /// `_should_retry_response`).
+    fn is_user_timeout(&self) -> bool {
+        self.status == StatusCode::GATEWAY_TIMEOUT
+            && self
+                .headers
+                .get("x-fal-request-timeout-type")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"user"))
     }
 }
 
@@ -332,13 +353,18 @@ fn too_large(what: &'static str) -> Error {
 
 /// Whether a failed attempt may be made again.
 fn may_retry_answer(call: Call, answer: &Answer) -> bool {
+    if answer.is_user_timeout() {
+        return false;
+    }
     let status = answer.status.as_u16();
     match call {
-        // 429 is refused before the app sees the request; a 503 that is not
-        // fal's JSON comes from the ingress, which did not pass it on. A 500,
-        // 502 or 504 may have created the job, so a submit stops there.
-        Call::Submit => status == 429 || (status == 503 && !answer.is_json()),
-        Call::Api | Call::Foreign => matches!(status, 408 | 429 | 502 | 503 | 504),
+        // A submit is repeated only where fal provably did not receive it: a
+        // 429 is refused before the app, and an ingress page passed nothing
+        // on. A 500 or any other 5xx that fal sent may have created the job.
+        Call::Submit => status == 429 || answer.is_ingress_page(),
+        // Idempotent calls to fal's API: a 500 from fal's queue passes too.
+        Call::Api => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
+        Call::Foreign => matches!(status, 408 | 429 | 502 | 503 | 504),
     }
 }
 
@@ -467,7 +493,7 @@ mod tests {
 
     fn answer(status: u16, content_type: &str, body: &str) -> Answer {
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, content_type.parse().unwrap());
+        headers.insert(reqwest::header::CONTENT_TYPE, content_type.parse().unwrap());
         Answer {
             status: StatusCode::from_u16(status).unwrap(),
             headers,
@@ -475,29 +501,63 @@ mod tests {
         }
     }
 
+    fn with(mut answer: Answer, header: &'static str, value: &str) -> Answer {
+        answer.headers.insert(header, value.parse().unwrap());
+        answer
+    }
+
+    const NGINX: &str = "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>";
+
     #[test]
     fn submit_is_retried_only_when_fal_never_saw_it() {
         let html = "text/html";
         let json = "application/json";
         assert!(may_retry_answer(Call::Submit, &answer(429, json, "{}")));
-        assert!(may_retry_answer(
-            Call::Submit,
-            &answer(503, html, "<html>503</html>")
-        ));
-        assert!(!may_retry_answer(
-            Call::Submit,
-            &answer(503, json, r#"{"detail":"x"}"#)
-        ));
-        for status in [500, 502, 504] {
+        for status in [502, 503, 504] {
+            let page = answer(status, html, NGINX);
+            assert!(may_retry_answer(Call::Submit, &page), "{status}");
+            // the same page with fal's request id came through fal
+            let from_fal = with(answer(status, html, NGINX), "x-fal-request-id", "r");
+            assert!(!may_retry_answer(Call::Submit, &from_fal), "{status}");
+            // fal's JSON without the header is no ingress page either
+            assert!(!may_retry_answer(Call::Submit, &answer(status, json, "{}")));
+        }
+        assert!(!may_retry_answer(Call::Submit, &answer(500, json, "{}")));
+        for status in [408, 429, 500, 502, 503, 504] {
             assert!(
-                !may_retry_answer(Call::Submit, &answer(status, html, "")),
-                "{status}"
-            );
-            assert!(
-                may_retry_answer(Call::Api, &answer(status, html, "")) == (status != 500),
+                may_retry_answer(Call::Api, &answer(status, json, "{}")),
                 "{status}"
             );
         }
+        assert!(!may_retry_answer(Call::Foreign, &answer(500, json, "{}")));
+    }
+
+    #[test]
+    fn the_user_timeout_is_final_and_its_own_error() {
+        let timed_out = || {
+            with(
+                answer(504, "application/json", r#"{"detail":"Request timed out"}"#),
+                "x-fal-request-timeout-type",
+                "user",
+            )
+        };
+        for call in [Call::Submit, Call::Api, Call::Foreign] {
+            assert!(!may_retry_answer(call, &timed_out()), "{call:?}");
+        }
+        let error = with(timed_out(), "x-fal-error-type", "request_timeout").into_error();
+        assert!(
+            matches!(&error, Error::RequestTimeout { detail, .. } if detail == "Request timed out"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.context().unwrap().error_type.as_deref(),
+            Some("request_timeout")
+        );
+        // a 504 without the mark is the gateway's, and passes
+        assert!(may_retry_answer(
+            Call::Api,
+            &answer(504, "text/html", NGINX)
+        ));
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub mod webhook;
 
 pub use config::{
     ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_QUEUE_URL, DEFAULT_REST_URL,
-    DEFAULT_RUN_URL, DEFAULT_WAIT_TIMEOUT,
+    DEFAULT_RUN_URL, DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WAIT_TIMEOUT,
 };
 pub use error::{Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;

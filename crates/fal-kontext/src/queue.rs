@@ -380,9 +380,13 @@ impl<O: DeserializeOwned> RequestHandle<O> {
     pub(crate) async fn failure(&self, status: &QueueStatus) -> Option<Error> {
         let message = status.error.clone()?;
         Some(match self.result().await {
-            Err(error @ (Error::Validation { .. } | Error::Http { .. } | Error::Server { .. })) => {
-                error
-            }
+            // fal's own account of the failure, unless the call itself failed
+            Err(
+                error @ (Error::Validation { .. }
+                | Error::RequestTimeout { .. }
+                | Error::Http { .. }
+                | Error::Server { .. }),
+            ) if !crate::wait::survivable(&error) => error,
             _ => self.concerning(Error::RequestFailed {
                 message,
                 context: ErrorContext {

@@ -7,10 +7,16 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 /// How calls that may be repeated are retried: exponential backoff with
 /// jitter, or exactly what a `Retry-After` header asks for.
 ///
-/// Status, result, cancel, download and upload calls are retried on
-/// connection errors, 408, 429, 502, 503 and 504. A submit is retried only
-/// when the request provably did not reach fal (connection refused, 429, or a
-/// 503 from the ingress in front of it), so a retry never pays for a job twice.
+/// Status, result, cancel and upload-initiate calls are retried on
+/// connection errors, a call's own timeout, 408, 429, 500, 502, 503 and 504;
+/// downloads and storage uploads on the same but 500. A submit is retried
+/// only when the request provably did not reach fal (no connection, 429, or
+/// an error page of the ingress in front of it), so a retry never pays for a
+/// job twice. The 504 of the caller's own `request_timeout` is never retried.
+///
+/// This policy bounds one call. While a [`Subscription`](crate::Subscription)
+/// waits, a status or result call that still fails after its retries is
+/// tried again until the wait's deadline (see its docs).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 turns retrying off).

@@ -1,6 +1,7 @@
 //! Waiting for a request: the SSE status stream first, polling with backoff
-//! when the stream fails or is cut, never past the deadline, and a cancel when
-//! the wait is abandoned.
+//! when the stream fails, is cut or goes silent; what fal survives, the wait
+//! survives, until the deadline, which alone (with an explicit cancel)
+//! cancels the request. The rules are stated once, on [`Subscription`].
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
+
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::http::Failed;
@@ -50,8 +53,14 @@ pub struct Completed<O> {
 const FIRST_POLL: Duration = Duration::ZERO;
 const MIN_POLL: Duration = Duration::from_millis(50);
 const MAX_POLL: Duration = Duration::from_secs(2);
-/// How long a cancel sent on the way out may take.
+/// How long a cancel sent at the deadline may take, and how long a submit
+/// whose answer is in flight at the deadline may still take to name its
+/// request (so that it is cancelled, not lost).
 const CANCEL_BUDGET: Duration = Duration::from_secs(5);
+/// The longest event of a status stream the SDK reads, 1 MiB (fal's events
+/// are a status of a few KiB, with its log lines); a longer one ends the
+/// stream, and polling takes over.
+pub(crate) const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 type Events = Pin<Box<dyn Stream<Item = QueueStatus> + Send>>;
 
@@ -64,11 +73,34 @@ enum Phase {
 /// A submitted request being waited for: a stream of [`Update`]s through
 /// [`next`](Self::next), then the output through [`output`](Self::output).
 ///
-/// One made by [`Request::subscribe`] or [`RequestHandle::wait`] owns its
-/// request: past its deadline, or dropped before completion, it cancels it
-/// ([`detach`](Self::detach) lets go without cancelling, and
-/// [`cancel`](Self::cancel) cancels and reports). One made by
-/// [`RequestHandle::watch`] only watches, and never cancels.
+/// # What ends a wait, and what cancels the request
+///
+/// Every FLUX.1 Kontext request costs money, so a wait gives up on a request
+/// only when there is no other way:
+///
+/// - **Waiting survives what fal survives.** A failed status, status stream
+///   or result call that may succeed later (no connection, a broken body, a
+///   call's own timeout, 408, 429, 500, 502, 503, a 504 other than the
+///   user-timeout one) is tried again, with backoff and within the bounds of
+///   `Retry-After`, for as long as the deadline allows: an outage of fal's
+///   ingress is waited out. A status stream that fails, ends early or goes
+///   silent for longer than the client's `stream_idle_timeout` (default
+///   45 s, three of fal's 15 s keep-alive intervals) gives way to polling.
+/// - **Only the deadline and [`cancel`](Self::cancel) cancel the request.**
+///   One made by [`Request::subscribe`] or [`RequestHandle::wait`] cancels
+///   its request when the deadline passes (the error is [`Error::Timeout`]).
+///   One made by [`RequestHandle::watch`] never cancels.
+/// - **Any other error ends the wait and leaves the request running**: a
+///   refused key, an unknown request, a decode error, fal's final answer.
+///   The error carries the request id ([`Error::request_id`]), so the job can
+///   be fetched later ([`Client::request_handle`](crate::Client::request_handle),
+///   `kontext result <id>`).
+/// - **Dropping a `Subscription` does not cancel the request either**: a drop
+///   also happens when an error is passed up with `?`, or when a task is
+///   aborted, and a paid job is never cancelled as a side effect. The
+///   request goes on and can be fetched by its id; to stop it, call
+///   [`cancel`](Self::cancel). ([`detach`](Self::detach) gives the handle
+///   back and lifts the deadline's cancel.)
 ///
 /// ```no_run
 /// # async fn demo() -> fal_kontext::Result<()> {
@@ -93,9 +125,9 @@ pub struct Subscription<O> {
     last: Option<(AnyStatus, Option<i64>)>,
     logs_seen: usize,
     completed: Option<QueueStatus>,
-    /// True once nothing is left to cancel: completed, cancelled already,
-    /// detached, or never owned (a watch).
-    settled: bool,
+    /// Whether the deadline cancels the request: not once it completed, was
+    /// cancelled or detached, nor for a watch.
+    cancels_at_deadline: bool,
 }
 
 impl<K: Kind> Request<K> {
@@ -115,12 +147,32 @@ impl<K: Kind> Request<K> {
             .wait_timeout
             .unwrap_or(self.client.settings().wait_timeout);
         let deadline = crate::durations::deadline_after(allowed);
-        let handle = timeout_at(deadline, self.submit())
-            .await
-            .map_err(|_| Error::Timeout {
-                request_id: None,
-                after: allowed,
-            })??;
+        let mut submit = std::pin::pin!(self.submit());
+        let handle = match timeout_at(deadline, &mut submit).await {
+            Ok(submitted) => submitted?,
+            Err(_) => {
+                // The deadline passed with the submit's answer in flight: fal
+                // may have created the job. Its answer gets a short while
+                // more, to name the request and cancel it, not lose it.
+                let late = tokio::time::timeout(CANCEL_BUDGET, submit).await;
+                let request_id = match late {
+                    Ok(Ok(handle)) => {
+                        let cancelled = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
+                        tracing::debug!(
+                            ?cancelled,
+                            request_id = handle.request_id(),
+                            "deadline passed during the submit"
+                        );
+                        Some(handle.request_id().to_string())
+                    }
+                    _ => None,
+                };
+                return Err(Error::Timeout {
+                    request_id,
+                    after: allowed,
+                });
+            }
+        };
         Ok(handle.wait_until(deadline, allowed))
     }
 
@@ -166,7 +218,7 @@ impl<O> RequestHandle<O> {
     /// ```
     pub fn watch(self, timeout: Duration) -> Subscription<O> {
         let mut subscription = self.wait(timeout);
-        subscription.settled = true;
+        subscription.cancels_at_deadline = false;
         subscription
     }
 
@@ -179,13 +231,15 @@ impl<O> RequestHandle<O> {
             last: None,
             logs_seen: 0,
             completed: None,
-            settled: false,
+            cancels_at_deadline: true,
         }
     }
 
     /// Opens the SSE status stream (`{status_url}/stream`, a generated
-    /// operation); each event's data is a status.
-    async fn open_stream(&self) -> Result<Events> {
+    /// operation); each event's data is a status. The stream ends when its
+    /// body breaks, ends, or sends no byte (keep-alive comments count) for
+    /// `idle`.
+    async fn open_stream(&self, idle: Duration) -> Result<Events> {
         let returned = self.status_url().map(|url| format!("{url}/stream"));
         let (api, app) = self.api(returned.as_ref(), Accept::EventStream)?;
         let id = self.request_id();
@@ -196,7 +250,10 @@ impl<O> RequestHandle<O> {
             |op| op.request_id(id).logs(1).send().await
         );
         match sent {
-            Ok(answer) => Ok(Box::pin(statuses(answer.into_inner_stream()))),
+            Ok(answer) => Ok(Box::pin(statuses(until_idle(
+                answer.into_inner_stream(),
+                idle,
+            )))),
             Err(error) => Err(self.concerning(
                 Failed::from_api(error, "the status stream")
                     .await
@@ -206,23 +263,86 @@ impl<O> RequestHandle<O> {
     }
 }
 
-/// The statuses in a status stream's body: SSE events, each one's data a
-/// status. A broken body ends them; events that are not a status (comments,
-/// keep-alives) are skipped.
-pub(crate) fn statuses<B, E>(body: B) -> impl Stream<Item = QueueStatus> + Send
+/// The chunks of a body until it sends nothing for `idle`: a stream that is
+/// silent for longer than a few of fal's 15 s keep-alive intervals is dead
+/// (/work/shared/api/queue-urls.md), whatever the connection says.
+fn until_idle<B, E>(
+    body: B,
+    idle: Duration,
+) -> impl Stream<Item = std::result::Result<Bytes, E>> + Send
 where
-    B: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+    B: Stream<Item = std::result::Result<Bytes, E>> + Send + Unpin,
     E: Send,
 {
-    body.eventsource()
-        .take_while(|event| std::future::ready(event.is_ok()))
-        .filter_map(|event| {
-            std::future::ready(
-                event
-                    .ok()
-                    .and_then(|e| serde_json::from_str::<QueueStatus>(&e.data).ok()),
-            )
-        })
+    futures::stream::unfold(body, move |mut body| async move {
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(Some(chunk)) => Some((chunk, body)),
+            Ok(None) => None,
+            Err(_) => {
+                tracing::debug!(?idle, "the status stream went silent");
+                None
+            }
+        }
+    })
+}
+
+/// The statuses in a status stream's body: SSE events, each one's data a
+/// status. A broken body, or an event longer than [`MAX_EVENT_BYTES`], ends
+/// them; events that are not a status (comments, keep-alives) are skipped.
+pub(crate) fn statuses<B, E>(body: B) -> impl Stream<Item = QueueStatus> + Send
+where
+    B: Stream<Item = std::result::Result<Bytes, E>> + Send,
+    E: Send,
+{
+    let mut event = EventLength::default();
+    body.take_while(move |chunk| {
+        let within = chunk.as_ref().is_ok_and(|bytes| event.add(bytes));
+        if chunk.is_ok() && !within {
+            tracing::warn!(
+                "{}",
+                Error::TooLarge {
+                    what: "an event of the status stream",
+                    limit: MAX_EVENT_BYTES as u64,
+                    context: Default::default(),
+                }
+            );
+        }
+        std::future::ready(within)
+    })
+    .eventsource()
+    .take_while(|event| std::future::ready(event.is_ok()))
+    .filter_map(|event| {
+        std::future::ready(
+            event
+                .ok()
+                .and_then(|e| serde_json::from_str::<QueueStatus>(&e.data).ok()),
+        )
+    })
+}
+
+/// The length of the event being read: the bytes since the last blank line.
+#[derive(Default)]
+struct EventLength {
+    since_boundary: usize,
+    after_newline: bool,
+}
+
+impl EventLength {
+    /// Counts `bytes`; false once the event is longer than [`MAX_EVENT_BYTES`].
+    fn add(&mut self, bytes: &[u8]) -> bool {
+        for &byte in bytes {
+            match byte {
+                b'\n' if self.after_newline => self.since_boundary = 0,
+                b'\n' => self.after_newline = true,
+                b'\r' => {}
+                _ => {
+                    self.after_newline = false;
+                    self.since_boundary += 1;
+                }
+            }
+        }
+        self.since_boundary <= MAX_EVENT_BYTES
+    }
 }
 
 impl<O> Subscription<O> {
@@ -267,17 +387,19 @@ impl<O> Subscription<O> {
             let status = match &mut self.phase {
                 _ if Instant::now() >= self.deadline => return Some(Err(self.give_up().await)),
                 Phase::Connect => {
-                    self.phase = match timeout_at(self.deadline, self.handle.open_stream()).await {
-                        Ok(Ok(events)) => Phase::Streaming(events),
-                        Ok(Err(error @ Error::Authentication { .. })) => {
-                            return Some(Err(error));
-                        }
-                        Ok(Err(error)) => {
-                            tracing::debug!(%error, "status stream unavailable, polling");
-                            Phase::Polling { delay: FIRST_POLL }
-                        }
-                        Err(_) => continue,
-                    };
+                    let idle = self.handle.client.settings().stream_idle_timeout;
+                    self.phase =
+                        match timeout_at(self.deadline, self.handle.open_stream(idle)).await {
+                            Ok(Ok(events)) => Phase::Streaming(events),
+                            Ok(Err(error @ Error::Authentication { .. })) => {
+                                return Some(Err(error));
+                            }
+                            Ok(Err(error)) => {
+                                tracing::debug!(%error, "status stream unavailable, polling");
+                                Phase::Polling { delay: FIRST_POLL }
+                            }
+                            Err(_) => continue,
+                        };
                     continue;
                 }
                 Phase::Streaming(events) => match timeout_at(self.deadline, events.next()).await {
@@ -290,12 +412,21 @@ impl<O> Subscription<O> {
                     }
                 },
                 Phase::Polling { delay } => {
-                    let wake = (Instant::now() + *delay).min(self.deadline);
+                    let wake = crate::durations::deadline_after(*delay).min(self.deadline);
                     *delay = (*delay * 2).clamp(MIN_POLL, MAX_POLL);
                     tokio::time::sleep_until(wake).await;
                     match timeout_at(self.deadline, self.handle.status(true)).await {
                         Err(_) => continue,
                         Ok(Ok(status)) => status,
+                        Ok(Err(error)) if survivable(&error) => {
+                            // fal may be back in a moment: poll again, after
+                            // what the answer asked for when it did
+                            tracing::debug!(%error, "status poll failed, polling on");
+                            if let Some(asked) = retry_after_of(&error) {
+                                *delay = asked.min(self.handle.client.settings().retry.max_delay);
+                            }
+                            continue;
+                        }
                         Ok(Err(error)) => return Some(Err(error)),
                     }
                 }
@@ -333,15 +464,14 @@ impl<O> Subscription<O> {
             }
             Status::InProgress => None,
             Status::Completed => {
-                self.settled = true;
+                self.cancels_at_deadline = false;
                 self.completed = Some(status);
                 Some(Update::Completed { logs: new_logs })
             }
         }
     }
 
-    /// Cancels the request now and reports fal's answer; nothing is cancelled
-    /// again on drop.
+    /// Cancels the request now and reports fal's answer.
     ///
     /// ```no_run
     /// # async fn demo(job: fal_kontext::Subscription<fal_kontext::EditOutput>) -> fal_kontext::Result<()> {
@@ -349,13 +479,12 @@ impl<O> Subscription<O> {
     /// println!("{outcome:?}");
     /// # Ok(()) }
     /// ```
-    pub async fn cancel(mut self) -> Result<crate::CancelOutcome> {
-        self.settled = true;
+    pub async fn cancel(self) -> Result<crate::CancelOutcome> {
         self.handle.cancel().await
     }
 
-    /// Stops following without cancelling, and returns the handle to come
-    /// back to the request later.
+    /// Stops following (the deadline will not cancel the request), and
+    /// returns the handle to come back to the request later.
     ///
     /// ```no_run
     /// # async fn demo(job: fal_kontext::Subscription<fal_kontext::EditOutput>) {
@@ -363,15 +492,14 @@ impl<O> Subscription<O> {
     /// println!("collect {} later", handle.request_id());
     /// # }
     /// ```
-    pub fn detach(mut self) -> RequestHandle<O> {
-        self.settled = true;
-        self.handle.clone()
+    pub fn detach(self) -> RequestHandle<O> {
+        self.handle
     }
 
-    /// Cancels the request (best effort, briefly) and says why.
+    /// The deadline passed: cancels the request (best effort, briefly) when
+    /// this wait owns it, and says why.
     async fn give_up(&mut self) -> Error {
-        if !self.settled {
-            self.settled = true;
+        if std::mem::take(&mut self.cancels_at_deadline) {
             let cancelled = tokio::time::timeout(CANCEL_BUDGET, self.handle.cancel()).await;
             tracing::debug!(
                 ?cancelled,
@@ -383,6 +511,32 @@ impl<O> Subscription<O> {
             request_id: Some(self.request_id().to_string()),
             after: self.allowed,
         }
+    }
+}
+
+/// Whether an error of a status or result call may pass while waiting: the
+/// call may succeed later. fal's clients retry the same and no more
+/// (fal-client 1.0.3 `_should_retry`: transport errors, timeouts, 408, 409,
+/// 429 and ingress errors, never a 504 the caller's `x-fal-request-timeout`
+/// caused; @fal-ai/client 1.10.1 `retry.js`: 429, 502, 503, 504 and network
+/// errors, never the user timeout); a 500 is waited out too, as fal's queue
+/// answers one while it restarts.
+pub(crate) fn survivable(error: &Error) -> bool {
+    match error {
+        Error::Transport { .. } | Error::RateLimited { .. } => true,
+        // a call's own timeout (a wait's deadline is checked before)
+        Error::Timeout { .. } => true,
+        Error::Server { status, .. } => matches!(status, 500 | 502 | 503 | 504),
+        Error::Http { status, .. } => *status == 408,
+        _ => false,
+    }
+}
+
+/// What a 429 asked for in `Retry-After` (bounded when read).
+fn retry_after_of(error: &Error) -> Option<Duration> {
+    match error {
+        Error::RateLimited { retry_after, .. } => *retry_after,
+        _ => None,
     }
 }
 
@@ -406,19 +560,34 @@ impl<O: DeserializeOwned> Subscription<O> {
         if let Some(error) = self.handle.failure(&status).await {
             return Err(error);
         }
-        let output = match timeout_at(self.deadline, self.handle.result()).await {
-            Ok(output) => output?,
-            Err(_) => {
-                return Err(Error::Timeout {
-                    request_id: Some(self.request_id().into()),
-                    after: self.allowed,
-                });
+        let retry = self.handle.client.settings().retry;
+        let mut delays = retry.delays();
+        loop {
+            match timeout_at(self.deadline, self.handle.result()).await {
+                Ok(Ok(output)) => {
+                    return Ok(Completed {
+                        request_id: self.request_id().to_string(),
+                        output,
+                    });
+                }
+                Ok(Err(error)) if survivable(&error) => {
+                    tracing::debug!(%error, "result call failed, trying again");
+                    let pause = retry_after_of(&error)
+                        .or_else(|| delays.next())
+                        .unwrap_or(MAX_POLL)
+                        .min(retry.max_delay);
+                    let wake = crate::durations::deadline_after(pause).min(self.deadline);
+                    tokio::time::sleep_until(wake).await;
+                }
+                Ok(Err(error)) => return Err(error),
+                Err(_) => {
+                    return Err(Error::Timeout {
+                        request_id: Some(self.request_id().into()),
+                        after: self.allowed,
+                    });
+                }
             }
-        };
-        Ok(Completed {
-            request_id: self.request_id().to_string(),
-            output,
-        })
+        }
     }
 
     /// Like [`output`](Self::output), calling `on_update` with each update first.
@@ -435,27 +604,6 @@ impl<O: DeserializeOwned> Subscription<O> {
             on_update(&update?);
         }
         self.output().await
-    }
-}
-
-impl<O> Drop for Subscription<O> {
-    /// A wait abandoned before completion cancels the request, so nobody pays
-    /// for a result that nobody will read.
-    fn drop(&mut self) {
-        if self.settled {
-            return;
-        }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let handle = self.handle.retyped::<()>();
-            runtime.spawn(async move {
-                let outcome = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
-                tracing::debug!(
-                    ?outcome,
-                    request_id = handle.request_id(),
-                    "cancelled on drop"
-                );
-            });
-        }
     }
 }
 
@@ -483,5 +631,28 @@ mod tests {
         let bytes = body.as_bytes();
         let split = read(&[&bytes[..at_e], &bytes[at_e..at_crlf], &bytes[at_crlf..]]);
         assert_eq!(split, whole);
+    }
+
+    #[test]
+    fn an_event_longer_than_the_limit_ends_the_stream() {
+        let first = b"data: {\"status\":\"IN_QUEUE\"}\n\n".to_vec();
+        let huge = [b"data: ".as_slice(), &vec![b'x'; MAX_EVENT_BYTES]].concat();
+        let after = b"\n\ndata: {\"status\":\"COMPLETED\"}\n\n".to_vec();
+        let statuses = read(&[&first, &huge, &after]);
+        assert_eq!(statuses.len(), 1, "{statuses:?}");
+        // as long as the limit, split anywhere, is read
+        let fits = [b"data: ".as_slice(), &vec![b' '; MAX_EVENT_BYTES - 40]].concat();
+        let statuses = read(&[&first, &fits, b"\n\n", &after[2..]]);
+        assert_eq!(statuses.len(), 2, "{statuses:?}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_body_ends_after_its_idle_bound() {
+        let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(
+            bytes::Bytes::from_static(b": keep-alive\n\n"),
+        )])
+        .chain(futures::stream::pending());
+        let read: Vec<_> = until_idle(body, Duration::from_millis(50)).collect().await;
+        assert_eq!(read.len(), 1, "the keep-alive, then the end");
     }
 }

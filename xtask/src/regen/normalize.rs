@@ -439,6 +439,9 @@ fn status_open_to_new_values(doc: &mut Value, _: &Endpoint) -> Found {
     else {
         return Found::Missing("the `status` property of the `QueueStatus` schema");
     };
+    if property == &json!({"$ref": "#/components/schemas/AnyStatus"}) {
+        return Found::AlreadyThere;
+    }
     let Some(values) = property.get("enum").cloned() else {
         return Found::Missing("the list of values of `QueueStatus.status`");
     };

@@ -158,8 +158,9 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                     batch.collecting.get(),
                     batch.state.lock().expect("state lock").path().display(),
                 );
-                // Exiting here, not returning: dropping the waits would make
-                // the SDK cancel requests that a rerun is meant to collect.
+                // Exiting here, not returning: the waits end at once, and
+                // their jobs go on at fal (a dropped wait cancels nothing)
+                // for a rerun to collect.
                 std::process::exit(i32::from(exit::INTERRUPTED));
             }
         }

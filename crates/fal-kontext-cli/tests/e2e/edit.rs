@@ -325,3 +325,35 @@ fn the_readme_command_works_with_no_key_and_no_network() {
     assert!(paths[0].starts_with("out/"), "{paths:?}");
     assert!(is_whole_jpeg(&checkout.path().join(&paths[0])));
 }
+
+#[test]
+fn a_job_lives_through_an_8_s_outage_of_fals_ingress() {
+    let emu = Emu::with(fal_emulator::Config {
+        timing: slow(std::time::Duration::from_secs(2)),
+        ..fal_emulator::Config::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let child = spawn(emu.kontext([
+        "generate",
+        "--prompt",
+        PROMPT,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]));
+    emu.wait_for("the submit", |s| s.jobs_created == 1 && s.stream == 1);
+    // for 8 s every queue call answers nginx's 502 page and the open status
+    // stream is cut; the job itself goes on and finishes meanwhile
+    emu.emulator
+        .set_faults(vec![FaultRule::outage(std::time::Duration::from_secs(8))]);
+    let output = finish(child);
+    let paths = printed_paths(&success(&output));
+    assert_eq!(paths.len(), 1, "{}", describe(&output));
+    assert!(is_whole_jpeg(&paths[0]), "the image is on disk");
+    let stats = emu.stats();
+    assert_eq!(
+        (stats.submit, stats.jobs_created, stats.cancel),
+        (1, 1, 0),
+        "one submit, no cancel: {stats:?}"
+    );
+    assert!(stats.faults_injected > 0, "the outage was met: {stats:?}");
+}
