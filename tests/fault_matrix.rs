@@ -80,6 +80,8 @@ enum Outcome {
     Timeout,
     /// The caller's start deadline ran out at fal (`Error::RequestTimeout`).
     RequestTimeout,
+    /// An answer larger than the SDK reads (`Error::TooLarge`).
+    TooLarge,
     /// Anything else (never expected).
     Other,
 }
@@ -94,6 +96,7 @@ fn outcome_of(error: &Error) -> Outcome {
         Error::Validation { .. } => Outcome::Validation,
         Error::Timeout { .. } => Outcome::Timeout,
         Error::RequestTimeout { .. } => Outcome::RequestTimeout,
+        Error::TooLarge { .. } => Outcome::TooLarge,
         _ => Outcome::Other,
     }
 }
@@ -133,8 +136,9 @@ fn cell(call: Call, fault: Fault, expect: Outcome, why: &'static str) -> Cell {
 
 use Call::*;
 use Fault::{
-    AppError, CutStreamAfter, ForeignUrls, Ingress, Lean, MalformedJson, NotFound, Outage,
-    ResetMidBody, SilentStreamAfter, SlowBody, Truncate, Unauthorized, Unprocessable, UserTimeout,
+    AppError, CutStreamAfter, EndlessBody, ForeignUrls, Ingress, Lean, MalformedJson, NotFound,
+    Outage, ResetMidBody, SilentStreamAfter, SlowBody, Truncate, Unauthorized, Unprocessable,
+    UserTimeout,
 };
 use Outcome::{
     Authentication, Cancelled, Decode, Output, SavedAsServed, Server, Timeout, Transport,
@@ -147,7 +151,7 @@ fn absurd() -> Fault {
     Fault::AbsurdRetryAfter("1e20".into())
 }
 
-/// The matrix: 19 faults × 8 calls.
+/// The matrix: 20 faults × 8 calls.
 #[rustfmt::skip]
 static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     // submit: repeated only when fal provably never saw it
@@ -158,7 +162,7 @@ static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     cell(Submit, AppError, Server(500), "the app created the job: never submitted twice"),
     cell(Submit, ResetMidBody, Transport, "the job exists, its answer was lost: never submitted twice"),
     cell(Submit, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
-    cell(Submit, SlowBody(SLOW), Timeout, "the call timeout ends it; the job exists: never submitted twice"),
+    cell(Submit, SlowBody(SLOW), Timeout, "the call timeout ends it; the job exists, named by the answer's headers: never submitted twice"),
     cell(Submit, MalformedJson, Decode, "a 200 that is not JSON names no request to follow"),
     cell(Submit, Truncate, Transport, "the body was cut after the job was created: never submitted twice"),
     cell(Submit, Unauthorized, Authentication, "a refused key is final"),
@@ -316,6 +320,15 @@ static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     cell(Download, absurd(), Output, "retried after the bounded wait"),
     cell(UploadInitiate, absurd(), Output, "retried after the bounded wait"),
     cell(UploadPut, absurd(), Output, "retried after the bounded wait"),
+    // an answer that never ends (no Content-Length): only the SDK's bounds stop it
+    cell(Submit, EndlessBody, Outcome::TooLarge, "final at 64 MiB; the job exists, named by the answer's headers"),
+    cell(Status, EndlessBody, Outcome::TooLarge, "final at 64 MiB, read no further"),
+    cell(Stream, EndlessBody, Output, "an event past 1 MiB ends the stream: polling takes over"),
+    cell(Result, EndlessBody, Outcome::TooLarge, "final at 64 MiB; the request is named, to fetch later"),
+    cell(Cancel, EndlessBody, Outcome::TooLarge, "final at 64 MiB, read no further"),
+    cell(Download, EndlessBody, Outcome::TooLarge, "an image past 256 MiB is no image; no file is left"),
+    cell(UploadInitiate, EndlessBody, Outcome::TooLarge, "final at 64 MiB; nothing submitted"),
+    cell(UploadPut, EndlessBody, Outcome::TooLarge, "the storage's answer is read up to 64 MiB: final; nothing submitted"),
 ]);
 
 /// What one cell did.
@@ -324,6 +337,8 @@ struct Played {
     stats: fal_emulator::Stats,
     /// Files left in the download directory, partial ones included.
     files: Vec<String>,
+    /// For a run or a wait that failed: whether its error names a request.
+    named: Option<bool>,
 }
 
 /// The names of the files in `dir` (dot-files too: a partial download is one).
@@ -363,15 +378,20 @@ async fn play(cell: &Cell) -> Played {
         emulator.set_faults(vec![FaultRule::once(cell.call.route(), cell.fault.clone())]);
     };
     let dir = tempfile::tempdir().unwrap();
+    let mut named = None;
+    let mut checked = |run: fal_kontext::Result<fal_kontext::Completed<_>>| {
+        named = run.as_ref().err().map(|error| error.request_id().is_some());
+        checked_images(run.map(|done| done.output))
+    };
     let outcome = match cell.call {
         Submit => {
             arm(&emulator);
-            let run = client.text_to_image("p").timeout(DEADLINE).run().await;
-            checked_images(run.map(|done| done.output))
+            checked(client.text_to_image("p").timeout(DEADLINE).run().await)
         }
         UploadInitiate | UploadPut => {
             arm(&emulator);
             let run = client.edit("p", SAMPLE).timeout(DEADLINE).run().await;
+            named = run.as_ref().err().map(|error| error.request_id().is_some());
             checked_images(run.map(|done| done.output))
         }
         Status => {
@@ -394,7 +414,7 @@ async fn play(cell: &Cell) -> Played {
         Stream => {
             let handle = client.text_to_image("p").submit().await.unwrap();
             arm(&emulator);
-            checked_images(handle.wait(DEADLINE).output().await.map(|done| done.output))
+            checked(handle.wait(DEADLINE).output().await)
         }
         Result => {
             let handle = client.text_to_image("p").submit().await.unwrap();
@@ -403,7 +423,7 @@ async fn play(cell: &Cell) -> Played {
                 update.unwrap();
             }
             arm(&emulator);
-            checked_images(job.output().await.map(|done| done.output))
+            checked(job.output().await)
         }
         Cancel => {
             let handle = client.text_to_image("p").submit().await.unwrap();
@@ -426,6 +446,7 @@ async fn play(cell: &Cell) -> Played {
         outcome,
         stats: emulator.stats(),
         files: files_in(dir.path()),
+        named,
     }
 }
 
@@ -529,6 +550,11 @@ async fn every_fault_on_every_call_ends_as_promised() {
             failures.push(format!(
                 "{name}: {} jobs for one request",
                 stats.jobs_created
+            ));
+        }
+        if played.named == Some(false) && stats.jobs_created > 0 {
+            failures.push(format!(
+                "{name}: the error names no request, yet a job was created"
             ));
         }
         if stats.key_leaks > 0 {

@@ -208,6 +208,7 @@ async fn the_deadline_cancels_the_job_on_the_server() {
         Error::Timeout {
             request_id: Some(_),
             after,
+            cancelled: true,
         } => assert_eq!(*after, Duration::from_millis(300)),
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -341,7 +342,16 @@ async fn a_deadline_that_passes_during_the_submit_cancels_the_job_it_names() {
         .run()
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::Timeout {
+                cancelled: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(error.request_id().is_some(), "the job is named: {error:?}");
     let stats = emulator.stats();
     assert_eq!(
@@ -349,6 +359,55 @@ async fn a_deadline_that_passes_during_the_submit_cancels_the_job_it_names() {
         (1, 1, 1),
         "{stats:?}"
     );
+}
+
+#[tokio::test]
+async fn a_submit_whose_answer_is_lost_names_the_job_fal_took() {
+    // fal took the job and its answer's headers named it; then the body
+    // trickled (past the call timeout) or broke. The error names the job,
+    // which is neither cancelled nor submitted again, and can be fetched.
+    for fault in [
+        Fault::SlowBody(Duration::from_secs(60)),
+        Fault::ResetMidBody,
+    ] {
+        let emulator = emulator_with(Config {
+            timing: quick(),
+            faults: vec![FaultRule::once(Route::Submit, fault.clone())],
+            ..Config::default()
+        })
+        .await;
+        let client = builder(&emulator)
+            .call_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let error = client.text_to_image("lost answer").run().await.unwrap_err();
+        assert!(
+            matches!(
+                (&fault, &error),
+                (
+                    Fault::SlowBody(_),
+                    Error::Timeout {
+                        cancelled: false,
+                        ..
+                    }
+                ) | (Fault::ResetMidBody, Error::Transport { .. })
+            ),
+            "{fault:?}: {error:?}"
+        );
+        let id = error.request_id().expect("the job is named");
+        let stats = emulator.stats();
+        assert_eq!((stats.submit, stats.cancel), (1, 0), "{fault:?}: {stats:?}");
+        let done = client
+            .request_handle::<fal_kontext::TextToImageOutput>(
+                fal_kontext::endpoints::FLUX_PRO_KONTEXT_TEXT_TO_IMAGE,
+                id,
+            )
+            .wait(Duration::from_secs(10))
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(done.output.images.len(), 1, "{fault:?}");
+    }
 }
 
 #[tokio::test]
@@ -536,7 +595,23 @@ async fn a_watch_never_cancels_and_detach_lets_go() {
         .output()
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::Timeout {
+                cancelled: false,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().ends_with(&format!(
+            "waiting for request {} (not cancelled: fetch it later)",
+            handle.request_id()
+        )),
+        "{error}"
+    );
     drop(handle.clone().watch(Duration::from_secs(10)));
     // a subscription that detaches leaves it alone too
     let job = c.text_to_image("detached").subscribe().await.unwrap();

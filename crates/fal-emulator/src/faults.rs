@@ -131,6 +131,11 @@ pub enum Fault {
     /// number at all. (Text that cannot be a header value at all, such as a
     /// line break, sends no `Retry-After`.) The request does not reach the app.
     AbsurdRetryAfter(String),
+    /// The answer never ends: the app's answer, sent without
+    /// `Content-Length`, then spaces (which JSON allows after a value) in
+    /// 64 KiB pieces, as fast as the client reads, until it leaves. Only a
+    /// bound on what the client reads ends it. The app did run.
+    EndlessBody,
 }
 
 /// When a [`Fault`] applies.
@@ -471,6 +476,7 @@ pub(crate) async fn spoil(
             rewrite::answer(response, origins).await
         }
         Fault::SlowBody(total) => slow(response, *total),
+        Fault::EndlessBody => endless(response).await,
         _ => response,
     }
 }
@@ -498,6 +504,17 @@ pub(crate) async fn buffered(response: Response) -> (axum::http::response::Parts
         .await
         .unwrap_or_default();
     (parts, bytes)
+}
+
+/// The whole answer, then spaces without end, chunked.
+async fn endless(response: Response) -> Response {
+    let (mut parts, bytes) = buffered(response).await;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let padding = Bytes::from(vec![b' '; 64 * 1024]);
+    let body = futures::stream::once(std::future::ready(bytes))
+        .chain(futures::stream::repeat(padding))
+        .map(Ok::<_, std::convert::Infallible>);
+    Response::from_parts(parts, Body::from_stream(body))
 }
 
 /// Each frame of the body is split into ten pieces sent `total / 10` apart.

@@ -4299,11 +4299,7 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) inner: (
-        ::reqwest::header::HeaderMap,
-        ::std::option::Option<::reqwest::Url>,
-        ::std::option::Option<u64>,
-    ),
+    pub(crate) inner: CallSettings,
 }
 impl Client {
     /// Create a new client.
@@ -4311,14 +4307,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(
-        baseurl: &str,
-        inner: (
-            ::reqwest::header::HeaderMap,
-            ::std::option::Option<::reqwest::Url>,
-            ::std::option::Option<u64>,
-        ),
-    ) -> Self {
+    pub fn new(baseurl: &str, inner: CallSettings) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -4337,11 +4326,7 @@ impl Client {
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
-        inner: (
-            ::reqwest::header::HeaderMap,
-            ::std::option::Option<::reqwest::Url>,
-            ::std::option::Option<u64>,
-        ),
+        inner: CallSettings,
     ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
@@ -4350,13 +4335,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<
-    (
-        ::reqwest::header::HeaderMap,
-        ::std::option::Option<::reqwest::Url>,
-        ::std::option::Option<u64>,
-    ),
-> for Client {
+impl ClientInfo<CallSettings> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -4366,23 +4345,17 @@ impl ClientInfo<
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(
-        &self,
-    ) -> &(
-        ::reqwest::header::HeaderMap,
-        ::std::option::Option<::reqwest::Url>,
-        ::std::option::Option<u64>,
-    ) {
+    fn inner(&self) -> &CallSettings {
         &self.inner
     }
 }
-impl ClientHooks<
-    (
-        ::reqwest::header::HeaderMap,
-        ::std::option::Option<::reqwest::Url>,
-        ::std::option::Option<u64>,
-    ),
-> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<CallSettings>,
+    {}
+};
 impl Client {
     /**Sends a `POST` request to `/fal-ai/flux-kontext/dev`
 
@@ -4939,70 +4912,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_kontext_dev",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5068,70 +4980,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "result_flux_kontext",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5197,70 +5048,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "cancel_flux_kontext",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5346,70 +5136,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_flux_kontext",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -5484,70 +5213,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_stream_flux_kontext",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
@@ -5797,70 +5465,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -6112,70 +5719,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -6429,70 +5975,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max_multi",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -6748,70 +6233,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_max_text_to_image",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -7064,70 +6488,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_multi",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -7383,70 +6746,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "submit_flux_pro_kontext_text_to_image",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -7512,70 +6814,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "result_flux_pro",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -7641,70 +6882,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "cancel_flux_pro",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -7790,70 +6970,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_flux_pro",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -7928,70 +7047,9 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "status_stream_flux_pro",
             };
-            (|
-                (
-                    headers,
-                    url,
-                    _,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                request: &mut ::reqwest::Request|
-            {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            })(&client.inner, &mut request);
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
-            match (|
-                (
-                    _,
-                    _,
-                    max,
-                ): &(
-                    ::reqwest::header::HeaderMap,
-                    ::std::option::Option<::reqwest::Url>,
-                    ::std::option::Option<u64>,
-                ),
-                result: &::reqwest::Result<::reqwest::Response>|
-            {
-                let declared = result
-                    .as_ref()
-                    .ok()
-                    .and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => {
-                        Err(
-                            format!(
-                                "the answer is {declared} bytes long, more than the {max} accepted"
-                            ),
-                        )
-                    }
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            })(&client.inner, &result)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => return Err(Error::Custom(e.to_string())),
-            }
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
@@ -8003,4 +7061,172 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+/// What every request of a [`Client`] carries besides its operation's
+/// arguments, where it goes and how much of an answer is read: the
+/// value the generated hooks read (progenitor's "inner" value). The
+/// default sends the requests as generated and reads answers whole.
+///
+/// ```
+/// use fal_kontext_api::ClientInfo;
+///
+/// let settings = fal_kontext_api::CallSettings {
+///     max_answer_bytes: Some(1 << 20),
+///     ..Default::default()
+/// };
+/// let client = fal_kontext_api::Client::new_with_client(
+///     "https://queue.fal.run",
+///     reqwest::Client::new(),
+///     settings,
+/// );
+/// assert_eq!(client.baseurl(), "https://queue.fal.run");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CallSettings {
+    /// Set on every request, replacing any of the same name: such as
+    /// `Authorization: Key …`, on a client whose requests go to an
+    /// origin that may have the key.
+    pub headers: ::reqwest::header::HeaderMap,
+    /// Where each request goes instead of the generated path (the
+    /// generated query kept): a URL fal returned.
+    pub url: ::std::option::Option<::reqwest::Url>,
+    /// The most bytes of an answer's body that are read. An answer
+    /// that declares a longer `Content-Length` is refused before its
+    /// body is read (`Error::Custom`); one that grows past it while
+    /// being read (chunked, no length declared) fails with
+    /// `Error::ResponseBodyError`, whose source chain holds an
+    /// [`AnswerTooLarge`]. `None`: no bound (a status stream, read a
+    /// piece at a time).
+    pub max_answer_bytes: ::std::option::Option<u64>,
+    /// The status and headers of the latest answer, recorded as soon
+    /// as they arrive, before the body is read; emptied when a
+    /// request is sent. A caller whose call failed after the answer
+    /// began (its body cut, slow or undecodable) can still read what
+    /// fal said, such as the `x-fal-request-id` of a submit.
+    pub answered: AnswerHead,
+}
+/// The status and headers of an answer, shared by the clones of a
+/// [`CallSettings`] (see [`CallSettings::answered`]).
+#[derive(Clone, Debug, Default)]
+pub struct AnswerHead(
+    ::std::sync::Arc<
+        ::std::sync::Mutex<
+            ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)>,
+        >,
+    >,
+);
+impl AnswerHead {
+    /// The status and headers of the latest answer, if one began
+    /// since the last request was sent.
+    ///
+    /// ```
+    /// let head = fal_kontext_api::AnswerHead::default();
+    /// assert!(head.get().is_none());
+    /// ```
+    pub fn get(
+        &self,
+    ) -> ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)> {
+        self.0.lock().map_or(None, |head| head.clone())
+    }
+    fn set(
+        &self,
+        head: ::std::option::Option<
+            (::reqwest::StatusCode, ::reqwest::header::HeaderMap),
+        >,
+    ) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = head;
+        }
+    }
+}
+/// Why an answer's body stopped being read: it grew past
+/// [`CallSettings::max_answer_bytes`].
+pub type AnswerTooLarge = ::http_body_util::LengthLimitError;
+impl ClientHooks<CallSettings> for Client {
+    /// Drops progenitor's `api-version` header (fal's API has none),
+    /// applies the settings' headers and URL, and forgets the last
+    /// answer.
+    async fn pre<E>(
+        &self,
+        request: &mut ::reqwest::Request,
+        _: &OperationInfo,
+    ) -> ::std::result::Result<(), Error<E>> {
+        let settings = &self.inner;
+        settings.answered.set(None);
+        request.headers_mut().remove("api-version");
+        for (name, value) in &settings.headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        if let Some(url) = &settings.url {
+            let query = [url.query(), request.url().query()]
+                .into_iter()
+                .flatten()
+                .filter(|part| !part.is_empty())
+                .collect::<::std::vec::Vec<_>>()
+                .join("&");
+            let mut target = url.clone();
+            target.set_query((!query.is_empty()).then_some(query.as_str()));
+            *request.url_mut() = target;
+        }
+        Ok(())
+    }
+    /// Sends the request; records the answer's status and headers,
+    /// and bounds its body by `max_answer_bytes`.
+    async fn exec(
+        &self,
+        request: ::reqwest::Request,
+        _: &OperationInfo,
+    ) -> ::reqwest::Result<::reqwest::Response> {
+        let response = self.client.execute(request).await?;
+        self.inner.answered.set(Some((response.status(), response.headers().clone())));
+        let Some(max) = self.inner.max_answer_bytes else {
+            return Ok(response);
+        };
+        if response.content_length().is_some_and(|declared| declared > max) {
+            return Ok(response);
+        }
+        let limit = usize::try_from(max).unwrap_or(usize::MAX);
+        let url = response.url().clone();
+        let (parts, body) = ::http::Response::<::reqwest::Body>::from(response)
+            .into_parts();
+        let mut bounded = ::reqwest::ResponseBuilderExt::url(
+                ::http::Response::builder(),
+                url,
+            )
+            .body(())
+            .unwrap_or_default();
+        *bounded.status_mut() = parts.status;
+        *bounded.version_mut() = parts.version;
+        *bounded.headers_mut() = parts.headers;
+        bounded.extensions_mut().extend(parts.extensions);
+        let bounded = bounded
+            .map(|()| {
+                ::reqwest::Body::wrap(::http_body_util::Limited::new(body, limit))
+            });
+        Ok(::reqwest::Response::from(bounded))
+    }
+    /// Refuses an answer whose declared length is over
+    /// `max_answer_bytes`, before its body is read.
+    async fn post<E>(
+        &self,
+        result: &::reqwest::Result<::reqwest::Response>,
+        _: &OperationInfo,
+    ) -> ::std::result::Result<(), Error<E>> {
+        let declared = result
+            .as_ref()
+            .ok()
+            .and_then(::reqwest::Response::content_length);
+        match (declared, self.inner.max_answer_bytes) {
+            (Some(declared), Some(max)) if declared > max => {
+                Err(
+                    Error::Custom(
+                        format!(
+                            "the answer is {declared} bytes long, more than the {max} accepted"
+                        ),
+                    ),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
 }

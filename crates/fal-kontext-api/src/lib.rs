@@ -14,9 +14,9 @@
 //!   app, at the app root where fal answers them. It sends no
 //!   `Authorization` header of its own: give it a `reqwest::Client` that
 //!   carries `Authorization: Key …` as a default header
-//!   ([`Client::new_with_client`]); its third argument, the value the
-//!   generated hooks read (`(headers, url, max_answer_bytes)`), may be
-//!   `Default::default()`. The crate's README shows a whole round trip.
+//!   ([`Client::new_with_client`]); its third argument, the
+//!   [`CallSettings`] the generated hooks read, may be
+//!   `CallSettings::default()`. The crate's README shows a whole round trip.
 //!
 //! ```
 //! use fal_kontext_api::types::{FluxProKontextInput, OutputFormat};

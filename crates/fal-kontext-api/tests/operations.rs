@@ -2,13 +2,15 @@
 //! use it: a `reqwest::Client` that carries `Authorization: Key …` as a
 //! default header, given to `Client::new_with_client` with the queue URL.
 //! Every operation (each endpoint's submit; each app's status, status
-//! stream, result and cancel) runs end to end against the emulator.
+//! stream, result and cancel) runs end to end against the emulator, and
+//! so do the hooks' `CallSettings`: the answer-size bound and the answer's
+//! head kept for a caller whose call failed later.
 
 use std::time::Duration;
 
-use fal_emulator::{Config, Emulator, Route, Timing};
+use fal_emulator::{Config, Emulator, Fault, FaultRule, Route, Timing};
 use fal_kontext_api::types::{self, AnyStatus, QueueStatus, Status};
-use fal_kontext_api::{Client, Error};
+use fal_kontext_api::{AnswerTooLarge, CallSettings, Client, ClientInfo, Error};
 use futures::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
@@ -30,6 +32,11 @@ async fn emulator(queue_delay: Duration) -> Emulator {
 
 /// The client, set up as the crate's docs say.
 fn client(emulator: &Emulator) -> Client {
+    client_with(emulator, CallSettings::default())
+}
+
+/// The client with `settings` for its hooks.
+fn client_with(emulator: &Emulator, settings: CallSettings) -> Client {
     let mut headers = HeaderMap::new();
     let mut key = HeaderValue::from_str(&format!("Key {}", emulator.key())).unwrap();
     key.set_sensitive(true);
@@ -38,7 +45,7 @@ fn client(emulator: &Emulator) -> Client {
         .default_headers(headers)
         .build()
         .unwrap();
-    Client::new_with_client(emulator.queue_url(), http, Default::default())
+    Client::new_with_client(emulator.queue_url(), http, settings)
 }
 
 /// The status of a completed request.
@@ -335,4 +342,61 @@ async fn without_the_key_fal_refuses_and_no_job_is_created() {
         .filter(|r| r.route == Route::Submit)
         .count();
     assert_eq!((submits, emulator.stats().jobs_created), (1, 0));
+}
+
+#[tokio::test]
+async fn an_answer_that_never_ends_is_read_up_to_the_bound() {
+    let emulator = emulator(Duration::ZERO).await;
+    let bound = 1 << 20;
+    let client = client_with(
+        &emulator,
+        CallSettings {
+            max_answer_bytes: Some(bound),
+            ..Default::default()
+        },
+    );
+    let submitted = submit_dev(&client).await;
+    let id = id_of(&submitted).to_string();
+    while client
+        .status_flux_kontext()
+        .request_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .status
+        != COMPLETED
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // the result: its JSON, then spaces without end and no Content-Length
+    emulator.set_faults(vec![FaultRule::once(Route::Result, Fault::EndlessBody)]);
+    let error = client
+        .result_flux_kontext()
+        .request_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    let Error::ResponseBodyError(error) = &error else {
+        panic!("expected a body error, got {error:?}");
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut too_large = false;
+    while let Some(error) = source {
+        too_large |= error.is::<AnswerTooLarge>();
+        source = error.source();
+    }
+    assert!(too_large, "the source chain names the bound: {error:?}");
+    // what fal said before the body went wrong is kept
+    let (status, headers) = client.inner().answered.get().unwrap();
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-fal-request-id"));
+    assert!(!headers.contains_key("content-length"));
+    // the same answer, whole, when it ends
+    let output = client
+        .result_flux_kontext()
+        .request_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(output.get("images").is_some(), "{output:?}");
 }

@@ -176,15 +176,22 @@ pub enum Error {
         /// The request and fal's `error_type`.
         context: ErrorContext,
     },
-    /// The caller's deadline passed; a submitted request was cancelled. With
-    /// no `request_id`, one call (a submit, a download) that got no whole
-    /// answer within the call timeout, on every try.
-    #[error("gave up after {after:?}{}", .request_id.as_ref().map(|id| format!(" waiting for request {id} (cancelled)")).unwrap_or_default())]
+    /// Time ran out. With `cancelled`, the caller's deadline passed and the
+    /// request `request_id` was cancelled (as the deadline's owner asked).
+    /// Without, nothing was cancelled: a watch's deadline, or a wait whose
+    /// request had completed, leave the request to fetch later; with no
+    /// `request_id`, one call (a download) got no whole answer within the
+    /// call timeout, on every try. A submit whose answer began but did not
+    /// arrive whole within the call timeout names the request fal's answer
+    /// named (`x-fal-request-id`), not cancelled.
+    #[error("gave up after {after:?}{}", timeout_suffix(.request_id.as_deref(), *.cancelled))]
     Timeout {
-        /// The request that was cancelled, when one had been submitted.
+        /// The request concerned, when one had been submitted.
         request_id: Option<String>,
         /// How long the caller allowed.
         after: Duration,
+        /// Whether a cancel of the request was sent because of it.
+        cancelled: bool,
     },
     /// The connection failed or broke.
     #[error("network error: {source}{context}")]
@@ -307,6 +314,14 @@ impl Error {
             source,
             context: ErrorContext::default(),
         }
+    }
+}
+
+fn timeout_suffix(request_id: Option<&str>, cancelled: bool) -> String {
+    match (request_id, cancelled) {
+        (Some(id), true) => format!(" waiting for request {id} (cancelled)"),
+        (Some(id), false) => format!(" waiting for request {id} (not cancelled: fetch it later)"),
+        (None, _) => String::new(),
     }
 }
 

@@ -253,6 +253,10 @@ impl Failed {
     ) -> Self {
         use fal_kontext_api::Error as Api;
         match error {
+            // a body that grew past the bound while being read
+            Api::ResponseBodyError(error) if grew_too_large(&error) => {
+                Failed::Final(too_large(what))
+            }
             Api::CommunicationError(error)
             | Api::ResponseBodyError(error)
             | Api::InvalidUpgrade(error) => Failed::Transport(error),
@@ -271,12 +275,9 @@ impl Failed {
                 source,
                 context: ErrorContext::default(),
             }),
-            // the post-hook's refusal: the only custom error there is
-            Api::Custom(_) => Failed::Final(Error::TooLarge {
-                what,
-                limit: MAX_ANSWER_BYTES,
-                context: ErrorContext::default(),
-            }),
+            // the post-hook's refusal of a declared length: the only custom
+            // error there is
+            Api::Custom(_) => Failed::Final(too_large(what)),
             // the SDK checks every value before it builds an operation
             Api::InvalidRequest(message) => Failed::Final(Error::InvalidInput {
                 field: "request",
@@ -330,6 +331,7 @@ impl Failed {
             Failed::TimedOut(after) => Error::Timeout {
                 request_id: None,
                 after,
+                cancelled: false,
             },
             Failed::Final(error) => error,
         }
@@ -341,6 +343,19 @@ impl Failed {
             _ => None,
         }
     }
+}
+
+/// Whether a body stopped being read because it grew past the bound of the
+/// generated client's hooks (`CallSettings::max_answer_bytes`).
+fn grew_too_large(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<fal_kontext_api::AnswerTooLarge>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 fn too_large(what: &'static str) -> Error {

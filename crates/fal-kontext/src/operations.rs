@@ -108,7 +108,14 @@ impl Client {
         Ok(api::Client::new_with_client(
             &settings.queue_url,
             settings.http.clone(),
-            (headers, follow, Some(MAX_ANSWER_BYTES)),
+            api::CallSettings {
+                headers,
+                url: follow,
+                // A status stream is read an event at a time, each event
+                // bounded (`wait::MAX_EVENT_BYTES`); it may run for minutes.
+                max_answer_bytes: (accept == Accept::Json).then_some(MAX_ANSWER_BYTES),
+                answered: api::AnswerHead::default(),
+            },
         ))
     }
 }

@@ -11,6 +11,12 @@ use tokio::io::AsyncWriteExt;
 use crate::Client;
 use crate::error::{Error, Result};
 
+/// The largest image the SDK downloads, 256 MiB: an image Kontext makes is a
+/// few megapixels (tens of MB as PNG at most), so a body that grows past
+/// this is a fault of the server's, stopped before it fills the disk
+/// ([`Error::TooLarge`]; the partial file is removed).
+pub(crate) const MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// One generated image, as any endpoint describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageRef<'a> {
@@ -147,7 +153,8 @@ impl Client {
         }
     }
 
-    /// One download attempt: the body streamed into `path` (truncated first).
+    /// One download attempt: the body streamed into `path` (truncated first),
+    /// at most [`MAX_IMAGE_BYTES`] of it.
     async fn stream_into(&self, url: &str, path: &Path) -> Result<&'static str> {
         let io = |source| Error::Io {
             path: path.to_path_buf(),
@@ -160,6 +167,7 @@ impl Client {
         let stalled = || Error::Timeout {
             request_id: None,
             after: stall,
+            cancelled: false,
         };
         // No Authorization here: images live on fal's CDN, not its API hosts.
         let response = tokio::time::timeout(stall, self.settings().http.get(url).send())
@@ -169,12 +177,21 @@ impl Client {
         let response = crate::http::successful(response).await?;
         let mut file = tokio::fs::File::create(path).await.map_err(io)?;
         let mut head = Vec::new();
+        let mut written = 0u64;
         let mut body = response.bytes_stream();
         while let Some(chunk) = tokio::time::timeout(stall, body.next())
             .await
             .map_err(|_| stalled())?
         {
             let chunk = chunk.map_err(Error::transport)?;
+            written += chunk.len() as u64;
+            if written > MAX_IMAGE_BYTES {
+                return Err(Error::TooLarge {
+                    what: "an image",
+                    limit: MAX_IMAGE_BYTES,
+                    context: Default::default(),
+                });
+            }
             if head.len() < 64 {
                 head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
             }

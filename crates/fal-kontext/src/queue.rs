@@ -76,7 +76,11 @@ impl<K: Kind> Request<K> {
                     Failed::answer(sent, "the submit answer").await
                 },
             )
-            .await?;
+            .await
+            .map_err(|error| match accepted_request_id(api) {
+                Some(id) => error.for_request(&id),
+                None => error,
+            })?;
         // A status answer may leave its request id out; a submit answer
         // cannot: without it the job could never be found again.
         let Some(request_id) = status.request_id.clone() else {
@@ -84,7 +88,10 @@ impl<K: Kind> Request<K> {
                 what: "the submit answer",
                 body: serde_json::to_string(&status).unwrap_or_default(),
                 source: serde::de::Error::missing_field("request_id"),
-                context: ErrorContext::default(),
+                context: ErrorContext {
+                    request_id: accepted_request_id(api),
+                    ..ErrorContext::default()
+                },
             });
         };
         tracing::debug!(%request_id, endpoint = self.endpoint(), "submitted");
@@ -396,4 +403,19 @@ impl<O: DeserializeOwned> RequestHandle<O> {
             }),
         })
     }
+}
+
+/// The request a submit's answer named in its headers (`x-fal-request-id`,
+/// on a success) when its body did not arrive whole: cut, too slow for the
+/// call timeout, too large or not JSON. fal had taken the job then (fal's
+/// clients tell fal's own answers by that header: fal-client 1.0.3,
+/// `_is_ingress_error`), so the error names it, to fetch it later; fal may
+/// name the attempt (its `gateway_request_id`, shared/api
+/// webhooks-and-headers.md) rather than the request, so no handle is made
+/// from it.
+fn accepted_request_id(api: &fal_kontext_api::Client) -> Option<String> {
+    use fal_kontext_api::ClientInfo;
+    let (status, headers) = api.inner().answered.get()?;
+    let id = headers.get("x-fal-request-id")?.to_str().ok()?.trim();
+    (status.is_success() && !id.is_empty()).then(|| id.to_string())
 }

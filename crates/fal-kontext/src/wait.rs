@@ -155,6 +155,7 @@ impl<K: Kind> Request<K> {
                 // may have created the job. Its answer gets a short while
                 // more, to name the request and cancel it, not lose it.
                 let late = tokio::time::timeout(CANCEL_BUDGET, submit).await;
+                let cancelled = matches!(late, Ok(Ok(_)));
                 let request_id = match late {
                     Ok(Ok(handle)) => {
                         let cancelled = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
@@ -165,9 +166,12 @@ impl<K: Kind> Request<K> {
                         );
                         Some(handle.request_id().to_string())
                     }
-                    _ => None,
+                    // an answer that began names its request: not lost
+                    Ok(Err(error)) => error.request_id().map(str::to_string),
+                    Err(_) => None,
                 };
                 return Err(Error::Timeout {
+                    cancelled,
                     request_id,
                     after: allowed,
                 });
@@ -499,7 +503,8 @@ impl<O> Subscription<O> {
     /// The deadline passed: cancels the request (best effort, briefly) when
     /// this wait owns it, and says why.
     async fn give_up(&mut self) -> Error {
-        if std::mem::take(&mut self.cancels_at_deadline) {
+        let cancelled = std::mem::take(&mut self.cancels_at_deadline);
+        if cancelled {
             let cancelled = tokio::time::timeout(CANCEL_BUDGET, self.handle.cancel()).await;
             tracing::debug!(
                 ?cancelled,
@@ -510,6 +515,7 @@ impl<O> Subscription<O> {
         Error::Timeout {
             request_id: Some(self.request_id().to_string()),
             after: self.allowed,
+            cancelled,
         }
     }
 }
@@ -581,9 +587,11 @@ impl<O: DeserializeOwned> Subscription<O> {
                 }
                 Ok(Err(error)) => return Err(error),
                 Err(_) => {
+                    // completed: the output is there to fetch
                     return Err(Error::Timeout {
                         request_id: Some(self.request_id().into()),
                         after: self.allowed,
+                        cancelled: false,
                     });
                 }
             }

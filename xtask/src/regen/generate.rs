@@ -3,11 +3,11 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use anyhow::{Context, Result, anyhow};
-use progenitor_impl::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
-use quote::quote;
+use progenitor_impl::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 use serde_json::Value;
 
 use super::fetch::RawDocument;
+use super::hooks;
 use super::normalize;
 
 /// The first lines of the generated file.
@@ -19,23 +19,6 @@ pub const HEADER: &str = "\
 ";
 
 fn settings() -> GenerationSettings {
-    // The type of the generated `Client`'s `inner` value, which its hooks
-    // read: `(headers, url, max_answer_bytes)`. The SDK makes one per call; a
-    // standalone user passes `Default::default()`.
-    // - `headers` are set on every request (replacing any of the same name):
-    //   the SDK's `Authorization: Key …`, on a client whose requests go to an
-    //   origin that may have the key.
-    // - `url`, when given, is where each request goes instead of the
-    //   generated path, the generated query kept: a URL fal returned.
-    // - `max_answer_bytes`, when given, refuses an answer whose declared
-    //   `Content-Length` is larger, before its body is read.
-    let inner = quote! {
-        (
-            ::reqwest::header::HeaderMap,
-            ::std::option::Option<::reqwest::Url>,
-            ::std::option::Option<u64>,
-        )
-    };
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Builder)
@@ -43,41 +26,9 @@ fn settings() -> GenerationSettings {
         // BTreeMap keeps maps (timings, metrics) in a stable order.
         .with_map_type("::std::collections::BTreeMap")
         .with_derive("PartialEq")
-        .with_inner_type(inner.clone())
-        // progenitor sends an `api-version` header with the document's version
-        // on every request; fal's API has no such header, so it is removed.
-        // Then the headers and URL of `inner` are applied.
-        .with_pre_hook(quote! {
-            |(headers, url, _): &#inner, request: &mut ::reqwest::Request| {
-                request.headers_mut().remove("api-version");
-                for (name, value) in headers {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-                if let Some(url) = url {
-                    let query = [url.query(), request.url().query()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|part| !part.is_empty())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join("&");
-                    let mut target = url.clone();
-                    target.set_query((!query.is_empty()).then_some(query.as_str()));
-                    *request.url_mut() = target;
-                }
-            }
-        })
-        .with_post_hook_async(quote! {
-            |(_, _, max): &#inner, result: &::reqwest::Result<::reqwest::Response>| {
-                let declared = result.as_ref().ok().and_then(::reqwest::Response::content_length);
-                let outcome = match (declared, *max) {
-                    (Some(declared), Some(max)) if declared > max => Err(format!(
-                        "the answer is {declared} bytes long, more than the {max} accepted"
-                    )),
-                    _ => Ok(()),
-                };
-                ::std::future::ready(outcome)
-            }
-        });
+        // The client's `inner` value and its hooks: see `hooks`.
+        .with_inner_type(hooks::inner_type())
+        .with_hooks(HooksMode::Expected);
     settings
 }
 
@@ -90,9 +41,10 @@ pub fn client(document: &Value) -> Result<String> {
             e.inner()
         )
     })?;
-    let tokens = quietly(|| Generator::new(&settings()).generate_tokens(&spec))
+    let mut tokens = quietly(|| Generator::new(&settings()).generate_tokens(&spec))
         .map_err(|panic| anyhow!("progenitor cannot handle the document: {panic}"))?
         .map_err(|e| anyhow!("progenitor cannot handle the document: {e}"))?;
+    tokens.extend(hooks::items());
     let file: syn::File =
         syn::parse2(tokens).context("progenitor produced code that does not parse")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))

@@ -21,6 +21,7 @@ pub mod check;
 pub mod endpoints;
 pub mod fetch;
 pub mod generate;
+pub mod hooks;
 pub mod normalize;
 pub mod report;
 
