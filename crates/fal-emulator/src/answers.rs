@@ -79,13 +79,23 @@ pub(crate) fn status_code(job: &JobView) -> StatusCode {
     }
 }
 
-/// The result call's answer (also the run origin's).
-pub(crate) fn result_response(job: &JobView) -> Response {
+/// The result call's answer (also the run origin's). A successful output
+/// carries `x-fal-billable-units`, as fal bills it (see `Shared::billable_units`).
+pub(crate) fn result_response(shared: &Shared, job: &JobView) -> Response {
     let response = match &job.phase {
         Phase::Queued { .. } | Phase::Running => {
             detail(StatusCode::BAD_REQUEST, "Request is still in progress")
         }
-        Phase::Finished(Outcome::Done(output)) => Json(output.as_ref()).into_response(),
+        Phase::Finished(Outcome::Done(output)) => {
+            let mut response = Json(output.as_ref()).into_response();
+            if let Some(units) = shared
+                .billable_units(job.endpoint, output)
+                .and_then(|units| HeaderValue::from_str(&units).ok())
+            {
+                response.headers_mut().insert("x-fal-billable-units", units);
+            }
+            response
+        }
         Phase::Finished(Outcome::Invalid(details)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({"detail": details.as_ref()})),

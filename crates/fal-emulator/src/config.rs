@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::faults::FaultRule;
+use crate::prices::{self, Price, PriceOverride};
 use crate::webhook::{WebhookFault, WebhookRetry};
 
 /// Everything an [`Emulator`](crate::Emulator) is started with.
@@ -52,6 +53,12 @@ pub struct Config {
     /// Webhook faults to inject from the start; see
     /// [`Emulator::set_webhook_faults`](crate::Emulator::set_webhook_faults).
     pub webhook_faults: Vec<WebhookFault>,
+    /// What each endpoint costs: the prices `GET {rest}/v1/models/pricing`
+    /// lists and estimates are made from, and the units
+    /// `x-fal-billable-units` counts. fal's published prices of the seven
+    /// Kontext endpoints by default; an endpoint listed twice takes its last
+    /// price. See [`Emulator::set_prices`](crate::Emulator::set_prices).
+    pub prices: Vec<Price>,
 }
 
 impl Default for Config {
@@ -68,6 +75,7 @@ impl Default for Config {
             keep_alive: Duration::from_secs(15),
             webhook_retry: WebhookRetry::default(),
             webhook_faults: Vec::new(),
+            prices: prices::published(),
         }
     }
 }
@@ -139,6 +147,10 @@ pub struct EmulatorArgs {
     /// Serve HTTPS with a generated certificate; its CA is written to a file named in the ready line.
     #[arg(long)]
     pub tls: bool,
+    /// Price an endpoint at AMOUNT US dollars per UNIT (by default its current unit, such as
+    /// image or megapixels); repeatable.
+    #[arg(long = "price", value_name = "ENDPOINT=AMOUNT[:UNIT]", value_parser = price)]
+    pub prices: Vec<PriceOverride>,
 }
 
 // Each number option's parser names the values it takes when it refuses one.
@@ -152,6 +164,10 @@ fn milliseconds(text: &str) -> Result<u64, String> {
         .map_err(|_| "must be a whole number of milliseconds, 0 or more".into())
 }
 
+fn price(text: &str) -> Result<PriceOverride, String> {
+    text.parse()
+}
+
 fn at_least_one(text: &str) -> Result<u64, String> {
     match text.parse() {
         Ok(n) if n >= 1 => Ok(n),
@@ -160,7 +176,8 @@ fn at_least_one(text: &str) -> Result<u64, String> {
 }
 
 impl EmulatorArgs {
-    /// The [`Config`] these options describe (other settings at their defaults).
+    /// The [`Config`] these options describe (other settings at their
+    /// defaults; each `--price` applied, in order, to the published prices).
     ///
     /// ```
     /// use clap::Parser;
@@ -175,6 +192,10 @@ impl EmulatorArgs {
     /// assert_eq!((config.key.as_str(), config.tls, config.concurrency), ("k", true, 16));
     /// ```
     pub fn into_config(self) -> Config {
+        let mut prices = prices::published();
+        for price in self.prices {
+            price.apply(&mut prices);
+        }
         Config {
             key: self.key,
             port: self.port,
@@ -185,7 +206,81 @@ impl EmulatorArgs {
             concurrency: usize::try_from(self.concurrency).unwrap_or(usize::MAX),
             eager_validation: self.eager_validation,
             tls: self.tls,
+            prices,
             ..Config::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        emulator: EmulatorArgs,
+    }
+
+    fn config(args: &[&str]) -> Result<Config, clap::Error> {
+        let args = std::iter::once("fal-emulator").chain(args.iter().copied());
+        Cli::try_parse_from(args).map(|cli| cli.emulator.into_config())
+    }
+
+    #[test]
+    fn price_flags_override_one_price_each_and_keep_the_unit() {
+        let config = config(&[
+            "--price",
+            "fal-ai/flux-kontext/dev=0.03",
+            "--price=fal-ai/flux-pro/kontext=0.05:megapixels",
+            "--price",
+            "fal-ai/flux/dev=0.025:image",
+        ])
+        .expect("parses");
+        let find = |id: &str| prices::find(&config.prices, id).cloned();
+        assert_eq!(
+            find("fal-ai/flux-kontext/dev"),
+            Some(Price::usd("fal-ai/flux-kontext/dev", 0.03, "megapixels"))
+        );
+        assert_eq!(
+            find("fal-ai/flux-pro/kontext"),
+            Some(Price::usd("fal-ai/flux-pro/kontext", 0.05, "megapixels"))
+        );
+        assert_eq!(
+            find("fal-ai/flux/dev"),
+            Some(Price::usd("fal-ai/flux/dev", 0.025, "image"))
+        );
+        assert_eq!(
+            find("fal-ai/flux-pro/kontext/max"),
+            Some(Price::usd("fal-ai/flux-pro/kontext/max", 0.08, "image")),
+            "the others keep their published price"
+        );
+        assert_eq!(config.prices.len(), 8);
+    }
+
+    #[test]
+    fn without_price_flags_the_published_prices_apply() {
+        assert_eq!(config(&[]).expect("parses").prices, prices::published());
+    }
+
+    #[test]
+    fn a_bad_price_flag_is_refused_naming_the_form() {
+        for bad in [
+            "fal-ai/flux-pro/kontext",
+            "fal-ai/flux-pro/kontext=free",
+            "fal-ai/flux-pro/kontext=-1",
+        ] {
+            let error = config(&["--price", bad]).expect_err("refused").to_string();
+            assert!(
+                error.contains("--price <ENDPOINT=AMOUNT[:UNIT]>"),
+                "{error}"
+            );
+            assert!(
+                error.contains("ENDPOINT=AMOUNT[:UNIT]") || error.contains("AMOUNT must"),
+                "{error}"
+            );
         }
     }
 }

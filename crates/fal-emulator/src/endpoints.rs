@@ -19,6 +19,13 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         .collect()
 });
 
+/// fal's Platform APIs document (the prices and estimate operations), byte
+/// for byte: `cargo xtask regen` reads it from where fal's docs site serves it.
+pub(crate) static PLATFORM_DOCUMENT: &str = include_str!("../openapi/fal-platform-apis__v1.json");
+
+/// Where fal's docs site, and the emulator's queue origin, serve [`PLATFORM_DOCUMENT`].
+pub(crate) const PLATFORM_DOCUMENT_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";
+
 /// fal's app namespaces: an id in one of them has three app segments, not two.
 const NAMESPACES: [&str; 2] = ["workflows", "comfy"];
 
@@ -144,6 +151,26 @@ mod tests {
                 endpoint.id
             );
         }
+    }
+
+    #[test]
+    fn every_output_image_has_the_size_megapixel_billing_reads() {
+        for endpoint in all() {
+            for field in ["width", "height"] {
+                assert!(
+                    endpoint.image_fields().iter().any(|name| name == field),
+                    "{}: no {field}",
+                    endpoint.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_platform_document_describes_both_pricing_operations() {
+        let document: Value = serde_json::from_str(PLATFORM_DOCUMENT).expect("JSON");
+        assert!(document["paths"]["/models/pricing"]["get"].is_object());
+        assert!(document["paths"]["/models/pricing/estimate"]["post"].is_object());
     }
 
     #[test]

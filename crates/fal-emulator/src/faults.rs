@@ -40,10 +40,18 @@ pub enum Route {
     /// In a [`FaultRule`]: every route. In a [`RecordedRequest`](crate::RecordedRequest):
     /// a request that matched no route (answered 404).
     Any,
-    /// `GET {queue}/api/openapi/queue/openapi.json?endpoint_id=…`.
+    /// `GET {queue}/api/openapi/queue/openapi.json?endpoint_id=…` (an
+    /// endpoint's document) and `GET {queue}/api-reference/platform-apis/openapi/v1.json`
+    /// (the Platform APIs' document).
     OpenApi,
     /// `GET {rest}/.well-known/jwks.json`: the webhook signing keys.
     Jwks,
+    /// `GET {rest}/v1/models/pricing?endpoint_id=…`: endpoint prices (fal's
+    /// `https://api.fal.ai/v1/models/pricing`).
+    Pricing,
+    /// `POST {rest}/v1/models/pricing/estimate`: a cost estimate (fal's
+    /// `https://api.fal.ai/v1/models/pricing/estimate`).
+    Estimate,
     /// Only in a [`FaultRule`]: every queue call ([`Submit`](Route::Submit),
     /// [`Status`](Route::Status), [`Stream`](Route::Stream),
     /// [`Result`](Route::Result), [`Cancel`](Route::Cancel)); never recorded.
@@ -615,6 +623,8 @@ mod tests {
             Route::UploadPut,
             Route::Cdn,
             Route::OpenApi,
+            Route::Pricing,
+            Route::Estimate,
         ] {
             assert!(engine.pick(route).is_none(), "{route:?}");
         }

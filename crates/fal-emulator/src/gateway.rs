@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::answers::{detail, with_request_id};
+use crate::endpoints;
 use crate::faults::{Fault, Route, spoil};
 use crate::rewrite::{self, Rewrite};
 use crate::state::Shared;
@@ -174,7 +175,11 @@ async fn foreign(shared: &Shared, route: Route, mut request: Request, next: Next
 pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
     match origin {
         Origin::Queue | Origin::Foreign => {
-            if path == "/api/openapi/queue/openapi.json" && method == Method::GET {
+            if matches!(
+                path,
+                "/api/openapi/queue/openapi.json" | endpoints::PLATFORM_DOCUMENT_PATH
+            ) && method == Method::GET
+            {
                 return Route::OpenApi;
             }
             if let Some((_, rest)) = path.split_once("/requests/") {
@@ -196,6 +201,10 @@ pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
         }
         Origin::Run if method == Method::POST => Route::Run,
         Origin::Rest if method == Method::GET && path == "/.well-known/jwks.json" => Route::Jwks,
+        Origin::Rest if method == Method::GET && path == "/v1/models/pricing" => Route::Pricing,
+        Origin::Rest if method == Method::POST && path == "/v1/models/pricing/estimate" => {
+            Route::Estimate
+        }
         Origin::Rest
             if method == Method::POST
                 && matches!(path, "/storage/upload/initiate" | "/storage/auth/token") =>
@@ -286,6 +295,34 @@ mod tests {
         );
         assert_eq!(classify(Origin::Cdn, &get, "/files/out/a.jpg"), Route::Cdn);
         assert_eq!(classify(Origin::Run, &get, "/x"), Route::Any);
+    }
+
+    #[test]
+    fn platform_paths_classify_on_their_origins_only() {
+        let get = Method::GET;
+        let post = Method::POST;
+        assert_eq!(
+            classify(Origin::Rest, &get, "/v1/models/pricing"),
+            Route::Pricing
+        );
+        assert_eq!(
+            classify(Origin::Rest, &post, "/v1/models/pricing/estimate"),
+            Route::Estimate
+        );
+        assert_eq!(
+            classify(Origin::Rest, &post, "/v1/models/pricing"),
+            Route::Any
+        );
+        assert_eq!(
+            classify(Origin::Queue, &get, "/v1/models/pricing"),
+            Route::Any
+        );
+        assert_eq!(
+            classify(Origin::Queue, &get, endpoints::PLATFORM_DOCUMENT_PATH),
+            Route::OpenApi
+        );
+        assert!(needs_key(Origin::Rest, Route::Pricing));
+        assert!(needs_key(Origin::Rest, Route::Estimate));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! A local, faithful stand-in for fal.ai's HTTP surface, for the FLUX.1
 //! Kontext endpoints: the queue (submit, status, status stream, result,
-//! cancel), the synchronous run origin, storage uploads, a CDN, and the
-//! OpenAPI documents — so that SDKs, CLIs and their tests run end to end
-//! without the network or a key.
+//! cancel), the synchronous run origin, storage uploads, a CDN, the Platform
+//! APIs' prices and cost estimates, and the OpenAPI documents — so that SDKs,
+//! CLIs and their tests run end to end without the network or a key.
 //!
 //! Images are **simulated**: a deterministic transformation of the input
 //! (see the crate README), with real sizes, formats and byte counts.
@@ -29,6 +29,8 @@ mod gateway;
 mod images;
 mod jobs;
 mod model;
+mod platform;
+mod prices;
 mod proxy;
 mod queue;
 mod recording;
@@ -54,6 +56,7 @@ use tokio_util::sync::CancellationToken;
 pub use cli::{ReadyLine, serve_until_ctrl_c};
 pub use config::{Config, EmulatorArgs, Timing};
 pub use faults::{Fault, FaultRule, Route};
+pub use prices::{Price, PriceOverride};
 pub use recording::RecordedRequest;
 pub use stats::Stats;
 pub use webhook::{WebhookFault, WebhookRetry};
@@ -228,6 +231,21 @@ impl Emulator {
         &self.shared.urls.rest
     }
 
+    /// The Platform APIs' base URL, `{rest}/v1` (fal's `https://api.fal.ai/v1`):
+    /// what a client takes as `FAL_PLATFORM_URL`. It serves
+    /// `GET /models/pricing` and `POST /models/pricing/estimate`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// assert_eq!(emulator.platform_url(), format!("{}/v1", emulator.rest_url()));
+    /// let prices = format!("{}/models/pricing?endpoint_id=fal-ai/flux-pro/kontext", emulator.platform_url());
+    /// # Ok(()) }
+    /// ```
+    pub fn platform_url(&self) -> String {
+        format!("{}/v1", self.shared.urls.rest)
+    }
+
     /// The CDN origin.
     ///
     /// ```no_run
@@ -263,8 +281,8 @@ impl Emulator {
     }
 
     /// An HTTP forward proxy (`CONNECT` only) that maps fal's public hosts
-    /// (`queue.fal.run`, `fal.run`, `rest.fal.ai`, `fal.ai`, `v3.fal.media`,
-    /// `fal.media`) to this emulator and refuses every other host. For
+    /// (`queue.fal.run`, `fal.run`, `rest.fal.ai`, `api.fal.ai`, `fal.ai`,
+    /// `v3.fal.media`, `fal.media`) to this emulator and refuses every other host. For
     /// clients whose hosts cannot be configured; use with `tls: true`, so
     /// that the certificate they see is valid for those names.
     ///
@@ -335,6 +353,23 @@ impl Emulator {
         self.shared.set_faults(faults);
     }
 
+    /// Replaces the price list ([`Config::prices`]): the next pricing and
+    /// estimate calls, and the next result and run answers'
+    /// `x-fal-billable-units`, use it. An endpoint left out has no price.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use fal_emulator::{Config, Emulator, Price};
+    /// let emulator = Emulator::start().await?;
+    /// let mut prices = Config::default().prices;
+    /// prices.push(Price::usd("fal-ai/flux/dev", 0.025, "megapixels"));
+    /// emulator.set_prices(prices);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_prices(&self, prices: Vec<Price>) {
+        self.shared.set_prices(prices);
+    }
+
     /// Replaces the faults waiting for the next webhook delivery attempts:
     /// each attempt takes the first one left (an empty list: none).
     ///
@@ -403,6 +438,7 @@ fn proxy_targets([queue, run, rest, cdn]: [u16; 4], foreign: u16) -> HashMap<Str
         ("fal.ai", queue),
         ("fal.run", run),
         ("rest.fal.ai", rest),
+        ("api.fal.ai", rest),
         ("v3.fal.media", cdn),
         ("v3b.fal.media", cdn),
         ("fal.media", cdn),

@@ -1,5 +1,5 @@
 //! The queue origin: submit, status (polled and streamed), result, cancel,
-//! and the OpenAPI documents.
+//! and the OpenAPI documents (each endpoint's, and the Platform APIs').
 
 use std::collections::HashMap;
 use std::io;
@@ -44,7 +44,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .unwrap_or_default();
     match route {
         Some(Route::Submit) => submit(&shared, request, &query).await,
-        Some(Route::OpenApi) => openapi(&query),
+        Some(Route::OpenApi) => openapi(request.uri().path(), &query),
         Some(route @ (Route::Status | Route::Stream | Route::Result | Route::Cancel)) => {
             let Some(view) = lookup(&shared, request.uri().path()) else {
                 return detail(StatusCode::NOT_FOUND, "Request not found");
@@ -55,7 +55,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             match route {
                 Route::Status => status(&shared, &view, logs),
                 Route::Stream => stream(shared.clone(), &view, logs),
-                Route::Result => result_response(&view),
+                Route::Result => result_response(&shared, &view),
                 _ => cancel(&shared, &view),
             }
         }
@@ -252,7 +252,15 @@ fn stream(shared: Arc<Shared>, view: &JobView, logs: bool) -> Response {
     with_request_id(response, &view.id)
 }
 
-fn openapi(query: &HashMap<String, String>) -> Response {
+/// An endpoint's document, or the Platform APIs' one, as they are vendored.
+fn openapi(path: &str, query: &HashMap<String, String>) -> Response {
+    if path == endpoints::PLATFORM_DOCUMENT_PATH {
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            endpoints::PLATFORM_DOCUMENT,
+        )
+            .into_response();
+    }
     let Some(endpoint) = query.get("endpoint_id").and_then(|id| endpoints::find(id)) else {
         return detail(StatusCode::NOT_FOUND, "Endpoint not found");
     };

@@ -1,10 +1,12 @@
 //! The rest origin: the webhook signing keys (`/.well-known/jwks.json`),
 //! upload initiation (`upload_url` + `file_url`, as fal's
-//! JS client and the Python client's `fal` repository use it) and CDN tokens
-//! (as the Python client's default `fal_v3` repository uses them).
+//! JS client and the Python client's `fal` repository use it), CDN tokens
+//! (as the Python client's default `fal_v3` repository uses them), and the
+//! Platform APIs' prices and estimates under `/v1` (see `platform.rs`).
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::answers::detail;
 use crate::faults::Route;
 use crate::gateway::{Edge, Origin, gateway};
+use crate::platform;
 use crate::state::Shared;
 use crate::storage::{PendingUpload, safe_file_name};
 
@@ -31,19 +34,29 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    if request.extensions().get::<Route>() == Some(&Route::Jwks) {
-        return Json(shared.webhooks.jwks()).into_response();
+    match request.extensions().get::<Route>().copied() {
+        Some(Route::Jwks) => Json(shared.webhooks.jwks()).into_response(),
+        Some(Route::Pricing) => platform::pricing(&shared.prices(), request.uri()),
+        Some(Route::Estimate) => platform::estimate(&shared.prices(), &body(request).await),
+        Some(Route::UploadInitiate) if request.uri().path() == "/storage/auth/token" => {
+            cdn_token(&shared)
+        }
+        Some(Route::UploadInitiate) => initiate_upload(&shared, &body(request).await),
+        _ => detail(StatusCode::NOT_FOUND, "Not Found"),
     }
-    if request.extensions().get::<Route>() != Some(&Route::UploadInitiate) {
-        return detail(StatusCode::NOT_FOUND, "Not Found");
-    }
-    if request.uri().path() == "/storage/auth/token" {
-        return cdn_token(&shared);
-    }
-    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+}
+
+/// The request's body (the edge has already read it whole, within its bound).
+async fn body(request: Request) -> Bytes {
+    axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
-        .unwrap_or_default();
-    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+        .unwrap_or_default()
+}
+
+/// `POST /storage/upload/initiate`: where to `PUT` the file (on the CDN) and
+/// where it will be served.
+fn initiate_upload(shared: &Shared, body: &Bytes) -> Response {
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({"detail": [{

@@ -65,7 +65,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             return detail(StatusCode::INTERNAL_SERVER_ERROR, "Request was lost");
         };
         if view.is_finished() {
-            return result_response(&view);
+            return result_response(&shared, &view);
         }
         tokio::select! {
             changed = changes.changed() => {

@@ -1,6 +1,6 @@
 //! What every origin of one emulator shares.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
@@ -11,6 +11,7 @@ use crate::config::{Config, Timing};
 use crate::endpoints::Endpoint;
 use crate::faults::FaultEngine;
 use crate::jobs::Jobs;
+use crate::prices::{self, Price};
 use crate::recording::Recorder;
 use crate::rng::SplitMix64;
 use crate::stats::Counters;
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     /// A watch, so that jobs waiting out the queue delay see a change at once.
     timing: watch::Sender<Timing>,
     pub(crate) faults: Mutex<FaultEngine>,
+    /// What each endpoint costs (`Config::prices`, `Emulator::set_prices`).
+    prices: RwLock<Vec<Price>>,
     pub(crate) counters: Counters,
     pub(crate) recorder: Recorder,
     pub(crate) jobs: Jobs,
@@ -66,6 +69,7 @@ impl Shared {
             log_lines: config.log_lines,
             timing: watch::Sender::new(config.timing),
             faults: Mutex::new(FaultEngine::new(config.faults.clone())),
+            prices: RwLock::new(config.prices.clone()),
             counters: Counters::default(),
             recorder: Recorder::default(),
             jobs: Jobs::new(),
@@ -100,6 +104,27 @@ impl Shared {
         if self.faults.lock().expect("fault lock").replace(faults) {
             self.outages.send_modify(|outages| *outages += 1);
         }
+    }
+
+    /// The price list as it is now.
+    pub(crate) fn prices(&self) -> Vec<Price> {
+        self.prices.read().expect("price lock").clone()
+    }
+
+    pub(crate) fn set_prices(&self, prices: Vec<Price>) {
+        *self.prices.write().expect("price lock") = prices;
+    }
+
+    /// The `x-fal-billable-units` of an endpoint's successful output, counted
+    /// in the unit of its current price; `None` without a price or for a unit
+    /// the emulator cannot count.
+    pub(crate) fn billable_units(
+        &self,
+        endpoint: &Endpoint,
+        output: &serde_json::Value,
+    ) -> Option<String> {
+        let prices = self.prices.read().expect("price lock");
+        prices::billable_units(&prices::find(&prices, endpoint.id)?.unit, output)
     }
 
     /// Changes when an outage begins.

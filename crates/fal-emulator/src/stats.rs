@@ -39,6 +39,10 @@ pub struct Stats {
     pub openapi: u64,
     /// Webhook key sets served (`GET {rest}/.well-known/jwks.json`).
     pub jwks: u64,
+    /// Price look-ups (`GET {rest}/v1/models/pricing`).
+    pub pricing: u64,
+    /// Cost estimates (`POST {rest}/v1/models/pricing/estimate`).
+    pub estimates: u64,
     /// Jobs created (by submit or run).
     pub jobs_created: u64,
     /// Jobs that reached COMPLETED other than by cancellation.
@@ -79,6 +83,8 @@ pub(crate) struct Counters {
     cdn: AtomicU64,
     openapi: AtomicU64,
     jwks: AtomicU64,
+    pricing: AtomicU64,
+    estimates: AtomicU64,
     pub(crate) jobs_created: AtomicU64,
     pub(crate) jobs_completed: AtomicU64,
     pub(crate) jobs_cancelled: AtomicU64,
@@ -110,6 +116,8 @@ impl Counters {
             Route::Cdn => &self.cdn,
             Route::OpenApi => &self.openapi,
             Route::Jwks => &self.jwks,
+            Route::Pricing => &self.pricing,
+            Route::Estimate => &self.estimates,
             Route::Any | Route::Queue => return,
         };
         bump(counter);
@@ -129,6 +137,8 @@ impl Counters {
             cdn: get(&self.cdn),
             openapi: get(&self.openapi),
             jwks: get(&self.jwks),
+            pricing: get(&self.pricing),
+            estimates: get(&self.estimates),
             jobs_created: get(&self.jobs_created),
             jobs_completed: get(&self.jobs_completed),
             jobs_cancelled: get(&self.jobs_cancelled),

@@ -15,12 +15,13 @@ use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 /// The names the server certificate is valid for: this machine, and fal's
 /// public hosts, which the forward proxy (see `proxy.rs`) maps to the
 /// emulator for clients whose hosts are fixed.
-pub(crate) const SERVED_NAMES: [&str; 8] = [
+pub(crate) const SERVED_NAMES: [&str; 9] = [
     "127.0.0.1",
     "localhost",
     "queue.fal.run",
     "fal.run",
     "rest.fal.ai",
+    "api.fal.ai",
     "fal.ai",
     "v3.fal.media",
     "fal.media",

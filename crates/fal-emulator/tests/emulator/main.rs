@@ -7,6 +7,7 @@ mod common;
 mod failures;
 mod faults;
 mod images;
+mod pricing;
 mod queue;
 mod run;
 mod storage;
