@@ -81,6 +81,18 @@ async fn the_proxy_maps_fals_hosts_to_the_emulator_and_nothing_else() {
     );
     assert_eq!(emulator.stats().upload_initiate, 1);
 
+    // fal's Platform APIs host is the rest origin too, under the same paths.
+    let prices = client
+        .get("https://api.fal.ai/v1/models/pricing?endpoint_id=fal-ai/flux-pro/kontext")
+        .header("authorization", auth(&emulator))
+        .send()
+        .await
+        .expect("answered through the proxy");
+    assert_eq!(prices.status(), 200);
+    let prices: Value = prices.json().await.expect("JSON");
+    assert_eq!(prices["prices"][0]["unit_price"], 0.04);
+    assert_eq!(emulator.stats().pricing, 1);
+
     let elsewhere = client.get("https://example.com/").send().await;
     assert!(
         elsewhere.is_err(),
