@@ -65,6 +65,7 @@ pub fn builder(emulator: &Emulator) -> fal_kontext::ClientBuilder {
         .queue_url(emulator.queue_url())
         .run_url(emulator.run_url())
         .rest_url(emulator.rest_url())
+        .platform_url(emulator.platform_url())
         .retry(fast_retries())
 }
 

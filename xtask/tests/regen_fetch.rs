@@ -19,6 +19,13 @@ use similar::TextDiff;
 use syn::visit_mut::{self, VisitMut};
 
 const GENERATED: &str = "crates/fal-kontext-api/src/generated.rs";
+/// fal's Platform APIs document, vendored, and the client made from it.
+const PLATFORM_FILE: &str = "openapi/fal-platform-apis__v1.json";
+const PLATFORM_GENERATED: &str = "crates/fal-kontext-api/src/generated_platform.rs";
+/// Where fal's docs site serves the Platform APIs document, and the key of
+/// its answer in [`Answers`].
+const PLATFORM_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";
+const PLATFORM: &str = "(platform)";
 /// The endpoint whose document the server changes, and its vendored file.
 const CHANGED: &str = "fal-ai/flux-pro/kontext";
 const CHANGED_FILE: &str = "openapi/fal-ai__flux-pro__kontext.json";
@@ -57,9 +64,11 @@ fn copy_of_repo() -> tempfile::TempDir {
             std::fs::copy(entry.path(), to).unwrap();
         }
     }
-    let generated = dir.path().join(GENERATED);
-    std::fs::create_dir_all(generated.parent().unwrap()).unwrap();
-    std::fs::copy(repo().join(GENERATED), generated).unwrap();
+    for file in [GENERATED, PLATFORM_GENERATED] {
+        let generated = dir.path().join(file);
+        std::fs::create_dir_all(generated.parent().unwrap()).unwrap();
+        std::fs::copy(repo().join(file), generated).unwrap();
+    }
     dir
 }
 
@@ -101,7 +110,8 @@ fn changed_document() -> Value {
 // ---------------------------------------------------------------------------
 // The stand-in for fal's document server
 
-/// What the server answers for each endpoint id: a status and a body.
+/// What the server answers for each endpoint id (and [`PLATFORM`]): a
+/// status and a body.
 type Answers = BTreeMap<String, (u16, String)>;
 
 /// Every vendored document, served compact (not in the vendored pretty form,
@@ -115,14 +125,17 @@ fn answers(overrides: &[(&str, u16, String)]) -> Answers {
             (id, (200, body))
         })
         .collect();
+    let platform: Value = serde_json::from_str(&read(repo().join(PLATFORM_FILE))).unwrap();
+    answers.insert(PLATFORM.into(), (200, platform.to_string()));
     for (id, status, body) in overrides {
         answers.insert(id.to_string(), (*status, body.clone()));
     }
     answers
 }
 
-/// Serves `answers` at `/api/openapi/queue/openapi.json?endpoint_id=<id>` on
-/// 127.0.0.1 and returns the base URL. The thread lives until the test
+/// Serves `answers` at `/api/openapi/queue/openapi.json?endpoint_id=<id>`
+/// (and the Platform APIs document at [`PLATFORM_PATH`]) on 127.0.0.1 and
+/// returns the base URL. The thread lives until the test
 /// process ends.
 fn serve(answers: Answers) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -150,7 +163,9 @@ fn answer(mut stream: TcpStream, answers: &Answers) {
     let target = request_line.split(' ').nth(1).unwrap_or_default();
     let (status, body) = target
         .strip_prefix("/api/openapi/queue/openapi.json?endpoint_id=")
-        .and_then(|id| answers.get(&percent_decoded(id)))
+        .map(percent_decoded)
+        .or_else(|| (target == PLATFORM_PATH).then(|| PLATFORM.to_string()))
+        .and_then(|id| answers.get(&id))
         .cloned()
         .unwrap_or((404, format!("no document at {target}")));
     let reason = match status {
@@ -858,4 +873,68 @@ fn an_offline_regen_reports_no_change() {
         "{report}"
     );
     assert!(!report.contains("## `"), "no endpoint section:\n{report}");
+}
+
+#[test]
+fn online_regen_keeps_the_platform_operations_it_uses_and_their_changes() {
+    // fal's document describes more than prices (usage, here); a field fal
+    // adds to a price reaches the generated client, the other operation
+    // does not.
+    let mut platform: Value = serde_json::from_str(&read(repo().join(PLATFORM_FILE))).unwrap();
+    platform["paths"]["/models/usage"] = json!({"get": {"operationId": "usage", "responses": {"200": {
+        "description": "usage",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}}
+    }}}});
+    platform["components"]["schemas"]["Usage"] =
+        json!({"type": "object", "properties": {"spent": {"type": "number"}}});
+    platform["components"]["schemas"]["ModelPrice"]["properties"]["display_unit"] =
+        json!({"type": "string", "description": "The unit, for people."});
+    let base = serve(answers(&[(PLATFORM, 200, platform.to_string())]));
+    let root = copy_of_repo();
+    let output = regen(&["--base-url", &base, "--root", root.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // the vendored copy is fal's document, whole
+    let written: Value = serde_json::from_str(&read(root.path().join(PLATFORM_FILE))).unwrap();
+    assert_eq!(written, platform);
+    let old = type_shapes(&read(repo().join(PLATFORM_GENERATED)));
+    let new_code = read(root.path().join(PLATFORM_GENERATED));
+    let new = type_shapes(&new_code);
+    assert!(!new.contains_key("Usage"), "the unused schema is dropped");
+    assert_eq!(
+        operations(&new_code),
+        operations(&read(repo().join(PLATFORM_GENERATED)))
+    );
+    let Shape::Struct(mut fields) = old["ModelPrice"].clone() else {
+        panic!("ModelPrice is a struct")
+    };
+    fields.insert(
+        "display_unit".into(),
+        "::std::option::Option<::std::string::String>".into(),
+    );
+    assert_eq!(new["ModelPrice"], Shape::Struct(fields));
+    // the queue client is untouched
+    assert_eq!(
+        read(root.path().join(GENERATED)),
+        read(repo().join(GENERATED))
+    );
+
+    // a document that lost the estimate fails the regen, naming the step
+    platform["paths"]
+        .as_object_mut()
+        .unwrap()
+        .remove("/models/pricing/estimate");
+    let base = serve(answers(&[(PLATFORM, 200, platform.to_string())]));
+    let output = regen(&[
+        "--base-url",
+        &base,
+        "--root",
+        copy_of_repo().path().to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("platform_keep_used_operations"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -144,6 +144,12 @@ pub enum Fault {
     /// 64 KiB pieces, as fast as the client reads, until it leaves. Only a
     /// bound on what the client reads ends it. The app did run.
     EndlessBody,
+    /// On a successful [`Result`](Route::Result) (or [`Run`](Route::Run)):
+    /// `x-fal-billable-units` says this many units, whatever the output: fal
+    /// billing more (or less) than a client planned, as a price per
+    /// megapixel does on a larger image than planned. No effect on answers
+    /// without the header.
+    BilledUnits(f64),
 }
 
 /// When a [`Fault`] applies.
@@ -485,6 +491,7 @@ pub(crate) async fn spoil(
         }
         Fault::SlowBody(total) => slow(response, *total),
         Fault::EndlessBody => endless(response).await,
+        Fault::BilledUnits(units) => billed(response, *units),
         _ => response,
     }
 }
@@ -512,6 +519,17 @@ pub(crate) async fn buffered(response: Response) -> (axum::http::response::Parts
         .await
         .unwrap_or_default();
     (parts, bytes)
+}
+
+/// The answer, its `x-fal-billable-units` (if any) replaced by `units`.
+fn billed(mut response: Response, units: f64) -> Response {
+    let headers = response.headers_mut();
+    if headers.contains_key("x-fal-billable-units")
+        && let Ok(value) = HeaderValue::from_str(&units.to_string())
+    {
+        headers.insert("x-fal-billable-units", value);
+    }
+    response
 }
 
 /// The whole answer, then spaces without end, chunked.

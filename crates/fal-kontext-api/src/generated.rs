@@ -4299,7 +4299,7 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) inner: CallSettings,
+    pub(crate) inner: crate::CallSettings,
 }
 impl Client {
     /// Create a new client.
@@ -4307,7 +4307,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: CallSettings) -> Self {
+    pub fn new(baseurl: &str, inner: crate::CallSettings) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -4326,7 +4326,7 @@ impl Client {
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
-        inner: CallSettings,
+        inner: crate::CallSettings,
     ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
@@ -4335,7 +4335,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<CallSettings> for Client {
+impl ClientInfo<crate::CallSettings> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -4345,7 +4345,7 @@ impl ClientInfo<CallSettings> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &CallSettings {
+    fn inner(&self) -> &crate::CallSettings {
         &self.inner
     }
 }
@@ -4353,7 +4353,7 @@ const _: () = {
     #[allow(dead_code)]
     fn assert_client_hooks()
     where
-        Client: ClientHooks<CallSettings>,
+        Client: ClientHooks<crate::CallSettings>,
     {}
 };
 impl Client {
@@ -7062,87 +7062,7 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
-/// What every request of a [`Client`] carries besides its operation's
-/// arguments, where it goes and how much of an answer is read: the
-/// value the generated hooks read (progenitor's "inner" value). The
-/// default sends the requests as generated and reads answers whole.
-///
-/// ```
-/// use fal_kontext_api::ClientInfo;
-///
-/// let settings = fal_kontext_api::CallSettings {
-///     max_answer_bytes: Some(1 << 20),
-///     ..Default::default()
-/// };
-/// let client = fal_kontext_api::Client::new_with_client(
-///     "https://queue.fal.run",
-///     reqwest::Client::new(),
-///     settings,
-/// );
-/// assert_eq!(client.baseurl(), "https://queue.fal.run");
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct CallSettings {
-    /// Set on every request, replacing any of the same name: such as
-    /// `Authorization: Key …`, on a client whose requests go to an
-    /// origin that may have the key.
-    pub headers: ::reqwest::header::HeaderMap,
-    /// Where each request goes instead of the generated path (the
-    /// generated query kept): a URL fal returned.
-    pub url: ::std::option::Option<::reqwest::Url>,
-    /// The most bytes of an answer's body that are read. An answer
-    /// that declares a longer `Content-Length` is refused before its
-    /// body is read (`Error::Custom`); one that grows past it while
-    /// being read (chunked, no length declared) fails with
-    /// `Error::ResponseBodyError`, whose source chain holds an
-    /// [`AnswerTooLarge`]. `None`: no bound (a status stream, read a
-    /// piece at a time).
-    pub max_answer_bytes: ::std::option::Option<u64>,
-    /// The status and headers of the latest answer, recorded as soon
-    /// as they arrive, before the body is read; emptied when a
-    /// request is sent. A caller whose call failed after the answer
-    /// began (its body cut, slow or undecodable) can still read what
-    /// fal said, such as the `x-fal-request-id` of a submit.
-    pub answered: AnswerHead,
-}
-/// The status and headers of an answer, shared by the clones of a
-/// [`CallSettings`] (see [`CallSettings::answered`]).
-#[derive(Clone, Debug, Default)]
-pub struct AnswerHead(
-    ::std::sync::Arc<
-        ::std::sync::Mutex<
-            ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)>,
-        >,
-    >,
-);
-impl AnswerHead {
-    /// The status and headers of the latest answer, if one began
-    /// since the last request was sent.
-    ///
-    /// ```
-    /// let head = fal_kontext_api::AnswerHead::default();
-    /// assert!(head.get().is_none());
-    /// ```
-    pub fn get(
-        &self,
-    ) -> ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)> {
-        self.0.lock().map_or(None, |head| head.clone())
-    }
-    fn set(
-        &self,
-        head: ::std::option::Option<
-            (::reqwest::StatusCode, ::reqwest::header::HeaderMap),
-        >,
-    ) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = head;
-        }
-    }
-}
-/// Why an answer's body stopped being read: it grew past
-/// [`CallSettings::max_answer_bytes`].
-pub type AnswerTooLarge = ::http_body_util::LengthLimitError;
-impl ClientHooks<CallSettings> for Client {
+impl ClientHooks<crate::CallSettings> for Client {
     /// Drops progenitor's `api-version` header (fal's API has none),
     /// applies the settings' headers and URL, and forgets the last
     /// answer.
@@ -7230,3 +7150,83 @@ impl ClientHooks<CallSettings> for Client {
         }
     }
 }
+/// What every request of a [`Client`] carries besides its operation's
+/// arguments, where it goes and how much of an answer is read: the
+/// value the generated hooks read (progenitor's "inner" value). The
+/// default sends the requests as generated and reads answers whole.
+///
+/// ```
+/// use fal_kontext_api::ClientInfo;
+///
+/// let settings = fal_kontext_api::CallSettings {
+///     max_answer_bytes: Some(1 << 20),
+///     ..Default::default()
+/// };
+/// let client = fal_kontext_api::Client::new_with_client(
+///     "https://queue.fal.run",
+///     reqwest::Client::new(),
+///     settings,
+/// );
+/// assert_eq!(client.baseurl(), "https://queue.fal.run");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CallSettings {
+    /// Set on every request, replacing any of the same name: such as
+    /// `Authorization: Key …`, on a client whose requests go to an
+    /// origin that may have the key.
+    pub headers: ::reqwest::header::HeaderMap,
+    /// Where each request goes instead of the generated path (the
+    /// generated query kept): a URL fal returned.
+    pub url: ::std::option::Option<::reqwest::Url>,
+    /// The most bytes of an answer's body that are read. An answer
+    /// that declares a longer `Content-Length` is refused before its
+    /// body is read (`Error::Custom`); one that grows past it while
+    /// being read (chunked, no length declared) fails with
+    /// `Error::ResponseBodyError`, whose source chain holds an
+    /// [`AnswerTooLarge`]. `None`: no bound (a status stream, read a
+    /// piece at a time).
+    pub max_answer_bytes: ::std::option::Option<u64>,
+    /// The status and headers of the latest answer, recorded as soon
+    /// as they arrive, before the body is read; emptied when a
+    /// request is sent. A caller whose call failed after the answer
+    /// began (its body cut, slow or undecodable) can still read what
+    /// fal said, such as the `x-fal-request-id` of a submit.
+    pub answered: AnswerHead,
+}
+/// The status and headers of an answer, shared by the clones of a
+/// [`CallSettings`] (see [`CallSettings::answered`]).
+#[derive(Clone, Debug, Default)]
+pub struct AnswerHead(
+    ::std::sync::Arc<
+        ::std::sync::Mutex<
+            ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)>,
+        >,
+    >,
+);
+impl AnswerHead {
+    /// The status and headers of the latest answer, if one began
+    /// since the last request was sent.
+    ///
+    /// ```
+    /// let head = fal_kontext_api::AnswerHead::default();
+    /// assert!(head.get().is_none());
+    /// ```
+    pub fn get(
+        &self,
+    ) -> ::std::option::Option<(::reqwest::StatusCode, ::reqwest::header::HeaderMap)> {
+        self.0.lock().map_or(None, |head| head.clone())
+    }
+    fn set(
+        &self,
+        head: ::std::option::Option<
+            (::reqwest::StatusCode, ::reqwest::header::HeaderMap),
+        >,
+    ) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = head;
+        }
+    }
+}
+/// Why an answer's body stopped being read: it grew past
+/// [`CallSettings::max_answer_bytes`].
+pub type AnswerTooLarge = ::http_body_util::LengthLimitError;

@@ -4,7 +4,8 @@
 //! Every operation (each endpoint's submit; each app's status, status
 //! stream, result and cancel) runs end to end against the emulator, and
 //! so do the hooks' `CallSettings`: the answer-size bound and the answer's
-//! head kept for a caller whose call failed later.
+//! head kept for a caller whose call failed later; and the Platform APIs
+//! client (`platform`: prices and estimates).
 
 use std::time::Duration;
 
@@ -399,4 +400,64 @@ async fn an_answer_that_never_ends_is_read_up_to_the_bound() {
         .await
         .unwrap();
     assert!(output.get("images").is_some(), "{output:?}");
+}
+
+#[tokio::test]
+async fn the_platform_client_answers_prices_and_estimates_with_the_key() {
+    use fal_kontext_api::platform::{self, types as p};
+
+    let emulator = emulator(Duration::ZERO).await;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Key {}", emulator.key())).unwrap(),
+    );
+    let client = platform::Client::new_with_client(
+        &emulator.platform_url(),
+        reqwest::Client::new(),
+        CallSettings {
+            headers,
+            ..Default::default()
+        },
+    );
+    let ids = vec![
+        "fal-ai/flux-pro/kontext".to_string(),
+        "fal-ai/flux-pro/kontext/max".to_string(),
+    ];
+    let prices = client.pricing().endpoint_id(ids).send().await.unwrap();
+    let listed: Vec<(&str, f64)> = prices
+        .prices
+        .iter()
+        .map(|p| (p.endpoint_id.as_str(), p.unit_price))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("fal-ai/flux-pro/kontext", 0.04),
+            ("fal-ai/flux-pro/kontext/max", 0.08)
+        ]
+    );
+
+    let body: p::EstimateRequest = serde_json::from_value(serde_json::json!({
+        "estimate_type": "unit_price",
+        "endpoints": {"fal-ai/flux-pro/kontext/max": {"unit_quantity": 25}},
+    }))
+    .unwrap();
+    let estimate = client.estimate().body(body).send().await.unwrap();
+    assert!((estimate.total_cost - 2.0).abs() < 1e-9, "{estimate:?}");
+    assert_eq!(estimate.currency.as_deref(), Some("USD"));
+
+    // without the key, fal's Platform API refuses, as its queue does
+    let keyless = platform::Client::new(&emulator.platform_url(), CallSettings::default());
+    let refused = keyless
+        .pricing()
+        .endpoint_id(vec!["fal-ai/flux-pro/kontext".to_string()])
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.status().map(|s| s.as_u16()),
+        Some(401),
+        "{refused:?}"
+    );
 }

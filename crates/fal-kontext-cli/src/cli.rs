@@ -20,6 +20,7 @@ Exit codes:
   2    bad usage or input, found before any request was sent
   3    refused by the API (key, validation, unknown request)
   4    failed after retries (server, network, timeout, the model failed)
+  5    batch stopped at --max-cost: jobs left unsubmitted, for a rerun
   130  interrupted (edit, generate and multi cancel their request first;
        batch leaves its requests running, recorded for a rerun)";
 
@@ -81,6 +82,8 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Run many jobs from a JSON-lines file; rerun the same command to resume.
     Batch(BatchArgs),
+    /// Show fal's current prices of the Kontext endpoints (or of those named).
+    Price(PriceArgs),
     /// Run the local fal emulator in the foreground until Ctrl-C.
     #[cfg(feature = "emulator")]
     Emulator(fal_emulator::EmulatorArgs),
@@ -470,6 +473,23 @@ pub struct BatchArgs {
     /// Give up on a job (and cancel it) after this many seconds (default 900).
     #[arg(long, value_name = "SECS", value_parser = seconds())]
     pub timeout: Option<u64>,
+    /// Print fal's estimate of what the jobs still to submit would cost, and
+    /// exit without submitting anything.
+    #[arg(long)]
+    pub estimate: bool,
+    /// The most this run may spend, in the currency of fal's prices (USD):
+    /// refuse to start (nothing submitted) when fal's estimate is more; stop
+    /// submitting once what was submitted would cost more.
+    #[arg(long, value_name = "AMOUNT", value_parser = amount(), allow_negative_numbers = true)]
+    pub max_cost: Option<f64>,
+}
+
+/// `kontext price`.
+#[derive(Debug, Args)]
+pub struct PriceArgs {
+    /// The endpoints (default: the seven of the Kontext family).
+    #[arg(value_name = "ENDPOINT", num_args = 0..=50)]
+    pub endpoints: Vec<String>,
 }
 
 /// `kontext webhook …`.
@@ -515,7 +535,15 @@ from text. A local path is taken relative to the jobs file. Images are saved as 
 Every request id is written to batch-state.jsonl in --out the moment fal accepts it, so after a
 crash, a kill or Ctrl-C the same command resumes: finished jobs are skipped, submitted ones are
 collected (not paid for twice), failed ones are tried again. Exits 0 when every job is done,
-else with the highest exit code among the failures.";
+else with the highest exit code among the failures.
+
+--estimate and --max-cost ask fal's Platform API (FAL_PLATFORM_URL) for the prices and for the
+estimate of exactly what this run would submit: each job's endpoint and images (num_images,
+else 1; an image billed by megapixels counts as one), only the jobs not done or submitted
+before. With --max-cost, a job is submitted only while what this run submitted, at fal's
+prices (at what fal billed, once it says), stays within the amount; the jobs in flight finish,
+the rest is left for a rerun (exit 5). The state file records each job's billable units as fal
+reported them, and their cost when the prices are known (with --max-cost).";
 
 /// The range of `--seed`, as its error says it.
 const SEED_RULE: &str = "must be a whole number from -9223372036854775808 to 9223372036854775807";
@@ -555,6 +583,14 @@ fn number_in<T: PartialOrd + 'static>(
 /// A whole number of seconds, at least 1.
 fn seconds() -> Number<u64> {
     number_in(1.., "must be a whole number of seconds, 1 or more")
+}
+
+/// An amount of money: a number, 0 or more (`inf` and `NaN` are none).
+fn amount() -> Number<f64> {
+    Number {
+        allowed: std::sync::Arc::new(|n: &f64| n.is_finite() && *n >= 0.0),
+        rule: "must be an amount, 0 or more, in the currency of fal's prices (such as 25 or 2.50)",
+    }
 }
 
 /// See [`number`].

@@ -14,6 +14,8 @@ pub const USAGE: u8 = 2;
 pub const REFUSED: u8 = 3;
 /// Failed after retries: server, network, timeout, the model failed.
 pub const FAILED: u8 = 4;
+/// A batch stopped at `--max-cost`: jobs left unsubmitted, for a rerun.
+pub const OVER_BUDGET: u8 = 5;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
 
@@ -26,6 +28,16 @@ pub enum Failure {
     Sdk(Error),
     /// The request succeeded, but its images could not be saved.
     Save(Error),
+    /// fal's estimate (for `--estimate` or `--max-cost`) could not be had;
+    /// nothing was submitted.
+    Estimate(Error),
+    /// A batch stopped submitting at `--max-cost`.
+    OverBudget {
+        /// The jobs left unsubmitted.
+        left: usize,
+        /// What was spent, with the currency.
+        spent: String,
+    },
     /// Ctrl-C; what was done about what had been submitted.
     Interrupted(String),
     /// Some batch jobs failed (listed already); the code is the highest of theirs.
@@ -74,6 +86,8 @@ impl Failure {
             // at saving time is fal's request id: not the user's input.
             Failure::Save(Error::Io { .. } | Error::InvalidInput { .. }) => SAVE_FAILED,
             Failure::Save(error) => code_of(error),
+            Failure::Estimate(error) => code_of(error),
+            Failure::OverBudget { .. } => OVER_BUDGET,
             Failure::Interrupted(_) => INTERRUPTED,
             Failure::Batch { code, .. } => *code,
             Failure::StillRunning(_) => FAILED,
@@ -109,6 +123,13 @@ impl Failure {
                 "could not save the images: fal's request id `{value}` cannot name a file ({rule})"
             ),
             Failure::Save(error) => format!("could not save the images: {error}"),
+            Failure::Estimate(error) => format!(
+                "could not get fal's estimate (FAL_PLATFORM_URL); nothing was submitted: {error}"
+            ),
+            Failure::OverBudget { left, spent } => format!(
+                "stopped at --max-cost after spending {spent}: {left} job(s) left unsubmitted; \
+                 rerun the same command (with a larger --max-cost) to do them"
+            ),
             Failure::Batch { failed, .. } => format!("{failed} job(s) failed (listed above)"),
             Failure::StillRunning(id) => {
                 format!("request {id} has not completed yet (it was not cancelled)")

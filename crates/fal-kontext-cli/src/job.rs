@@ -138,6 +138,27 @@ fn unavailable(field: &'static str, value: impl std::fmt::Display, model: &str) 
 }
 
 impl Job {
+    /// The endpoint the job is submitted to; `None` for one that fails
+    /// before anything is sent (\[dev\] edits one image only).
+    pub fn endpoint(&self) -> Option<&'static str> {
+        use fal_kontext::endpoints::*;
+        Some(match (self.model, &self.task) {
+            (Model::Pro, Task::Edit(_)) => FLUX_PRO_KONTEXT,
+            (Model::Pro, Task::TextToImage) => FLUX_PRO_KONTEXT_TEXT_TO_IMAGE,
+            (Model::Pro, Task::Multi(_)) => FLUX_PRO_KONTEXT_MULTI,
+            (Model::Max, Task::Edit(_)) => FLUX_PRO_KONTEXT_MAX,
+            (Model::Max, Task::TextToImage) => FLUX_PRO_KONTEXT_MAX_TEXT_TO_IMAGE,
+            (Model::Max, Task::Multi(_)) => FLUX_PRO_KONTEXT_MAX_MULTI,
+            (Model::Dev, Task::Edit(_)) => FLUX_KONTEXT_DEV,
+            (Model::Dev, _) => return None,
+        })
+    }
+
+    /// How many images the job asks for: `num_images`, else fal's default, 1.
+    pub fn images(&self) -> u64 {
+        u64::from(self.fields.num_images.unwrap_or(1))
+    }
+
     /// The task a list of images stands for: none, one or several.
     pub fn task_for(images: &[String]) -> Task {
         match images {

@@ -43,6 +43,7 @@ async fn connect_local() -> Result<Connection, Failure> {
         .queue_url(&urls.queue)
         .run_url(&urls.run)
         .rest_url(&urls.rest)
+        .platform_url(emulator.platform_url())
         .build()?;
     Ok(Connection {
         client,

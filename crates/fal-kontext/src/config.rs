@@ -13,6 +13,9 @@ pub const DEFAULT_QUEUE_URL: &str = "https://queue.fal.run";
 pub const DEFAULT_RUN_URL: &str = "https://fal.run";
 /// fal's REST API, which hosts storage uploads.
 pub const DEFAULT_REST_URL: &str = "https://rest.fal.ai";
+/// fal's Platform APIs, which answer prices and cost estimates
+/// (/work/shared/api/platform-pricing.md: server `https://api.fal.ai/v1`).
+pub const DEFAULT_PLATFORM_URL: &str = "https://api.fal.ai/v1";
 /// Local images up to this size (256 KiB) go inline as `data:` URIs; larger
 /// ones are uploaded to fal's storage and sent as a URL. Inline data makes the
 /// submit body a third larger than the image, so only small images go inline.
@@ -31,6 +34,7 @@ pub(crate) struct Settings {
     pub queue_url: String,
     pub run_url: String,
     pub rest_url: String,
+    pub platform_url: String,
     pub http: reqwest::Client,
     pub retry: RetryPolicy,
     pub wait_timeout: Duration,
@@ -58,6 +62,7 @@ pub struct ClientBuilder {
     queue_url: Option<String>,
     run_url: Option<String>,
     rest_url: Option<String>,
+    platform_url: Option<String>,
     http: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
     wait_timeout: Option<Duration>,
@@ -109,6 +114,18 @@ impl ClientBuilder {
     /// ```
     pub fn rest_url(mut self, url: impl Into<String>) -> Self {
         self.rest_url = Some(url.into());
+        self
+    }
+    /// The Platform APIs base URL, for prices and estimates (default
+    /// [`DEFAULT_PLATFORM_URL`], `FAL_PLATFORM_URL`); a path prefix is kept.
+    /// It gets the key, like the queue, run and REST URLs.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().platform_url("http://127.0.0.1:8082/v1").build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn platform_url(mut self, url: impl Into<String>) -> Self {
+        self.platform_url = Some(url.into());
         self
     }
     /// Use this `reqwest::Client` (its pool, proxy and TLS settings). The
@@ -233,6 +250,10 @@ impl ClientBuilder {
                 "FAL_REST_URL",
                 self.rest_url.as_deref().unwrap_or(DEFAULT_REST_URL),
             )?,
+            platform_url: base_url(
+                "FAL_PLATFORM_URL",
+                self.platform_url.as_deref().unwrap_or(DEFAULT_PLATFORM_URL),
+            )?,
             http,
             retry: self.retry.unwrap_or_default(),
             wait_timeout: self.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
@@ -259,6 +280,7 @@ impl ClientBuilder {
             queue_url: nonempty("FAL_QUEUE_URL"),
             run_url: nonempty("FAL_RUN_URL"),
             rest_url: nonempty("FAL_REST_URL"),
+            platform_url: nonempty("FAL_PLATFORM_URL"),
             ..Self::default()
         }
     }

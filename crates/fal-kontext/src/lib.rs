@@ -71,6 +71,7 @@ mod image_input;
 mod operations;
 mod options;
 mod output;
+mod pricing;
 mod queue;
 mod requests;
 mod retry;
@@ -81,8 +82,9 @@ mod wait;
 pub mod webhook;
 
 pub use config::{
-    ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_QUEUE_URL, DEFAULT_REST_URL,
-    DEFAULT_RUN_URL, DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_WAIT_TIMEOUT,
+    ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_PLATFORM_URL,
+    DEFAULT_QUEUE_URL, DEFAULT_REST_URL, DEFAULT_RUN_URL, DEFAULT_STREAM_IDLE_TIMEOUT,
+    DEFAULT_WAIT_TIMEOUT,
 };
 pub use error::{Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;
@@ -91,6 +93,7 @@ pub use file_stem::check_file_stem;
 pub use image_input::ImageInput;
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};
+pub use pricing::{Estimate, MEGAPIXELS_PER_IMAGE, Plan, Price};
 pub use queue::{CancelOutcome, RequestHandle};
 pub use requests::{
     Dev, DevOutput, Edit, EditOutput, Kind, Multi, MultiOutput, Priority, ProKind, ProModel,
@@ -115,7 +118,7 @@ pub struct Client {
 impl Client {
     /// A client configured from the environment: `FAL_KEY` (or `FAL_KEY_ID` and
     /// `FAL_KEY_SECRET`, joined as `id:secret`), and the base URLs
-    /// `FAL_QUEUE_URL`, `FAL_RUN_URL` and `FAL_REST_URL`. A missing key is no
+    /// `FAL_QUEUE_URL`, `FAL_RUN_URL`, `FAL_REST_URL` and `FAL_PLATFORM_URL`. A missing key is no
     /// error here, only at the first call that needs one.
     ///
     /// ```no_run

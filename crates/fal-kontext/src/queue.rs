@@ -359,7 +359,14 @@ impl<O: DeserializeOwned> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub async fn result(&self) -> Result<O> {
-        let output = self
+        Ok(self.billed_result().await?.0)
+    }
+
+    /// The output, and the billing units fal reported for the request
+    /// (`x-fal-billable-units`, /work/shared/api/webhooks-and-headers.md),
+    /// when it did.
+    pub(crate) async fn billed_result(&self) -> Result<(O, Option<f64>)> {
+        let (output, units) = self
             .call(self.response_url.as_ref(), |api, app, id| async move {
                 let sent = per_app!(
                     app,
@@ -367,19 +374,24 @@ impl<O: DeserializeOwned> RequestHandle<O> {
                     api.result_flux_kontext(),
                     |op| op.request_id(&id).send().await
                 );
-                Failed::answer(sent, "the output").await
+                let units = sent
+                    .as_ref()
+                    .ok()
+                    .and_then(|answer| billable_units(answer.headers()));
+                Ok((Failed::answer(sent, "the output").await?, units))
             })
             .await?;
         // At the app root the result operation answers any JSON; the
         // endpoint's own output type reads it.
-        serde_json::from_value(output.clone()).map_err(|source| {
+        let output = serde_json::from_value(output.clone()).map_err(|source| {
             self.concerning(Error::Decode {
                 what: "the output",
                 body: crate::error::excerpt(output.to_string().as_bytes()),
                 source,
                 context: ErrorContext::default(),
             })
-        })
+        })?;
+        Ok((output, units))
     }
 
     /// Turns a COMPLETED status that carries `error` into the error, reading
@@ -418,4 +430,17 @@ fn accepted_request_id(api: &fal_kontext_api::Client) -> Option<String> {
     let (status, headers) = api.inner().answered.get()?;
     let id = headers.get("x-fal-request-id")?.to_str().ok()?.trim();
     (status.is_success() && !id.is_empty()).then(|| id.to_string())
+}
+
+/// fal's `x-fal-billable-units`: a number of billing units, zero or more
+/// (anything else is no report; lenient in what is accepted).
+pub(crate) fn billable_units(headers: &reqwest::header::HeaderMap) -> Option<f64> {
+    headers
+        .get("x-fal-billable-units")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|units| units.is_finite() && *units >= 0.0)
 }

@@ -40,13 +40,18 @@ pub enum Update {
     },
 }
 
-/// A finished request: its id and its output.
+/// A finished request: its id, its output, and what fal billed for it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completed<O> {
     /// The request id fal gave.
     pub request_id: String,
     /// The output.
     pub output: O,
+    /// The billing units fal reported for the request (the result's
+    /// `x-fal-billable-units`: images, or megapixels, as the endpoint's
+    /// price says; see [`Client::prices`](crate::Client::prices)); `None`
+    /// when fal did not say.
+    pub billable_units: Option<f64>,
 }
 
 /// The first pause after the stream is lost, and the longest between polls.
@@ -569,11 +574,12 @@ impl<O: DeserializeOwned> Subscription<O> {
         let retry = self.handle.client.settings().retry;
         let mut delays = retry.delays();
         loop {
-            match timeout_at(self.deadline, self.handle.result()).await {
-                Ok(Ok(output)) => {
+            match timeout_at(self.deadline, self.handle.billed_result()).await {
+                Ok(Ok((output, billable_units))) => {
                     return Ok(Completed {
                         request_id: self.request_id().to_string(),
                         output,
+                        billable_units,
                     });
                 }
                 Ok(Err(error)) if survivable(&error) => {

@@ -3,6 +3,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use anyhow::{Context, Result, anyhow};
+use proc_macro2::TokenStream;
 use progenitor_impl::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 use serde_json::Value;
 
@@ -32,8 +33,9 @@ fn settings() -> GenerationSettings {
     settings
 }
 
-/// Generates the client for the merged, normalized document.
-pub fn client(document: &Value) -> Result<String> {
+/// Generates a client for a normalized document, with its hooks, followed
+/// by `extra` items.
+pub fn client(document: &Value, extra: TokenStream) -> Result<String> {
     let spec: openapiv3::OpenAPI = serde_path_to_error::deserialize(document).map_err(|e| {
         anyhow!(
             "the normalized document is not OpenAPI 3.0 at `{}`: {}",
@@ -44,7 +46,8 @@ pub fn client(document: &Value) -> Result<String> {
     let mut tokens = quietly(|| Generator::new(&settings()).generate_tokens(&spec))
         .map_err(|panic| anyhow!("progenitor cannot handle the document: {panic}"))?
         .map_err(|e| anyhow!("progenitor cannot handle the document: {e}"))?;
-    tokens.extend(hooks::items());
+    tokens.extend(hooks::client_hooks());
+    tokens.extend(extra);
     let file: syn::File =
         syn::parse2(tokens).context("progenitor produced code that does not parse")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
@@ -56,7 +59,7 @@ pub fn attribute_failure(documents: &[RawDocument]) -> Option<anyhow::Error> {
     documents.iter().find_map(|doc| {
         let generated = normalize::normalize_one(&doc.raw, &doc.endpoint).and_then(|mut one| {
             normalize::hoist_shared_enums(&mut one);
-            client(&one)
+            client(&one, hooks::settings_items())
         });
         generated
             .err()
@@ -126,7 +129,7 @@ mod tests {
         let mut doc =
             minimal(json!({"type": "object", "properties": {"prompt": {"type": "string"}}}));
         doc["paths"]["/fal-ai/x"]["post"]["operationId"] = json!("submit_x");
-        let code = client(&doc).unwrap();
+        let code = client(&doc, TokenStream::new()).unwrap();
         assert!(code.starts_with(HEADER));
         assert!(code.contains("pub fn submit_x"));
         assert!(code.contains(r#"remove("api-version")"#));

@@ -1,6 +1,7 @@
-//! The code the generated `Client` runs around every request, emitted with
-//! progenitor's output: the `CallSettings` it carries (progenitor's "inner
-//! type") and its `ClientHooks` implementation (pre, exec and post).
+//! The code the generated clients run around every request, emitted with
+//! progenitor's output: the `CallSettings` they carry (progenitor's "inner
+//! type"; defined once, with the queue client, at the crate root) and each
+//! `Client`'s `ClientHooks` implementation (pre, exec and post).
 //!
 //! Progenitor's own settings can give pre and post hooks as closures, but
 //! not `exec`, the step that receives the answer; the answer-size bound must
@@ -11,13 +12,13 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// The type of the generated `Client`'s `inner` value.
+/// The type of the generated clients' `inner` value.
 pub fn inner_type() -> TokenStream {
-    quote! { CallSettings }
+    quote! { crate::CallSettings }
 }
 
-/// `CallSettings` and `impl ClientHooks<CallSettings> for Client`.
-pub fn items() -> TokenStream {
+/// `CallSettings`, `AnswerHead` and `AnswerTooLarge`, for the crate root.
+pub fn settings_items() -> TokenStream {
     quote! {
         /// What every request of a [`Client`] carries besides its operation's
         /// arguments, where it goes and how much of an answer is read: the
@@ -101,8 +102,13 @@ pub fn items() -> TokenStream {
         /// Why an answer's body stopped being read: it grew past
         /// [`CallSettings::max_answer_bytes`].
         pub type AnswerTooLarge = ::http_body_util::LengthLimitError;
+    }
+}
 
-        impl ClientHooks<CallSettings> for Client {
+/// `impl ClientHooks<crate::CallSettings> for Client`, for each client.
+pub fn client_hooks() -> TokenStream {
+    quote! {
+        impl ClientHooks<crate::CallSettings> for Client {
             /// Drops progenitor's `api-version` header (fal's API has none),
             /// applies the settings' headers and URL, and forgets the last
             /// answer.

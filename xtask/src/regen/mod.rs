@@ -10,6 +10,10 @@
 //! 5. [`check`] writes the results, or with `--check` compares them with the
 //!    committed tree and prints a diff.
 //!
+//! fal's Platform APIs document (prices and estimates) goes the same way
+//! through [`platform`], into `crates/fal-kontext-api/src/generated_platform.rs`
+//! (the module `fal_kontext_api::platform`).
+//!
 //! With `--report FILE`, [`report`] writes what the fetched documents change
 //! for users compared with the vendored ones, in Markdown.
 
@@ -23,6 +27,7 @@ pub mod fetch;
 pub mod generate;
 pub mod hooks;
 pub mod normalize;
+pub mod platform;
 pub mod report;
 
 /// Where fal serves its queue OpenAPI documents.
@@ -39,7 +44,8 @@ pub struct RegenArgs {
     #[arg(long)]
     pub check: bool,
     /// Fetch the documents from this origin instead of fal's
-    /// (`{base}/api/openapi/queue/openapi.json?endpoint_id=<id>`).
+    /// (`{base}/api/openapi/queue/openapi.json?endpoint_id=<id>`, and the
+    /// Platform APIs document at `{base}/api-reference/platform-apis/openapi/v1.json`).
     #[arg(long)]
     pub base_url: Option<String>,
     /// The repository to read and write (default: the one this xtask was built from).
@@ -68,6 +74,10 @@ impl Layout {
     pub fn generated_file(&self) -> PathBuf {
         self.root.join("crates/fal-kontext-api/src/generated.rs")
     }
+    pub fn platform_generated_file(&self) -> PathBuf {
+        self.root
+            .join("crates/fal-kontext-api/src/generated_platform.rs")
+    }
     pub fn relative<'a>(&self, path: &'a Path) -> &'a Path {
         path.strip_prefix(&self.root).unwrap_or(path)
     }
@@ -85,11 +95,15 @@ pub fn run(args: &RegenArgs) -> Result<()> {
     let layout = Layout::new(args.root.clone().unwrap_or_else(workspace_root));
     let endpoints = endpoints::read(&layout.openapi_dir().join(endpoints::LIST_FILE))?;
 
-    let documents = if args.offline {
-        fetch::read_vendored(&layout.openapi_dir(), &endpoints)?
+    let (documents, platform_raw) = if args.offline {
+        (
+            fetch::read_vendored(&layout.openapi_dir(), &endpoints)?,
+            platform::read_vendored(&layout.openapi_dir())?,
+        )
     } else {
         let base = args.base_url.as_deref().unwrap_or(FAL_OPENAPI_BASE);
-        fetch::fetch_all(base, &endpoints)?
+        let docs = args.base_url.as_deref().unwrap_or(platform::DOCS_ORIGIN);
+        (fetch::fetch_all(base, &endpoints)?, platform::fetch(docs)?)
     };
 
     if let Some(file) = &args.report {
@@ -100,8 +114,10 @@ pub fn run(args: &RegenArgs) -> Result<()> {
     }
 
     let merged = normalize::normalize_and_merge(&documents)?;
-    let code = generate::client(&merged)
+    let code = generate::client(&merged, hooks::settings_items())
         .map_err(|error| generate::attribute_failure(&documents).unwrap_or(error))?;
+    let platform_code = generate::client(&platform::normalize(&platform_raw)?, Default::default())
+        .map_err(|error| error.context("the Platform APIs document"))?;
 
     let mut outputs: Vec<(PathBuf, String)> = documents
         .iter()
@@ -111,6 +127,11 @@ pub fn run(args: &RegenArgs) -> Result<()> {
         })
         .collect();
     outputs.push((layout.generated_file(), code));
+    outputs.push((
+        layout.openapi_dir().join(platform::FILE_NAME),
+        fetch::canonical_json(&platform_raw),
+    ));
+    outputs.push((layout.platform_generated_file(), platform_code));
 
     if args.check {
         check::compare(&layout, &outputs)
@@ -120,11 +141,15 @@ pub fn run(args: &RegenArgs) -> Result<()> {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         let steps: Vec<&str> = normalize::DOCUMENT_STEPS.iter().map(|s| s.name).collect();
+        let platform_steps: Vec<&str> = platform::STEPS.iter().map(|s| s.name).collect();
         eprintln!(
-            "regenerated {} documents and {} (normalized by: {}, hoist_shared_enums)",
+            "regenerated {} documents and {} (normalized by: {}, hoist_shared_enums), \
+             and the Platform APIs document and {} (normalized by: {})",
             documents.len(),
             layout.relative(&layout.generated_file()).display(),
-            steps.join(", ")
+            steps.join(", "),
+            layout.relative(&layout.platform_generated_file()).display(),
+            platform_steps.join(", ")
         );
         Ok(())
     }

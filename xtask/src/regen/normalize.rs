@@ -38,7 +38,7 @@ pub enum Found {
 impl Found {
     /// `Patched` when the step changed something, else `AlreadyThere`: for a
     /// step that found its target and wrote what it wants into it.
-    fn by_change(changed: bool) -> Self {
+    pub fn by_change(changed: bool) -> Self {
         if changed {
             Found::Patched
         } else {
@@ -137,34 +137,36 @@ pub fn normalize_one(raw: &Value, endpoint: &Endpoint) -> Result<Value> {
     for step in DOCUMENT_STEPS {
         let before = doc.clone();
         let found = (step.apply)(&mut doc, endpoint);
-        let changed = doc != before;
-        let missing = match (found, changed) {
-            (Found::Patched, true) | (Found::AlreadyThere, false) => continue,
-            (Found::Missing(what), _) => what,
-            (Found::Patched, false) => "anything it could change",
-            (Found::AlreadyThere, true) => bail!(
-                "normalization step `{}` said the document of {} already had its change, \
-                 and then changed it",
-                step.name,
-                endpoint.id
-            ),
-        };
-        bail!(
-            "normalization step `{}` found nothing to patch in the document of {}: {missing} \
-             is not there. fal changed the document; adapt the step in \
-             xtask/src/regen/normalize.rs (or have it say that the change is already there)",
-            step.name,
-            endpoint.id
-        );
+        checked(step.name, found, doc != before, &endpoint.id)?;
     }
     Ok(doc)
+}
+
+/// Whether a step did what it said to the document of `subject`: it patched
+/// (and changed) it, or said the change was already there (and changed
+/// nothing); anything else fails the regen, naming the step.
+pub fn checked(step: &str, found: Found, changed: bool, subject: &str) -> Result<()> {
+    let missing = match (found, changed) {
+        (Found::Patched, true) | (Found::AlreadyThere, false) => return Ok(()),
+        (Found::Missing(what), _) => what,
+        (Found::Patched, false) => "anything it could change",
+        (Found::AlreadyThere, true) => bail!(
+            "normalization step `{step}` said the document of {subject} already had its change, \
+             and then changed it"
+        ),
+    };
+    bail!(
+        "normalization step `{step}` found nothing to patch in the document of {subject}: \
+         {missing} is not there. fal changed the document; adapt the step in \
+         xtask/src/regen/ (or have it say that the change is already there)"
+    )
 }
 
 // ---------------------------------------------------------------------------
 // Helpers
 
 /// Visits every JSON object in `value`, parents before children.
-fn walk_objects(value: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>)) {
+pub fn walk_objects(value: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>)) {
     match value {
         Value::Object(map) => {
             visit(map);
@@ -236,6 +238,12 @@ fn operation<'a>(
 /// `$ref` member is kept as `allOf: [{$ref}]` so the sibling `nullable` counts.
 /// A document without such unions is already 3.0 in this respect.
 fn null_unions_to_nullable(doc: &mut Value, _: &Endpoint) -> Found {
+    nullable_unions(doc)
+}
+
+/// [`null_unions_to_nullable`] on any document (fal's Platform APIs
+/// document spells its optional values the same way).
+pub fn nullable_unions(doc: &mut Value) -> Found {
     let mut rewritten = false;
     walk_objects(doc, &mut |map| {
         for key in ["anyOf", "oneOf"] {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! {"id":"a1","request_id":"…","endpoint":"fal-ai/flux-pro/kontext"}   fal accepted it
-//! {"id":"a1","done":["out/a1-1.png"]}                                 its images are saved
+//! {"id":"a1","done":["out/a1-1.png"],"billable_units":1,"cost":0.04} its images are saved
 //! {"id":"a2","failed":"fal rejected the input: …"}                    it failed
 //! ```
 //!
@@ -38,6 +38,13 @@ pub enum Record {
         id: String,
         /// The files.
         done: Vec<PathBuf>,
+        /// The billing units fal reported for its request, when it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        billable_units: Option<f64>,
+        /// What they cost at fal's price, when the run knew the price
+        /// (`--max-cost`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost: Option<f64>,
     },
     /// The job failed.
     Failed {
@@ -149,7 +156,7 @@ fn replay(records: impl IntoIterator<Item = Record>) -> HashMap<String, JobState
                 job.done = None;
                 job.pending = true;
             }
-            Record::Done { id, done } => {
+            Record::Done { id, done, .. } => {
                 let job = jobs.entry(id).or_default();
                 job.done = Some(done);
                 job.pending = false;
@@ -183,6 +190,8 @@ mod tests {
             Record::Done {
                 id: "a".into(),
                 done: vec!["out/a-1.png".into()],
+                billable_units: Some(1.0),
+                cost: None,
             },
             submitted("b", "r2"),
             submitted("c", "r3"),

@@ -1,7 +1,8 @@
 //! `kontext batch JOBS.jsonl --out DIR`: many jobs, a few at a time, each
 //! request id on disk the moment fal accepts it, so that a rerun after a
 //! crash, a kill or Ctrl-C collects what was submitted instead of paying for
-//! it again.
+//! it again. With `--estimate` it asks fal what the jobs would cost and
+//! stops; with `--max-cost` it keeps what it submits within a budget.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::RwLock;
 
+use crate::batch::budget::{self, Budget};
 use crate::batch::jobs;
 use crate::batch::state::{JobState, Record, StateFile};
 use crate::cli::{BatchArgs, Global};
@@ -38,6 +40,8 @@ enum Outcome {
     },
     /// Failed, with the exit code its error stands for.
     Failed { reason: String, code: u8 },
+    /// Not submitted: it would have passed `--max-cost`.
+    Unsubmitted,
 }
 
 /// What is left to do for a job.
@@ -114,12 +118,43 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         outcomes.push(outcome);
     }
 
+    // What the jobs to submit would cost, when asked (`--estimate`) or
+    // needed (`--max-cost`): before anything is submitted.
+    let mut spending = None;
+    if args.estimate || args.max_cost.is_some() {
+        let to_submit: Vec<&Job> = work
+            .iter()
+            .filter_map(|(_, _, work)| match work {
+                Work::Submit(job) => Some(job),
+                Work::Collect(..) => None,
+            })
+            .collect();
+        let plan = budget::plan(to_submit.iter().copied());
+        let estimate = budget::estimate(&connection.client, &plan).await?;
+        if args.estimate {
+            budget::print(&estimate, to_submit.len(), &plan, global);
+            return Ok(());
+        }
+        if let Some(max) = args.max_cost {
+            if estimate.total_cost > max {
+                return Err(Failure::Usage(format!(
+                    "fal's estimate for the {} job(s) to submit is {}, over --max-cost {max}: \
+                     nothing was submitted",
+                    to_submit.len(),
+                    budget::amount(estimate.total_cost, estimate.currency.as_deref()),
+                )));
+            }
+            spending = Some(Budget::new(max, &estimate));
+        }
+    }
+
     let settled = outcomes.iter().filter(|o| o.is_some()).count();
     let batch = Batch {
         client: &connection.client,
         out: &args.out,
         timeout: timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
         state: Mutex::new(state),
+        budget: spending,
         gate: RwLock::new(()),
         stopping: Cell::new(false),
         running: Cell::new(0),
@@ -167,6 +202,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
     }
     drop(results);
     batch.bar.finish();
+    let budget = batch.budget;
     let state_path = batch
         .state
         .into_inner()
@@ -177,7 +213,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         .into_iter()
         .map(|o| o.expect("every job ran"))
         .collect();
-    summarize(&lines, &outcomes, &state_path, global)
+    summarize(&lines, &outcomes, &state_path, budget.as_ref(), global)
 }
 
 /// Writes a record; a state that cannot be written cannot protect anything.
@@ -194,6 +230,8 @@ struct Batch<'a> {
     out: &'a Path,
     timeout: Duration,
     state: Mutex<StateFile>,
+    /// What this run may still spend (`--max-cost`).
+    budget: Option<Budget>,
     /// Held (read) by each submit from before it starts until its id is on
     /// disk; Ctrl-C takes it (write), so no accepted request goes unrecorded.
     gate: RwLock<()>,
@@ -211,27 +249,55 @@ impl Batch<'_> {
     async fn run_job(&self, id: &str, work: Work) -> Option<Outcome> {
         self.running.set(self.running.get() + 1);
         self.bar.running(self.running.get());
-        let result = match work {
-            Work::Submit(job) => match job.run(self.client, Submit { batch: self, id }).await {
-                Ok(Ok(Some((request_id, endpoint)))) => {
-                    self.collect(id, request_id, endpoint).await
-                }
-                Ok(Ok(None)) => {
-                    self.running.set(self.running.get() - 1);
-                    return None;
-                }
-                Ok(Err(failure)) => Err(failure),
-                Err(error) => Err(Failure::Sdk(error)),
-            },
-            Work::Collect(request_id, endpoint) => self.collect(id, request_id, endpoint).await,
+        let (result, reserved) = match work {
+            Work::Submit(job) => {
+                let cost = self.budget.as_ref().map_or(0.0, |b| b.cost_of(&job));
+                let submit = Submit {
+                    batch: self,
+                    id,
+                    cost,
+                };
+                let result = match job.run(self.client, submit).await {
+                    Ok(Ok(Sent::Accepted(request_id, endpoint))) => {
+                        self.collect(id, request_id, endpoint).await
+                    }
+                    Ok(Ok(Sent::Interrupted)) => {
+                        self.running.set(self.running.get() - 1);
+                        return None;
+                    }
+                    Ok(Ok(Sent::OverBudget)) => {
+                        self.running.set(self.running.get() - 1);
+                        self.bar.running(self.running.get());
+                        return Some(Outcome::Unsubmitted);
+                    }
+                    Ok(Err(failure)) => Err(failure),
+                    Err(error) => Err(Failure::Sdk(error)),
+                };
+                (result, cost)
+            }
+            Work::Collect(request_id, endpoint) => {
+                (self.collect(id, request_id, endpoint).await, 0.0)
+            }
         };
         self.running.set(self.running.get() - 1);
         self.bar.running(self.running.get());
         let (outcome, record) = match result {
-            Ok((request_id, paths)) => {
+            Ok(Collected {
+                request_id,
+                endpoint,
+                paths,
+                billable_units,
+            }) => {
+                let cost = self.budget.as_ref().and_then(|budget| {
+                    let billed = budget.billed(&endpoint, billable_units?)?;
+                    budget.settle(reserved, billed);
+                    Some(billed)
+                });
                 let record = Record::Done {
                     id: id.into(),
                     done: paths.clone(),
+                    billable_units,
+                    cost,
                 };
                 (Outcome::Done { request_id, paths }, record)
             }
@@ -266,7 +332,7 @@ impl Batch<'_> {
         id: &str,
         request_id: String,
         endpoint: String,
-    ) -> Result<(String, Vec<PathBuf>), Failure> {
+    ) -> Result<Collected, Failure> {
         let handle = self
             .client
             .request_handle::<AnyOutput>(&endpoint, &request_id);
@@ -279,19 +345,44 @@ impl Batch<'_> {
             .download_as(&done.output, self.out, id)
             .await
             .map_err(Failure::Save)?;
-        Ok((request_id, paths))
+        Ok(Collected {
+            request_id,
+            endpoint,
+            paths,
+            billable_units: done.billable_units,
+        })
     }
+}
+
+/// A job's request, finished and saved.
+struct Collected {
+    request_id: String,
+    endpoint: String,
+    paths: Vec<PathBuf>,
+    /// What fal reported it billed.
+    billable_units: Option<f64>,
+}
+
+/// What became of a submit.
+enum Sent {
+    /// fal accepted it: the request id and endpoint.
+    Accepted(String, String),
+    /// Ctrl-C came first; nothing was sent.
+    Interrupted,
+    /// It would have passed `--max-cost`; nothing was sent.
+    OverBudget,
 }
 
 /// Submits a job's request and records its id before anything else.
 struct Submit<'a> {
     batch: &'a Batch<'a>,
     id: &'a str,
+    /// What it costs at fal's prices (with `--max-cost`).
+    cost: f64,
 }
 
 impl Runner for Submit<'_> {
-    /// The request id and endpoint; `None` when Ctrl-C came first.
-    type Output = Result<Option<(String, String)>, Failure>;
+    type Output = Result<Sent, Failure>;
 
     async fn run<K: Kind>(self, request: Request<K>) -> Self::Output
     where
@@ -299,7 +390,12 @@ impl Runner for Submit<'_> {
     {
         let _open = self.batch.gate.read().await;
         if self.batch.stopping.get() {
-            return Ok(None);
+            return Ok(Sent::Interrupted);
+        }
+        if let Some(budget) = &self.batch.budget
+            && !budget.reserve(self.cost)
+        {
+            return Ok(Sent::OverBudget);
         }
         let handle = request.submit().await?;
         let (request_id, endpoint) = (
@@ -317,7 +413,7 @@ impl Runner for Submit<'_> {
             let _ = handle.cancel().await;
             return Err(failure);
         }
-        Ok(Some((request_id, endpoint)))
+        Ok(Sent::Accepted(request_id, endpoint))
     }
 }
 
@@ -327,14 +423,25 @@ fn summarize(
     lines: &[jobs::Line],
     outcomes: &[Outcome],
     state_path: &Path,
+    budget: Option<&Budget>,
     global: &Global,
 ) -> Result<(), Failure> {
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let done = count(|o| matches!(o, Outcome::Done { .. }));
     let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
     let failed = count(|o| matches!(o, Outcome::Failed { .. }));
-    if failed > 0 || !global.quiet {
+    let left = count(|o| matches!(o, Outcome::Unsubmitted));
+    if failed > 0 || left > 0 || !global.quiet {
         eprintln!("{done} done, {skipped} skipped (done before), {failed} failed");
+    }
+    if let Some(budget) = budget
+        && (left > 0 || !global.quiet)
+    {
+        eprintln!(
+            "spent {} of --max-cost (at fal's prices; what fal billed where it said); \
+             {left} job(s) left unsubmitted",
+            budget.spent()
+        );
     }
     for (line, outcome) in lines.iter().zip(outcomes) {
         if let Outcome::Failed { reason, .. } = outcome {
@@ -361,6 +468,7 @@ fn summarize(
                     Outcome::Failed { reason, code } => {
                         json!({"status": "failed", "reason": reason, "exit_code": code})
                     }
+                    Outcome::Unsubmitted => json!({"status": "unsubmitted"}),
                 };
                 entry
                     .as_object_mut()
@@ -369,13 +477,17 @@ fn summarize(
                 entry
             })
             .collect();
-        output::print_json(&json!({
+        let mut document = json!({
             "state_file": state_path,
             "done": done,
             "skipped": skipped,
             "failed": failed,
             "jobs": jobs,
-        }));
+        });
+        if let Some(budget) = budget {
+            document["budget"] = budget.json(left);
+        }
+        output::print_json(&document);
     } else {
         output::print_paths(outcomes.iter().flat_map(|outcome| match outcome {
             Outcome::Done { paths, .. } => paths.as_slice(),
@@ -391,6 +503,10 @@ fn summarize(
         .max()
     {
         Some(code) => Err(Failure::Batch { failed, code }),
+        None if left > 0 => Err(Failure::OverBudget {
+            left,
+            spent: budget.map(Budget::spent).unwrap_or_default(),
+        }),
         None => Ok(()),
     }
 }

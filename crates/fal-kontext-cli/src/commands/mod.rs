@@ -11,6 +11,7 @@ mod emulator;
 mod generate;
 mod multi;
 mod one;
+mod price;
 mod result;
 mod status;
 mod submit;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Result(args) => result::run(args, &global).await,
         Command::Cancel(args) => cancel::run(args, &global).await,
         Command::Batch(args) => batch::run(args, &global).await,
+        Command::Price(args) => price::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve(args, &global).await,
         Command::Completions { shell } => {

@@ -31,17 +31,6 @@ fn state_counts(out: &Path) -> (usize, usize, usize) {
     (count("request_id"), count("done"), count("failed"))
 }
 
-fn batch(emu: &Emu, jobs: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
-    let mut args = vec![
-        "batch",
-        jobs.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    emu.kontext(args)
-}
-
 #[test]
 fn every_good_line_runs_and_the_bad_ones_are_listed() {
     let emu = Emu::start();

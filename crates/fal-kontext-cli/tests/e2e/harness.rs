@@ -1,5 +1,6 @@
 //! An emulator in the test process, and the `kontext` binary pointed at it
-//! through `FAL_KEY`, `FAL_QUEUE_URL`, `FAL_RUN_URL` and `FAL_REST_URL`.
+//! through `FAL_KEY`, `FAL_QUEUE_URL`, `FAL_RUN_URL`, `FAL_REST_URL` and
+//! `FAL_PLATFORM_URL`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -72,7 +73,8 @@ impl Emu {
             .env("FAL_KEY", self.emulator.key())
             .env("FAL_QUEUE_URL", self.emulator.queue_url())
             .env("FAL_RUN_URL", self.emulator.run_url())
-            .env("FAL_REST_URL", self.emulator.rest_url());
+            .env("FAL_REST_URL", self.emulator.rest_url())
+            .env("FAL_PLATFORM_URL", self.emulator.platform_url());
         command
     }
 
@@ -237,4 +239,16 @@ pub fn is_png(path: &Path) -> bool {
     std::fs::read(path)
         .unwrap()
         .starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+/// `kontext batch JOBS --out OUT` with `extra` flags, pointed at `emu`.
+pub fn batch(emu: &Emu, jobs: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut args = vec![
+        "batch",
+        jobs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    emu.kontext(args)
 }

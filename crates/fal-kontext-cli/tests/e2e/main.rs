@@ -9,4 +9,5 @@ mod edit;
 mod exit_codes;
 mod harness;
 mod help;
+mod pricing;
 mod webhook;

@@ -1,0 +1,289 @@
+//! fal's Platform APIs document (prices and estimates): fetched from fal's
+//! documentation site (or read from `openapi/` with `--offline`), reduced to
+//! the operations this project uses and made OpenAPI 3.0, step by named
+//! step, for `fal_kontext_api::platform`.
+//!
+//! The facts (/work/shared/api/platform-pricing.md): fal publishes an OpenAPI
+//! 3.1 document for its Platform APIs, served by its docs site at
+//! `/api-reference/platform-apis/openapi/v1.json`; the API is at
+//! `https://api.fal.ai/v1`, with the same `Authorization: Key …`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value, json};
+
+use super::normalize::{Found, checked, nullable_unions, walk_objects};
+
+/// The vendored copy, in `openapi/`.
+pub const FILE_NAME: &str = "fal-platform-apis__v1.json";
+/// Where fal's docs site serves the document (`--base-url` replaces the origin).
+pub const DOCS_ORIGIN: &str = "https://docs.fal.ai";
+pub const DOCUMENT_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";
+
+/// The operations the project uses, by path and method, and the
+/// `operationId` each gets (the generated method's name).
+pub const OPERATIONS: [(&str, &str, &str); 2] = [
+    ("/models/pricing", "get", "pricing"),
+    ("/models/pricing/estimate", "post", "estimate"),
+];
+
+/// A patch of the platform document.
+pub struct Step {
+    pub name: &'static str,
+    pub apply: fn(&mut Value) -> Found,
+}
+
+/// The steps, in the order they run.
+pub const STEPS: &[Step] = &[
+    Step {
+        name: "platform_keep_used_operations",
+        apply: keep_used_operations,
+    },
+    Step {
+        name: "platform_operation_ids",
+        apply: operation_ids,
+    },
+    Step {
+        name: "platform_openapi_3_0",
+        apply: openapi_3_0,
+    },
+    Step {
+        name: "platform_answers_need_only_what_is_used",
+        apply: answers_need_only_what_is_used,
+    },
+];
+
+pub fn read_vendored(openapi_dir: &Path) -> Result<Value> {
+    let path = openapi_dir.join(FILE_NAME);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("the Platform APIs document: reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("the Platform APIs document: {} is not JSON", path.display()))
+}
+
+pub fn fetch(base: &str) -> Result<Value> {
+    let url = format!("{}{DOCUMENT_PATH}", base.trim_end_matches('/'));
+    let context = || format!("the Platform APIs document: fetching {url}");
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!("fal-kontext-xtask/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let response = http.get(&url).send().with_context(context)?;
+    let status = response.status();
+    let body = response.text().with_context(context)?;
+    if !status.is_success() {
+        let excerpt: String = body.chars().take(300).collect();
+        bail!("the Platform APIs document: {url} answered {status}: {excerpt}");
+    }
+    serde_json::from_str(&body)
+        .with_context(|| format!("the Platform APIs document: {url} did not answer JSON"))
+}
+
+/// The document after every step; fails naming a step that found nothing
+/// to patch (see `normalize::checked`).
+pub fn normalize(raw: &Value) -> Result<Value> {
+    let mut doc = raw.clone();
+    for step in STEPS {
+        let before = doc.clone();
+        let found = (step.apply)(&mut doc);
+        checked(step.name, found, doc != before, "fal's Platform APIs")?;
+    }
+    Ok(doc)
+}
+
+/// The document describes every platform resource (models, usage, requests,
+/// files, metrics …); the project uses only [`OPERATIONS`]. The other paths,
+/// methods and the schemas only they use are dropped, so that a change to
+/// them is no change here.
+fn keep_used_operations(doc: &mut Value) -> Found {
+    let before = doc.clone();
+    let Some(Value::Object(paths)) = doc.get("paths").cloned() else {
+        return Found::Missing("`paths`");
+    };
+    let mut kept = Map::new();
+    for (path, method, _) in OPERATIONS {
+        let Some(operation) = paths.get(path).and_then(|item| item.get(method)) else {
+            return Found::Missing("an operation on models' prices");
+        };
+        let item = kept
+            .entry(path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("an object");
+        item.insert(method.to_string(), operation.clone());
+    }
+    doc["paths"] = Value::Object(kept);
+    let used = used_schemas(doc);
+    if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
+        schemas.retain(|name, _| used.contains(name));
+    }
+    // (the vendored copy holds only these operations already)
+    Found::by_change(*doc != before)
+}
+
+/// The schemas the paths refer to, directly or through other schemas.
+fn used_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
+    let mut used = std::collections::BTreeSet::new();
+    let mut pending = vec![doc["paths"].clone()];
+    while let Some(mut value) = pending.pop() {
+        let mut found = Vec::new();
+        walk_objects(&mut value, &mut |map| {
+            if let Some(Value::String(target)) = map.get("$ref")
+                && let Some(name) = target.strip_prefix("#/components/schemas/")
+            {
+                found.push(name.to_string());
+            }
+        });
+        for name in found {
+            if used.insert(name.clone())
+                && let Some(schema) = doc.pointer(&format!("/components/schemas/{name}"))
+            {
+                pending.push(schema.clone());
+            }
+        }
+    }
+    used
+}
+
+/// progenitor names each operation after its `operationId`; the document's
+/// own (if any) could change with any edit of fal's, so the project's names
+/// are set here: `pricing` and `estimate`.
+fn operation_ids(doc: &mut Value) -> Found {
+    let mut changed = false;
+    for (path, method, id) in OPERATIONS {
+        let Some(Value::Object(operation)) =
+            doc.pointer_mut(&format!("/paths/{}/{method}", escape(path)))
+        else {
+            return Found::Missing("an operation on models' prices");
+        };
+        changed |= operation.insert("operationId".into(), json!(id)) != Some(json!(id));
+    }
+    Found::by_change(changed)
+}
+
+/// A path as a JSON pointer token.
+fn escape(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
+}
+
+/// The document is OpenAPI 3.1; progenitor reads 3.0. The version is set to
+/// 3.0.3, and 3.1's optional values (`anyOf` with `{"type": "null"}`) become
+/// `nullable`, as for the queue documents.
+fn openapi_3_0(doc: &mut Value) -> Found {
+    let Some(version) = doc.get("openapi").and_then(Value::as_str) else {
+        return Found::Missing("the `openapi` version");
+    };
+    if version.starts_with("3.0") {
+        return Found::AlreadyThere;
+    }
+    doc["openapi"] = json!("3.0.3");
+    nullable_unions(doc);
+    Found::Patched
+}
+
+/// Strict in what is sent, lenient in what is accepted: of a price list the
+/// SDK needs only `prices` (pagination is not used: one call asks for at most
+/// the seven Kontext endpoints, below the limit of 50), of a price only
+/// `endpoint_id` and `unit_price`, of an estimate only `total_cost`; and an
+/// estimate's `estimate_type` that fal adds one day is no decode error.
+fn answers_need_only_what_is_used(doc: &mut Value) -> Found {
+    let wanted: [(&str, &[&str]); 3] = [
+        ("PricingResponse", &["prices"]),
+        ("ModelPrice", &["endpoint_id", "unit_price"]),
+        ("EstimateResponse", &["total_cost"]),
+    ];
+    let mut changed = false;
+    for (schema, required) in wanted {
+        let Some(Value::Object(schema)) = doc.pointer_mut(&format!("/components/schemas/{schema}"))
+        else {
+            return Found::Missing("the schemas of the prices and the estimate");
+        };
+        let required = json!(required);
+        changed |= schema.insert("required".into(), required.clone()) != Some(required);
+        if let Some(Value::Object(kind)) = schema
+            .get_mut("properties")
+            .and_then(|p| p.get_mut("estimate_type"))
+        {
+            changed |= kind.remove("enum").is_some();
+        }
+    }
+    Found::by_change(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vendored() -> Value {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi");
+        read_vendored(&dir).unwrap()
+    }
+
+    #[test]
+    fn only_the_used_operations_and_their_schemas_are_kept() {
+        let mut doc = vendored();
+        doc["paths"]["/models/usage"] = json!({"get": {"responses": {"200": {
+            "description": "usage",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}}
+        }}}});
+        doc["components"]["schemas"]["Usage"] = json!({"type": "object"});
+        doc["paths"]["/models/pricing"]["delete"] = json!({"responses": {}});
+        let normalized = normalize(&doc).unwrap();
+        let paths: Vec<_> = normalized["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(paths, ["/models/pricing", "/models/pricing/estimate"]);
+        assert!(
+            normalized["paths"]["/models/pricing"]
+                .get("delete")
+                .is_none()
+        );
+        assert!(normalized["components"]["schemas"].get("Usage").is_none());
+        assert!(
+            normalized["components"]["schemas"]
+                .get("ModelPrice")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_document_without_the_prices_fails_naming_the_step() {
+        let mut doc = vendored();
+        doc["paths"]
+            .as_object_mut()
+            .unwrap()
+            .remove("/models/pricing/estimate");
+        let error = normalize(&doc).unwrap_err().to_string();
+        assert!(error.contains("platform_keep_used_operations"), "{error}");
+    }
+
+    #[test]
+    fn the_result_is_openapi_3_0_with_named_operations_and_lenient_answers() {
+        let normalized = normalize(&vendored()).unwrap();
+        assert_eq!(normalized["openapi"], "3.0.3");
+        assert_eq!(
+            normalized["paths"]["/models/pricing"]["get"]["operationId"],
+            "pricing"
+        );
+        let cursor =
+            &normalized["components"]["schemas"]["PricingResponse"]["properties"]["next_cursor"];
+        assert_eq!(cursor["nullable"], true, "{cursor}");
+        assert_eq!(
+            normalized["components"]["schemas"]["EstimateResponse"]["required"],
+            json!(["total_cost"])
+        );
+        assert!(
+            normalized["components"]["schemas"]["EstimateResponse"]["properties"]["estimate_type"]
+                .get("enum")
+                .is_none()
+        );
+        let _: openapiv3::OpenAPI = serde_json::from_value(normalized).unwrap();
+    }
+
+    #[test]
+    fn a_document_already_3_0_is_left_as_it_is() {
+        let mut doc = json!({"openapi": "3.0.3"});
+        assert_eq!(openapi_3_0(&mut doc), Found::AlreadyThere);
+        assert_eq!(doc, json!({"openapi": "3.0.3"}));
+    }
+}
