@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use crate::{Config, Emulator, Urls};
 
 /// The line printed on stdout when the emulator is ready: the [`Urls`]
-/// fields, plus the forward proxy and, with TLS, the file holding the CA
-/// certificate to trust.
+/// fields, plus the Platform APIs base, the forward proxy and, with TLS, the
+/// file holding the CA certificate to trust.
 ///
 /// ```
-/// let line = r#"{"queue":"http://127.0.0.1:1","run":"http://127.0.0.1:2","rest":"http://127.0.0.1:3","cdn":"http://127.0.0.1:4","key":"k","proxy":"http://127.0.0.1:5"}"#;
+/// let line = r#"{"queue":"http://127.0.0.1:1","run":"http://127.0.0.1:2","rest":"http://127.0.0.1:3","cdn":"http://127.0.0.1:4","key":"k","platform":"http://127.0.0.1:3/v1","proxy":"http://127.0.0.1:5"}"#;
 /// let ready: fal_emulator::ReadyLine = serde_json::from_str(line).unwrap();
 /// assert_eq!(ready.urls.key, "k");
+/// assert_eq!(ready.platform, "http://127.0.0.1:3/v1");
 /// assert!(ready.ca_cert.is_none());
 /// ```
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -21,6 +22,8 @@ pub struct ReadyLine {
     /// `queue`, `run`, `rest`, `cdn` and `key`, at the top level of the line.
     #[serde(flatten)]
     pub urls: Urls,
+    /// What `FAL_PLATFORM_URL` takes: see [`Emulator::platform_url`].
+    pub platform: String,
     /// See [`Emulator::proxy_url`].
     pub proxy: String,
     /// With TLS: a PEM file with the CA to trust (`SSL_CERT_FILE`,
@@ -56,6 +59,7 @@ pub async fn serve_until_ctrl_c(config: Config) -> io::Result<()> {
     };
     let line = ReadyLine {
         urls: emulator.urls().clone(),
+        platform: emulator.platform_url(),
         proxy: emulator.proxy_url().to_owned(),
         ca_cert,
     };

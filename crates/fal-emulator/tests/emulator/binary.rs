@@ -31,11 +31,12 @@ async fn the_binary_prints_its_urls_as_one_json_line_and_serves() {
     .await
     .expect("reader");
     let raw: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
-    for field in ["queue", "run", "rest", "cdn", "key"] {
+    for field in ["queue", "run", "rest", "cdn", "key", "platform"] {
         assert!(raw[field].is_string(), "{field} in {line}");
     }
     let ready: ReadyLine = serde_json::from_value(raw).expect("a ReadyLine");
     assert_eq!(ready.urls.key, "bin-key");
+    assert_eq!(ready.platform, format!("{}/v1", ready.urls.rest));
     let ca_path = ready.ca_cert.expect("--tls names the CA file");
     let pem = std::fs::read(&ca_path).expect("the CA file exists");
     let client = reqwest::Client::builder()
