@@ -152,3 +152,31 @@ async fn a_finished_request_says_what_fal_billed() {
         .unwrap();
     assert_eq!(done.billable_units, Some(2.0));
 }
+
+#[tokio::test]
+async fn what_an_estimate_sends() {
+    let emulator = emulator().await;
+    let mut plan = Plan::default();
+    plan.add_images(PRO, 2).add_images(DEV, 1);
+    client(&emulator).estimate(&plan).await.unwrap();
+    let sent: Vec<_> = emulator
+        .requests()
+        .into_iter()
+        .map(|request| {
+            let headers: Vec<_> = request
+                .headers
+                .iter()
+                .filter(|(name, _)| name == "authorization" || name == "content-type")
+                .cloned()
+                .collect();
+            serde_json::json!({
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "headers": headers,
+                "body": request.body,
+            })
+        })
+        .collect();
+    insta::assert_json_snapshot!(sent);
+}

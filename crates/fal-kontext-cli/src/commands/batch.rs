@@ -301,6 +301,10 @@ impl Batch<'_> {
                 };
                 (Outcome::Done { request_id, paths }, record)
             }
+            // What was reserved for a job that failed stays spent: fal may
+            // bill a request that failed validation (422), and a job that
+            // timed out may still finish and be billed
+            // (/work/shared/api/platform-pricing.md, "Billing facts").
             Err(failure) => {
                 let reason = failure.job_reason();
                 let record = Record::Failed {
