@@ -27,18 +27,23 @@ pub fn read_vendored(dir: &Path, endpoints: &[Endpoint]) -> Result<Vec<RawDocume
     endpoints
         .iter()
         .map(|endpoint| {
-            let path = dir.join(endpoint.file_name());
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("endpoint {}: reading {}", endpoint.id, path.display()))?;
-            let raw = serde_json::from_str(&text).with_context(|| {
-                format!("endpoint {}: {} is not JSON", endpoint.id, path.display())
-            })?;
+            let raw = read_json(
+                &dir.join(endpoint.file_name()),
+                &format!("endpoint {}", endpoint.id),
+            )?;
             Ok(RawDocument {
                 endpoint: endpoint.clone(),
                 raw,
             })
         })
         .collect()
+}
+
+/// A vendored document; an error begins with `what` (the document it is).
+pub fn read_json(path: &Path, what: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{what}: reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{what}: {} is not JSON", path.display()))
 }
 
 /// The URL of one endpoint's queue document under `base`.
@@ -54,33 +59,40 @@ pub fn document_url(base: &str, endpoint: &Endpoint) -> Result<reqwest::Url> {
 }
 
 pub fn fetch_all(base: &str, endpoints: &[Endpoint]) -> Result<Vec<RawDocument>> {
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .user_agent(concat!("fal-kontext-xtask/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+    let http = client()?;
     endpoints
         .iter()
         .map(|endpoint| {
             let url = document_url(base, endpoint)?;
-            let context = || format!("endpoint {}: fetching {url}", endpoint.id);
-            let response = http.get(url.clone()).send().with_context(context)?;
-            let status = response.status();
-            let body = response.text().with_context(context)?;
-            if !status.is_success() {
-                let excerpt: String = body.chars().take(300).collect();
-                bail!(
-                    "endpoint {}: {url} answered {status}: {excerpt}",
-                    endpoint.id
-                );
-            }
-            let raw = serde_json::from_str(&body)
-                .with_context(|| format!("endpoint {}: {url} did not answer JSON", endpoint.id))?;
+            let raw = get_json(&http, url.as_str(), &format!("endpoint {}", endpoint.id))?;
             Ok(RawDocument {
                 endpoint: endpoint.clone(),
                 raw,
             })
         })
         .collect()
+}
+
+/// The HTTP client of an online regen.
+pub fn client() -> Result<reqwest::blocking::Client> {
+    Ok(reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!("fal-kontext-xtask/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// The document at `url`; an error begins with `what` (the document it is)
+/// and, for an unsuccessful answer, quotes the start of its body.
+pub fn get_json(http: &reqwest::blocking::Client, url: &str, what: &str) -> Result<Value> {
+    let context = || format!("{what}: fetching {url}");
+    let response = http.get(url).send().with_context(context)?;
+    let status = response.status();
+    let body = response.text().with_context(context)?;
+    if !status.is_success() {
+        let excerpt: String = body.chars().take(300).collect();
+        bail!("{what}: {url} answered {status}: {excerpt}");
+    }
+    serde_json::from_str(&body).with_context(|| format!("{what}: {url} did not answer JSON"))
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@
 //! `https://api.fal.ai/v1`, with the same `Authorization: Key …`.
 
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde_json::{Map, Value, json};
 
+use super::fetch::{client, get_json, read_json};
 use super::normalize::{Found, checked, nullable_unions, walk_objects};
 
 /// The vendored copy, in `openapi/`.
@@ -55,30 +55,16 @@ pub const STEPS: &[Step] = &[
     },
 ];
 
+/// What errors call the document.
+const WHAT: &str = "the Platform APIs document";
+
 pub fn read_vendored(openapi_dir: &Path) -> Result<Value> {
-    let path = openapi_dir.join(FILE_NAME);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("the Platform APIs document: reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("the Platform APIs document: {} is not JSON", path.display()))
+    read_json(&openapi_dir.join(FILE_NAME), WHAT)
 }
 
 pub fn fetch(base: &str) -> Result<Value> {
     let url = format!("{}{DOCUMENT_PATH}", base.trim_end_matches('/'));
-    let context = || format!("the Platform APIs document: fetching {url}");
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .user_agent(concat!("fal-kontext-xtask/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    let response = http.get(&url).send().with_context(context)?;
-    let status = response.status();
-    let body = response.text().with_context(context)?;
-    if !status.is_success() {
-        let excerpt: String = body.chars().take(300).collect();
-        bail!("the Platform APIs document: {url} answered {status}: {excerpt}");
-    }
-    serde_json::from_str(&body)
-        .with_context(|| format!("the Platform APIs document: {url} did not answer JSON"))
+    get_json(&client()?, &url, WHAT)
 }
 
 /// The document after every step; fails naming a step that found nothing
