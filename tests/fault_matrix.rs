@@ -378,26 +378,19 @@ async fn play(cell: &Cell) -> Played {
         emulator.set_faults(vec![FaultRule::once(cell.call.route(), cell.fault.clone())]);
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut named = None;
-    let mut checked = |run: fal_kontext::Result<fal_kontext::Completed<_>>| {
-        named = run.as_ref().err().map(|error| error.request_id().is_some());
-        checked_images(run.map(|done| done.output))
-    };
-    let outcome = match cell.call {
+    let (outcome, named) = match cell.call {
         Submit => {
             arm(&emulator);
-            checked(client.text_to_image("p").timeout(DEADLINE).run().await)
+            waited(client.text_to_image("p").timeout(DEADLINE).run().await)
         }
         UploadInitiate | UploadPut => {
             arm(&emulator);
-            let run = client.edit("p", SAMPLE).timeout(DEADLINE).run().await;
-            named = run.as_ref().err().map(|error| error.request_id().is_some());
-            checked_images(run.map(|done| done.output))
+            waited(client.edit("p", SAMPLE).timeout(DEADLINE).run().await)
         }
         Status => {
             let handle = client.text_to_image("p").submit().await.unwrap();
             arm(&emulator);
-            match handle.status(true).await {
+            let outcome = match handle.status(true).await {
                 // a lean status may leave its request id out, never another's
                 Ok(status)
                     if status
@@ -409,12 +402,13 @@ async fn play(cell: &Cell) -> Played {
                 }
                 Ok(_) => Outcome::Other,
                 Err(error) => outcome_of(&error),
-            }
+            };
+            (outcome, None)
         }
         Stream => {
             let handle = client.text_to_image("p").submit().await.unwrap();
             arm(&emulator);
-            checked(handle.wait(DEADLINE).output().await)
+            waited(handle.wait(DEADLINE).output().await)
         }
         Result => {
             let handle = client.text_to_image("p").submit().await.unwrap();
@@ -423,23 +417,25 @@ async fn play(cell: &Cell) -> Played {
                 update.unwrap();
             }
             arm(&emulator);
-            checked(job.output().await)
+            waited(job.output().await)
         }
         Cancel => {
             let handle = client.text_to_image("p").submit().await.unwrap();
             arm(&emulator);
-            match handle.cancel().await {
+            let outcome = match handle.cancel().await {
                 Ok(said) => Outcome::Cancelled(said),
                 Err(error) => outcome_of(&error),
-            }
+            };
+            (outcome, None)
         }
         Download => {
             let done = client.text_to_image("p").run().await.unwrap();
             arm(&emulator);
-            match client.download(&done.output, dir.path()).await {
+            let outcome = match client.download(&done.output, dir.path()).await {
                 Ok(paths) => saved(&done.output, &paths).await,
                 Err(error) => outcome_of(&error),
-            }
+            };
+            (outcome, None)
         }
     };
     Played {
@@ -448,6 +444,15 @@ async fn play(cell: &Cell) -> Played {
         files: files_in(dir.path()),
         named,
     }
+}
+
+/// The outcome of a run or a wait, and, when it failed, whether its error
+/// names a request.
+fn waited<O: Images>(
+    run: fal_kontext::Result<fal_kontext::Completed<O>>,
+) -> (Outcome, Option<bool>) {
+    let named = run.as_ref().err().map(|error| error.request_id().is_some());
+    (checked_images(run.map(|done| done.output)), named)
 }
 
 /// An output with its one image on the emulator's CDN is the correct output.
