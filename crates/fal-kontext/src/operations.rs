@@ -1,7 +1,9 @@
-//! The generated client (`fal_kontext_api::Client`) as the SDK drives it:
-//! every queue call is one of its operations. This module adds only what an
-//! operation cannot know: which client gets the key, which URL a call goes
-//! to, and which app's or endpoint's operation serves a request.
+//! The generated clients (`fal_kontext_api::Client`, and
+//! `fal_kontext_api::platform::Client` for prices) as the SDK drives them:
+//! every queue and Platform API call is one of their operations. This module
+//! adds only what an operation cannot know: which client gets the key, which
+//! URL a call goes to, and which app's or endpoint's operation serves a
+//! request.
 
 use fal_kontext_api as api;
 use fal_kontext_api::types::QueueStatus;
@@ -94,7 +96,6 @@ impl Client {
         mut headers: HeaderMap,
     ) -> Result<api::Client> {
         let settings = self.settings();
-        headers.insert(AUTHORIZATION, self.auth_header()?);
         if accept == Accept::EventStream {
             headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         }
@@ -105,18 +106,44 @@ impl Client {
                 "a returned URL off the queue origin: the generated path is used, without following it"
             );
         }
+        // A status stream is read an event at a time, each event bounded
+        // (`wait::MAX_EVENT_BYTES`); it may run for minutes.
+        let max_answer_bytes = (accept == Accept::Json).then_some(MAX_ANSWER_BYTES);
         Ok(api::Client::new_with_client(
             &settings.queue_url,
             settings.http.clone(),
             api::CallSettings {
-                headers,
                 url: follow,
-                // A status stream is read an event at a time, each event
-                // bounded (`wait::MAX_EVENT_BYTES`); it may run for minutes.
-                max_answer_bytes: (accept == Accept::Json).then_some(MAX_ANSWER_BYTES),
-                answered: api::AnswerHead::default(),
+                ..self.keyed(headers, max_answer_bytes)?
             },
         ))
+    }
+
+    /// The generated Platform APIs client, on the configured platform
+    /// origin, with the key.
+    pub(crate) fn platform_api(&self) -> Result<api::platform::Client> {
+        let settings = self.settings();
+        Ok(api::platform::Client::new_with_client(
+            &settings.platform_url,
+            settings.http.clone(),
+            self.keyed(HeaderMap::new(), Some(MAX_ANSWER_BYTES))?,
+        ))
+    }
+
+    /// The settings of a generated client on one of the configured API
+    /// origins: `headers` and the key on every request, answers bounded by
+    /// `max_answer_bytes`.
+    fn keyed(
+        &self,
+        mut headers: HeaderMap,
+        max_answer_bytes: Option<u64>,
+    ) -> Result<api::CallSettings> {
+        headers.insert(AUTHORIZATION, self.auth_header()?);
+        Ok(api::CallSettings {
+            headers,
+            max_answer_bytes,
+            ..Default::default()
+        })
     }
 }
 

@@ -7,12 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use fal_kontext_api::platform::{self, types};
-use reqwest::header::{AUTHORIZATION, HeaderMap};
+use fal_kontext_api::platform::types;
 
 use crate::Client;
 use crate::error::{Error, Result};
-use crate::http::{Call, Failed, MAX_ANSWER_BYTES};
+use crate::http::{Call, Failed};
 
 /// The most endpoints one price call may ask for (fal's limit).
 const MAX_ENDPOINTS: usize = 50;
@@ -258,23 +257,6 @@ impl Client {
             units,
             prices,
         })
-    }
-
-    /// The generated Platform APIs client, on the configured platform
-    /// origin, with the key.
-    fn platform_api(&self) -> Result<platform::Client> {
-        let settings = self.settings();
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, self.auth_header()?);
-        Ok(platform::Client::new_with_client(
-            &settings.platform_url,
-            settings.http.clone(),
-            fal_kontext_api::CallSettings {
-                headers,
-                max_answer_bytes: Some(MAX_ANSWER_BYTES),
-                ..Default::default()
-            },
-        ))
     }
 }
 
