@@ -64,14 +64,7 @@ impl Answer {
     /// `error_type`, else `x-fal-error-type`; @fal-ai/client 1.10.1,
     /// `response.js`: `x-fal-request-id`; /work/shared/api/webhooks-and-headers.md).
     pub fn context(&self) -> ErrorContext {
-        let header = |name: &str| {
-            self.headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
+        let header = |name: &str| header_text(&self.headers, name);
         let body_type = serde_json::from_slice::<serde_json::Value>(&self.body)
             .ok()
             .and_then(|v| v.get("error_type")?.as_str().map(str::to_string));
@@ -151,6 +144,16 @@ impl Answer {
                 .get("x-fal-request-timeout-type")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"user"))
     }
+}
+
+/// A header's value as text, trimmed; `None` when absent, empty or not text.
+pub(crate) fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 /// Why a body was not read whole.

@@ -428,18 +428,14 @@ impl<O: DeserializeOwned> RequestHandle<O> {
 fn accepted_request_id(api: &fal_kontext_api::Client) -> Option<String> {
     use fal_kontext_api::ClientInfo;
     let (status, headers) = api.inner().answered.get()?;
-    let id = headers.get("x-fal-request-id")?.to_str().ok()?.trim();
-    (status.is_success() && !id.is_empty()).then(|| id.to_string())
+    let id = crate::http::header_text(&headers, "x-fal-request-id")?;
+    status.is_success().then_some(id)
 }
 
 /// fal's `x-fal-billable-units`: a number of billing units, zero or more
 /// (anything else is no report; lenient in what is accepted).
 pub(crate) fn billable_units(headers: &reqwest::header::HeaderMap) -> Option<f64> {
-    headers
-        .get("x-fal-billable-units")?
-        .to_str()
-        .ok()?
-        .trim()
+    crate::http::header_text(headers, "x-fal-billable-units")?
         .parse::<f64>()
         .ok()
         .filter(|units| units.is_finite() && *units >= 0.0)
