@@ -273,10 +273,11 @@ impl Batch<'_> {
                     Ok(Err(failure)) => Err(failure),
                     Err(error) => Err(Failure::Sdk(error)),
                 };
-                (result, cost)
+                (result, Some(cost))
             }
+            // submitted (and paid for) by an earlier run: not this run's spending
             Work::Collect(request_id, endpoint) => {
-                (self.collect(id, request_id, endpoint).await, 0.0)
+                (self.collect(id, request_id, endpoint).await, None)
             }
         };
         self.running.set(self.running.get() - 1);
@@ -290,7 +291,9 @@ impl Batch<'_> {
             }) => {
                 let cost = self.budget.as_ref().and_then(|budget| {
                     let billed = budget.billed(&endpoint, billable_units?)?;
-                    budget.settle(reserved, billed);
+                    if let Some(reserved) = reserved {
+                        budget.settle(reserved, billed);
+                    }
                     Some(billed)
                 });
                 let record = Record::Done {

@@ -253,3 +253,49 @@ fn no_estimate_is_an_error_before_anything_is_submitted() {
         assert_eq!(emu.stats().submit, 0, "{fault:?}");
     }
 }
+
+#[test]
+fn max_cost_counts_only_what_this_run_submits() {
+    // job a was submitted by an earlier run (paid then); this run collects it
+    // and has the budget of its one new job, b
+    let emu = Emu::start();
+    let dir = tempfile::tempdir().unwrap();
+    let submitted = run(emu.kontext(["submit", "--prompt", "job a", "--json"]));
+    let submitted: Value = serde_json::from_str(&success(&submitted)).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let record = serde_json::json!({
+        "id": "a",
+        "request_id": submitted["request_id"],
+        "endpoint": submitted["endpoint"],
+    });
+    std::fs::write(out.join("batch-state.jsonl"), format!("{record}\n")).unwrap();
+    let jobs = write_jobs(
+        dir.path(),
+        &[
+            r#"{"id": "a", "prompt": "job a"}"#,
+            r#"{"id": "b", "prompt": "job b"}"#,
+        ],
+    );
+
+    let output = run(batch(
+        &emu,
+        &jobs,
+        &out,
+        &["--max-cost", "0.04", "--concurrency", "1", "--json"],
+    ));
+    let summary: Value = serde_json::from_str(&success(&output)).unwrap();
+    assert_eq!(summary["done"], 2, "{summary}");
+    assert!(close(&summary["budget"]["spent"], 0.04), "{summary}");
+    assert_eq!(
+        emu.stats().submit,
+        2,
+        "a once, by hand; b once, by the batch"
+    );
+    // what fal billed for a is still recorded
+    let costs: Vec<f64> = records(&out)
+        .iter()
+        .filter_map(|r| r.get("cost").and_then(Value::as_f64))
+        .collect();
+    assert_eq!(costs.len(), 2, "{costs:?}");
+}
