@@ -434,7 +434,7 @@ fn accepted_request_id(api: &fal_kontext_api::Client) -> Option<String> {
 
 /// fal's `x-fal-billable-units`: a number of billing units, zero or more
 /// (anything else is no report; lenient in what is accepted).
-pub(crate) fn billable_units(headers: &reqwest::header::HeaderMap) -> Option<f64> {
+fn billable_units(headers: &reqwest::header::HeaderMap) -> Option<f64> {
     crate::http::header_text(headers, "x-fal-billable-units")?
         .parse::<f64>()
         .ok()
