@@ -193,6 +193,22 @@ pub enum Error {
         /// Whether a cancel of the request was sent because of it.
         cancelled: bool,
     },
+    /// A submit whose answer does not prove whether fal took the job: a
+    /// gateway's 502 or 504 without `x-fal-request-id`, or a connection lost
+    /// after the request was sent. It is not sent again, since a second
+    /// submit could pay for the job twice: the job may be running at fal,
+    /// and fal's request history of `endpoint` is where to find it.
+    #[error(
+        "the submit to {endpoint} may have reached fal ({reason}); it was not sent again, so the job may be running: look for it in fal's request history{context}"
+    )]
+    AmbiguousSubmit {
+        /// The endpoint the submit went to (`fal-ai/flux-pro/kontext`).
+        endpoint: String,
+        /// What happened to the answer.
+        reason: String,
+        /// What else the answer said, if one came.
+        context: ErrorContext,
+    },
     /// The connection failed or broke.
     #[error("network error: {source}{context}")]
     Transport {
@@ -250,6 +266,7 @@ macro_rules! context_of {
             | Error::Http { context, .. }
             | Error::RequestTimeout { context, .. }
             | Error::RequestFailed { context, .. }
+            | Error::AmbiguousSubmit { context, .. }
             | Error::Transport { context, .. }
             | Error::Decode { context, .. }
             | Error::TooLarge { context, .. } => Some(context),
