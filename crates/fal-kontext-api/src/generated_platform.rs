@@ -9,6 +9,31 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///Result of deleting a single CDN file
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CdnDeleteResult {
+        ///Error message if deletion failed for this file, null if successful
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub exception: ::std::option::Option<::std::string::String>,
+        ///CDN URL of the file that was targeted for deletion
+        pub link: ::std::string::String,
+    }
+    impl CdnDeleteResult {
+        pub fn builder() -> builder::CdnDeleteResult {
+            Default::default()
+        }
+    }
+    ///Response containing the results of deleting request payloads and CDN output files
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct DeletePayloadsResponse {
+        ///Array of deletion results for each CDN file associated with the request output
+        pub cdn_delete_results: ::std::vec::Vec<CdnDeleteResult>,
+    }
+    impl DeletePayloadsResponse {
+        pub fn builder() -> builder::DeletePayloadsResponse {
+            Default::default()
+        }
+    }
     ///`EndpointQuantity`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct EndpointQuantity {
@@ -24,12 +49,30 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ErrorResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
-    pub struct ErrorResponse {
-        ///What went wrong.
+    ///Error details
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ErrorDetail {
+        ///Link to relevant documentation
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub detail: ::std::option::Option<::serde_json::Value>,
+        pub docs_url: ::std::option::Option<::std::string::String>,
+        ///Human-readable error message
+        pub message: ::std::string::String,
+        ///Unique request identifier for debugging
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The category of error that occurred
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    impl ErrorDetail {
+        pub fn builder() -> builder::ErrorDetail {
+            Default::default()
+        }
+    }
+    ///Standard error response format
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ErrorResponse {
+        pub error: ErrorDetail,
     }
     impl ErrorResponse {
         pub fn builder() -> builder::ErrorResponse {
@@ -159,8 +202,337 @@ pub mod types {
             Default::default()
         }
     }
+    ///Request item
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RequestItem {
+        ///Total request duration in seconds
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration: ::std::option::Option<f64>,
+        ///Time when request finished processing
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ended_at: ::std::option::Option<::std::string::String>,
+        ///Endpoint that was executed for this request
+        pub endpoint_id: ::std::string::String,
+        ///Input payload for the request
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub json_input: ::std::option::Option<::serde_json::Value>,
+        ///Output payload for the request
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub json_output: ::std::option::Option<::serde_json::Value>,
+        ///Unique identifier for the request
+        pub request_id: ::std::string::String,
+        ///Time when request was sent to the backend
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sent_at: ::std::option::Option<::std::string::String>,
+        ///Time when request processing started
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::std::string::String>,
+        ///HTTP status code returned by the request
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status_code: ::std::option::Option<i64>,
+    }
+    impl RequestItem {
+        pub fn builder() -> builder::RequestItem {
+            Default::default()
+        }
+    }
+    ///`RequestsByEndpointExpandItem`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum RequestsByEndpointExpandItem {
+        #[serde(rename = "payloads")]
+        Payloads,
+    }
+    impl ::std::fmt::Display for RequestsByEndpointExpandItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Payloads => f.write_str("payloads"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for RequestsByEndpointExpandItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "payloads" => Ok(Self::Payloads),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RequestsByEndpointExpandItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for RequestsByEndpointExpandItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Paginated list of requests for the specified endpoint
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RequestsByEndpointResponse {
+        ///Boolean indicating if more results are available (convenience field derived from next_cursor)
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///List of requests matching the filter
+        pub items: ::std::vec::Vec<RequestItem>,
+        ///Cursor for the next page of results, null if no more pages
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl RequestsByEndpointResponse {
+        pub fn builder() -> builder::RequestsByEndpointResponse {
+            Default::default()
+        }
+    }
+    ///`RequestsByEndpointSortBy`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum RequestsByEndpointSortBy {
+        #[serde(rename = "ended_at")]
+        EndedAt,
+        #[serde(rename = "duration")]
+        Duration,
+    }
+    impl ::std::fmt::Display for RequestsByEndpointSortBy {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::EndedAt => f.write_str("ended_at"),
+                Self::Duration => f.write_str("duration"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for RequestsByEndpointSortBy {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "ended_at" => Ok(Self::EndedAt),
+                "duration" => Ok(Self::Duration),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RequestsByEndpointSortBy {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RequestsByEndpointSortBy {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`RequestsByEndpointStatus`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum RequestsByEndpointStatus {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "error")]
+        Error,
+        #[serde(rename = "user_error")]
+        UserError,
+    }
+    impl ::std::fmt::Display for RequestsByEndpointStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::Error => f.write_str("error"),
+                Self::UserError => f.write_str("user_error"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for RequestsByEndpointStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "error" => Ok(Self::Error),
+                "user_error" => Ok(Self::UserError),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RequestsByEndpointStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RequestsByEndpointStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct CdnDeleteResult {
+            exception: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            link: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CdnDeleteResult {
+            fn default() -> Self {
+                Self {
+                    exception: Err("no value supplied for exception".to_string()),
+                    link: Err("no value supplied for link".to_string()),
+                }
+            }
+        }
+        impl CdnDeleteResult {
+            pub fn exception<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.exception = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for exception: {e}")
+                    });
+                self
+            }
+            pub fn link<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.link = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for link: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CdnDeleteResult> for super::CdnDeleteResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CdnDeleteResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    exception: value.exception?,
+                    link: value.link?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CdnDeleteResult> for CdnDeleteResult {
+            fn from(value: super::CdnDeleteResult) -> Self {
+                Self {
+                    exception: Ok(value.exception),
+                    link: Ok(value.link),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct DeletePayloadsResponse {
+            cdn_delete_results: ::std::result::Result<
+                ::std::vec::Vec<super::CdnDeleteResult>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for DeletePayloadsResponse {
+            fn default() -> Self {
+                Self {
+                    cdn_delete_results: Err(
+                        "no value supplied for cdn_delete_results".to_string(),
+                    ),
+                }
+            }
+        }
+        impl DeletePayloadsResponse {
+            pub fn cdn_delete_results<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::CdnDeleteResult>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cdn_delete_results = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for cdn_delete_results: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeletePayloadsResponse>
+        for super::DeletePayloadsResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeletePayloadsResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    cdn_delete_results: value.cdn_delete_results?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DeletePayloadsResponse>
+        for DeletePayloadsResponse {
+            fn from(value: super::DeletePayloadsResponse) -> Self {
+                Self {
+                    cdn_delete_results: Ok(value.cdn_delete_results),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct EndpointQuantity {
             call_quantity: ::std::result::Result<
@@ -226,29 +598,125 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ErrorResponse {
-            detail: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
+        pub struct ErrorDetail {
+            docs_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ErrorDetail {
+            fn default() -> Self {
+                Self {
+                    docs_url: Ok(Default::default()),
+                    message: Err("no value supplied for message".to_string()),
+                    request_id: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                }
+            }
+        }
+        impl ErrorDetail {
+            pub fn docs_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.docs_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for docs_url: {e}")
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ErrorDetail> for super::ErrorDetail {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ErrorDetail,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    docs_url: value.docs_url?,
+                    message: value.message?,
+                    request_id: value.request_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ErrorDetail> for ErrorDetail {
+            fn from(value: super::ErrorDetail) -> Self {
+                Self {
+                    docs_url: Ok(value.docs_url),
+                    message: Ok(value.message),
+                    request_id: Ok(value.request_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ErrorResponse {
+            error: ::std::result::Result<super::ErrorDetail, ::std::string::String>,
         }
         impl ::std::default::Default for ErrorResponse {
             fn default() -> Self {
                 Self {
-                    detail: Ok(Default::default()),
+                    error: Err("no value supplied for error".to_string()),
                 }
             }
         }
         impl ErrorResponse {
-            pub fn detail<T>(mut self, value: T) -> Self
+            pub fn error<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T: ::std::convert::TryInto<super::ErrorDetail>,
                 T::Error: ::std::fmt::Display,
             {
-                self.detail = value
+                self.error = value
                     .try_into()
                     .map_err(|e| {
-                        format!("error converting supplied value for detail: {e}")
+                        format!("error converting supplied value for error: {e}")
                     });
                 self
             }
@@ -258,12 +726,12 @@ pub mod types {
             fn try_from(
                 value: ErrorResponse,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { detail: value.detail? })
+                Ok(Self { error: value.error? })
             }
         }
         impl ::std::convert::From<super::ErrorResponse> for ErrorResponse {
             fn from(value: super::ErrorResponse) -> Self {
-                Self { detail: Ok(value.detail) }
+                Self { error: Ok(value.error) }
             }
         }
         #[derive(Clone, Debug)]
@@ -600,6 +1068,288 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct RequestItem {
+            duration: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            ended_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            endpoint_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            json_input: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            json_output: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            sent_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            started_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status_code: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RequestItem {
+            fn default() -> Self {
+                Self {
+                    duration: Ok(Default::default()),
+                    ended_at: Ok(Default::default()),
+                    endpoint_id: Err("no value supplied for endpoint_id".to_string()),
+                    json_input: Ok(Default::default()),
+                    json_output: Ok(Default::default()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sent_at: Ok(Default::default()),
+                    started_at: Ok(Default::default()),
+                    status_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl RequestItem {
+            pub fn duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for duration: {e}")
+                    });
+                self
+            }
+            pub fn ended_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ended_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ended_at: {e}")
+                    });
+                self
+            }
+            pub fn endpoint_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.endpoint_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for endpoint_id: {e}")
+                    });
+                self
+            }
+            pub fn json_input<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.json_input = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for json_input: {e}")
+                    });
+                self
+            }
+            pub fn json_output<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.json_output = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for json_output: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sent_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sent_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sent_at: {e}")
+                    });
+                self
+            }
+            pub fn started_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for started_at: {e}")
+                    });
+                self
+            }
+            pub fn status_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RequestItem> for super::RequestItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RequestItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    duration: value.duration?,
+                    ended_at: value.ended_at?,
+                    endpoint_id: value.endpoint_id?,
+                    json_input: value.json_input?,
+                    json_output: value.json_output?,
+                    request_id: value.request_id?,
+                    sent_at: value.sent_at?,
+                    started_at: value.started_at?,
+                    status_code: value.status_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RequestItem> for RequestItem {
+            fn from(value: super::RequestItem) -> Self {
+                Self {
+                    duration: Ok(value.duration),
+                    ended_at: Ok(value.ended_at),
+                    endpoint_id: Ok(value.endpoint_id),
+                    json_input: Ok(value.json_input),
+                    json_output: Ok(value.json_output),
+                    request_id: Ok(value.request_id),
+                    sent_at: Ok(value.sent_at),
+                    started_at: Ok(value.started_at),
+                    status_code: Ok(value.status_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RequestsByEndpointResponse {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::RequestItem>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RequestsByEndpointResponse {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    items: Err("no value supplied for items".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl RequestsByEndpointResponse {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RequestItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RequestsByEndpointResponse>
+        for super::RequestsByEndpointResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RequestsByEndpointResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    items: value.items?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RequestsByEndpointResponse>
+        for RequestsByEndpointResponse {
+            fn from(value: super::RequestsByEndpointResponse) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    items: Ok(value.items),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -635,11 +1385,11 @@ pub mod types {
     }
 }
 #[derive(Clone, Debug)]
-/**Client for fal Platform APIs
+/**Client for Platform APIs
 
-REST API for platform resources: model metadata, pricing, usage, requests, files, metrics. Only the operations on models' prices are described in this copy.
+fal REST API for programmatic access to platform resources. Only the operations on models' prices and on request history and payloads are described in this copy.
 
-Version: 1.0.0*/
+Version: v1*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -681,7 +1431,7 @@ impl Client {
 }
 impl ClientInfo<crate::CallSettings> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "v1"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -729,6 +1479,58 @@ let response = client.estimate()
     pub fn estimate(&self) -> builder::Estimate<'_> {
         builder::Estimate::new(self)
     }
+    /**List requests by endpoint(s)
+
+Lists requests for one or more endpoints (comma-separated or repeated query params, up to 50 IDs). Requires an API key. If `start` is omitted, it defaults to the last 24 hours, unless `request_id` is given: then to 90 days. `limit` defaults to 50, max 100. Sorted by end time (default) or duration. `expand=payloads` includes the input and output payloads.
+
+Sends a `GET` request to `/models/requests/by-endpoint`
+
+Arguments:
+- `cursor`: Pagination cursor encoding the page number
+- `end`: End date in ISO8601 format, exclusive (e.g., '2025-02-01T00:00:00Z' or '2025-02-01'). Defaults to current time.
+- `endpoint_id`: Filter by specific endpoint ID(s). Accepts 1-50 endpoint IDs, repeated (`?endpoint_id=a&endpoint_id=b`) or comma-separated (`?endpoint_id=a,b`).
+- `expand`: Fields to expand in the response. Use payloads to include input and output payloads.
+- `limit`: Number of items to return per page (max 100; default 50)
+- `request_id`: Filter by specific request ID
+- `sort_by`: Sort results by end time (default) or duration
+- `start`: Start date in ISO8601 format (e.g., '2025-01-01T00:00:00Z' or '2025-01-01'). Defaults to 24 hours ago.
+- `status`: Filter by request status
+```ignore
+let response = client.requests_by_endpoint()
+    .cursor(cursor)
+    .end(end)
+    .endpoint_id(endpoint_id)
+    .expand(expand)
+    .limit(limit)
+    .request_id(request_id)
+    .sort_by(sort_by)
+    .start(start)
+    .status(status)
+    .send()
+    .await;
+```*/
+    pub fn requests_by_endpoint(&self) -> builder::RequestsByEndpoint<'_> {
+        builder::RequestsByEndpoint::new(self)
+    }
+    /**Delete request payloads
+
+Deletes the IO payloads and associated CDN output files for a specific request. Only output CDN files are deleted (input files may be used by other requests); irreversible; requires an admin API key. An optional Idempotency-Key header prevents duplicate deletions on retries: responses are cached for 10 minutes per unique key.
+
+Sends a `DELETE` request to `/models/requests/{request_id}/payloads`
+
+Arguments:
+- `request_id`: Unique identifier for the request (UUID format)
+- `idempotency_key`: Optional idempotency key for safe request retries
+```ignore
+let response = client.delete_payloads()
+    .request_id(request_id)
+    .idempotency_key(idempotency_key)
+    .send()
+    .await;
+```*/
+    pub fn delete_payloads(&self) -> builder::DeletePayloads<'_> {
+        builder::DeletePayloads::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -769,7 +1571,7 @@ pub mod builder {
         ///Sends a `GET` request to `/models/pricing`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::PricingResponse>, Error<types::ErrorResponse>> {
+        ) -> Result<ResponseValue<types::PricingResponse>, Error<()>> {
             let Self { client, endpoint_id } = self;
             let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/models/pricing", client.baseurl,);
@@ -801,20 +1603,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -861,10 +1649,7 @@ pub mod builder {
         ///Sends a `POST` request to `/models/pricing/estimate`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::EstimateResponse>,
-            Error<types::ErrorResponse>,
-        > {
+        ) -> Result<ResponseValue<types::EstimateResponse>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -900,20 +1685,311 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::requests_by_endpoint`]
+
+[`Client::requests_by_endpoint`]: super::Client::requests_by_endpoint*/
+    #[derive(Debug, Clone)]
+    pub struct RequestsByEndpoint<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        end: Result<Option<::std::string::String>, String>,
+        endpoint_id: Result<::std::vec::Vec<::std::string::String>, String>,
+        expand: Result<
+            Option<::std::vec::Vec<types::RequestsByEndpointExpandItem>>,
+            String,
+        >,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        request_id: Result<Option<::std::string::String>, String>,
+        sort_by: Result<Option<types::RequestsByEndpointSortBy>, String>,
+        start: Result<Option<::std::string::String>, String>,
+        status: Result<Option<types::RequestsByEndpointStatus>, String>,
+    }
+    impl<'a> RequestsByEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                end: Ok(None),
+                endpoint_id: Err("endpoint_id was not initialized".to_string()),
+                expand: Ok(None),
+                limit: Ok(None),
+                request_id: Ok(None),
+                sort_by: Ok(None),
+                start: Ok(None),
+                status: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn end<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.end = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for end failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for endpoint_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn expand<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<
+                ::std::vec::Vec<types::RequestsByEndpointExpandItem>,
+            >,
+        {
+            self.expand = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < RequestsByEndpointExpandItem >` for expand failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn sort_by<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RequestsByEndpointSortBy>,
+        {
+            self.sort_by = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `RequestsByEndpointSortBy` for sort_by failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn start<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.start = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for start failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RequestsByEndpointStatus>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `RequestsByEndpointStatus` for status failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/models/requests/by-endpoint`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RequestsByEndpointResponse>, Error<()>> {
+            let Self {
+                client,
+                cursor,
+                end,
+                endpoint_id,
+                expand,
+                limit,
+                request_id,
+                sort_by,
+                start,
+                status,
+            } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let end = end.map_err(Error::InvalidRequest)?;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let expand = expand.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+            let start = start.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/models/requests/by-endpoint", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("end", &end))
+                .query(&progenitor_client::QueryParam::new("endpoint_id", &endpoint_id))
+                .query(&progenitor_client::QueryParam::new("expand", &expand))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("request_id", &request_id))
+                .query(&progenitor_client::QueryParam::new("sort_by", &sort_by))
+                .query(&progenitor_client::QueryParam::new("start", &start))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "requests_by_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_payloads`]
+
+[`Client::delete_payloads`]: super::Client::delete_payloads*/
+    #[derive(Debug, Clone)]
+    pub struct DeletePayloads<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> DeletePayloads<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/models/requests/{request_id}/payloads`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeletePayloadsResponse>, Error<()>> {
+            let Self { client, request_id, idempotency_key } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/models/requests/{}/payloads", client.baseurl, encode_path(&
+                request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_payloads",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -31,6 +31,9 @@ pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
 pub(crate) struct Settings {
     pub key: Option<ApiKey>,
+    /// A key with fal's ADMIN scope for the operations that need it
+    /// (deleting stored payloads); `key` serves them when unset.
+    pub admin_key: Option<ApiKey>,
     pub queue_url: String,
     pub run_url: String,
     pub rest_url: String,
@@ -59,6 +62,7 @@ pub(crate) struct Settings {
 #[must_use]
 pub struct ClientBuilder {
     key: Option<ApiKey>,
+    admin_key: Option<ApiKey>,
     queue_url: Option<String>,
     run_url: Option<String>,
     rest_url: Option<String>,
@@ -83,6 +87,23 @@ impl ClientBuilder {
     /// ```
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(ApiKey::new(key));
+        self
+    }
+    /// A separate key with fal's ADMIN scope (`FAL_ADMIN_KEY`), used only for
+    /// the operations that need it: deleting a request's stored payloads
+    /// ([`Client::delete_payloads`](crate::Client::delete_payloads)). Without
+    /// it they use [`key`](Self::key). Kept as secret as the key.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder()
+    ///     .key("id:secret")
+    ///     .admin_key("admin-id:admin-secret")
+    ///     .build()?;
+    /// assert!(!format!("{client:?}").contains("admin-secret"));
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn admin_key(mut self, key: impl Into<String>) -> Self {
+        self.admin_key = Some(ApiKey::new(key));
         self
     }
     /// The queue's base URL (default [`DEFAULT_QUEUE_URL`]); a path prefix is kept.
@@ -238,6 +259,7 @@ impl ClientBuilder {
         };
         let settings = Settings {
             key: self.key,
+            admin_key: self.admin_key,
             queue_url: base_url(
                 "FAL_QUEUE_URL",
                 self.queue_url.as_deref().unwrap_or(DEFAULT_QUEUE_URL),
@@ -277,6 +299,7 @@ impl ClientBuilder {
         });
         Self {
             key: key.map(ApiKey::new),
+            admin_key: nonempty("FAL_ADMIN_KEY").map(ApiKey::new),
             queue_url: nonempty("FAL_QUEUE_URL"),
             run_url: nonempty("FAL_RUN_URL"),
             rest_url: nonempty("FAL_REST_URL"),
@@ -333,6 +356,17 @@ mod tests {
             None
         );
         assert_eq!(ClientBuilder::from_env(env(&[("FAL_KEY", " ")])).key, None);
+    }
+
+    #[test]
+    fn the_admin_key_comes_from_fal_admin_key_only() {
+        let both = ClientBuilder::from_env(env(&[("FAL_KEY", "k"), ("FAL_ADMIN_KEY", "a")]));
+        assert_eq!(both.admin_key, Some(ApiKey::new("a")));
+        assert_eq!(both.key, Some(ApiKey::new("k")));
+        assert_eq!(
+            ClientBuilder::from_env(env(&[("FAL_KEY", "k")])).admin_key,
+            None
+        );
     }
 
     #[test]

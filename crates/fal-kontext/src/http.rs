@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result, ValidationDetail, excerpt};
+use crate::platform_error;
 use crate::retry::retry_after;
 
 /// The most the SDK reads of one answer (a status, an output, an error), 64
@@ -68,9 +69,15 @@ impl Answer {
         let body_type = serde_json::from_slice::<serde_json::Value>(&self.body)
             .ok()
             .and_then(|v| v.get("error_type")?.as_str().map(str::to_string));
+        // the Platform APIs' `{"error": {type, message, request_id}}`
+        let platform = platform_error::read(&self.body);
+        let (platform_type, platform_id) =
+            platform.map_or((None, None), |e| (e.kind, e.request_id));
         ErrorContext {
-            request_id: header("x-fal-request-id"),
-            error_type: body_type.or_else(|| header("x-fal-error-type")),
+            request_id: header("x-fal-request-id").or(platform_id),
+            error_type: body_type
+                .or(platform_type)
+                .or_else(|| header("x-fal-error-type")),
             retryable: header("x-fal-retryable").and_then(|v| {
                 match v.to_ascii_lowercase().as_str() {
                     "true" | "1" | "yes" => Some(true),
@@ -208,7 +215,7 @@ fn detail_text(body: &[u8]) -> String {
                 })
                 .unwrap_or_else(|_| excerpt(body))
         }
-        _ => excerpt(body),
+        _ => platform_error::read(body).map_or_else(|| excerpt(body), |error| error.message),
     }
 }
 

@@ -48,6 +48,9 @@
 //!   [`Request::webhook`], [`Request::request_timeout`],
 //!   [`Request::priority`] and [`Request::runner_hint`].
 //! - [`Client::download`]: images out.
+//! - [`Client::history`], [`Client::delete_payloads`],
+//!   [`Client::find_submitted`]: your requests at fal, deleting what fal
+//!   stored of them, and finding a job whose submit answer was lost.
 //! - [`Error`]: everything that can go wrong, to match on.
 //! - [`webhook`]: receive fal's webhooks, verified ([`webhook::Verifier`])
 //!   and typed ([`webhook::Event`]).
@@ -66,11 +69,13 @@ mod file_stem;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod history;
 mod http;
 mod image_input;
 mod operations;
 mod options;
 mod output;
+mod platform_error;
 mod pricing;
 mod queue;
 mod requests;
@@ -90,6 +95,10 @@ pub use error::{Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;
 pub use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 pub use file_stem::check_file_stem;
+pub use history::{
+    Deletion, FileDeletion, History, HistoryItem, HistorySort, HistoryStatus, MAX_PAGE_SIZE,
+    SUBMIT_CLOCK_SLACK, SubmitLookup, SubmitRecord,
+};
 pub use image_input::ImageInput;
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};
@@ -117,7 +126,8 @@ pub struct Client {
 
 impl Client {
     /// A client configured from the environment: `FAL_KEY` (or `FAL_KEY_ID` and
-    /// `FAL_KEY_SECRET`, joined as `id:secret`), and the base URLs
+    /// `FAL_KEY_SECRET`, joined as `id:secret`), `FAL_ADMIN_KEY` (see
+    /// [`ClientBuilder::admin_key`]), and the base URLs
     /// `FAL_QUEUE_URL`, `FAL_RUN_URL`, `FAL_REST_URL` and `FAL_PLATFORM_URL`. A missing key is no
     /// error here, only at the first call that needs one.
     ///
@@ -179,6 +189,7 @@ impl std::fmt::Debug for Client {
         let s = &self.settings;
         f.debug_struct("Client")
             .field("key", &s.key)
+            .field("admin_key", &s.admin_key)
             .field("queue_url", &s.queue_url)
             .field("run_url", &s.run_url)
             .field("rest_url", &s.rest_url)

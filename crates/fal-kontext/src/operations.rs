@@ -1,5 +1,6 @@
 //! The generated clients (`fal_kontext_api::Client`, and
-//! `fal_kontext_api::platform::Client` for prices) as the SDK drives them:
+//! `fal_kontext_api::platform::Client` for prices and the request history)
+//! as the SDK drives them:
 //! every queue and Platform API call is one of their operations. This module
 //! adds only what an operation cannot know: which client gets the key, which
 //! URL a call goes to, and which app's or endpoint's operation serves a
@@ -122,11 +123,34 @@ impl Client {
     /// The generated Platform APIs client, on the configured platform
     /// origin, with the key.
     pub(crate) fn platform_api(&self) -> Result<api::platform::Client> {
+        self.platform_api_keyed(self.auth_header()?)
+    }
+
+    /// The generated Platform APIs client for an operation that needs fal's
+    /// ADMIN scope: with the admin key when one is configured, else the key.
+    pub(crate) fn platform_admin_api(&self) -> Result<api::platform::Client> {
+        let auth = match &self.settings().admin_key {
+            Some(key) => key.header_value().ok_or(Error::Config {
+                setting: "FAL_ADMIN_KEY",
+                message: "the key holds characters an HTTP header cannot carry".into(),
+            })?,
+            None => self.auth_header()?,
+        };
+        self.platform_api_keyed(auth)
+    }
+
+    fn platform_api_keyed(&self, auth: HeaderValue) -> Result<api::platform::Client> {
         let settings = self.settings();
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
         Ok(api::platform::Client::new_with_client(
             &settings.platform_url,
             settings.http.clone(),
-            self.keyed(HeaderMap::new(), Some(MAX_ANSWER_BYTES))?,
+            api::CallSettings {
+                headers,
+                max_answer_bytes: Some(MAX_ANSWER_BYTES),
+                ..Default::default()
+            },
         ))
     }
 

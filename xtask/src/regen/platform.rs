@@ -1,9 +1,9 @@
-//! fal's Platform APIs document (prices and estimates): fetched from fal's
-//! documentation site (or read from `openapi/` with `--offline`), reduced to
-//! the operations this project uses and made OpenAPI 3.0, step by named
-//! step, for `fal_kontext_api::platform`.
+//! fal's Platform APIs document (prices and estimates, request history and
+//! payload deletion): fetched from fal's documentation site (or read from
+//! `openapi/` with `--offline`), reduced to the operations this project uses
+//! and made OpenAPI 3.0, step by named step, for `fal_kontext_api::platform`.
 //!
-//! The facts (/work/shared/api/platform-pricing.md): fal publishes an OpenAPI
+//! The facts (https://api.fal.ai/v1/openapi.json): fal publishes an OpenAPI
 //! 3.1 document for its Platform APIs, served by its docs site at
 //! `/api-reference/platform-apis/openapi/v1.json`; the API is at
 //! `https://api.fal.ai/v1`, with the same `Authorization: Key …`.
@@ -24,9 +24,19 @@ pub const DOCUMENT_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";
 
 /// The operations the project uses, by path and method, and the
 /// `operationId` each gets (the generated method's name).
-pub const OPERATIONS: [(&str, &str, &str); 2] = [
+pub const OPERATIONS: [(&str, &str, &str); 4] = [
     ("/models/pricing", "get", "pricing"),
     ("/models/pricing/estimate", "post", "estimate"),
+    (
+        "/models/requests/by-endpoint",
+        "get",
+        "requests_by_endpoint",
+    ),
+    (
+        "/models/requests/{request_id}/payloads",
+        "delete",
+        "delete_payloads",
+    ),
 ];
 
 /// A patch of the platform document.
@@ -52,6 +62,14 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "platform_answers_need_only_what_is_used",
         apply: answers_need_only_what_is_used,
+    },
+    Step {
+        name: "platform_ids_and_times_as_text",
+        apply: ids_and_times_as_text,
+    },
+    Step {
+        name: "platform_errors_read_by_the_sdk",
+        apply: errors_read_by_the_sdk,
     },
 ];
 
@@ -91,7 +109,7 @@ fn keep_used_operations(doc: &mut Value) -> Found {
     let mut kept = Map::new();
     for (path, method, _) in OPERATIONS {
         let Some(operation) = paths.get(path).and_then(|item| item.get(method)) else {
-            return Found::Missing("an operation on models' prices");
+            return Found::Missing("an operation the project uses (prices, requests)");
         };
         let item = kept
             .entry(path.to_string())
@@ -134,15 +152,16 @@ fn used_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
 }
 
 /// progenitor names each operation after its `operationId`; the document's
-/// own (if any) could change with any edit of fal's, so the project's names
-/// are set here: `pricing` and `estimate`.
+/// own (`getPricing`, `listRequestsByEndpoint`, …) could change with any edit
+/// of fal's, so the project's names are set here: `pricing`, `estimate`,
+/// `requests_by_endpoint` and `delete_payloads`.
 fn operation_ids(doc: &mut Value) -> Found {
     let mut changed = false;
     for (path, method, id) in OPERATIONS {
         let Some(Value::Object(operation)) =
             doc.pointer_mut(&format!("/paths/{}/{method}", escape(path)))
         else {
-            return Found::Missing("an operation on models' prices");
+            return Found::Missing("an operation the project uses (prices, requests)");
         };
         changed |= operation.insert("operationId".into(), json!(id)) != Some(json!(id));
     }
@@ -172,28 +191,94 @@ fn openapi_3_0(doc: &mut Value) -> Found {
 /// Strict in what is sent, lenient in what is accepted: of a price list the
 /// SDK needs only `prices` (pagination is not used: one call asks for at most
 /// the seven Kontext endpoints, below the limit of 50), of a price only
-/// `endpoint_id` and `unit_price`, of an estimate only `total_cost`; and an
-/// estimate's `estimate_type` that fal adds one day is no decode error.
+/// `endpoint_id` and `unit_price`, of an estimate only `total_cost`; of a
+/// page of the request history only `items` (a page without `next_cursor` is
+/// the last), of a request only its `request_id` and `endpoint_id` (its
+/// times are shown when fal gives them); of a deletion its
+/// `cdn_delete_results`, each with its `link` and `exception` (a file whose
+/// outcome fal does not state is never reported deleted); of an error only
+/// its `message`. An estimate's `estimate_type`, or an error's `type`, that
+/// fal adds one day is no decode error.
 fn answers_need_only_what_is_used(doc: &mut Value) -> Found {
-    let wanted: [(&str, &[&str]); 3] = [
+    let wanted: [(&str, &[&str]); 8] = [
         ("PricingResponse", &["prices"]),
         ("ModelPrice", &["endpoint_id", "unit_price"]),
         ("EstimateResponse", &["total_cost"]),
+        ("RequestsByEndpointResponse", &["items"]),
+        ("RequestItem", &["request_id", "endpoint_id"]),
+        ("DeletePayloadsResponse", &["cdn_delete_results"]),
+        ("CdnDeleteResult", &["link", "exception"]),
+        ("ErrorDetail", &["message"]),
     ];
     let mut changed = false;
     for (schema, required) in wanted {
         let Some(Value::Object(schema)) = doc.pointer_mut(&format!("/components/schemas/{schema}"))
         else {
-            return Found::Missing("the schemas of the prices and the estimate");
+            return Found::Missing(
+                "the schemas of the prices, the estimate, the requests and errors",
+            );
         };
         let required = json!(required);
         changed |= schema.insert("required".into(), required.clone()) != Some(required);
-        if let Some(Value::Object(kind)) = schema
-            .get_mut("properties")
-            .and_then(|p| p.get_mut("estimate_type"))
-        {
-            changed |= kind.remove("enum").is_some();
+        for open in ["estimate_type", "type"] {
+            if let Some(Value::Object(kind)) =
+                schema.get_mut("properties").and_then(|p| p.get_mut(open))
+            {
+                changed |= kind.remove("enum").is_some();
+            }
         }
+    }
+    Found::by_change(changed)
+}
+
+/// Request ids are `format: uuid` and times `format: date-time`; progenitor
+/// would make them `uuid::Uuid` and `chrono::DateTime`, two more
+/// dependencies, and a request id or a time fal writes otherwise (a time
+/// without its offset) a decode error of a whole page. They are read as the
+/// text fal sends, and sent as the text the caller gives.
+fn ids_and_times_as_text(doc: &mut Value) -> Found {
+    let mut changed = false;
+    walk_objects(doc, &mut |map| {
+        if matches!(
+            map.get("format").and_then(Value::as_str),
+            Some("uuid" | "date-time")
+        ) {
+            map.remove("format");
+            changed = true;
+        }
+    });
+    Found::by_change(changed)
+}
+
+/// Every operation declares its error answers (400, 401, 403, 404, 429,
+/// 500) with one body, `{"error": {"type", "message", "request_id", …}}`.
+/// progenitor would decode it, and fail on any other body: the `{"detail":
+/// …}` of fal's gateway, the HTML page of an ingress in front of it, which
+/// would turn a 500 or a 429 that must be retried into a decode error. The
+/// declared errors are dropped, so that every unsuccessful answer reaches the
+/// SDK unread; the SDK reads the shape itself (`types::ErrorResponse`, which
+/// stays), leniently.
+fn errors_read_by_the_sdk(doc: &mut Value) -> Found {
+    let mut changed = false;
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return Found::Missing("`paths`");
+    };
+    for item in paths.values_mut() {
+        let Value::Object(methods) = item else {
+            continue;
+        };
+        for operation in methods.values_mut() {
+            if let Some(Value::Object(responses)) = operation.get_mut("responses") {
+                let before = responses.len();
+                responses.retain(|code, _| {
+                    !(code.starts_with('4') || code.starts_with('5') || code == "default")
+                });
+                changed |= responses.len() != before;
+            }
+        }
+    }
+    if doc.pointer("/components/schemas/ErrorResponse").is_none() {
+        return Found::Missing("the shared error schema `ErrorResponse`");
     }
     Found::by_change(changed)
 }
@@ -218,7 +303,15 @@ mod tests {
         doc["paths"]["/models/pricing"]["delete"] = json!({"responses": {}});
         let normalized = normalize(&doc).unwrap();
         let paths: Vec<_> = normalized["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths, ["/models/pricing", "/models/pricing/estimate"]);
+        assert_eq!(
+            paths,
+            [
+                "/models/pricing",
+                "/models/pricing/estimate",
+                "/models/requests/by-endpoint",
+                "/models/requests/{request_id}/payloads"
+            ]
+        );
         assert!(
             normalized["paths"]["/models/pricing"]
                 .get("delete")
@@ -264,6 +357,42 @@ mod tests {
                 .is_none()
         );
         let _: openapiv3::OpenAPI = serde_json::from_value(normalized).unwrap();
+    }
+
+    #[test]
+    fn errors_reach_the_sdk_unread_and_their_shape_stays_a_type() {
+        let normalized = normalize(&vendored()).unwrap();
+        for (path, method, _) in OPERATIONS {
+            let pointer = format!("/paths/{}/{method}/responses", escape(path));
+            let codes: Vec<_> = normalized
+                .pointer(&pointer)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect();
+            assert_eq!(codes, ["200"], "{path}");
+        }
+        let detail = &normalized["components"]["schemas"]["ErrorDetail"];
+        assert_eq!(detail["required"], json!(["message"]));
+        assert!(
+            detail["properties"]["type"].get("enum").is_none(),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn ids_and_times_are_text() {
+        let normalized = normalize(&vendored()).unwrap();
+        let item = &normalized["components"]["schemas"]["RequestItem"]["properties"];
+        for field in ["request_id", "sent_at", "ended_at"] {
+            assert!(
+                item[field].get("format").is_none(),
+                "{field}: {}",
+                item[field]
+            );
+        }
+        assert_eq!(item["ended_at"]["nullable"], true);
     }
 
     #[test]
