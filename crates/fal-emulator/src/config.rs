@@ -27,6 +27,10 @@ use crate::webhook::{WebhookFault, WebhookRetry};
 pub struct Config {
     /// The API key clients must send as `Authorization: Key <key>`.
     pub key: String,
+    /// A key with fal's ADMIN scope: accepted wherever `key` is, and the only
+    /// one that may delete a request's payloads (`DELETE
+    /// {rest}/v1/models/requests/{id}/payloads`; `key` gets 403 there).
+    pub admin_key: String,
     /// The queue origin's port; `0` takes any free port. The run, rest and
     /// CDN origins always take free ports.
     pub port: u16,
@@ -65,6 +69,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             key: "emulator-key".to_owned(),
+            admin_key: "emulator-admin-key".to_owned(),
             port: 0,
             timing: Timing::default(),
             concurrency: 16,
@@ -132,6 +137,9 @@ pub struct EmulatorArgs {
     /// The API key clients must send (`Authorization: Key <key>`).
     #[arg(long, default_value = "emulator-key")]
     pub key: String,
+    /// A key with fal's ADMIN scope, the only one that may delete a request's payloads.
+    #[arg(long, default_value = "emulator-admin-key")]
+    pub admin_key: String,
     /// Reject an invalid input with 422 at submit instead of at the result call.
     #[arg(long)]
     pub eager_validation: bool,
@@ -198,6 +206,7 @@ impl EmulatorArgs {
         }
         Config {
             key: self.key,
+            admin_key: self.admin_key,
             port: self.port,
             timing: Timing {
                 queue_delay: Duration::from_millis(self.queue_delay_ms),

@@ -52,6 +52,11 @@ pub enum Route {
     /// `POST {rest}/v1/models/pricing/estimate`: a cost estimate (fal's
     /// `https://api.fal.ai/v1/models/pricing/estimate`).
     Estimate,
+    /// `GET {rest}/v1/models/requests/by-endpoint`: the request history (fal's
+    /// `https://api.fal.ai/v1/models/requests/by-endpoint`).
+    History,
+    /// `DELETE {rest}/v1/models/requests/{id}/payloads`: a payload deletion.
+    DeletePayloads,
     /// Only in a [`FaultRule`]: every queue call ([`Submit`](Route::Submit),
     /// [`Status`](Route::Status), [`Stream`](Route::Stream),
     /// [`Result`](Route::Result), [`Cancel`](Route::Cancel)); never recorded.
@@ -150,6 +155,10 @@ pub enum Fault {
     /// megapixel does on a larger image than planned. No effect on answers
     /// without the header.
     BilledUnits(f64),
+    /// 429 in the Platform APIs' error shape (`{"error": {"type":
+    /// "rate_limited", …}}`) and without `Retry-After`, which fal documents
+    /// for none of its Platform APIs; the request does not reach the app.
+    PlatformRateLimited,
 }
 
 /// When a [`Fault`] applies.
@@ -353,6 +362,11 @@ impl Fault {
                 }
                 Some(response)
             }
+            Fault::PlatformRateLimited => Some(crate::requests::platform_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Rate limit exceeded",
+            )),
             Fault::Unauthorized => Some(crate::gateway::unauthorized(
                 "No user found for Key ID and Secret",
             )),

@@ -57,7 +57,11 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
         return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     };
-    shared.recorder.record(route, &parts, &body, &shared.key);
+    let keys = [
+        (shared.key.as_str(), "Key <redacted>"),
+        (shared.admin_key.as_str(), "Key <redacted admin key>"),
+    ];
+    shared.recorder.record(route, &parts, &body, &keys);
     if edge.origin == Origin::Foreign {
         return foreign(
             shared,
@@ -68,7 +72,7 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
         .await;
     }
     shared.counters.count_route(route);
-    if edge.origin == Origin::Cdn && carries_key(&parts.headers, &shared.key) {
+    if edge.origin == Origin::Cdn && shared.carries_a_key(&parts.headers) {
         bump(&shared.counters.key_leaks);
         tracing::warn!(
             path = parts.uri.path(),
@@ -119,8 +123,10 @@ async fn app(
     body: axum::body::Bytes,
     next: Next,
 ) -> Response {
+    // the admin key has every scope the key has (fal's ADMIN includes API)
     if needs_key(origin, route)
         && let Err(message) = check_key(&parts.headers, &shared.key)
+            .or_else(|_| check_key(&parts.headers, &shared.admin_key))
     {
         bump(&shared.counters.unauthorized);
         return unauthorized(message);
@@ -145,14 +151,14 @@ async fn app(
 async fn foreign(shared: &Shared, route: Route, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     bump(&shared.counters.foreign_requests);
-    if headers.contains_key(header::AUTHORIZATION) || carries_key(headers, &shared.key) {
+    if headers.contains_key(header::AUTHORIZATION) || shared.carries_a_key(headers) {
         bump(&shared.counters.foreign_authorizations);
         tracing::warn!(
             path = request.uri().path(),
             "a request to the foreign origin carried credentials"
         );
     }
-    if carries_key(headers, &shared.key) {
+    if shared.carries_a_key(headers) {
         bump(&shared.counters.key_leaks);
     }
     if !matches!(
@@ -205,6 +211,18 @@ pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
         Origin::Rest if method == Method::POST && path == "/v1/models/pricing/estimate" => {
             Route::Estimate
         }
+        Origin::Rest if method == Method::GET && path == "/v1/models/requests/by-endpoint" => {
+            Route::History
+        }
+        Origin::Rest
+            if method == Method::DELETE
+                && path
+                    .strip_prefix("/v1/models/requests/")
+                    .and_then(|rest| rest.strip_suffix("/payloads"))
+                    .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+        {
+            Route::DeletePayloads
+        }
         Origin::Rest
             if method == Method::POST
                 && matches!(path, "/storage/upload/initiate" | "/storage/auth/token") =>
@@ -240,6 +258,13 @@ fn check_key(headers: &HeaderMap, key: &str) -> Result<(), &'static str> {
         Some(sent) if sent.trim() == key => Ok(()),
         Some(_) => Err("No user found for Key ID and Secret"),
         None => Err("Invalid authorization header: expected `Key <key>`"),
+    }
+}
+
+impl Shared {
+    /// Whether `headers` carry the key or the admin key.
+    fn carries_a_key(&self, headers: &HeaderMap) -> bool {
+        carries_key(headers, &self.key) || carries_key(headers, &self.admin_key)
     }
 }
 
@@ -321,6 +346,29 @@ mod tests {
             classify(Origin::Queue, &get, endpoints::PLATFORM_DOCUMENT_PATH),
             Route::OpenApi
         );
+        assert_eq!(
+            classify(Origin::Rest, &get, "/v1/models/requests/by-endpoint"),
+            Route::History
+        );
+        assert_eq!(
+            classify(
+                Origin::Rest,
+                &Method::DELETE,
+                "/v1/models/requests/abc/payloads"
+            ),
+            Route::DeletePayloads
+        );
+        for odd in [
+            "/v1/models/requests//payloads",
+            "/v1/models/requests/a/b/payloads",
+        ] {
+            assert_eq!(
+                classify(Origin::Rest, &Method::DELETE, odd),
+                Route::Any,
+                "{odd}"
+            );
+        }
+        assert!(needs_key(Origin::Rest, Route::DeletePayloads));
         assert!(needs_key(Origin::Rest, Route::Pricing));
         assert!(needs_key(Origin::Rest, Route::Estimate));
     }

@@ -26,6 +26,7 @@ mod endpoints;
 mod faults;
 mod fetch;
 mod gateway;
+mod history;
 mod images;
 mod jobs;
 mod model;
@@ -34,6 +35,7 @@ mod prices;
 mod proxy;
 mod queue;
 mod recording;
+mod requests;
 mod rest;
 mod rewrite;
 mod rng;
@@ -233,7 +235,9 @@ impl Emulator {
 
     /// The Platform APIs' base URL, `{rest}/v1` (fal's `https://api.fal.ai/v1`):
     /// what a client takes as `FAL_PLATFORM_URL`. It serves
-    /// `GET /models/pricing` and `POST /models/pricing/estimate`.
+    /// `GET /models/pricing`, `POST /models/pricing/estimate`, the request
+    /// history (`GET /models/requests/by-endpoint`) and the payload deletion
+    /// (`DELETE /models/requests/{id}/payloads`, with [`admin_key`](Self::admin_key)).
     ///
     /// ```no_run
     /// # async fn demo() -> std::io::Result<()> {
@@ -278,6 +282,19 @@ impl Emulator {
     /// The API key the emulator accepts.
     pub fn key(&self) -> &str {
         &self.shared.key
+    }
+
+    /// The key with fal's ADMIN scope ([`Config::admin_key`]): the only one
+    /// that may delete a request's payloads.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = fal_emulator::Emulator::start().await?;
+    /// assert_ne!(emulator.admin_key(), emulator.key());
+    /// # Ok(()) }
+    /// ```
+    pub fn admin_key(&self) -> &str {
+        &self.shared.admin_key
     }
 
     /// An HTTP forward proxy (`CONNECT` only) that maps fal's public hosts

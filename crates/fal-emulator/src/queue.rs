@@ -108,6 +108,7 @@ async fn submit(
         return unknown_endpoint(request.uri().path());
     };
     let timeout = start_timeout(&request);
+    let store_io = worker::store_io(request.headers());
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
@@ -128,6 +129,7 @@ async fn submit(
             input,
             start_timeout: timeout,
             webhook: query.get("fal_webhook").cloned(),
+            store_io,
         },
     );
     // The answer describes the job as it entered the queue, even if a free

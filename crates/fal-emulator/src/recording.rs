@@ -40,7 +40,8 @@ pub struct RecordedRequest {
     /// The raw query string, if any.
     pub query: Option<String>,
     /// Every header, in order; a correct `Authorization` value is redacted
-    /// to `Key <redacted>`, a wrong one is kept as sent.
+    /// to `Key <redacted>` (the admin key's to `Key <redacted admin key>`), a
+    /// wrong one is kept as sent.
     pub headers: Vec<(String, String)>,
     /// The body, when it was JSON (strings over 2 KiB are cut, with a note
     /// of their length).
@@ -53,13 +54,21 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn record(&self, route: Route, parts: &Parts, body: &[u8], key: &str) {
+    /// Records a request; an `Authorization` with one of `keys` is recorded
+    /// as the text paired with it.
+    pub(crate) fn record(
+        &self,
+        route: Route,
+        parts: &Parts,
+        body: &[u8],
+        keys: &[(&str, &'static str)],
+    ) {
         let entry = RecordedRequest {
             route,
             method: parts.method.to_string(),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
-            headers: redacted_headers(&parts.headers, key),
+            headers: redacted_headers(&parts.headers, keys),
             body: json_body(&parts.headers, body),
         };
         let mut requests = self.requests.lock().expect("recorder lock");
@@ -79,16 +88,18 @@ impl Recorder {
     }
 }
 
-fn redacted_headers(headers: &HeaderMap, key: &str) -> Vec<(String, String)> {
-    let correct = format!("Key {key}");
+fn redacted_headers(headers: &HeaderMap, keys: &[(&str, &'static str)]) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            let value = if name == header::AUTHORIZATION && value == correct {
-                "Key <redacted>".to_owned()
-            } else {
-                value
+            let redacted = keys
+                .iter()
+                .find(|(key, _)| value == format!("Key {key}"))
+                .map(|(_, redacted)| (*redacted).to_owned());
+            let value = match redacted {
+                Some(redacted) if name == header::AUTHORIZATION => redacted,
+                _ => value,
             };
             (name.as_str().to_owned(), value)
         })

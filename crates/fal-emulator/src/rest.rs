@@ -2,7 +2,8 @@
 //! upload initiation (`upload_url` + `file_url`, as fal's
 //! JS client and the Python client's `fal` repository use it), CDN tokens
 //! (as the Python client's default `fal_v3` repository uses them), and the
-//! Platform APIs' prices and estimates under `/v1` (see `platform.rs`).
+//! Platform APIs' prices and estimates (see `platform.rs`), request history
+//! and payload deletion (see `requests.rs`) under `/v1`.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use crate::answers::detail;
 use crate::faults::Route;
 use crate::gateway::{Edge, Origin, gateway};
 use crate::platform;
+use crate::requests;
 use crate::state::Shared;
 use crate::storage::{PendingUpload, safe_file_name};
 
@@ -38,6 +40,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Some(Route::Jwks) => Json(shared.webhooks.jwks()).into_response(),
         Some(Route::Pricing) => platform::pricing(&shared.prices(), request.uri()),
         Some(Route::Estimate) => platform::estimate(&shared.prices(), &body(request).await),
+        Some(Route::History) => requests::by_endpoint(&shared, request.uri()),
+        Some(Route::DeletePayloads) => {
+            requests::delete_payloads(&shared, request.uri().path(), request.headers())
+        }
         Some(Route::UploadInitiate) if request.uri().path() == "/storage/auth/token" => {
             cdn_token(&shared)
         }

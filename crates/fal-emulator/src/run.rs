@@ -37,6 +37,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return unknown_endpoint(request.uri().path());
     };
     let timeout = start_timeout(&request);
+    let store_io = worker::store_io(request.headers());
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
@@ -58,6 +59,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             input: Ok(input),
             start_timeout: timeout,
             webhook: None,
+            store_io,
         },
     );
     loop {

@@ -10,6 +10,7 @@ use crate::Urls;
 use crate::config::{Config, Timing};
 use crate::endpoints::Endpoint;
 use crate::faults::FaultEngine;
+use crate::history::RequestLog;
 use crate::jobs::Jobs;
 use crate::prices::{self, Price};
 use crate::recording::Recorder;
@@ -20,6 +21,8 @@ use crate::webhook::Webhooks;
 
 pub(crate) struct Shared {
     pub(crate) key: String,
+    /// The key with the ADMIN scope (`Config::admin_key`).
+    pub(crate) admin_key: String,
     pub(crate) urls: Urls,
     /// The foreign origin's base URL (see `Fault::ForeignUrls`).
     pub(crate) foreign_url: String,
@@ -37,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) recorder: Recorder,
     pub(crate) jobs: Jobs,
+    /// The request history of the Platform APIs.
+    pub(crate) history: RequestLog,
     pub(crate) files: FileStore,
     /// One permit per job allowed to run at once (tokio's semaphore is FIFO,
     /// so jobs start in queue order).
@@ -61,6 +66,7 @@ impl Shared {
     ) -> Self {
         Self {
             key: config.key.clone(),
+            admin_key: config.admin_key.clone(),
             urls,
             foreign_url,
             keep_alive: config.keep_alive,
@@ -73,6 +79,7 @@ impl Shared {
             counters: Counters::default(),
             recorder: Recorder::default(),
             jobs: Jobs::new(),
+            history: RequestLog::default(),
             files: FileStore::default(),
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             seeds: Mutex::new(SplitMix64::new(0x5EED)),

@@ -43,6 +43,10 @@ pub struct Stats {
     pub pricing: u64,
     /// Cost estimates (`POST {rest}/v1/models/pricing/estimate`).
     pub estimates: u64,
+    /// Pages of the request history (`GET {rest}/v1/models/requests/by-endpoint`).
+    pub history: u64,
+    /// Payload deletions (`DELETE {rest}/v1/models/requests/{id}/payloads`).
+    pub payload_deletions: u64,
     /// Jobs created (by submit or run).
     pub jobs_created: u64,
     /// Jobs that reached COMPLETED other than by cancellation.
@@ -85,6 +89,8 @@ pub(crate) struct Counters {
     jwks: AtomicU64,
     pricing: AtomicU64,
     estimates: AtomicU64,
+    history: AtomicU64,
+    payload_deletions: AtomicU64,
     pub(crate) jobs_created: AtomicU64,
     pub(crate) jobs_completed: AtomicU64,
     pub(crate) jobs_cancelled: AtomicU64,
@@ -118,6 +124,8 @@ impl Counters {
             Route::Jwks => &self.jwks,
             Route::Pricing => &self.pricing,
             Route::Estimate => &self.estimates,
+            Route::History => &self.history,
+            Route::DeletePayloads => &self.payload_deletions,
             Route::Any | Route::Queue => return,
         };
         bump(counter);
@@ -139,6 +147,8 @@ impl Counters {
             jwks: get(&self.jwks),
             pricing: get(&self.pricing),
             estimates: get(&self.estimates),
+            history: get(&self.history),
+            payload_deletions: get(&self.payload_deletions),
             jobs_created: get(&self.jobs_created),
             jobs_completed: get(&self.jobs_completed),
             jobs_cancelled: get(&self.jobs_cancelled),

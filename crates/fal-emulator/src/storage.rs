@@ -67,6 +67,15 @@ impl FileStore {
             .cloned()
     }
 
+    /// Removes a file: the CDN answers 404 for it from now on.
+    pub(crate) fn remove(&self, key: &str) {
+        let mut inner = self.inner.lock().expect("file store lock");
+        if let Some(file) = inner.files.remove(key) {
+            inner.bytes -= file.bytes.len();
+            inner.order.retain(|kept| kept != key);
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn contains(&self, key: &str) -> bool {
         self.inner

@@ -27,6 +27,18 @@ pub(crate) struct Submission {
     pub(crate) start_timeout: Option<Duration>,
     /// `?fal_webhook=`.
     pub(crate) webhook: Option<String>,
+    /// Whether fal may keep its payloads in the request history (not with
+    /// `x-fal-store-io: 0`).
+    pub(crate) store_io: bool,
+}
+
+/// Whether a request lets fal keep its payloads: not with `x-fal-store-io: 0`
+/// (https://docs.fal.ai/documentation/model-apis/common-parameters).
+pub(crate) fn store_io(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-fal-store-io")
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| value.trim() != "0")
 }
 
 /// Creates the job and starts its worker; returns the request id and the
@@ -38,6 +50,12 @@ pub(crate) fn spawn(shared: &Arc<Shared>, submission: Submission) -> (String, us
         .jobs
         .create(id.clone(), submission.endpoint, cancel.clone());
     bump(&shared.counters.jobs_created);
+    shared.history.record(
+        &id,
+        submission.endpoint.id,
+        submission.input.as_ref().ok(),
+        submission.store_io,
+    );
     tokio::spawn(run(shared.clone(), id.clone(), submission, cancel));
     (id, position)
 }
@@ -74,6 +92,7 @@ async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: Ca
     if !shared.jobs.start(&id) {
         return;
     }
+    shared.history.started(&id);
 
     let started = Instant::now();
     let outcome = match &submission.input {
@@ -117,6 +136,9 @@ fn finish(
     let Some(outcome) = shared.jobs.finish(id, outcome, seconds) else {
         return;
     };
+    shared
+        .history
+        .finished(id, &outcome, seconds, output_files(shared, &outcome));
     if matches!(outcome, Outcome::Cancelled) {
         bump(&shared.counters.jobs_cancelled);
         return;
@@ -125,6 +147,22 @@ fn finish(
     if let Some(url) = &submission.webhook {
         webhook::deliver(shared, url.clone(), id.to_owned(), outcome);
     }
+}
+
+/// The URLs of an output's files on the emulator's CDN.
+fn output_files(shared: &Shared, outcome: &Outcome) -> Vec<String> {
+    let Outcome::Done(output) = outcome else {
+        return Vec::new();
+    };
+    let files = format!("{}/files/", shared.urls.cdn);
+    output["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|image| image["url"].as_str())
+        .filter(|url| url.starts_with(&files))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// IN_PROGRESS: log lines spread over the processing time, then the model.

@@ -1,0 +1,430 @@
+//! The request history, payload deletion and the search for a lost submit,
+//! through the emulator's Platform APIs: pages are fetched lazily and
+//! followed to the end, deletion needs the admin key and is idempotent by
+//! key, and `find_submitted` finds a job, does not find one, or says it
+//! cannot know.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use common::{builder, client, emulator, emulator_with, on, quick};
+use fal_emulator::{Config, Emulator, Fault, FaultRule, Route};
+use fal_kontext::{Client, Error, SubmitLookup, SubmitRecord, endpoints};
+use futures::TryStreamExt;
+use serde_json::{Value, json};
+
+const TTI: &str = endpoints::FLUX_PRO_KONTEXT_TEXT_TO_IMAGE;
+
+/// A client that deletes with the emulator's admin key.
+fn admin(emulator: &Emulator) -> Client {
+    builder(emulator)
+        .admin_key(emulator.admin_key())
+        .build()
+        .unwrap()
+}
+
+/// Runs `count` text-to-image jobs; their request ids.
+async fn run_jobs(client: &Client, count: usize) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for n in 0..count {
+        let done = client
+            .text_to_image(format!("kite number {n}"))
+            .seed(n as i64)
+            .run()
+            .await
+            .unwrap();
+        ids.insert(done.request_id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn the_history_is_paged_lazily_and_followed_to_the_end() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let ran = run_jobs(&client, 5).await;
+
+    let mut pages = client
+        .history()
+        .endpoint(TTI)
+        .page_size(2)
+        .stream()
+        .unwrap();
+    assert_eq!(
+        emulator.stats().history,
+        0,
+        "nothing is asked before a read"
+    );
+    let first = pages.try_next().await.unwrap().unwrap();
+    assert_eq!(emulator.stats().history, 1, "one page for the first item");
+    let mut listed = vec![first];
+    while let Some(item) = pages.try_next().await.unwrap() {
+        listed.push(item);
+    }
+    assert_eq!(emulator.stats().history, 3, "pages of 2, 2 and 1");
+    let ids: BTreeSet<String> = listed.iter().map(|i| i.request_id.clone()).collect();
+    assert_eq!(ids, ran);
+    assert_eq!(listed.len(), 5, "each once");
+    for item in &listed {
+        assert_eq!(item.endpoint_id, TTI);
+        assert_eq!(item.status_code, Some(200));
+        assert!(item.ended_at.is_some() && item.input.is_none(), "{item:?}");
+    }
+    // the cursors sent are the ones fal answered
+    let cursors: Vec<Option<String>> = on(&emulator, Route::History)
+        .iter()
+        .map(|r| {
+            r.query
+                .as_deref()
+                .unwrap_or_default()
+                .split('&')
+                .find_map(|p| p.strip_prefix("cursor=").map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(
+        cursors,
+        [None, Some("Mg%3D%3D".into()), Some("Mw%3D%3D".into())]
+    );
+
+    // a limit stops the paging
+    let three = client.history().endpoint(TTI).limit(3).all().await.unwrap();
+    assert_eq!(three.len(), 3);
+}
+
+#[tokio::test]
+async fn payloads_are_listed_only_when_asked_and_only_when_fal_kept_them() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let kept = client.text_to_image("kept").seed(1).run().await.unwrap();
+    let unkept = client
+        .text_to_image("not kept")
+        .store_io(false)
+        .run()
+        .await
+        .unwrap();
+    let items = client
+        .history()
+        .endpoint(TTI)
+        .payloads(true)
+        .all()
+        .await
+        .unwrap();
+    let item = |id: &str| items.iter().find(|i| i.request_id == id).unwrap();
+    let kept_item = item(&kept.request_id);
+    assert_eq!(
+        kept_item.input.as_ref().unwrap()["prompt"],
+        "kept",
+        "{kept_item:?}"
+    );
+    assert!(kept_item.output.as_ref().unwrap()["images"].is_array());
+    let unkept_item = item(&unkept.request_id);
+    assert!(unkept_item.input.is_none() && unkept_item.output.is_none());
+
+    // one request by its id, and a status that none has
+    let one = client
+        .history()
+        .endpoint(TTI)
+        .request_id(&kept.request_id)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    let failed = client
+        .history()
+        .endpoint(TTI)
+        .status(fal_kontext::HistoryStatus::Error)
+        .all()
+        .await
+        .unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+#[tokio::test]
+async fn deleting_needs_the_admin_key_and_takes_the_output_files() {
+    let emulator = emulator().await;
+    let done = client(&emulator)
+        .text_to_image("delete me")
+        .num_images(2)
+        .run()
+        .await
+        .unwrap();
+    let urls: Vec<String> = done.output.images.iter().map(|i| i.url.clone()).collect();
+
+    let error = client(&emulator)
+        .delete_payloads(&done.request_id)
+        .await
+        .unwrap_err();
+    let Error::Authentication { status: 403, .. } = &error else {
+        panic!("{error:?}")
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("ADMIN scope") && message.contains("FAL_ADMIN_KEY"),
+        "{message}"
+    );
+    assert_eq!(error.request_id(), Some(done.request_id.as_str()));
+    assert!(!message.contains(emulator.key()), "{message}");
+
+    let deletion = admin(&emulator)
+        .delete_payloads(&done.request_id)
+        .await
+        .unwrap();
+    assert!(deletion.is_complete(), "{deletion:?}");
+    assert_eq!(deletion.deleted().collect::<Vec<_>>(), urls);
+    let http = reqwest::Client::new();
+    for url in &urls {
+        let status = http.get(url).send().await.unwrap().status();
+        assert_eq!(status.as_u16(), 404, "{url}");
+    }
+    let item = client(&emulator)
+        .history()
+        .endpoint(TTI)
+        .payloads(true)
+        .all()
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(item.input.is_none() && item.output.is_none(), "{item:?}");
+    assert_eq!(emulator.stats().key_leaks, 0);
+
+    // an unknown request: fal's not_found, in its error shape
+    let error = admin(&emulator)
+        .delete_payloads("00000000-0000-0000-0000-000000000000")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::NotFound { detail, .. } if detail.contains("not found")),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.context().unwrap().error_type.as_deref(),
+        Some("not_found")
+    );
+}
+
+#[tokio::test]
+async fn a_deletion_repeated_with_its_key_gets_the_first_answer() {
+    let emulator = emulator().await;
+    let done = client(&emulator).text_to_image("once").run().await.unwrap();
+    let admin = admin(&emulator);
+    let first = admin
+        .delete_payloads_with_key(&done.request_id, "job-1")
+        .await
+        .unwrap();
+    assert_eq!(first.files.len(), 1);
+    let again = admin
+        .delete_payloads_with_key(&done.request_id, "job-1")
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the cached answer, naming the file deleted");
+    // a new key is a new deletion, of what is left: nothing
+    let later = admin.delete_payloads(&done.request_id).await.unwrap();
+    assert!(later.files.is_empty(), "{later:?}");
+    let keys: Vec<String> = on(&emulator, Route::DeletePayloads)
+        .iter()
+        .filter_map(|r| {
+            r.headers
+                .iter()
+                .find(|(name, _)| name == "idempotency-key")
+                .map(|(_, value)| value.clone())
+        })
+        .collect();
+    assert_eq!(keys.len(), 3, "every call carries a key");
+    assert_eq!(keys[..2], ["job-1", "job-1"]);
+    assert_ne!(keys[2], "job-1");
+}
+
+#[tokio::test]
+async fn a_rate_limited_page_is_retried_after_a_pause_and_reported_with_fals_words() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::History, Fault::PlatformRateLimited)],
+        ..Config::default()
+    })
+    .await;
+    let client = client(&emulator);
+    run_jobs(&client, 1).await;
+    let items = client.history().endpoint(TTI).all().await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(emulator.stats().history, 2, "the 429, then the page");
+
+    emulator.set_faults(vec![FaultRule::rate(
+        Route::History,
+        Fault::PlatformRateLimited,
+        1.0,
+    )]);
+    let error = client.history().endpoint(TTI).all().await.unwrap_err();
+    let Error::RateLimited {
+        retry_after: None,
+        context,
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!(context.error_type.as_deref(), Some("rate_limited"));
+    assert!(
+        context
+            .request_id
+            .as_deref()
+            .is_some_and(|id| id.len() == 36),
+        "fal's request id, for its support: {context:?}"
+    );
+}
+
+/// The input a submit sent, as the emulator received it.
+fn last_input(emulator: &Emulator) -> Value {
+    on(emulator, Route::Submit)
+        .pop()
+        .and_then(|r| r.body)
+        .expect("a JSON submit")
+}
+
+#[tokio::test]
+async fn a_lost_submit_is_found_or_not_found_or_cannot_be_known() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let before = SystemTime::now() - Duration::from_secs(1);
+    let handle = client
+        .text_to_image("a lost kite")
+        .seed(7)
+        .submit()
+        .await
+        .unwrap();
+    let sent = SubmitRecord::new(TTI, last_input(&emulator), before);
+    assert_eq!(
+        client.find_submitted(&sent).await.unwrap(),
+        SubmitLookup::Found {
+            request_id: handle.request_id().to_string()
+        }
+    );
+    let other = SubmitRecord::new(TTI, json!({"prompt": "never sent"}), before);
+    assert_eq!(
+        client.find_submitted(&other).await.unwrap(),
+        SubmitLookup::NotFound
+    );
+    // another endpoint's history holds nothing of it
+    let elsewhere = SubmitRecord::new(endpoints::FLUX_PRO_KONTEXT, sent.input.clone(), before);
+    assert_eq!(
+        client.find_submitted(&elsewhere).await.unwrap(),
+        SubmitLookup::NotFound
+    );
+
+    // the same job twice: either may be the one
+    client
+        .text_to_image("a lost kite")
+        .seed(7)
+        .submit()
+        .await
+        .unwrap();
+    assert!(matches!(
+        client.find_submitted(&sent).await.unwrap(),
+        SubmitLookup::Several { request_ids } if request_ids.len() == 2
+    ));
+
+    // a submit with store_io off left no input to compare
+    client
+        .text_to_image("unseen")
+        .store_io(false)
+        .submit()
+        .await
+        .unwrap();
+    let unseen = SubmitRecord::new(TTI, last_input(&emulator), before);
+    let lookup = client.find_submitted(&unseen).await.unwrap();
+    assert!(
+        matches!(&lookup, SubmitLookup::CannotKnow { reason } if reason.contains("store_io(false)")),
+        "{lookup:?}"
+    );
+}
+
+/// A recorded request without what changes between runs.
+fn sent(request: &fal_emulator::RecordedRequest) -> Value {
+    let headers: Vec<_> = request
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            matches!(
+                name.as_str(),
+                "authorization" | "content-type" | "idempotency-key"
+            )
+        })
+        .cloned()
+        .collect();
+    json!({
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": headers,
+        "body": request.body,
+    })
+}
+
+/// An answer without what changes between runs (ids, times, URLs' ports).
+fn stable(mut value: Value, emulator: &Emulator) -> Value {
+    fn walk(value: &mut Value, cdn: &str) {
+        match value {
+            Value::Object(map) => {
+                for (key, field) in map.iter_mut() {
+                    match key.as_str() {
+                        "request_id" | "sent_at" | "started_at" | "ended_at" | "duration"
+                        | "inference"
+                            if !field.is_null() =>
+                        {
+                            *field = json!(format!("<{key}>"));
+                        }
+                        _ => walk(field, cdn),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| walk(item, cdn)),
+            Value::String(text) => *text = text.replace(cdn, "{cdn}"),
+            _ => {}
+        }
+    }
+    walk(&mut value, emulator.cdn_url());
+    value
+}
+
+#[tokio::test]
+async fn what_the_history_and_a_deletion_send_and_answer() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let done = client
+        .text_to_image("snapshot")
+        .seed(3)
+        .run()
+        .await
+        .unwrap();
+    let since = std::time::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let items = client
+        .history()
+        .endpoint(TTI)
+        .since(since)
+        .status(fal_kontext::HistoryStatus::Success)
+        .payloads(true)
+        .sort(fal_kontext::HistorySort::Duration)
+        .page_size(10)
+        .all()
+        .await
+        .unwrap();
+    let deletion = admin(&emulator)
+        .delete_payloads_with_key(&done.request_id, "snapshot-key")
+        .await
+        .unwrap();
+    let requests: Vec<Value> = emulator
+        .requests()
+        .iter()
+        .filter(|r| matches!(r.route, Route::History | Route::DeletePayloads))
+        .map(|r| {
+            let mut request = sent(r);
+            request["path"] = json!(r.path.replace(&done.request_id, "{id}"));
+            request
+        })
+        .collect();
+    insta::assert_json_snapshot!("history_and_deletion_requests", requests);
+    insta::assert_json_snapshot!(
+        "history_and_deletion_answers",
+        stable(json!({"items": items, "deletion": deletion}), &emulator)
+    );
+}
