@@ -84,6 +84,10 @@ pub enum Command {
     Batch(BatchArgs),
     /// Show fal's current prices of the Kontext endpoints (or of those named).
     Price(PriceArgs),
+    /// List your requests at fal (its request history), newest first.
+    History(crate::commands::HistoryArgs),
+    /// Delete what fal stored of requests: their input, output and output files.
+    Delete(crate::commands::DeleteArgs),
     /// Run the local fal emulator in the foreground until Ctrl-C.
     #[cfg(feature = "emulator")]
     Emulator(fal_emulator::EmulatorArgs),
@@ -482,6 +486,11 @@ pub struct BatchArgs {
     /// submitting once what was submitted would cost more.
     #[arg(long, value_name = "AMOUNT", value_parser = amount(), allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
+    /// Once a job's images are saved, delete what fal stored of its request
+    /// (input, output, output files; needs an ADMIN key: FAL_ADMIN_KEY, else
+    /// FAL_KEY). Recorded in the state file: a rerun does not repeat it.
+    #[arg(long)]
+    pub delete_payloads: bool,
 }
 
 /// `kontext price`.

@@ -40,6 +40,7 @@ async fn connect_local() -> Result<Connection, Failure> {
     let urls = emulator.urls();
     let client = Client::builder()
         .key(&urls.key)
+        .admin_key(emulator.admin_key())
         .queue_url(&urls.queue)
         .run_url(&urls.run)
         .rest_url(&urls.rest)

@@ -1,6 +1,8 @@
 //! The pieces of `kontext batch`: reading the jobs file and keeping the
-//! state that makes a batch resumable, and what it costs.
+//! state that makes a batch resumable, what it costs, and the deletion of
+//! what fal stored of its requests.
 
 pub mod budget;
 pub mod jobs;
+pub mod payloads;
 pub mod state;

@@ -5,6 +5,7 @@
 //! {"id":"a1","request_id":"…","endpoint":"fal-ai/flux-pro/kontext"}   fal accepted it
 //! {"id":"a1","done":["out/a1-1.png"],"billable_units":1,"cost":0.04} its images are saved
 //! {"id":"a2","failed":"fal rejected the input: …"}                    it failed
+//! {"id":"a1","payloads_deleted":"…"}       fal's stored payloads of that request are deleted
 //! ```
 //!
 //! Replaying it tells a rerun what to skip (done), what to collect
@@ -53,6 +54,13 @@ pub enum Record {
         /// Why.
         failed: String,
     },
+    /// What fal stored of the job's request is deleted (`--delete-payloads`).
+    PayloadsDeleted {
+        /// The job.
+        id: String,
+        /// The request whose payloads were deleted.
+        payloads_deleted: String,
+    },
 }
 
 /// What the state file says of one job: its last request and its last record.
@@ -64,6 +72,8 @@ pub struct JobState {
     pub done: Option<Vec<PathBuf>>,
     /// True while its last record is a submit: there is a request to collect.
     pub pending: bool,
+    /// The request whose stored payloads were deleted, if any.
+    pub payloads_deleted: Option<String>,
 }
 
 /// The open, locked state file.
@@ -166,6 +176,12 @@ fn replay(records: impl IntoIterator<Item = Record>) -> HashMap<String, JobState
                 job.done = None;
                 job.pending = false;
             }
+            Record::PayloadsDeleted {
+                id,
+                payloads_deleted,
+            } => {
+                jobs.entry(id).or_default().payloads_deleted = Some(payloads_deleted);
+            }
         }
     }
     jobs
@@ -208,6 +224,20 @@ mod tests {
             Some(("r2".into(), "fal-ai/flux-pro/kontext".into()))
         );
         assert!(!jobs["c"].pending && jobs["c"].done.is_none());
+    }
+
+    #[test]
+    fn a_payload_deletion_is_remembered_with_its_request() {
+        let deleted = Record::PayloadsDeleted {
+            id: "a".into(),
+            payloads_deleted: "r1".into(),
+        };
+        let line = serde_json::to_string(&deleted).unwrap();
+        assert_eq!(line, r#"{"id":"a","payloads_deleted":"r1"}"#);
+        let read: Record = serde_json::from_str(&line).unwrap();
+        let jobs = replay([submitted("a", "r1"), read]);
+        assert_eq!(jobs["a"].payloads_deleted.as_deref(), Some("r1"));
+        assert!(jobs["a"].pending, "a deletion does not settle the job");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tokio::sync::RwLock;
 
 use crate::batch::budget::{self, Budget};
 use crate::batch::jobs;
+use crate::batch::payloads;
 use crate::batch::state::{JobState, Record, StateFile};
 use crate::cli::{BatchArgs, Global};
 use crate::exit::{self, Failure};
@@ -203,17 +204,43 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
     drop(results);
     batch.bar.finish();
     let budget = batch.budget;
-    let state_path = batch
-        .state
-        .into_inner()
-        .expect("state lock")
-        .path()
-        .to_path_buf();
+    let state_path = batch.state.lock().expect("state lock").path().to_path_buf();
     let outcomes: Vec<Outcome> = outcomes
         .into_iter()
         .map(|o| o.expect("every job ran"))
         .collect();
-    summarize(&lines, &outcomes, &state_path, budget.as_ref(), global)
+    let deleted = match args.delete_payloads {
+        true => {
+            let mut state = batch.state.into_inner().expect("state lock");
+            let saved = saved_requests(&lines, &outcomes);
+            payloads::delete_saved(&connection.client, &mut state, &previous, saved).await
+        }
+        false => Ok(()),
+    };
+    summarize(&lines, &outcomes, &state_path, budget.as_ref(), global).and(deleted)
+}
+
+/// The jobs whose images are saved (in this run or before), with their requests.
+fn saved_requests(lines: &[jobs::Line], outcomes: &[Outcome]) -> Vec<payloads::Saved> {
+    lines
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(line, outcome)| {
+            let request_id = match outcome {
+                Outcome::Done { request_id, .. } => request_id,
+                Outcome::Skipped {
+                    request_id: Some(request_id),
+                    ..
+                } => request_id,
+                _ => return None,
+            };
+            let (id, _) = line.job.as_ref().ok()?;
+            Some(payloads::Saved {
+                id: id.clone(),
+                request_id: request_id.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Writes a record; a state that cannot be written cannot protect anything.

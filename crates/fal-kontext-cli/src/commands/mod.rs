@@ -6,9 +6,11 @@ use crate::exit::Failure;
 mod batch;
 mod cancel;
 mod completions;
+mod delete;
 mod edit;
 mod emulator;
 mod generate;
+mod history;
 mod multi;
 mod one;
 mod price;
@@ -16,6 +18,9 @@ mod result;
 mod status;
 mod submit;
 mod webhook;
+
+pub use delete::DeleteArgs;
+pub use history::{HistoryArgs, escaped};
 
 /// How long `status --watch` and `result` follow a request when no
 /// `--timeout` bounds them: in effect, until it completes.
@@ -47,6 +52,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cancel(args) => cancel::run(args, &global).await,
         Command::Batch(args) => batch::run(args, &global).await,
         Command::Price(args) => price::run(args, &global).await,
+        Command::History(args) => history::run(args, &global).await,
+        Command::Delete(args) => delete::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve(args, &global).await,
         Command::Completions { shell } => {

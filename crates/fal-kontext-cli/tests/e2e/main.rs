@@ -9,5 +9,6 @@ mod edit;
 mod exit_codes;
 mod harness;
 mod help;
+mod history;
 mod pricing;
 mod webhook;

@@ -1,0 +1,298 @@
+//! `kontext history`: this account's requests at fal, from its request
+//! history (fal's Platform API, `FAL_PLATFORM_URL`), newest first: a table,
+//! or one JSON object per line with `--json`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use fal_kontext::{HistoryItem, HistoryStatus};
+use futures::TryStreamExt;
+
+use crate::cli::Global;
+use crate::exit::Failure;
+use crate::local::connect;
+
+/// `kontext history`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+--since and --until take a duration back from now (90s, 30m, 12h, 7d) or a date \
+(2026-01-31, UTC midnight) or a time (2026-01-31T18:00:00Z). fal's default window is the \
+last 24 hours (90 days with --request-id). fal keeps inputs and outputs for 30 days, never \
+for requests sent with --no-store-io or --sync.")]
+pub struct HistoryArgs {
+    /// An endpoint to list; repeat for more (default: the seven of the Kontext family).
+    #[arg(long = "endpoint", value_name = "ID", num_args = 1)]
+    pub endpoints: Vec<String>,
+    /// Only requests sent since then: a duration back from now, a date or a time.
+    #[arg(long, value_name = "DURATION|DATE", value_parser = when)]
+    pub since: Option<SystemTime>,
+    /// Only requests sent before then (same forms as --since).
+    #[arg(long, value_name = "DURATION|DATE", value_parser = when)]
+    pub until: Option<SystemTime>,
+    /// Only requests that ended this way.
+    #[arg(long, value_name = "STATUS", value_parser = status)]
+    pub status: Option<HistoryStatus>,
+    /// Only the request with this id.
+    #[arg(long, value_name = "ID", value_parser = crate::cli::request_id)]
+    pub request_id: Option<String>,
+    /// With each request's input and output JSON, where fal still keeps them.
+    #[arg(long)]
+    pub payloads: bool,
+    /// List at most N requests.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// How many requests to ask fal for per call, 1 to 100.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub page_size: Option<u8>,
+}
+
+fn status(text: &str) -> Result<HistoryStatus, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "must be one of {}",
+            HistoryStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// A duration back from now (`90s`, `30m`, `12h`, `7d`), a date
+/// (`2026-01-31`, midnight UTC) or an RFC 3339 time.
+pub fn when(text: &str) -> Result<SystemTime, String> {
+    const RULE: &str = "must be a duration back from now (90s, 30m, 12h, 7d), a date \
+                        (2026-01-31) or a time (2026-01-31T18:00:00Z)";
+    let text = text.trim();
+    let is_duration = text.ends_with(|c: char| c.is_ascii_lowercase())
+        && text[..text.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if let Some(unit) = text.chars().last().filter(|_| is_duration) {
+        let count: u64 = text[..text.len() - 1].parse().map_err(|_| RULE)?;
+        let seconds = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(RULE.into()),
+        };
+        let back = Duration::from_secs(count.checked_mul(seconds).ok_or(RULE)?);
+        return SystemTime::now()
+            .checked_sub(back)
+            .ok_or_else(|| RULE.into());
+    }
+    let (date, time) = text.split_once(['T', 't']).unwrap_or((text, "00:00:00Z"));
+    let days = days_of(date).ok_or(RULE)?;
+    let seconds = seconds_of(time).ok_or(RULE)?;
+    let at = days * 86_400 + seconds;
+    u64::try_from(at)
+        .ok()
+        .and_then(|at| UNIX_EPOCH.checked_add(Duration::from_secs(at)))
+        .ok_or_else(|| RULE.into())
+}
+
+/// The days since 1970-01-01 of `YYYY-MM-DD` (Howard Hinnant's
+/// `days_from_civil`).
+fn days_of(date: &str) -> Option<i64> {
+    let mut parts = date.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || year.len() != 4 || month.len() != 2 || day.len() != 2 {
+        return None;
+    }
+    let (year, month, day): (i64, i64, i64) =
+        (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let longest = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month) || day < 1 || day > longest[(month - 1) as usize] {
+        return None;
+    }
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
+}
+
+/// The seconds from midnight UTC of `HH:MM:SS` followed by `Z` or an offset
+/// (`+02:00`); fractions of a second are dropped.
+fn seconds_of(time: &str) -> Option<i64> {
+    let (clock, offset) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (clock, offset) = time.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (hours, minutes) = offset[1..].split_once(':')?;
+        (
+            clock,
+            sign * (hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60),
+        )
+    };
+    let clock = clock.split('.').next()?;
+    let mut parts = clock.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    let (h, m, s): (i64, i64, i64) = (h.parse().ok()?, m.parse().ok()?, s.parse().ok()?);
+    if parts.next().is_some() || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + s - offset)
+}
+
+/// Lists the requests.
+pub async fn run(args: HistoryArgs, global: &Global) -> Result<(), Failure> {
+    let connection = connect(global.local).await?;
+    let mut query = connection.client.history().payloads(args.payloads);
+    query = if args.endpoints.is_empty() {
+        query.endpoints(fal_kontext::endpoints::ALL.iter().copied())
+    } else {
+        query.endpoints(args.endpoints)
+    };
+    if let Some(since) = args.since {
+        query = query.since(since);
+    }
+    if let Some(until) = args.until {
+        query = query.until(until);
+    }
+    if let Some(status) = args.status {
+        query = query.status(status);
+    }
+    if let Some(id) = args.request_id {
+        query = query.request_id(id);
+    }
+    if let Some(limit) = args.limit {
+        query = query.limit(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    if let Some(size) = args.page_size {
+        query = query.page_size(size);
+    }
+    let mut requests = query.stream()?;
+    if !global.json {
+        println!(
+            "{:<36}  {:<40}  {:>6}  {:<25}  {:>9}{}",
+            "REQUEST ID",
+            "ENDPOINT",
+            "STATUS",
+            "ENDED",
+            "SECONDS",
+            if args.payloads { "  PAYLOADS" } else { "" }
+        );
+    }
+    while let Some(request) = requests.try_next().await? {
+        if global.json {
+            // serde_json escapes every control character fal's text may hold
+            println!(
+                "{}",
+                serde_json::to_string(&request).expect("a request serializes")
+            );
+        } else {
+            println!("{}", row(&request, args.payloads));
+        }
+    }
+    Ok(())
+}
+
+/// One line of the table, fal's text escaped so that it cannot drive the
+/// terminal.
+fn row(request: &HistoryItem, payloads: bool) -> String {
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".into());
+    let mut line = format!(
+        "{:<36}  {:<40}  {:>6}  {:<25}  {:>9}",
+        escaped(&request.request_id),
+        escaped(&request.endpoint_id),
+        or_dash(request.status_code.map(|code| code.to_string())),
+        or_dash(request.ended_at.as_deref().map(escaped)),
+        or_dash(request.duration.map(|seconds| format!("{seconds:.2}"))),
+    );
+    if payloads {
+        line.push_str(match (&request.input, &request.output) {
+            (Some(_), Some(_)) => "  input, output",
+            (Some(_), None) => "  input",
+            (None, Some(_)) => "  output",
+            (None, None) => "  none kept",
+        });
+    }
+    line
+}
+
+/// `text` with control characters (escape sequences, line breaks) written
+/// as `\u{…}`.
+pub fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn dates_and_times_are_read_in_utc() {
+        assert_eq!(when("1970-01-02"), Ok(at(86_400)));
+        assert_eq!(when("2026-01-31"), Ok(at(1_769_817_600)));
+        assert_eq!(
+            when("2026-01-31T18:00:00Z"),
+            Ok(at(1_769_817_600 + 18 * 3600))
+        );
+        assert_eq!(
+            when("2026-01-31T20:00:00.5+02:00"),
+            Ok(at(1_769_817_600 + 18 * 3600))
+        );
+        assert_eq!(when("2024-02-29"), Ok(at(1_709_164_800)));
+        for bad in [
+            "2025-02-29",
+            "2026-13-01",
+            "26-01-31",
+            "yesterday",
+            "5w",
+            "-3h",
+            "2026-01-31T25:00:00Z",
+        ] {
+            assert!(when(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_count_back_from_now() {
+        let back = SystemTime::now()
+            .duration_since(when("2h").unwrap())
+            .unwrap();
+        assert!(
+            back > Duration::from_secs(7199) && back < Duration::from_secs(7260),
+            "{back:?}"
+        );
+    }
+
+    #[test]
+    fn fal_text_cannot_drive_the_terminal() {
+        assert_eq!(escaped("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
+        assert_eq!(
+            escaped("fal-ai/flux-pro/kontext"),
+            "fal-ai/flux-pro/kontext"
+        );
+    }
+}
