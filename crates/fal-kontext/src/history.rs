@@ -751,6 +751,9 @@ pub struct SubmitRecord {
     pub input: Value,
     /// When it was sent (this machine's clock).
     pub submitted_at: SystemTime,
+    /// Top-level input fields not compared, because the caller does not know
+    /// what was sent in them (see [`ignoring`](Self::ignoring)).
+    pub ignored: Vec<String>,
 }
 
 impl SubmitRecord {
@@ -769,7 +772,45 @@ impl SubmitRecord {
             endpoint: endpoint.into(),
             input,
             submitted_at,
+            ignored: Vec::new(),
         }
+    }
+
+    /// Does not compare the input field `field`: for a value the caller does
+    /// not know, such as the URL a local image was uploaded to
+    /// (`image_url`, `image_urls`). The other fields must then tell the job
+    /// apart: two requests that differ only there are
+    /// [`SubmitLookup::Several`], never one taken for the other.
+    ///
+    /// ```
+    /// let sent = fal_kontext::SubmitRecord::new(
+    ///     "fal-ai/flux-pro/kontext",
+    ///     serde_json::json!({"prompt": "Make it night", "seed": 7}),
+    ///     std::time::SystemTime::now(),
+    /// )
+    /// .ignoring("image_url");
+    /// assert_eq!(sent.ignored, ["image_url"]);
+    /// ```
+    pub fn ignoring(mut self, field: impl Into<String>) -> Self {
+        self.ignored.push(field.into());
+        self
+    }
+
+    /// Whether `stored`, an input fal kept, is this submit's.
+    fn matches(&self, stored: &Value) -> bool {
+        if self.ignored.is_empty() {
+            return same_json(stored, &self.input);
+        }
+        let without = |value: &Value| match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(key, _)| !self.ignored.contains(key))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        same_json(&without(stored), &without(&self.input))
     }
 }
 
@@ -806,7 +847,8 @@ impl Client {
     /// ([`Error::AmbiguousSubmit`]) in the request history: the requests of
     /// its endpoint sent since [`SUBMIT_CLOCK_SLACK`] before it, with their
     /// payloads, whose stored input is the JSON it sent (numbers compared by
-    /// value). A submit sent with `store_io(false)` or `sync_mode` left no
+    /// value; fields [`SubmitRecord::ignoring`] names left out). A submit
+    /// sent with `store_io(false)` or `sync_mode` left no
     /// input to compare with: the answer is then
     /// [`SubmitLookup::CannotKnow`], unless no request at all is in the window.
     ///
@@ -839,7 +881,7 @@ impl Client {
         let mut without_input = 0usize;
         while let Some(request) = requests.try_next().await? {
             match &request.input {
-                Some(input) if same_json(input, &submit.input) => {
+                Some(input) if submit.matches(input) => {
                     matching.push(request.request_id);
                 }
                 Some(_) => {}
@@ -911,6 +953,21 @@ mod tests {
         ] {
             assert!(!same_json(&sent, &other), "{other}");
         }
+    }
+
+    #[test]
+    fn ignored_fields_are_left_out_of_the_comparison() {
+        let sent = SubmitRecord::new(
+            "e",
+            json!({"prompt": "p", "image_url": "local.png"}),
+            UNIX_EPOCH,
+        );
+        let stored = json!({"prompt": "p", "image_url": "https://v3.fal.media/files/x.png"});
+        assert!(!sent.matches(&stored));
+        let sent = sent.ignoring("image_url");
+        assert!(sent.matches(&stored));
+        assert!(sent.matches(&json!({"prompt": "p"})));
+        assert!(!sent.matches(&json!({"prompt": "q", "image_url": "x"})));
     }
 
     #[test]
