@@ -9,6 +9,7 @@ mod faults;
 mod images;
 mod pricing;
 mod queue;
+mod requests;
 mod run;
 mod storage;
 mod tls;
