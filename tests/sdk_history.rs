@@ -428,3 +428,64 @@ async fn what_the_history_and_a_deletion_send_and_answer() {
         stable(json!({"items": items, "deletion": deletion}), &emulator)
     );
 }
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_admin_key_is_never_printed_nor_logged() {
+    const ADMIN: &str = "admin-key-0123456789-very-secret";
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emulator = emulator_with(Config {
+        admin_key: ADMIN.into(),
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::DeletePayloads, Fault::AppError)],
+        ..Config::default()
+    })
+    .await;
+    let done = client(&emulator).text_to_image("p").run().await.unwrap();
+    let admin = admin(&emulator);
+    assert!(!format!("{admin:?}").contains(ADMIN));
+    // a 500, retried, then the deletion
+    let deletion = admin.delete_payloads(&done.request_id).await.unwrap();
+    assert!(deletion.is_complete());
+    let typo = builder(&emulator)
+        .admin_key(format!("{ADMIN}-typo"))
+        .build()
+        .unwrap();
+    let error = typo.delete_payloads(&done.request_id).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Authentication { status: 401, .. }),
+        "{error:?}"
+    );
+    assert!(!format!("{error} {error:?}").contains(ADMIN));
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "the capture works"
+    );
+    assert!(
+        !logs.contains(ADMIN),
+        "the admin key appeared in a log line"
+    );
+    assert_eq!(emulator.stats().key_leaks, 0);
+}
