@@ -24,6 +24,9 @@ pub struct ReadyLine {
     pub urls: Urls,
     /// What `FAL_PLATFORM_URL` takes: see [`Emulator::platform_url`].
     pub platform: String,
+    /// What `FAL_ADMIN_KEY` takes: see [`Emulator::admin_key`].
+    #[serde(default)]
+    pub admin_key: String,
     /// See [`Emulator::proxy_url`].
     pub proxy: String,
     /// With TLS: a PEM file with the CA to trust (`SSL_CERT_FILE`,
@@ -60,6 +63,7 @@ pub async fn serve_until_ctrl_c(config: Config) -> io::Result<()> {
     let line = ReadyLine {
         urls: emulator.urls().clone(),
         platform: emulator.platform_url(),
+        admin_key: emulator.admin_key().to_owned(),
         proxy: emulator.proxy_url().to_owned(),
         ca_cert,
     };

@@ -31,7 +31,15 @@ async fn the_binary_prints_its_urls_as_one_json_line_and_serves() {
     .await
     .expect("reader");
     let raw: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
-    for field in ["queue", "run", "rest", "cdn", "key", "platform"] {
+    for field in [
+        "queue",
+        "run",
+        "rest",
+        "cdn",
+        "key",
+        "platform",
+        "admin_key",
+    ] {
         assert!(raw[field].is_string(), "{field} in {line}");
     }
     let ready: ReadyLine = serde_json::from_value(raw).expect("a ReadyLine");
