@@ -489,3 +489,55 @@ async fn the_admin_key_is_never_printed_nor_logged() {
     );
     assert_eq!(emulator.stats().key_leaks, 0);
 }
+
+/// A server that answers every request with `body` (200, JSON), for ever.
+fn answering(body: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_lean_page_is_read_and_a_cursor_that_repeats_ends_the_paging() {
+    // only what fal must send of a request, and a next_cursor that never changes
+    let url = answering(
+        r#"{"items": [{"request_id": "r1", "endpoint_id": "fal-ai/flux-pro/kontext", "later": 1}], "next_cursor": "same"}"#,
+    );
+    let client = Client::builder()
+        .key("k")
+        .platform_url(url)
+        .build()
+        .unwrap();
+    let mut pages = client
+        .history()
+        .endpoint(endpoints::FLUX_PRO_KONTEXT)
+        .stream()
+        .unwrap();
+    let first = pages.try_next().await.unwrap().unwrap();
+    assert_eq!(first.request_id, "r1");
+    assert!(first.sent_at.is_none() && first.ended_at.is_none());
+    // the second page is asked with "same" and answers "same" again: a
+    // loop, which ends the stream instead of paging for ever
+    let error = pages.try_next().await.unwrap_err();
+    assert!(error.to_string().contains("next_cursor"), "{error}");
+    assert!(
+        pages.try_next().await.unwrap().is_none(),
+        "the stream has ended"
+    );
+}
