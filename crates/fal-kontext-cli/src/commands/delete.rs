@@ -31,6 +31,8 @@ pub struct DeleteArgs {
 
 /// Deletes each request's payloads, printing each file's outcome.
 pub async fn run(args: DeleteArgs, global: &Global) -> Result<(), Failure> {
+    // a fresh emulator holds no earlier request
+    super::refuse_local(global)?;
     if !args.yes && std::io::stdin().is_terminal() && !confirmed(args.request_ids.len()) {
         return Err(Failure::Usage("nothing deleted: not confirmed".into()));
     }

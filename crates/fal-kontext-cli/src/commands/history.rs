@@ -154,6 +154,8 @@ fn seconds_of(time: &str) -> Option<i64> {
 
 /// Lists the requests.
 pub async fn run(args: HistoryArgs, global: &Global) -> Result<(), Failure> {
+    // a fresh emulator holds no earlier request
+    super::refuse_local(global)?;
     let connection = connect(global.local).await?;
     let mut query = connection.client.history().payloads(args.payloads);
     query = if args.endpoints.is_empty() {
