@@ -541,3 +541,40 @@ async fn a_lean_page_is_read_and_a_cursor_that_repeats_ends_the_paging() {
         "the stream has ended"
     );
 }
+
+#[tokio::test]
+async fn a_request_records_what_its_submit_sends_for_the_lookup() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let at = SystemTime::now() - Duration::from_secs(1);
+
+    // an image by URL is compared as sent
+    let request = client
+        .edit("lost by url", "https://example.com/street.png")
+        .seed(3)
+        .output_format(fal_kontext::OutputFormat::Png);
+    let record = request.submit_record(at).unwrap();
+    assert!(record.ignored.is_empty());
+    let handle = request.submit().await.unwrap();
+    assert_eq!(record.input, last_input(&emulator), "exactly what was sent");
+    assert_eq!(
+        client.find_submitted(&record).await.unwrap(),
+        SubmitLookup::Found {
+            request_id: handle.request_id().to_string()
+        }
+    );
+
+    // a local file's URL is known only at the submit: its field is left out
+    let request = client
+        .multi("lost locally", [common::SAMPLE, common::SAMPLE])
+        .seed(4);
+    let record = request.submit_record(at).unwrap();
+    assert_eq!(record.ignored, ["image_urls"]);
+    let handle = request.submit().await.unwrap();
+    assert_eq!(
+        client.find_submitted(&record).await.unwrap(),
+        SubmitLookup::Found {
+            request_id: handle.request_id().to_string()
+        }
+    );
+}

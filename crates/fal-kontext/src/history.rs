@@ -28,9 +28,10 @@ use fal_kontext_api::platform::types::{
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{Call, Failed};
+use crate::requests::Kind;
+use crate::{Client, ImageInput, Request};
 
 /// The most endpoints one history call may name (fal's limit).
 const MAX_ENDPOINTS: usize = 50;
@@ -811,6 +812,53 @@ impl SubmitRecord {
             other => other.clone(),
         };
         same_json(&without(stored), &without(&self.input))
+    }
+}
+
+impl<K: Kind> Request<K> {
+    /// The record [`Client::find_submitted`] looks for, of this request
+    /// submitted at `submitted_at`: its endpoint and the input JSON it sends.
+    /// An image given as a URL or a `data:` URI is sent as it is and
+    /// compared; a local file or bytes become a URL only at the submit (an
+    /// upload), so their field (`image_url`, `image_urls`) is left out of the
+    /// comparison ([`SubmitRecord::ignoring`]). Take it before the submit,
+    /// which consumes the request; nothing is sent or read here.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().key("id:secret").build()?;
+    /// let request = client.edit("Make it night", "day.png").seed(7);
+    /// let record = request.submit_record(std::time::SystemTime::now())?;
+    /// assert_eq!(record.endpoint, "fal-ai/flux-pro/kontext");
+    /// assert_eq!(record.input["prompt"], "Make it night");
+    /// assert_eq!(record.ignored, ["image_url"]);
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn submit_record(&self, submitted_at: SystemTime) -> Result<SubmitRecord> {
+        self.validate()?;
+        let images = self.kind.images();
+        let urls = images
+            .iter()
+            .map(|(_, image)| match image {
+                ImageInput::Url(url) | ImageInput::DataUri(url) => url.clone(),
+                // not known before the submit: an upload's URL
+                _ => "https://upload.invalid/unknown".to_string(),
+            })
+            .collect();
+        let input = self.kind.input(&self.fields, urls)?;
+        let input = serde_json::to_value(&input).map_err(|source| Error::Decode {
+            what: "the request's input",
+            body: String::new(),
+            source,
+            context: ErrorContext::default(),
+        })?;
+        let mut record = SubmitRecord::new(self.kind.endpoint(), input, submitted_at);
+        for (field, image) in images {
+            let known = matches!(image, ImageInput::Url(_) | ImageInput::DataUri(_));
+            if !known && !record.ignored.iter().any(|f| f == field) {
+                record = record.ignoring(field);
+            }
+        }
+        Ok(record)
     }
 }
 
