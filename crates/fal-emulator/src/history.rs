@@ -2,7 +2,7 @@
 //! APIs' `GET /models/requests/by-endpoint`): every queue and run request,
 //! its times and how it ended, and its input and output JSON unless it was
 //! sent with `x-fal-store-io: 0` or `sync_mode` (fal keeps no payloads of
-//! those: https://docs.fal.ai/documentation/model-apis/common-parameters ,
+//! those: <https://docs.fal.ai/documentation/model-apis/common-parameters> ,
 //! the Kontext schemas' `sync_mode`). A payload deletion removes both JSONs
 //! and the output files from the CDN.
 

@@ -1,4 +1,4 @@
-//! fal's Platform APIs on requests (https://api.fal.ai/v1/openapi.json),
+//! fal's Platform APIs on requests (<https://api.fal.ai/v1/openapi.json>),
 //! served on the rest origin under `/v1`: the request history
 //! (`GET /v1/models/requests/by-endpoint`, API scope) and the deletion of a
 //! request's payloads and output files (`DELETE

@@ -33,7 +33,7 @@ pub(crate) struct Submission {
 }
 
 /// Whether a request lets fal keep its payloads: not with `x-fal-store-io: 0`
-/// (https://docs.fal.ai/documentation/model-apis/common-parameters).
+/// (<https://docs.fal.ai/documentation/model-apis/common-parameters>).
 pub(crate) fn store_io(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get("x-fal-store-io")

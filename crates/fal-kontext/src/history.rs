@@ -5,9 +5,9 @@
 //! /models/requests/{id}/payloads`), and the search of the history for a
 //! submit whose answer was lost ([`Client::find_submitted`]).
 //!
-//! The facts (https://api.fal.ai/v1/openapi.json,
-//! https://docs.fal.ai/platform-apis/v1/models/requests/by-endpoint,
-//! https://fal.ai/docs/platform-apis/v1/models/requests/payloads): the
+//! The facts (<https://api.fal.ai/v1/openapi.json>,
+//! <https://docs.fal.ai/platform-apis/v1/models/requests/by-endpoint>,
+//! <https://fal.ai/docs/platform-apis/v1/models/requests/payloads>): the
 //! history is paged by an opaque `next_cursor` (null on the last page), 1 to
 //! 100 items a page; it holds a request's input and output JSON only with
 //! `expand=payloads`, only for 30 days, never for a request sent with

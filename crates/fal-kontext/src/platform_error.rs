@@ -1,7 +1,7 @@
 //! The error answers of fal's Platform APIs (prices, request history,
 //! payload deletion): every operation declares 400, 401, 403, 404, 429 and
 //! 500 with one body, `{"error": {"type", "message", "docs_url",
-//! "request_id"}}` (https://api.fal.ai/v1/openapi.json), unlike the model
+//! "request_id"}}` (<https://api.fal.ai/v1/openapi.json>), unlike the model
 //! endpoints' `{"detail": …}`. The generated type reads it; what it says goes
 //! into [`Error`](crate::Error) as its message, its `error_type` and fal's
 //! request id.

@@ -3,7 +3,7 @@
 //! `openapi/` with `--offline`), reduced to the operations this project uses
 //! and made OpenAPI 3.0, step by named step, for `fal_kontext_api::platform`.
 //!
-//! The facts (https://api.fal.ai/v1/openapi.json): fal publishes an OpenAPI
+//! The facts (<https://api.fal.ai/v1/openapi.json>): fal publishes an OpenAPI
 //! 3.1 document for its Platform APIs, served by its docs site at
 //! `/api-reference/platform-apis/openapi/v1.json`; the API is at
 //! `https://api.fal.ai/v1`, with the same `Authorization: Key …`.
