@@ -11,3 +11,4 @@ mod harness;
 mod help;
 mod pricing;
 mod webhook;
+mod webhook_limits;
