@@ -482,6 +482,10 @@ pub struct BatchArgs {
     /// submitting once what was submitted would cost more.
     #[arg(long, value_name = "AMOUNT", value_parser = amount(), allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
+    /// Submit again the jobs whose submit, in an earlier run, may have
+    /// reached fal (its answer was lost): they may then be paid twice.
+    #[arg(long)]
+    pub resubmit_unknown: bool,
 }
 
 /// `kontext price`.

@@ -295,6 +295,15 @@ fn a_download_that_keeps_failing_leaves_no_file() {
         "{}",
         describe(&output)
     );
+    // The job is named, with the command that fetches it.
+    let id = emu.only_submit_id();
+    assert!(
+        stderr(&output).contains(&format!(
+            "fal still has request {id}: `kontext result {id}` fetches it"
+        )),
+        "{}",
+        describe(&output)
+    );
     assert!(emu.stats().cdn > 1, "the download was retried");
     assert_eq!(
         files(out.path()),
