@@ -604,6 +604,9 @@ fn summarize(
                 (Rerun::Collect, Some(request_id)) => {
                     format!(" [a rerun collects request {request_id}, never submitting it again]")
                 }
+                (Rerun::Unknown, _) => {
+                    " [a rerun does not submit it again unless --resubmit-unknown]".into()
+                }
                 _ => String::new(),
             };
             eprintln!("  {}: {}{next}", line.name(), printable(reason));

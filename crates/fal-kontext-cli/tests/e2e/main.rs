@@ -11,4 +11,5 @@ mod exit_codes;
 mod harness;
 mod help;
 mod pricing;
+mod server_text;
 mod webhook;
