@@ -55,16 +55,25 @@ fn part_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_rerun_after_a_cdn_outage_collects_every_job_without_submitting_it_again() {
+    // The CDN is down for the whole first run: every download gets nginx's
+    // 503 page, or a 503 whose promised body never comes.
+    for outage in [
+        FaultRule::cdn_down(Duration::from_secs(600)),
+        FaultRule::rate(Route::Cdn, Fault::StalledErrorBody(503), 1.0),
+    ] {
+        cdn_outage_then_rerun(outage);
+    }
+}
+
+fn cdn_outage_then_rerun(outage: FaultRule) {
     let emu = Emu::start();
-    // The CDN is down for the whole first run: every download gets an nginx 503.
-    emu.emulator
-        .set_faults(vec![FaultRule::rate(Route::Cdn, Fault::Ingress(503), 1.0)]);
+    emu.emulator.set_faults(vec![outage.clone()]);
     let dir = tempfile::tempdir().unwrap();
     let jobs = jobs_file(dir.path(), 2);
     let out = dir.path().join("out");
 
     let first = run(batch(&emu, &jobs, &out, &["--json"]));
-    assert_eq!(code(&first), 4, "{}", describe(&first));
+    assert_eq!(code(&first), 4, "{outage:?}: {}", describe(&first));
     let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(summary["failed"], 2, "{summary:#}");
     for job in summary["jobs"].as_array().unwrap() {
@@ -82,12 +91,6 @@ fn a_rerun_after_a_cdn_outage_collects_every_job_without_submitting_it_again() {
     }
     let unfinished = of_kind(&records(&out), "unfinished");
     assert_eq!(unfinished.len(), 2, "{unfinished:#?}");
-    assert!(
-        unfinished
-            .iter()
-            .all(|r| r["unfinished"].as_str().unwrap().contains("503")),
-        "{unfinished:#?}"
-    );
     assert_eq!(part_files(&out), Vec::<String>::new());
 
     // The CDN is back.
@@ -98,7 +101,7 @@ fn a_rerun_after_a_cdn_outage_collects_every_job_without_submitting_it_again() {
     assert_eq!(
         submits_per_prompt(&emu),
         once_each(2),
-        "each job submitted exactly once across both runs"
+        "{outage:?}: each job submitted exactly once across both runs"
     );
     for n in 1..=2 {
         assert!(is_whole_jpeg(&out.join(format!("j{n}-1.jpg"))));
@@ -258,4 +261,60 @@ fn max_cost_counts_only_the_jobs_that_reached_fal() {
     );
     assert_eq!(summary["budget"]["left_for_a_rerun"], 0, "{summary:#}");
     assert_eq!(submits_per_prompt(&emu), once_each(2));
+}
+
+#[test]
+fn a_submit_whose_answer_was_lost_is_recorded_unknown_and_not_submitted_again() {
+    // fal takes j1's submit, then the answer is lost: a gateway's 502
+    // without a request id, or the connection cut before a byte of it.
+    for fault in [Fault::GatewayAfterApp(502), Fault::CutBeforeHeaders] {
+        let emu = Emu::start();
+        emu.emulator
+            .set_faults(vec![FaultRule::once(Route::Submit, fault.clone())]);
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = jobs_file(dir.path(), 2);
+        let out = dir.path().join("out");
+
+        let first = run(batch(&emu, &jobs, &out, &["--concurrency", "1", "--json"]));
+        assert_eq!(code(&first), 4, "{fault:?}: {}", describe(&first));
+        let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
+        assert_eq!(summary["jobs"][0]["rerun"], "unknown", "{summary:#}");
+        assert_eq!(summary["done"], 1, "{summary:#}");
+        assert!(
+            stderr(&first).contains("a rerun does not submit it again unless --resubmit-unknown"),
+            "{}",
+            describe(&first)
+        );
+        let unknown = of_kind(&records(&out), "unknown");
+        assert_eq!(unknown.len(), 1, "{unknown:#?}");
+        assert_eq!(unknown[0]["id"], "j1");
+        assert_eq!(
+            unknown[0]["endpoint"],
+            "fal-ai/flux-pro/kontext/text-to-image"
+        );
+        assert_eq!(
+            submits_per_prompt(&emu),
+            once_each(2),
+            "{fault:?}: the submit was not repeated"
+        );
+
+        // A rerun leaves it alone, and says how to settle it.
+        let again = run(batch(&emu, &jobs, &out, &["--json"]));
+        assert_eq!(code(&again), 4, "{}", describe(&again));
+        let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+        assert_eq!(summary["skipped"], 1, "{summary:#}");
+        let reason = summary["jobs"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("not submitted again") && reason.contains("--resubmit-unknown"),
+            "{reason}"
+        );
+        assert_eq!(submits_per_prompt(&emu), once_each(2));
+
+        // Told to, it submits it again.
+        let told = run(batch(&emu, &jobs, &out, &["--resubmit-unknown", "--json"]));
+        let summary: Value = serde_json::from_str(&success(&told)).unwrap();
+        assert_eq!(summary["done"], 1, "{summary:#}");
+        assert_eq!(submits_per_prompt(&emu)["job 1"], 2);
+        assert!(is_whole_jpeg(&out.join("j1-1.jpg")));
+    }
 }
