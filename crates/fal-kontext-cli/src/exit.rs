@@ -151,14 +151,19 @@ impl Failure {
                 request_id,
                 endpoint,
                 failure,
-            } => match failure.ended() {
-                Ended::AtFal => failure.message(),
-                Ended::Here => format!(
-                    "{}; fal still has request {request_id}: `{}` fetches it",
-                    failure.message(),
-                    result_command(request_id, endpoint)
-                ),
-            },
+            } => {
+                // Failed at fal, or cancelled by its deadline: fetching it
+                // again gets nothing more.
+                if failure.ended() == Ended::AtFal || failure.cancelled_it() {
+                    failure.message()
+                } else {
+                    format!(
+                        "{}; fal still has request {request_id}: `{}` fetches it",
+                        failure.message(),
+                        result_command(request_id, endpoint)
+                    )
+                }
+            }
             #[cfg(feature = "emulator")]
             Failure::Emulator(error) => format!("could not start the local emulator: {error}"),
         }
@@ -219,6 +224,15 @@ impl Failure {
             ) => Ended::AtFal,
             Failure::Accepted { failure, .. } => failure.ended(),
             _ => Ended::Here,
+        }
+    }
+
+    /// Whether this failure is a deadline that cancelled its request.
+    fn cancelled_it(&self) -> bool {
+        match self {
+            Failure::Sdk(Error::Timeout { cancelled, .. }) => *cancelled,
+            Failure::Accepted { failure, .. } => failure.cancelled_it(),
+            _ => false,
         }
     }
 
@@ -380,6 +394,71 @@ mod tests {
             ),
             "{message}"
         );
+    }
+
+    #[test]
+    fn what_fal_decided_is_final_and_the_rest_can_be_fetched() {
+        let at_fal = [
+            Error::Validation {
+                details: vec![],
+                context: Default::default(),
+            },
+            Error::RequestFailed {
+                message: "the model failed".into(),
+                context: Default::default(),
+            },
+            Error::RequestTimeout {
+                detail: "did not start".into(),
+                context: Default::default(),
+            },
+        ];
+        for error in at_fal {
+            assert_eq!(Failure::Sdk(error).ended(), Ended::AtFal);
+        }
+        let here = [
+            Failure::Save(Error::Server {
+                status: 503,
+                body: "Service Temporarily Unavailable".into(),
+                context: Default::default(),
+            }),
+            Failure::Sdk(Error::Timeout {
+                request_id: Some("r1".into()),
+                after: std::time::Duration::from_secs(900),
+                cancelled: true,
+            }),
+            Failure::Save(Error::Io {
+                path: "out".into(),
+                source: std::io::Error::other("disk full"),
+            }),
+        ];
+        for failure in here {
+            assert_eq!(failure.ended(), Ended::Here, "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn a_failure_after_the_submit_names_the_request_and_how_to_fetch_it() {
+        let unsaved = Failure::Save(Error::Server {
+            status: 503,
+            body: "Service Temporarily Unavailable".into(),
+            context: Default::default(),
+        })
+        .accepted("r1", "fal-ai/flux-kontext/dev");
+        assert_eq!(
+            unsaved.message(),
+            "could not save the images: fal answered 503: Service Temporarily Unavailable; \
+             fal still has request r1: `kontext result r1 --model dev` fetches it"
+        );
+        assert_eq!(unsaved.request(), Some(("r1", "fal-ai/flux-kontext/dev")));
+        assert_eq!(unsaved.code(), FAILED);
+
+        let failed = Failure::Sdk(Error::RequestFailed {
+            message: "the model failed".into(),
+            context: Default::default(),
+        })
+        .accepted("r2", "fal-ai/flux-pro/kontext");
+        assert_eq!(failed.message(), "the request failed: the model failed");
+        assert_eq!(failed.request(), Some(("r2", "fal-ai/flux-pro/kontext")));
     }
 
     #[test]
