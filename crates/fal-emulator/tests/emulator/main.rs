@@ -10,6 +10,7 @@ mod images;
 mod pricing;
 mod queue;
 mod run;
+mod stalls;
 mod storage;
 mod tls;
 mod webhooks;
