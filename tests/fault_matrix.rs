@@ -5,13 +5,16 @@
 //! paid twice), no key sent off the API hosts and, for downloads, no partial
 //! file left behind.
 //!
-//! The retry rules (see `fal_kontext::RetryPolicy`): status, result, cancel
-//! and upload initiate retry on connection errors, 408, 429 (`Retry-After`
+//! The retry rules (see `fal_kontext::RetryPolicy` and the README's
+//! reliability section): status, result, cancel and upload initiate retry on
+//! connection errors, their own time limits, 408, 429 (`Retry-After`
 //! honoured, capped by the policy), 500, 502, 503 and 504, downloads and
 //! storage uploads on the same but 500; a submit retries only when fal
-//! provably never saw it (429, an ingress page without `x-fal-request-id`, a
-//! refused connection); the 504 of the caller's own `x-fal-request-timeout`
-//! is never retried. Waiting (see `fal_kontext::Subscription`) gives a stream
+//! provably never saw it (429, an ingress 503 page without
+//! `x-fal-request-id`, a refused connection), is ambiguous (never repeated)
+//! after a gateway's 502/504 without `x-fal-request-id`, and follows the job
+//! its answer's head named when the body is lost; the 504 of the caller's
+//! own `x-fal-request-timeout` is never retried. Waiting (see `fal_kontext::Subscription`) gives a stream
 //! that fails or goes silent up for polling. Every fault here hits once, the
 //! first request of its route after the setup.
 
@@ -78,6 +81,8 @@ enum Outcome {
     NotFound,
     Validation,
     Timeout,
+    /// A submit fal may have taken, not repeated (`Error::AmbiguousSubmit`).
+    Ambiguous,
     /// The caller's start deadline ran out at fal (`Error::RequestTimeout`).
     RequestTimeout,
     /// An answer larger than the SDK reads (`Error::TooLarge`).
@@ -96,6 +101,7 @@ fn outcome_of(error: &Error) -> Outcome {
         Error::Validation { .. } => Outcome::Validation,
         Error::Timeout { .. } => Outcome::Timeout,
         Error::RequestTimeout { .. } => Outcome::RequestTimeout,
+        Error::AmbiguousSubmit { .. } => Outcome::Ambiguous,
         Error::TooLarge { .. } => Outcome::TooLarge,
         _ => Outcome::Other,
     }
@@ -141,8 +147,7 @@ use Fault::{
     UserTimeout,
 };
 use Outcome::{
-    Authentication, Cancelled, Decode, Output, SavedAsServed, Server, Timeout, Transport,
-    Validation,
+    Ambiguous, Authentication, Cancelled, Decode, Output, SavedAsServed, Server, Validation,
 };
 
 /// A 429 whose `Retry-After` no clock can hold (`1e20` seconds): read as an
@@ -156,15 +161,15 @@ fn absurd() -> Fault {
 static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     // submit: repeated only when fal provably never saw it
     cell(Submit, RATE_LIMITED, Output, "a 429 is refused before the app: retried after Retry-After"),
-    cell(Submit, Ingress(502), Output, "an ingress page (no x-fal-request-id) passed nothing on: retried"),
+    cell(Submit, Ingress(502), Ambiguous, "a gateway's 502 may come after fal took the job: never repeated, said as such"),
     cell(Submit, Ingress(503), Output, "an ingress page (no x-fal-request-id) passed nothing on: retried"),
-    cell(Submit, Ingress(504), Output, "an ingress page (no x-fal-request-id) passed nothing on: retried"),
+    cell(Submit, Ingress(504), Ambiguous, "a gateway's 504 may come after fal took the job: never repeated, said as such"),
     cell(Submit, AppError, Server(500), "the app created the job: never submitted twice"),
-    cell(Submit, ResetMidBody, Transport, "the job exists, its answer was lost: never submitted twice"),
+    cell(Submit, ResetMidBody, Output, "the answer's head named the job: followed, never submitted twice"),
     cell(Submit, CutStreamAfter(1), Output, "a one-frame answer has nothing to cut"),
-    cell(Submit, SlowBody(SLOW), Timeout, "the call timeout ends it; the job exists, named by the answer's headers: never submitted twice"),
-    cell(Submit, MalformedJson, Decode, "a 200 that is not JSON names no request to follow"),
-    cell(Submit, Truncate, Transport, "the body was cut after the job was created: never submitted twice"),
+    cell(Submit, SlowBody(SLOW), Output, "the body idle limit ends it; the head named the job: followed, never submitted twice"),
+    cell(Submit, MalformedJson, Output, "a 200 whose head names the job is followed, whatever its body"),
+    cell(Submit, Truncate, Output, "the body was cut after the head named the job: followed, never submitted twice"),
     cell(Submit, Unauthorized, Authentication, "a refused key is final"),
     cell(Submit, NotFound, Outcome::NotFound, "an unknown endpoint is final"),
     cell(Submit, Unprocessable, Validation, "rejected input is final, with fal's details"),
@@ -276,7 +281,7 @@ static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     cell(UploadInitiate, Lean, Output, "an upload answer is neither a status nor an output"),
     cell(UploadPut, Lean, Output, "the storage's answer is not read"),
     // an outage of fal's ingress: nginx 502 pages without x-fal-request-id
-    cell(Submit, Outage, Output, "the ingress passed nothing on: retried, one job"),
+    cell(Submit, Outage, Ambiguous, "a 502 does not prove fal never saw it: never repeated, said as such"),
     cell(Status, Outage, Output, "idempotent: retried"),
     cell(Stream, Outage, Output, "the stream is refused: polling takes over"),
     cell(Result, Outage, Output, "idempotent: retried"),
@@ -285,14 +290,14 @@ static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     cell(UploadInitiate, Outage, Output, "idempotent: retried"),
     cell(UploadPut, Outage, Output, "idempotent: retried"),
     // a status stream that goes silent, connection open (any other body: never ends)
-    cell(Submit, SilentStreamAfter(1), Timeout, "the call timeout ends it; the job may exist: never submitted twice"),
+    cell(Submit, SilentStreamAfter(1), Output, "the body idle limit ends it; the head named the job: followed"),
     cell(Status, SilentStreamAfter(1), Output, "the call timeout ends it, then it is retried"),
     cell(Stream, SilentStreamAfter(1), Output, "silent past its idle bound: polling takes over"),
     cell(Result, SilentStreamAfter(1), Output, "the call timeout ends it, then it is retried"),
     cell(Cancel, SilentStreamAfter(1), Cancelled(CancelOutcome::AlreadyCompleted), "the cancel landed; after the call timeout the retry finds it ended"),
     cell(Download, SilentStreamAfter(1), Output, "a stall longer than the call timeout is retried"),
     cell(UploadInitiate, SilentStreamAfter(1), Output, "the call timeout ends it, then it is retried"),
-    cell(UploadPut, SilentStreamAfter(1), Timeout, "an upload is bounded by the wait's deadline; nothing was submitted"),
+    cell(UploadPut, SilentStreamAfter(1), Output, "the storage's silent answer ends at the body idle limit: retried"),
     // returned URLs on a foreign origin, which counts the keys it is sent
     cell(Submit, ForeignUrls, Output, "never followed: the app-root path on the queue origin serves the calls"),
     cell(Status, ForeignUrls, Output, "a status's URLs are not followed"),
@@ -321,7 +326,7 @@ static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     cell(UploadInitiate, absurd(), Output, "retried after the bounded wait"),
     cell(UploadPut, absurd(), Output, "retried after the bounded wait"),
     // an answer that never ends (no Content-Length): only the SDK's bounds stop it
-    cell(Submit, EndlessBody, Outcome::TooLarge, "final at 64 MiB; the job exists, named by the answer's headers"),
+    cell(Submit, EndlessBody, Output, "read no further than 64 MiB; the head named the job: followed"),
     cell(Status, EndlessBody, Outcome::TooLarge, "final at 64 MiB, read no further"),
     cell(Stream, EndlessBody, Output, "an event past 1 MiB ends the stream: polling takes over"),
     cell(Result, EndlessBody, Outcome::TooLarge, "final at 64 MiB; the request is named, to fetch later"),
@@ -371,6 +376,7 @@ async fn play(cell: &Cell) -> Played {
     if matches!(cell.fault, SlowBody(_) | SilentStreamAfter(_)) {
         client = client
             .call_timeout(SLOW_CELL_CALL_TIMEOUT)
+            .body_idle_timeout(SLOW_CELL_CALL_TIMEOUT)
             .stream_idle_timeout(SLOW_CELL_CALL_TIMEOUT);
     }
     let client = client.build().unwrap();

@@ -359,7 +359,7 @@ mod tests {
         let timeout = Error::Timeout {
             request_id: None,
             after: std::time::Duration::from_secs(1),
-            cancelled: false,
+            cancel: fal_kontext::CancelAtDeadline::NotSent,
         };
         assert_eq!(code_of(&timeout), FAILED);
         let disk = Error::Io {

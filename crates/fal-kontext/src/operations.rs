@@ -13,8 +13,8 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use crate::Client;
 use crate::endpoints;
 use crate::error::{Error, Result};
-use crate::http::MAX_ANSWER_BYTES;
 use crate::requests::{Input, QueueOptions};
+use crate::retry::limits::MAX_ANSWER_BYTES;
 use crate::submit_options::Wire;
 
 /// The app whose queue answers a request's status, stream, result and
@@ -107,7 +107,7 @@ impl Client {
             );
         }
         // A status stream is read an event at a time, each event bounded
-        // (`wait::MAX_EVENT_BYTES`); it may run for minutes.
+        // (`sse::MAX_EVENT_BYTES`); it may run for minutes.
         let max_answer_bytes = (accept == Accept::Json).then_some(MAX_ANSWER_BYTES);
         Ok(api::Client::new_with_client(
             &settings.queue_url,

@@ -1,5 +1,5 @@
 //! fal's webhook keys: a JWKS fetched from a public URL, cached for at most
-//! 24 hours (/work/shared/api/webhooks-and-headers.md, step 4), fetched
+//! 24 hours (<https://docs.fal.ai/model-apis/model-endpoints/webhooks>), fetched
 //! again when no cached key verifies (key rotation), and fetched by one
 //! caller at a time however many deliveries wait for it.
 
