@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use fal_kontext::Error;
+use fal_kontext::{CancelAtDeadline, Error};
 
 use crate::server_text::printable;
 use crate::signal::Stop;
@@ -230,7 +230,7 @@ impl Failure {
     /// Whether this failure is a deadline that cancelled its request.
     fn cancelled_it(&self) -> bool {
         match self {
-            Failure::Sdk(Error::Timeout { cancelled, .. }) => *cancelled,
+            Failure::Sdk(Error::Timeout { cancel, .. }) => *cancel == CancelAtDeadline::Cancelled,
             Failure::Accepted { failure, .. } => failure.cancelled_it(),
             _ => false,
         }
@@ -424,7 +424,7 @@ mod tests {
             Failure::Sdk(Error::Timeout {
                 request_id: Some("r1".into()),
                 after: std::time::Duration::from_secs(900),
-                cancelled: true,
+                cancel: CancelAtDeadline::Cancelled,
             }),
             Failure::Save(Error::Io {
                 path: "out".into(),
