@@ -310,3 +310,41 @@ fn a_submit_whose_answer_was_lost_is_recorded_unknown_and_not_submitted_again() 
         assert!(is_whole_jpeg(&out.join("j1-1.jpg")));
     }
 }
+
+#[test]
+fn a_stop_signal_during_the_downloads_leaves_no_partial_file_and_a_rerun_collects_them() {
+    let emu = Emu::start();
+    // Each image trickles from the CDN for a few seconds.
+    emu.emulator.set_faults(vec![FaultRule::rate(
+        Route::Cdn,
+        Fault::SlowBody(Duration::from_secs(5)),
+        1.0,
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = jobs_file(dir.path(), 2);
+    let out = dir.path().join("out");
+
+    let child = spawn(batch(&emu, &jobs, &out, &["--concurrency", "2"]));
+    emu.wait_for("both downloads under way", |s| s.cdn >= 2);
+    // Until the downloads have written something.
+    let mut waited = 0;
+    while part_files(&out).len() < 2 {
+        std::thread::sleep(Duration::from_millis(10));
+        waited += 1;
+        assert!(waited < 1000, "no download started: {:?}", files(&out));
+    }
+    signal(child.id(), "INT");
+    let stopped = finish(child);
+    assert_eq!(code(&stopped), 130, "{}", describe(&stopped));
+    assert_eq!(
+        files(&out),
+        ["batch-state.jsonl"],
+        "the downloads in flight removed their temporary files"
+    );
+
+    emu.emulator.set_faults(vec![]);
+    let again = run(batch(&emu, &jobs, &out, &["--json"]));
+    let summary: Value = serde_json::from_str(&success(&again)).unwrap();
+    assert_eq!(summary["done"], 2, "{summary:#}");
+    assert_eq!(submits_per_prompt(&emu), once_each(2));
+}
