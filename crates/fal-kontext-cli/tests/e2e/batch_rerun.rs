@@ -4,7 +4,7 @@
 //! counted at the emulator.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fal_emulator::{Config, Fault, FaultRule, Route};
@@ -13,14 +13,17 @@ use serde_json::Value;
 use crate::batch::submits_per_prompt;
 use crate::harness::*;
 
-/// A jobs file of `n` text-to-image jobs `j1`… with prompts `job 1`….
-fn jobs_file(dir: &Path, n: usize) -> std::path::PathBuf {
-    let jobs = dir.join("jobs.jsonl");
+/// A directory holding a jobs file of `n` text-to-image jobs `j1`… with
+/// prompts `job 1`…, and the path of `--out` in it: (directory, jobs, out).
+fn workspace(n: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
     let lines: Vec<String> = (1..=n)
         .map(|n| format!(r#"{{"id": "j{n}", "prompt": "job {n}"}}"#))
         .collect();
     std::fs::write(&jobs, lines.join("\n")).unwrap();
-    jobs
+    let out = dir.path().join("out");
+    (dir, jobs, out)
 }
 
 /// Each of the `n` prompts submitted exactly once.
@@ -60,9 +63,7 @@ fn a_rerun_after_a_cdn_outage_collects_every_job_without_submitting_it_again() {
     // 503 page.
     emu.emulator
         .set_faults(vec![FaultRule::cdn_down(Duration::from_secs(600))]);
-    let dir = tempfile::tempdir().unwrap();
-    let jobs = jobs_file(dir.path(), 2);
-    let out = dir.path().join("out");
+    let (_dir, jobs, out) = workspace(2);
 
     let first = run(batch(&emu, &jobs, &out, &["--json"]));
     assert_eq!(code(&first), 4, "{}", describe(&first));
@@ -118,9 +119,7 @@ fn sigterm_and_sighup_stop_a_batch_like_ctrl_c_and_a_rerun_pays_for_nothing_twic
             Fault::SlowBody(Duration::from_millis(1500)),
             1.0,
         )]);
-        let dir = tempfile::tempdir().unwrap();
-        let jobs = jobs_file(dir.path(), 4);
-        let out = dir.path().join("out");
+        let (_dir, jobs, out) = workspace(4);
 
         let child = spawn(batch(&emu, &jobs, &out, &["--concurrency", "2"]));
         emu.wait_for("two submits on the wire", |s| s.jobs_created == 2);
@@ -161,9 +160,7 @@ fn sigterm_and_sighup_stop_a_batch_like_ctrl_c_and_a_rerun_pays_for_nothing_twic
 #[test]
 fn a_torn_last_line_is_cut_off_and_the_records_before_it_are_kept() {
     let emu = Emu::start();
-    let dir = tempfile::tempdir().unwrap();
-    let jobs = jobs_file(dir.path(), 3);
-    let out = dir.path().join("out");
+    let (_dir, jobs, out) = workspace(3);
     success(&run(batch(&emu, &jobs, &out, &["--concurrency", "1"])));
     assert_eq!(emu.stats().submit, 3);
 
@@ -263,9 +260,7 @@ fn a_submit_whose_answer_was_lost_is_recorded_unknown_and_not_submitted_again() 
         let emu = Emu::start();
         emu.emulator
             .set_faults(vec![FaultRule::once(Route::Submit, fault.clone())]);
-        let dir = tempfile::tempdir().unwrap();
-        let jobs = jobs_file(dir.path(), 2);
-        let out = dir.path().join("out");
+        let (_dir, jobs, out) = workspace(2);
 
         let first = run(batch(&emu, &jobs, &out, &["--concurrency", "1", "--json"]));
         assert_eq!(code(&first), 4, "{fault:?}: {}", describe(&first));
@@ -320,9 +315,7 @@ fn a_stop_signal_during_the_downloads_leaves_no_partial_file_and_a_rerun_collect
         Fault::SlowBody(Duration::from_secs(5)),
         1.0,
     )]);
-    let dir = tempfile::tempdir().unwrap();
-    let jobs = jobs_file(dir.path(), 2);
-    let out = dir.path().join("out");
+    let (_dir, jobs, out) = workspace(2);
 
     let child = spawn(batch(&emu, &jobs, &out, &["--concurrency", "2"]));
     emu.wait_for("both downloads under way", |s| s.cdn >= 2);
