@@ -609,7 +609,11 @@ fn summarize(
                 }
                 _ => String::new(),
             };
-            eprintln!("  {}: {}{next}", line.name(), printable(reason));
+            eprintln!(
+                "  {}: {}",
+                line.name(),
+                printable(&format!("{reason}{next}"))
+            );
         }
     }
     if global.json {

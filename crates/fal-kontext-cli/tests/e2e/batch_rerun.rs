@@ -341,3 +341,37 @@ fn a_stop_signal_during_the_downloads_leaves_no_partial_file_and_a_rerun_collect
     assert_eq!(summary["done"], 2, "{summary:#}");
     assert_eq!(submits_per_prompt(&emu), once_each(2));
 }
+
+#[test]
+fn a_job_whose_deadline_passed_after_it_finished_is_collected_not_paid_again() {
+    let emu = Emu::start();
+    // The jobs finish at once, but their results cannot be fetched before
+    // the batch's deadline passes: fal's ingress answers 503 to every fetch.
+    emu.emulator.set_faults(vec![FaultRule::rate(
+        Route::Result,
+        Fault::Ingress(503),
+        1.0,
+    )]);
+    let (_dir, jobs, out) = workspace(2);
+
+    let first = run(batch(&emu, &jobs, &out, &["--timeout", "2", "--json"]));
+    assert_eq!(code(&first), 4, "{}", describe(&first));
+    let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
+    for job in summary["jobs"].as_array().unwrap() {
+        assert_eq!(job["rerun"], "collect", "{job:#}");
+        assert!(
+            job["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("gave up after 2s"),
+            "{job:#}"
+        );
+    }
+    assert_eq!(of_kind(&records(&out), "unfinished").len(), 2);
+
+    emu.emulator.set_faults(vec![]);
+    let second = run(batch(&emu, &jobs, &out, &["--json"]));
+    let summary: Value = serde_json::from_str(&success(&second)).unwrap();
+    assert_eq!(summary["done"], 2, "{summary:#}");
+    assert_eq!(submits_per_prompt(&emu), once_each(2));
+}
