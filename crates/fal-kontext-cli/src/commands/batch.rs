@@ -479,7 +479,7 @@ fn unknown_submit(job: &Job, endpoint: &str, resubmit: bool) -> Result<Work, Out
         reason: format!(
             "an earlier run's submit to {endpoint} may have reached fal (its answer was lost), \
              so it is not submitted again: the job may be running; look for it in fal's \
-             request history, or rerun with --resubmit-unknown to submit it again"
+             request history"
         ),
         code: exit::FAILED,
         request_id: None,

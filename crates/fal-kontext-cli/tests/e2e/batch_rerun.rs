@@ -290,10 +290,13 @@ fn a_submit_whose_answer_was_lost_is_recorded_unknown_and_not_submitted_again() 
         assert_eq!(code(&again), 4, "{}", describe(&again));
         let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
         assert_eq!(summary["skipped"], 1, "{summary:#}");
+        assert_eq!(summary["jobs"][0]["rerun"], "unknown", "{summary:#}");
         let reason = summary["jobs"][0]["reason"].as_str().unwrap();
+        assert!(reason.contains("not submitted again"), "{reason}");
         assert!(
-            reason.contains("not submitted again") && reason.contains("--resubmit-unknown"),
-            "{reason}"
+            stderr(&again).contains("a rerun does not submit it again unless --resubmit-unknown"),
+            "{}",
+            describe(&again)
         );
         assert_eq!(submits_per_prompt(&emu), once_each(2));
 
