@@ -182,8 +182,14 @@ impl Failed {
         use fal_kontext_api::Error as Api;
         match error {
             // a body that grew past the bound while being read
-            Api::ResponseBodyError(error) if grew_too_large(&error) => {
+            Api::ResponseBodyError(error)
+                if in_chain::<fal_kontext_api::AnswerTooLarge>(&error) =>
+            {
                 Failed::Final(too_large(what))
+            }
+            // a body that stopped coming (the hooks' idle bound)
+            Api::ResponseBodyError(error) if in_chain::<fal_kontext_api::AnswerStalled>(&error) => {
+                Failed::TimedOut(idle)
             }
             Api::CommunicationError(error)
             | Api::ResponseBodyError(error)
@@ -243,12 +249,14 @@ impl Failed {
     }
 }
 
-/// Whether a body stopped being read because it grew past the bound of the
-/// generated client's hooks (`CallSettings::max_answer_bytes`).
-fn grew_too_large(error: &reqwest::Error) -> bool {
+/// Whether a body stopped being read for a reason `R` of the generated
+/// client's hooks: it grew past `CallSettings::max_answer_bytes`
+/// (`AnswerTooLarge`), or went silent for `CallSettings::body_idle`
+/// (`AnswerStalled`).
+fn in_chain<R: std::error::Error + 'static>(error: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = source {
-        if error.is::<fal_kontext_api::AnswerTooLarge>() {
+        if error.is::<R>() {
             return true;
         }
         source = error.source();

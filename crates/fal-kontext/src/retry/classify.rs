@@ -62,11 +62,18 @@ fn submit_answer(answer: &Answer) -> Verdict {
 /// An error page of fal's ingress, which passed nothing on to fal: a 502,
 /// 503 or 504 without `x-fal-request-id` (every answer of fal's own carries
 /// it) from nginx, as fal's Python client tells them apart (fal-client
-/// 1.0.3, `_is_ingress_error`).
+/// 1.0.3, `_is_ingress_error`, which looks for "nginx" in the body). The
+/// `Server: nginx` header counts too, for a page whose body never came
+/// within the body idle limit.
 fn is_ingress_page(answer: &Answer) -> bool {
+    let nginx = |text: &[u8]| text.windows(5).any(|w| w.eq_ignore_ascii_case(b"nginx"));
     matches!(answer.status.as_u16(), 502..=504)
         && !answer.headers.contains_key("x-fal-request-id")
-        && answer.body.windows(5).any(|w| w == b"nginx")
+        && (nginx(&answer.body)
+            || answer
+                .headers
+                .get(reqwest::header::SERVER)
+                .is_some_and(|server| nginx(server.as_bytes())))
 }
 
 /// The 504 fal answers when the start deadline the caller set with
@@ -128,6 +135,9 @@ mod tests {
             assert_eq!(verdict(SUBMIT, &from_fal), Verdict::Stop, "{status}");
         }
         assert_eq!(verdict(SUBMIT, &answer(503, json, "{}")), Verdict::Stop);
+        // an nginx page whose body never came: its Server header tells
+        let headless = with(answer(503, html, ""), "server", "nginx");
+        assert_eq!(verdict(SUBMIT, &headless), Verdict::Retry);
         let timed_out = Failed::TimedOut(std::time::Duration::from_secs(1));
         assert!(ambiguous(verdict(SUBMIT, &timed_out)));
     }

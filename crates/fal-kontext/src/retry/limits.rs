@@ -22,6 +22,14 @@ pub(crate) struct Limits {
     pub total: Duration,
 }
 
+/// The JWKS fetch of a webhook receiver (fal's public key set): 10 s in
+/// all, so a delivery is answered while fal still waits for it.
+pub(crate) const JWKS_LIMITS: Limits = Limits {
+    first_byte: Duration::from_secs(10),
+    idle: Duration::from_secs(10),
+    total: Duration::from_secs(10),
+};
+
 /// Why a body was not read whole.
 pub(crate) enum Cut<E> {
     /// It broke (a reset, fewer bytes than promised).
