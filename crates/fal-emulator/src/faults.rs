@@ -2,7 +2,9 @@
 //! ([`Fault`]). The gateway asks [`FaultEngine::pick`] once per request; a
 //! fault either answers in place of the app ([`Fault::short_circuit`]),
 //! spoils the app's answer ([`spoil`]), or (a user timeout) changes the job
-//! the request creates.
+//! the request creates; the gateway itself never answers
+//! ([`Fault::NoAnswer`]) or hangs up after the app ran
+//! ([`Fault::CutBeforeHeaders`]).
 
 use std::time::Duration;
 

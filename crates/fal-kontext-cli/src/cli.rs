@@ -521,15 +521,28 @@ pub struct ServeArgs {
     /// fal's webhook key set (a JWKS).
     #[arg(long, value_name = "URL", default_value = fal_kontext::webhook::DEFAULT_JWKS_URL)]
     pub jwks_url: String,
+    /// Take only this fal user's deliveries (their signed X-Fal-Webhook-User-Id): any other
+    /// account's is answered 401, unread, and nothing is fetched for it.
+    #[arg(long, value_name = "ID", env = "FAL_WEBHOOK_USER_ID")]
+    pub user_id: Option<String>,
+    /// Give up saving one event's images after this many seconds: the delivery is answered 503
+    /// and the next one fal sends is handled anew.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = seconds())]
+    pub save_timeout: u64,
 }
 
 const SERVE_HELP: &str = "\
 Submit with `--webhook URL` (URL: where fal reaches this server). Each delivery is answered
-200 when genuine, 401 when its signature is missing or wrong or its timestamp is more than
-5 minutes off, 400 when it is genuine but not an event, 503 when fal's key set cannot be fetched
-(fal delivers again later). The images of each successful event are saved in --out as
-<request-id>-<n>.<ext>; an event delivered again saves nothing new. One line per event on
-stdout (one JSON object with --json); refused deliveries are reported on stderr.";
+200 when genuine, 401 when its signature is missing or wrong, its timestamp is more than
+5 minutes off or it is for another fal user than --user-id, 400 when it is genuine but not an
+event, 413 when its body is over 64 MiB, 500 when the images could not be saved, 503 when fal's
+key set cannot be fetched, the images were not saved within --save-timeout or too many bodies
+are being read at once (fal delivers again later). The headers are checked before the body is
+read. Without --user-id, any fal account can have its deliveries saved here: set it (or
+FAL_WEBHOOK_USER_ID) to the user id of your deliveries. The images of each successful event are
+saved in --out as <request-id>-<n>.<ext>; an event delivered again saves nothing new. One line
+per event on stdout (one JSON object with --json); refused deliveries are reported on stderr.
+When stdout is closed, the server stops.";
 
 const BATCH_HELP: &str = "\
 Each line is one job, with the input's own field names and an \"id\" that names its outputs:

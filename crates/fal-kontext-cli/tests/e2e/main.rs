@@ -13,3 +13,4 @@ mod help;
 mod pricing;
 mod server_text;
 mod webhook;
+mod webhook_limits;
