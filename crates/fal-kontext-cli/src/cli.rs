@@ -551,7 +551,7 @@ Each line is one job, with the input's own field names and an \"id\" that names 
 from text. A local path is taken relative to the jobs file. Images are saved as <id>-<n>.<ext>.
 
 Every request id is written to batch-state.jsonl in --out the moment fal accepts it. Rerun the
-same command to resume, after a crash, a kill, Ctrl-C, SIGTERM or SIGHUP or failures:
+same command to resume after a crash, a kill, Ctrl-C, SIGTERM, SIGHUP or failed jobs:
   - done jobs are skipped;
   - a job fal accepted is collected by its request id and never submitted again, also when it
     failed on this side: its download, the deadline (--timeout), the network, the result fetch;
@@ -571,8 +571,9 @@ else 1; an image billed by megapixels counts as one), only the jobs not done or 
 before. With --max-cost, a job is submitted only while what this run sent to fal, at fal's
 prices (at what fal billed, once it says), stays within the amount; a job refused before it
 was sent (an unreadable image, a failed upload) or by fal's edge (429, an ingress error page)
-counts for nothing. The jobs in flight finish, the rest is left for a rerun (exit 5). The state file records each job's billable units as fal
-reported them, and their cost when the prices are known (with --max-cost).";
+counts for nothing. The jobs in flight finish, the rest is left for a rerun (exit 5). The state
+file records each job's billable units as fal reported them, and their cost when the prices
+are known (with --max-cost).";
 
 /// The range of `--seed`, as its error says it.
 const SEED_RULE: &str = "must be a whole number from -9223372036854775808 to 9223372036854775807";
