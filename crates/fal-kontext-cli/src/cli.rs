@@ -21,8 +21,9 @@ Exit codes:
   3    refused by the API (key, validation, unknown request)
   4    failed after retries (server, network, timeout, the model failed)
   5    batch stopped at --max-cost: jobs left unsubmitted, for a rerun
-  130  interrupted (edit, generate and multi cancel their request first;
-       batch leaves its requests running, recorded for a rerun)";
+  130  interrupted by Ctrl-C; 143 by SIGTERM, 129 by SIGHUP (edit, generate
+       and multi cancel their request first; batch leaves its requests
+       running, recorded for a rerun)";
 
 /// The whole command line.
 #[derive(Debug, Parser)]
@@ -482,6 +483,10 @@ pub struct BatchArgs {
     /// submitting once what was submitted would cost more.
     #[arg(long, value_name = "AMOUNT", value_parser = amount(), allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
+    /// Submit again the jobs whose submit, in an earlier run, may have
+    /// reached fal (its answer was lost): they may then be paid twice.
+    #[arg(long)]
+    pub resubmit_unknown: bool,
 }
 
 /// `kontext price`.
@@ -545,18 +550,30 @@ Each line is one job, with the input's own field names and an \"id\" that names 
 \"image_url\" edits one image, \"image_urls\" (a list) is a multi edit, neither makes an image
 from text. A local path is taken relative to the jobs file. Images are saved as <id>-<n>.<ext>.
 
-Every request id is written to batch-state.jsonl in --out the moment fal accepts it, so after a
-crash, a kill or Ctrl-C the same command resumes: finished jobs are skipped, submitted ones are
-collected (not paid for twice), failed ones are tried again. Exits 0 when every job is done,
-else with the highest exit code among the failures.
+Every request id is written to batch-state.jsonl in --out the moment fal accepts it. Rerun the
+same command to resume after a crash, a kill, Ctrl-C, SIGTERM, SIGHUP or failed jobs:
+  - done jobs are skipped;
+  - a job fal accepted is collected by its request id and never submitted again, also when it
+    failed on this side: its download, the deadline (--timeout), the network, the result fetch;
+  - a job fal failed (its input refused, an error status, its request_timeout passed) or that
+    was never sent is submitted again;
+  - a job whose submit may have reached fal (the answer was lost: a gateway's 502 or 504, a
+    connection cut after sending) is recorded as unknown and not submitted again, since that
+    could pay twice: look for it in fal's request history, or add --resubmit-unknown.
+Ctrl-C, SIGTERM and SIGHUP start no new submit, let the submits in flight finish and record
+their ids, and exit without cancelling anything (130, 143, 129). A torn last line of the state
+file (a kill or a full disk mid-write) is cut off on the next run; the records before it are
+kept. Exits 0 when every job is done, else with the highest exit code among the failures.
 
 --estimate and --max-cost ask fal's Platform API (FAL_PLATFORM_URL) for the prices and for the
 estimate of exactly what this run would submit: each job's endpoint and images (num_images,
 else 1; an image billed by megapixels counts as one), only the jobs not done or submitted
-before. With --max-cost, a job is submitted only while what this run submitted, at fal's
-prices (at what fal billed, once it says), stays within the amount; the jobs in flight finish,
-the rest is left for a rerun (exit 5). The state file records each job's billable units as fal
-reported them, and their cost when the prices are known (with --max-cost).";
+before. With --max-cost, a job is submitted only while what this run sent to fal, at fal's
+prices (at what fal billed, once it says), stays within the amount; a job refused before it
+was sent (an unreadable image, a failed upload) or by fal's edge (429, an ingress error page)
+counts for nothing. The jobs in flight finish, the rest is left for a rerun (exit 5). The state
+file records each job's billable units as fal reported them, and their cost when the prices
+are known (with --max-cost).";
 
 /// The range of `--seed`, as its error says it.
 const SEED_RULE: &str = "must be a whole number from -9223372036854775808 to 9223372036854775807";

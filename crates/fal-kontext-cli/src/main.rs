@@ -19,6 +19,8 @@ mod job;
 mod local;
 mod output;
 mod progress;
+mod server_text;
+mod signal;
 mod webhook;
 
 fn main() -> ExitCode {
@@ -33,8 +35,9 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
+    let json = cli.global.json;
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+        Err(failure) => failure.report(json),
     }
 }

@@ -13,8 +13,8 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use crate::Client;
 use crate::endpoints;
 use crate::error::{Error, Result};
-use crate::http::MAX_ANSWER_BYTES;
 use crate::requests::{Input, QueueOptions};
+use crate::retry::limits::MAX_ANSWER_BYTES;
 use crate::submit_options::Wire;
 
 /// The app whose queue answers a request's status, stream, result and
@@ -107,14 +107,17 @@ impl Client {
             );
         }
         // A status stream is read an event at a time, each event bounded
-        // (`wait::MAX_EVENT_BYTES`); it may run for minutes.
-        let max_answer_bytes = (accept == Accept::Json).then_some(MAX_ANSWER_BYTES);
+        // (`sse::MAX_EVENT_BYTES`), its silences by the stream idle
+        // timeout; it may run for minutes.
+        let json = accept == Accept::Json;
+        let max_answer_bytes = json.then_some(MAX_ANSWER_BYTES);
+        let body_idle = json.then_some(settings.body_idle_timeout);
         Ok(api::Client::new_with_client(
             &settings.queue_url,
             settings.http.clone(),
             api::CallSettings {
                 url: follow,
-                ..self.keyed(headers, max_answer_bytes)?
+                ..self.keyed(headers, max_answer_bytes, body_idle)?
             },
         ))
     }
@@ -126,22 +129,29 @@ impl Client {
         Ok(api::platform::Client::new_with_client(
             &settings.platform_url,
             settings.http.clone(),
-            self.keyed(HeaderMap::new(), Some(MAX_ANSWER_BYTES))?,
+            self.keyed(
+                HeaderMap::new(),
+                Some(MAX_ANSWER_BYTES),
+                Some(settings.body_idle_timeout),
+            )?,
         ))
     }
 
     /// The settings of a generated client on one of the configured API
     /// origins: `headers` and the key on every request, answers bounded by
-    /// `max_answer_bytes`.
+    /// `max_answer_bytes` and their silences by `body_idle` (the limits of
+    /// [`crate::retry`]).
     fn keyed(
         &self,
         mut headers: HeaderMap,
         max_answer_bytes: Option<u64>,
+        body_idle: Option<std::time::Duration>,
     ) -> Result<api::CallSettings> {
         headers.insert(AUTHORIZATION, self.auth_header()?);
         Ok(api::CallSettings {
             headers,
             max_answer_bytes,
+            body_idle,
             ..Default::default()
         })
     }

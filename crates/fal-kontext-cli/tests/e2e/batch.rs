@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::*;
 
 /// How many submits the emulator received for each prompt.
-fn submits_per_prompt(emu: &Emu) -> BTreeMap<String, usize> {
+pub fn submits_per_prompt(emu: &Emu) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for submit in emu.on(Route::Submit) {
         let prompt = submit.body.unwrap()["prompt"].as_str().unwrap().to_string();
@@ -21,7 +21,7 @@ fn submits_per_prompt(emu: &Emu) -> BTreeMap<String, usize> {
 }
 
 /// The records of the state file, by kind: submitted, done, failed.
-fn state_counts(out: &Path) -> (usize, usize, usize) {
+pub fn state_counts(out: &Path) -> (usize, usize, usize) {
     let text = std::fs::read_to_string(out.join("batch-state.jsonl")).unwrap_or_default();
     let records: Vec<Value> = text
         .lines()
