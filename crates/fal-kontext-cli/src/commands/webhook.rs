@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use crate::cli::{Global, ServeArgs};
 use crate::exit::Failure;
 use crate::output;
-use crate::webhook::{Receiver, listen, serve_until_ctrl_c};
+use crate::webhook::{Receiver, listen, serve_until_stopped};
 
 /// Listens until Ctrl-C (or until stdout is closed); every delivery is
 /// verified against `--jwks-url` and, with `--user-id`, taken only for that
@@ -49,6 +49,10 @@ pub async fn serve(args: ServeArgs, global: &Global) -> Result<(), Failure> {
             args.port
         ))
     })?;
+    // Caught from before the address is announced: whoever reads it may
+    // stop the server at once, and SIGTERM/SIGHUP must end it as cleanly as
+    // Ctrl-C (a save in flight is left for fal to deliver again).
+    let signalled = crate::signal::stop();
     eprintln!(
         "kontext webhook serve: listening on http://{address}/ (keys: {}); Ctrl-C stops",
         verifier.jwks_url()
@@ -70,6 +74,6 @@ pub async fn serve(args: ServeArgs, global: &Global) -> Result<(), Failure> {
         save_timeout,
         stop.clone(),
     );
-    serve_until_ctrl_c(listener, Arc::new(receiver), stop).await;
+    serve_until_stopped(listener, Arc::new(receiver), stop, signalled).await;
     Ok(())
 }

@@ -59,18 +59,23 @@ pub async fn listen(host: IpAddr, port: u16) -> Result<TcpListener, Failure> {
     })
 }
 
-/// Serves until Ctrl-C, or until `stop` is notified (stdout was closed).
-pub async fn serve_until_ctrl_c(listener: TcpListener, receiver: Arc<Receiver>, stop: Arc<Notify>) {
+/// Serves until `signalled` completes (Ctrl-C, SIGTERM, SIGHUP: see
+/// [`crate::signal::stop`]), or until `stop` is notified (stdout was closed).
+pub async fn serve_until_stopped(
+    listener: TcpListener,
+    receiver: Arc<Receiver>,
+    stop: Arc<Notify>,
+    signalled: impl std::future::Future<Output = crate::signal::Stop>,
+) {
     let server = Arc::new(Server {
         receiver,
         budget: Semaphore::new(BUFFER_BUDGET),
     });
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    tokio::pin!(signalled);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = &mut ctrl_c => return,
+            _ = &mut signalled => return,
             () = stop.notified() => return,
         };
         let stream = match accepted {

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use super::saved;
 use crate::cli::request_id;
 use crate::output::{AnyOutput, with_paths};
+use crate::server_text::printable;
 
 /// What the server knows: fal's keys, where images go, what it has seen.
 pub struct Receiver {
@@ -94,7 +95,7 @@ impl Receiver {
         // It becomes a file name: fal's ids are UUIDs, anything else is refused.
         if let Err(rule) = request_id(&event.request_id) {
             let message = format!("the request id is unusable as a file name: {rule}");
-            eprintln!("refused a delivery: {message}");
+            eprintln!("refused a delivery: {}", printable(&message));
             return Err((StatusCode::BAD_REQUEST, message));
         }
         Ok(event)
@@ -197,7 +198,7 @@ impl Receiver {
 
 /// A refused delivery, reported on stderr; what to answer fal.
 fn refused(error: WebhookError) -> Answer {
-    eprintln!("refused a delivery: {error}");
+    eprintln!("refused a delivery: {}", printable(&error.to_string()));
     let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
     (status, error.to_string())
 }
@@ -222,7 +223,7 @@ impl Claimed {
             Ok(Ok(saved)) => saved,
             Ok(Err(error)) => {
                 let message = format!("request {id}: {error}");
-                eprintln!("could not save the images of {message}");
+                eprintln!("could not save the images of {}", printable(&message));
                 return (StatusCode::INTERNAL_SERVER_ERROR, message);
             }
             Err(_) => {
