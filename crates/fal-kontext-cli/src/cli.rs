@@ -82,6 +82,9 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Run many jobs from a JSON-lines file; rerun the same command to resume.
     Batch(BatchArgs),
+    /// Write the gallery of a batch directory: DIR/index.html, every job's
+    /// images, state and cost (kontext batch writes it after each run).
+    Gallery(GalleryArgs),
     /// Show fal's current prices of the Kontext endpoints (or of those named).
     Price(PriceArgs),
     /// Run the local fal emulator in the foreground until Ctrl-C.
@@ -284,6 +287,9 @@ pub struct EditArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub save: SaveFlags,
+    /// Also write a before/after page, <NAME>.html, beside the saved images.
+    #[arg(long, help_heading = "Output")]
+    pub gallery: bool,
 }
 
 /// `[pro]` or `[max]`: the models of text-to-image and multi.
@@ -482,6 +488,20 @@ pub struct BatchArgs {
     /// submitting once what was submitted would cost more.
     #[arg(long, value_name = "AMOUNT", value_parser = amount(), allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
+}
+
+/// `kontext gallery`.
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    /// The batch's --out directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The jobs file (default: the one the last batch run into DIR used).
+    #[arg(long, value_name = "JOBS.jsonl")]
+    pub jobs: Option<PathBuf>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `kontext price`.
