@@ -77,9 +77,9 @@ pub fn page(heading: &Heading, cards: &[Card]) -> String {
     for card in cards {
         job(&mut html, card, &heading.out);
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "</main><script nonce=\"{nonce}\">{SCRIPT}</script></body></html>\n"
+        "</main><script nonce=\"{nonce}\">{SCRIPT}</script></body></html>"
     );
     html
 }

@@ -92,7 +92,7 @@ pub fn write(out: &Path, jobs: Option<&Path>) -> std::io::Result<Written> {
         nonce: nonce(),
         out: out.display().to_string(),
     };
-    page(out, base, &entries, &heading)
+    page(out, PAGE, base, &entries, &heading)
 }
 
 /// The before/after page of one edit, `<stem>.html` beside its images.
@@ -107,10 +107,14 @@ pub fn single(out: &Path, stem: &str, entry: Entry, saved: &[PathBuf]) -> std::i
         nonce: nonce(),
         out: out.display().to_string(),
     };
-    let written = page(out, Path::new(""), std::slice::from_ref(&entry), &heading)?;
-    let path = out.join(format!("{stem}.html"));
-    std::fs::rename(&written.path, &path)?;
-    Ok(Written { path, ..written })
+    let name = format!("{stem}.html");
+    page(
+        out,
+        &name,
+        Path::new(""),
+        std::slice::from_ref(&entry),
+        &heading,
+    )
 }
 
 /// An [`Entry`] for one edit: its id, prompt, input, request and fields.
@@ -132,9 +136,16 @@ pub fn edited(
     }
 }
 
-/// Makes the thumbnails and writes the page (through a temporary file, so a
-/// reader never sees half of one).
-fn page(out: &Path, base: &Path, entries: &[Entry], heading: &Heading) -> std::io::Result<Written> {
+/// Makes the thumbnails and writes the page `out/name` (through a temporary
+/// file, so a reader never sees half of one); local inputs are relative to
+/// `base`.
+fn page(
+    out: &Path,
+    name: &str,
+    base: &Path,
+    entries: &[Entry],
+    heading: &Heading,
+) -> std::io::Result<Written> {
     let thumbs = out.join(DIR).join("thumbs");
     std::fs::create_dir_all(&thumbs)?;
     // Every image of every job, and its thumbnail.
@@ -208,8 +219,8 @@ fn page(out: &Path, base: &Path, entries: &[Entry], heading: &Heading) -> std::i
         })
         .collect();
     let html = html::page(heading, &cards);
-    let path = out.join(PAGE);
-    let part = out.join(DIR).join("index.html.part");
+    let path = out.join(name);
+    let part = out.join(DIR).join(format!("{name}.part"));
     std::fs::write(&part, &html)?;
     std::fs::rename(&part, &path)?;
     Ok(Written {
@@ -358,7 +369,7 @@ mod tests {
         let at = |secs| utc(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs));
         assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(at(1_796_241_907), "2026-12-02 20:45:07 UTC");
+        assert_eq!(at(1_796_244_307), "2026-12-02 20:45:07 UTC");
     }
 
     #[test]

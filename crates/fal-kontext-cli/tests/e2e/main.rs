@@ -7,6 +7,7 @@ mod batch;
 mod by_id;
 mod edit;
 mod exit_codes;
+mod gallery;
 mod harness;
 mod help;
 mod pricing;
