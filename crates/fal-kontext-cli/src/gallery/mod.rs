@@ -83,7 +83,11 @@ pub fn write(out: &Path, jobs: Option<&Path>) -> std::io::Result<Written> {
     let entries = read::batch(out, jobs);
     let base = jobs.and_then(Path::parent).unwrap_or(Path::new(""));
     let source = match jobs {
-        Some(jobs) => format!("jobs: {}; made {}", jobs.display(), utc(SystemTime::now())),
+        Some(jobs) => format!(
+            "jobs: {}; made {}",
+            relative(out, jobs).unwrap_or_else(|| jobs.to_path_buf()).display(),
+            utc(SystemTime::now())
+        ),
         None => format!("made {} from the state file alone", utc(SystemTime::now())),
     };
     let heading = Heading {
@@ -289,25 +293,29 @@ async fn fetch_remote_inputs(client: &Client, out: &Path, entries: &[Entry]) {
 /// `to` as a URL relative to the directory `from`, each segment
 /// percent-encoded; a `file://` URL when no relative path leads there.
 fn relative_url(from: &Path, to: &Path) -> String {
-    let (Ok(from), Ok(to)) = (std::path::absolute(from), std::path::absolute(to)) else {
-        return encode(&to.to_string_lossy());
-    };
+    match relative(from, to) {
+        Some(path) => path
+            .components()
+            .map(|c| encode(&c.as_os_str().to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join("/"),
+        None => format!("file://{}", encode(&to.to_string_lossy())),
+    }
+}
+
+/// The path of `to` relative to the directory `from`; `None` when none
+/// leads there (another drive).
+fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
+    let (from, to) = (std::path::absolute(from).ok()?, std::path::absolute(to).ok()?);
     let (from, to): (Vec<Component>, Vec<Component>) =
         (from.components().collect(), to.components().collect());
     if from.first() != to.first() {
-        return format!(
-            "file://{}",
-            encode(&to.iter().collect::<PathBuf>().to_string_lossy())
-        );
+        return None;
     }
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut segments: Vec<String> = vec!["..".into(); from.len() - common];
-    segments.extend(
-        to[common..]
-            .iter()
-            .map(|c| encode(&c.as_os_str().to_string_lossy())),
-    );
-    segments.join("/")
+    let mut path: PathBuf = std::iter::repeat_n(Component::ParentDir, from.len() - common).collect();
+    path.extend(&to[common..]);
+    Some(path)
 }
 
 /// Percent-encodes what a URL path must not hold (anything but letters,
