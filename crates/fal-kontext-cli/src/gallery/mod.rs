@@ -85,7 +85,9 @@ pub fn write(out: &Path, jobs: Option<&Path>) -> std::io::Result<Written> {
     let source = match jobs {
         Some(jobs) => format!(
             "jobs: {}; made {}",
-            relative(out, jobs).unwrap_or_else(|| jobs.to_path_buf()).display(),
+            relative(out, jobs)
+                .unwrap_or_else(|| jobs.to_path_buf())
+                .display(),
             utc(SystemTime::now())
         ),
         None => format!("made {} from the state file alone", utc(SystemTime::now())),
@@ -306,14 +308,18 @@ fn relative_url(from: &Path, to: &Path) -> String {
 /// The path of `to` relative to the directory `from`; `None` when none
 /// leads there (another drive).
 fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
-    let (from, to) = (std::path::absolute(from).ok()?, std::path::absolute(to).ok()?);
+    let (from, to) = (
+        std::path::absolute(from).ok()?,
+        std::path::absolute(to).ok()?,
+    );
     let (from, to): (Vec<Component>, Vec<Component>) =
         (from.components().collect(), to.components().collect());
     if from.first() != to.first() {
         return None;
     }
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut path: PathBuf = std::iter::repeat_n(Component::ParentDir, from.len() - common).collect();
+    let mut path: PathBuf =
+        std::iter::repeat_n(Component::ParentDir, from.len() - common).collect();
     path.extend(&to[common..]);
     Some(path)
 }
