@@ -387,6 +387,33 @@ mod tests {
     }
 
     #[test]
+    fn the_page_shows_thumbnails_when_it_can_and_the_images_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/sample.png");
+        std::fs::copy(sample, dir.path().join("a-1.png")).unwrap();
+        std::fs::write(
+            dir.path().join(crate::batch::state::FILE_NAME),
+            "{\"id\":\"a\",\"done\":[\"elsewhere/a-1.png\"]}\n",
+        )
+        .unwrap();
+        let written = write(dir.path(), None).unwrap();
+        assert_eq!(
+            (written.path.clone(), written.jobs),
+            (dir.path().join(PAGE), 1)
+        );
+        let html = std::fs::read_to_string(&written.path).unwrap();
+        assert_eq!(html.len(), written.bytes);
+        assert!(html.contains("<a href=\"a-1.png\""), "{html}");
+        let shown = if cfg!(feature = "thumbnails") {
+            "src=\".gallery/thumbs/a-1.png.jpg\""
+        } else {
+            "src=\"a-1.png\""
+        };
+        assert!(html.contains(shown), "{html}");
+        assert!(html.contains("made ") && html.contains("from the state file alone"));
+    }
+
+    #[test]
     fn images_are_referenced_relative_to_the_page() {
         assert_eq!(
             relative_url(Path::new("/b/out"), Path::new("/b/out/a-1.jpg")),
