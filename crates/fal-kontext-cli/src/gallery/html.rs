@@ -209,7 +209,7 @@ fn pics(html: &mut String, class: &str, what: &str, pics: &[Pic]) {
             Pic::Shown { src, href } => {
                 let _ = write!(
                     html,
-                    "<a href=\"{href}\" target=\"_blank\"><img src=\"{src}\" loading=\"lazy\" decoding=\"async\" alt=\"{what} {}\"></a>",
+                    "<a href=\"{href}\" target=\"_blank\"><img src=\"{src}\" loading=\"lazy\" alt=\"{what} {}\"></a>",
                     n + 1
                 );
             }

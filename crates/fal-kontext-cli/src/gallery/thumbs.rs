@@ -50,7 +50,12 @@ fn have(wanted: &Wanted) -> bool {
 /// renamed into place, so that a kill leaves no half of one to be reused).
 #[cfg(feature = "thumbnails")]
 fn make(source: &Path, thumb: &Path) -> bool {
-    let Ok(image) = image::open(source) else {
+    // By its bytes, not its name: a file's extension may lie.
+    let decoded = image::ImageReader::open(source)
+        .and_then(|reader| reader.with_guessed_format())
+        .ok()
+        .and_then(|reader| reader.decode().ok());
+    let Some(image) = decoded else {
         return false;
     };
     let small = if image.width() > SIDE || image.height() > SIDE {
