@@ -287,7 +287,7 @@ pub struct EditArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub save: SaveFlags,
-    /// Also write a before/after page, <NAME>.html, beside the saved images.
+    /// Also write a before/after page, NAME.html (the name of the images), beside them.
     #[arg(long, help_heading = "Output")]
     pub gallery: bool,
 }
