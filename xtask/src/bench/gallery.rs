@@ -4,8 +4,10 @@
 //! a 1024×768 JPEG input and output, as fal's Kontext outputs are about one
 //! megapixel; one job in 50 failed), then the release `kontext gallery` runs
 //! twice: cold (every thumbnail made) and warm (the thumbnails cached, as
-//! after a batch run, which makes them). Prints the figures; writes nothing
-//! else.
+//! after a batch run, which makes them). Then, when node and Chromium are
+//! there, the page is opened in headless Chromium (the browser test's
+//! probe) for how long it takes to open and whether every image loads.
+//! Prints the figures; writes nothing else.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,7 +53,40 @@ pub fn run(root: &Path) -> Result<()> {
         bytes as f64 / JOBS as f64,
         verdict(bytes < TARGET_BYTES)
     );
+    match open_in_chromium(root, &out.join("index.html"), &dir.join("page.png")) {
+        Ok((opened, images, broken)) => println!(
+            "  opens in headless Chromium:   {opened} ms (load event); {images} images, {broken} broken"
+        ),
+        Err(error) => println!("  not opened in Chromium: {error:#}"),
+    }
     Ok(())
+}
+
+/// Opens the page with the browser test's probe: its load time in ms, how
+/// many images it has, how many of them did not load.
+fn open_in_chromium(root: &Path, page: &Path, shot: &Path) -> Result<(u64, usize, usize)> {
+    let probe = root.join("crates/fal-kontext-cli/tests/browser/probe.mjs");
+    let output = Command::new("node")
+        .arg(probe)
+        .arg(page)
+        .arg(shot)
+        .output()
+        .context("running node")?;
+    ensure!(
+        output.status.success(),
+        "the probe failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let images = seen["images"]
+        .as_array()
+        .context("no images in the probe's answer")?;
+    let broken = images.iter().filter(|i| i["width"] == 0).count();
+    Ok((
+        seen["loadedMs"].as_u64().unwrap_or_default(),
+        images.len(),
+        broken,
+    ))
 }
 
 fn verdict(met: bool) -> &'static str {

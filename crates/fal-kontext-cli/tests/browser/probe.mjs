@@ -105,6 +105,8 @@ listeners.push(({ method, params }) => {
 
 // What the page shows, measured inside it.
 const measure = `(async () => {
+  // How long the page took to open (its load event), before anything below.
+  const loadedMs = Math.round(performance.getEntriesByType("navigation")[0].loadEventEnd);
   const images = [...document.images];
   // Lazy images load when scrolled to: ask for all of them now.
   for (const image of images) image.loading = "eager";
@@ -116,6 +118,7 @@ const measure = `(async () => {
   const counts = {};
   for (const b of document.querySelectorAll("#filters b")) counts[b.id.replace("count-", "")] = Number(b.textContent);
   const found = {
+    loadedMs,
     title: document.title,
     images: images.map((image) => ({ src: image.getAttribute("src"), width: image.naturalWidth })),
     counts,
