@@ -27,11 +27,16 @@ pub fn make_all(wanted: &[Wanted]) -> Vec<bool> {
     std::thread::scope(|scope| {
         let workers: Vec<_> = wanted
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(have).collect::<Vec<bool>>()))
+            .map(|part| {
+                let worker = scope.spawn(|| part.iter().map(have).collect::<Vec<bool>>());
+                (part.len(), worker)
+            })
             .collect();
+        // A decoder that panicked on some image costs its share its
+        // thumbnails, never the order of the others'.
         workers
             .into_iter()
-            .flat_map(|worker| worker.join().unwrap_or_default())
+            .flat_map(|(len, worker)| worker.join().unwrap_or_else(|_| vec![false; len]))
             .collect()
     })
 }
