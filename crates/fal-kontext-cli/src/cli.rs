@@ -83,6 +83,9 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Run many jobs from a JSON-lines file; rerun the same command to resume.
     Batch(BatchArgs),
+    /// Write the gallery of a batch directory: DIR/index.html, every job's
+    /// images, state and cost (kontext batch writes it after each run).
+    Gallery(GalleryArgs),
     /// Show fal's current prices of the Kontext endpoints (or of those named).
     Price(PriceArgs),
     /// Run the local fal emulator in the foreground until Ctrl-C.
@@ -285,6 +288,9 @@ pub struct EditArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub save: SaveFlags,
+    /// Also write a before/after page, NAME.html (the name of the images), beside them.
+    #[arg(long, help_heading = "Output")]
+    pub gallery: bool,
 }
 
 /// `[pro]` or `[max]`: the models of text-to-image and multi.
@@ -487,6 +493,20 @@ pub struct BatchArgs {
     /// reached fal (its answer was lost): they may then be paid twice.
     #[arg(long)]
     pub resubmit_unknown: bool,
+}
+
+/// `kontext gallery`.
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    /// The batch's --out directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The jobs file (default: the one the last batch run into DIR used).
+    #[arg(long, value_name = "JOBS.jsonl")]
+    pub jobs: Option<PathBuf>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `kontext price`.

@@ -15,6 +15,7 @@ mod batch;
 mod cli;
 mod commands;
 mod exit;
+mod gallery;
 mod job;
 mod local;
 mod output;

@@ -269,6 +269,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         .into_iter()
         .map(|o| o.expect("every job ran"))
         .collect();
+    crate::gallery::after_batch(&connection.client, &args.jobs, &args.out, global.quiet).await;
     summarize(&lines, &outcomes, &state_path, budget.as_ref(), global)
 }
 

@@ -8,6 +8,7 @@ mod cancel;
 mod completions;
 mod edit;
 mod emulator;
+mod gallery;
 mod generate;
 mod multi;
 mod one;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Result(args) => result::run(args, &global).await,
         Command::Cancel(args) => cancel::run(args, &global).await,
         Command::Batch(args) => batch::run(args, &global).await,
+        Command::Gallery(args) => gallery::run(args, &global),
         Command::Price(args) => price::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve(args, &global).await,

@@ -20,8 +20,18 @@ use crate::signal::{self, Stop};
 /// How long the cancel sent on Ctrl-C may take.
 const CANCEL_BUDGET: Duration = Duration::from_secs(10);
 
+/// A finished request and where its images were saved.
+pub struct Saved {
+    /// fal's request id.
+    pub request_id: String,
+    /// Where it was submitted.
+    pub endpoint: String,
+    /// The files.
+    pub paths: Vec<std::path::PathBuf>,
+}
+
 /// Runs `job` in the foreground and saves what it makes.
-pub async fn run(job: Job, save: &SaveFlags, global: &Global) -> Result<(), Failure> {
+pub async fn run(job: Job, save: &SaveFlags, global: &Global) -> Result<Saved, Failure> {
     if let Some(name) = &save.name {
         output::check_stem(name)
             .map_err(|rule| Failure::Usage(format!("invalid --name: {rule}")))?;
@@ -44,9 +54,9 @@ struct Foreground<'a> {
 }
 
 impl Runner for Foreground<'_> {
-    type Output = Result<(), Failure>;
+    type Output = Result<Saved, Failure>;
 
-    async fn run<K: Kind>(self, request: Request<K>) -> Result<(), Failure>
+    async fn run<K: Kind>(self, request: Request<K>) -> Result<Saved, Failure>
     where
         K::Output: Images + Serialize,
     {
@@ -117,7 +127,11 @@ impl Runner for Foreground<'_> {
         } else {
             output::print_paths(&paths);
         }
-        Ok(())
+        Ok(Saved {
+            request_id: done.request_id,
+            endpoint: endpoint.to_string(),
+            paths,
+        })
     }
 }
 

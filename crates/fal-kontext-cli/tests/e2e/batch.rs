@@ -71,9 +71,11 @@ not json
     assert_eq!(
         files(&out),
         [
+            ".gallery",
             "a1-1.jpg",
             "a2-1.png",
             "batch-state.jsonl",
+            "index.html",
             "m1-1.jpg",
             "t1-1.jpg"
         ]
@@ -111,7 +113,7 @@ not json
     assert_eq!(summary["skipped"], 4);
     assert_eq!(summary["done"], 0);
     assert_eq!(emu.stats().submit, 4);
-    assert_eq!(files(&out).len(), 5);
+    assert_eq!(files(&out).len(), 7);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod batch_rerun;
 mod by_id;
 mod edit;
 mod exit_codes;
+mod gallery;
 mod harness;
 mod help;
 mod pricing;
