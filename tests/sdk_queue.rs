@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{SAMPLE, builder, client, emulator, emulator_with, on, quick, slow_emulator};
 use fal_emulator::{Config, Fault, FaultRule, Route, Timing};
-use fal_kontext::{CancelOutcome, Error, Update};
+use fal_kontext::{CancelAtDeadline, CancelOutcome, Error, Update};
 
 #[tokio::test]
 async fn a_job_costs_submit_stream_and_result_only() {
@@ -171,9 +171,9 @@ async fn a_submit_is_never_repeated_after_a_500() {
 }
 
 #[tokio::test]
-async fn a_submit_met_by_an_ingress_page_is_sent_again_and_makes_one_job() {
-    // fal's ingress answered (nginx, no x-fal-request-id): fal never saw it
-    for status in [502, 503, 504] {
+async fn a_submit_met_by_an_ingress_503_is_sent_again_and_makes_one_job() {
+    // fal's ingress answered 503 (nginx, no x-fal-request-id): fal never saw it
+    for status in [503] {
         let emulator = emulator_with(Config {
             timing: quick(),
             faults: vec![FaultRule::once(Route::Submit, Fault::Ingress(status))],
@@ -208,7 +208,7 @@ async fn the_deadline_cancels_the_job_on_the_server() {
         Error::Timeout {
             request_id: Some(_),
             after,
-            cancelled: true,
+            cancel: CancelAtDeadline::Cancelled,
         } => assert_eq!(*after, Duration::from_millis(300)),
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -346,7 +346,7 @@ async fn a_deadline_that_passes_during_the_submit_cancels_the_job_it_names() {
         matches!(
             error,
             Error::Timeout {
-                cancelled: true,
+                cancel: CancelAtDeadline::Cancelled,
                 ..
             }
         ),
@@ -362,13 +362,16 @@ async fn a_deadline_that_passes_during_the_submit_cancels_the_job_it_names() {
 }
 
 #[tokio::test]
-async fn a_submit_whose_answer_is_lost_names_the_job_fal_took() {
-    // fal took the job and its answer's headers named it; then the body
-    // trickled (past the call timeout) or broke. The error names the job,
-    // which is neither cancelled nor submitted again, and can be fetched.
+async fn a_submit_whose_answer_is_lost_follows_the_job_fal_named() {
+    // fal took the job and its answer's headers named it (x-fal-request-id);
+    // then the body trickled (past the call timeout), broke, was cut short,
+    // or was not JSON. The job is followed by that id: never submitted
+    // again, never cancelled, and its output arrives.
     for fault in [
         Fault::SlowBody(Duration::from_secs(60)),
         Fault::ResetMidBody,
+        Fault::Truncate,
+        Fault::MalformedJson,
     ] {
         let emulator = emulator_with(Config {
             timing: quick(),
@@ -380,33 +383,55 @@ async fn a_submit_whose_answer_is_lost_names_the_job_fal_took() {
             .call_timeout(Duration::from_millis(500))
             .build()
             .unwrap();
-        let error = client.text_to_image("lost answer").run().await.unwrap_err();
-        assert!(
-            matches!(
-                (&fault, &error),
-                (
-                    Fault::SlowBody(_),
-                    Error::Timeout {
-                        cancelled: false,
-                        ..
-                    }
-                ) | (Fault::ResetMidBody, Error::Transport { .. })
-            ),
-            "{fault:?}: {error:?}"
-        );
-        let id = error.request_id().expect("the job is named");
-        let stats = emulator.stats();
-        assert_eq!((stats.submit, stats.cancel), (1, 0), "{fault:?}: {stats:?}");
-        let done = client
-            .request_handle::<fal_kontext::TextToImageOutput>(
-                fal_kontext::endpoints::FLUX_PRO_KONTEXT_TEXT_TO_IMAGE,
-                id,
-            )
-            .wait(Duration::from_secs(10))
-            .output()
-            .await
-            .unwrap();
+        let done = client.text_to_image("lost answer").run().await;
+        let done = done.unwrap_or_else(|error| panic!("{fault:?}: {error:?}"));
         assert_eq!(done.output.images.len(), 1, "{fault:?}");
+        let stats = emulator.stats();
+        assert_eq!(
+            (stats.submit, stats.jobs_created, stats.cancel),
+            (1, 1, 0),
+            "{fault:?}: {stats:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_502_or_504_on_a_submit_is_ambiguous_and_never_repeated() {
+    // a gateway's 502 or 504 without x-fal-request-id may come after fal took
+    // the job: not sent again, and said as such
+    for status in [502, 504] {
+        let emulator = emulator_with(Config {
+            timing: quick(),
+            faults: vec![FaultRule::once(Route::Submit, Fault::Ingress(status))],
+            ..Config::default()
+        })
+        .await;
+        let c = client(&emulator);
+        let error = c.text_to_image("a kite").run().await.unwrap_err();
+        assert!(
+            matches!(&error, Error::AmbiguousSubmit { endpoint, reason, .. }
+                if endpoint == fal_kontext::endpoints::FLUX_PRO_KONTEXT_TEXT_TO_IMAGE
+                    && reason.contains(&status.to_string())),
+            "{status}: {error:?}"
+        );
+        assert_eq!(emulator.stats().submit, 1, "{status}: never repeated");
+        // the same for the synchronous run, where a 504 after a long run is normal
+        let emulator = emulator_with(Config {
+            timing: quick(),
+            faults: vec![FaultRule::once(Route::Run, Fault::Ingress(status))],
+            ..Config::default()
+        })
+        .await;
+        let error = client(&emulator)
+            .text_to_image("a kite")
+            .run_sync()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::AmbiguousSubmit { .. }),
+            "{status}: {error:?}"
+        );
+        assert_eq!(emulator.stats().run, 1, "{status}: run_sync never repeated");
     }
 }
 
@@ -599,7 +624,7 @@ async fn a_watch_never_cancels_and_detach_lets_go() {
         matches!(
             error,
             Error::Timeout {
-                cancelled: false,
+                cancel: CancelAtDeadline::NotSent,
                 ..
             }
         ),

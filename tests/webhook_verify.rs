@@ -341,6 +341,88 @@ async fn each_way_to_be_wrong_is_refused() {
     assert_eq!(outcome.unwrap_err(), WebhookError::BadSignature);
 }
 
+/// A genuine signature proves fal sent a delivery, not that it is for this
+/// account: a verifier pinned to a user takes that user's deliveries only,
+/// and refuses the others from their headers, fetching nothing.
+#[tokio::test]
+async fn a_pinned_user_takes_its_own_deliveries_only_and_refuses_others_unfetched() {
+    let server =
+        KeyServer::start(json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": VECTOR_JWK_X}]}))
+            .await;
+    let pinned = |user: &str| {
+        Verifier::builder()
+            .jwks_url(&server.url)
+            .user_id(user)
+            .build()
+            .unwrap()
+    };
+    let delivery = Delivery::vector();
+
+    let stranger = pinned("github|4712");
+    let expected = WebhookError::WrongUser {
+        expected: "github|4712".into(),
+        got: VECTOR_USER_ID.into(),
+    };
+    assert_eq!(
+        stranger.check_headers_at(&delivery.headers(), vector_time(0)),
+        Err(expected.clone()),
+        "refused from the headers alone"
+    );
+    let outcome = stranger
+        .verify_at::<Value>(&delivery.headers(), &delivery.body, vector_time(0))
+        .await;
+    assert_eq!(outcome.unwrap_err(), expected);
+    assert_eq!(expected.http_status(), 401);
+    assert!(
+        expected.to_string().contains("github|4711")
+            && expected.to_string().contains("github|4712"),
+        "{expected}"
+    );
+    assert_eq!(server.fetches(), 0, "nothing fetched for another account");
+
+    // claiming the pinned user does not help a delivery signed for another
+    let mut claimed = Delivery::vector();
+    claimed.user_id = "github|4712".into();
+    assert_eq!(
+        stranger.check_headers_at(&claimed.headers(), vector_time(0)),
+        Ok(())
+    );
+    let outcome = stranger
+        .verify_at::<Value>(&claimed.headers(), &claimed.body, vector_time(0))
+        .await;
+    assert_eq!(outcome.unwrap_err(), WebhookError::BadSignature);
+
+    let own = pinned(VECTOR_USER_ID);
+    assert_eq!(
+        own.check_headers_at(&delivery.headers(), vector_time(0)),
+        Ok(())
+    );
+    let event = own
+        .verify_at::<Value>(&delivery.headers(), &delivery.body, vector_time(0))
+        .await
+        .unwrap();
+    assert_eq!(event.request_id, VECTOR_REQUEST_ID);
+    // the header checks need no body, and are the same checks
+    assert!(matches!(
+        own.check_headers_at(&delivery.headers(), vector_time(301)),
+        Err(WebhookError::StaleTimestamp { .. })
+    ));
+    let mut headers = delivery.headers();
+    headers.signature = None;
+    assert_eq!(
+        own.check_headers_at(&headers, vector_time(0)),
+        Err(WebhookError::MissingHeader("X-Fal-Webhook-Signature"))
+    );
+}
+
+#[test]
+fn a_user_id_no_header_can_carry_is_refused_at_build() {
+    for bad in ["", "two words", "tab\there", "caf\u{e9}"] {
+        let error = Verifier::builder().user_id(bad).build().unwrap_err();
+        assert!(error.to_string().contains("user_id"), "{bad:?}: {error}");
+    }
+}
+
 #[tokio::test]
 async fn a_genuine_body_that_is_not_an_event_is_a_bad_request() {
     let signer = key(1);

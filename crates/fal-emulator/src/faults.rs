@@ -2,7 +2,9 @@
 //! ([`Fault`]). The gateway asks [`FaultEngine::pick`] once per request; a
 //! fault either answers in place of the app ([`Fault::short_circuit`]),
 //! spoils the app's answer ([`spoil`]), or (a user timeout) changes the job
-//! the request creates.
+//! the request creates; the gateway itself never answers
+//! ([`Fault::NoAnswer`]) or hangs up after the app ran
+//! ([`Fault::CutBeforeHeaders`]).
 
 use std::time::Duration;
 
@@ -155,6 +157,48 @@ pub enum Fault {
     /// megapixel does on a larger image than planned. No effect on answers
     /// without the header.
     BilledUnits(f64),
+    /// No answer at all: the request is read, then nothing comes back, not
+    /// even a status line, and the connection stays open (until the client
+    /// leaves or the emulator stops). The request does not reach the app. On
+    /// [`Stream`](Route::Stream): a status stream whose response never
+    /// starts; on [`UploadPut`](Route::UploadPut): a storage upload that
+    /// hangs.
+    NoAnswer,
+    /// Meant for [`Stream`](Route::Stream): the stream's headers, then only
+    /// SSE comments, `: ping`, one every this long, for ever: never an event.
+    /// The job itself goes on.
+    KeepAliveOnly(Duration),
+    /// Meant for [`Stream`](Route::Stream): after this many frames, bytes
+    /// that are not UTF-8 (a `data:` line holding them), then newlines in
+    /// 64 KiB pieces, as fast as the client reads, until it leaves. The job
+    /// itself goes on.
+    JunkStreamAfter(usize),
+    /// An error answer whose body never comes: this status (502, 503 or
+    /// 504 make an nginx page's headers), `Content-Length` of the page, and
+    /// then not a byte of it, the connection left open (until the client
+    /// leaves or the emulator stops). No `x-fal-request-id`: the request does
+    /// not reach the app (on [`Cdn`](Route::Cdn): the CDN answering 503 and
+    /// then nothing).
+    StalledErrorBody(u16),
+    /// The app's answer (its headers at once, `Content-Length` kept), then
+    /// its body one byte at a time, this long apart: a body that ends, much
+    /// later. The app did run.
+    Trickle(Duration),
+    /// The app takes the request (a submit creates its job, which runs),
+    /// then the connection drops after the answer's headers
+    /// (`x-fal-request-id` and the full `Content-Length` included), before
+    /// a byte of its body.
+    CutAfterHeaders,
+    /// The app takes the request (a submit creates its job, which runs),
+    /// then the connection drops before a byte of the answer, not even its
+    /// status line.
+    CutBeforeHeaders,
+    /// The app takes the request (a submit creates its job, which runs),
+    /// then a gateway in front of it answers this status (502 or 504: the
+    /// upstream failed or timed out) with nginx's page and without
+    /// `x-fal-request-id`, as [`Ingress`](Fault::Ingress) does: the client
+    /// cannot tell from the answer whether fal took the request.
+    GatewayAfterApp(u16),
     /// 429 in the Platform APIs' error shape (`{"error": {"type":
     /// "rate_limited", …}}`) and without `Retry-After`, which fal documents
     /// for none of its Platform APIs; the request does not reach the app.
@@ -270,6 +314,21 @@ impl FaultRule {
     pub fn outage(window: Duration) -> Self {
         Self::during(Route::Queue, Fault::Outage, window)
     }
+
+    /// The CDN down for `window` from when the rule is set, then back: every
+    /// download (`GET {cdn}/files/…`) answers an nginx 503 page. For a
+    /// number of downloads instead of a time, use
+    /// `FaultRule::times(Route::Cdn, Fault::Ingress(503), n)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fal_emulator::{FaultRule, Route};
+    /// let rule = FaultRule::cdn_down(Duration::from_secs(5));
+    /// assert_eq!((rule.route, rule.window), (Route::Cdn, Some(Duration::from_secs(5))));
+    /// ```
+    pub fn cdn_down(window: Duration) -> Self {
+        Self::during(Route::Cdn, Fault::Ingress(503), window)
+    }
 }
 
 /// A rule as the engine keeps it: with the end of its window.
@@ -350,6 +409,7 @@ impl Fault {
                 Some(response)
             }
             Fault::Ingress(code) => Some(ingress_error(*code)),
+            Fault::StalledErrorBody(code) => Some(stalled_body(ingress_error(*code))),
             Fault::Outage => Some(ingress_error(502)),
             Fault::AbsurdRetryAfter(text) => {
                 let mut response = (
@@ -396,7 +456,13 @@ impl Fault {
     /// carries no `x-fal-request-id` (that absence is how fal's clients
     /// recognise it).
     pub(crate) fn is_ingress(&self) -> bool {
-        matches!(self, Fault::Ingress(_) | Fault::Outage)
+        matches!(
+            self,
+            Fault::Ingress(_)
+                | Fault::Outage
+                | Fault::StalledErrorBody(_)
+                | Fault::GatewayAfterApp(_)
+        )
     }
 }
 
@@ -504,6 +570,25 @@ pub(crate) async fn spoil(
             rewrite::answer(response, origins).await
         }
         Fault::SlowBody(total) => slow(response, *total),
+        Fault::Trickle(every) => trickle(response, *every),
+        Fault::KeepAliveOnly(every) => pings(response, *every),
+        Fault::JunkStreamAfter(events) => junk(response, *events),
+        Fault::CutAfterHeaders => {
+            let (mut parts, bytes) = buffered(response).await;
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            let cut = futures::stream::once(async {
+                // A pause first, so that hyper sends the headers alone.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err::<Bytes, _>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault injected: connection reset after the headers",
+                ))
+            });
+            Response::from_parts(parts, Body::from_stream(cut))
+        }
+        Fault::GatewayAfterApp(code) => ingress_error(*code),
         Fault::EndlessBody => endless(response).await,
         Fault::BilledUnits(units) => billed(response, *units),
         _ => response,
@@ -555,6 +640,67 @@ async fn endless(response: Response) -> Response {
         .chain(futures::stream::repeat(padding))
         .map(Ok::<_, std::convert::Infallible>);
     Response::from_parts(parts, Body::from_stream(body))
+}
+
+/// The answer's status and headers, and a body that never comes.
+fn stalled_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let length = axum::body::HttpBody::size_hint(&body).exact().unwrap_or(1);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    let never = futures::stream::pending::<Result<Bytes, std::convert::Infallible>>();
+    Response::from_parts(parts, Body::from_stream(never))
+}
+
+/// The body one byte at a time, `every` apart (the first too).
+fn trickle(response: Response, every: Duration) -> Response {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = axum::body::HttpBody::size_hint(&body).exact() {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    let bytes = body.into_data_stream().flat_map(|frame| {
+        let bytes: Vec<Result<Bytes, axum::Error>> = match frame {
+            Ok(bytes) => (0..bytes.len())
+                .map(|at| Ok(bytes.slice(at..=at)))
+                .collect(),
+            Err(error) => vec![Err(error)],
+        };
+        futures::stream::iter(bytes)
+    });
+    let paced = bytes.then(move |byte| async move {
+        tokio::time::sleep(every).await;
+        byte
+    });
+    Response::from_parts(parts, Body::from_stream(paced))
+}
+
+/// The answer's headers, then `: ping` comments, `every` apart, for ever.
+fn pings(response: Response, every: Duration) -> Response {
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let pings = futures::stream::repeat(()).then(move |()| async move {
+        tokio::time::sleep(every).await;
+        Ok::<_, std::convert::Infallible>(Bytes::from_static(b": ping\n\n"))
+    });
+    Response::from_parts(parts, Body::from_stream(pings))
+}
+
+/// `events` frames of the stream, then a line that is not UTF-8, then
+/// newlines without end.
+fn junk(response: Response, events: usize) -> Response {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let not_utf8 = Bytes::from_static(b"data: {\"status\": \"\xff\xfe\xc3\x28\"}\n");
+    let newlines = Bytes::from(vec![b'\n'; 64 * 1024]);
+    let frames = body
+        .into_data_stream()
+        .take(events)
+        .chain(futures::stream::once(std::future::ready(Ok(not_utf8))))
+        .chain(futures::stream::repeat(newlines).map(Ok));
+    Response::from_parts(parts, Body::from_stream(frames))
 }
 
 /// Each frame of the body is split into ten pieces sent `total / 10` apart.

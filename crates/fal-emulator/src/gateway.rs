@@ -17,6 +17,7 @@ use crate::answers::{detail, with_request_id};
 use crate::endpoints;
 use crate::faults::{Fault, Route, spoil};
 use crate::rewrite::{self, Rewrite};
+use crate::server::Hangup;
 use crate::state::Shared;
 use crate::stats::bump;
 
@@ -81,10 +82,13 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
     }
 
     let fault = shared.faults.lock().expect("fault lock").pick(route);
-    let response = match fault.as_ref().and_then(|fault| {
+    if fault.is_some() {
         bump(&shared.counters.faults_injected);
-        fault.short_circuit()
-    }) {
+    }
+    if let Some(Fault::NoAnswer) = fault {
+        return std::future::pending().await;
+    }
+    let response = match fault.as_ref().and_then(Fault::short_circuit) {
         Some(response) => response,
         None => {
             app(
@@ -131,12 +135,16 @@ async fn app(
         bump(&shared.counters.unauthorized);
         return unauthorized(message);
     }
+    let hangup = parts.extensions.get::<Hangup>().cloned();
     let mut request = Request::from_parts(parts, Body::from(body));
     request.extensions_mut().insert(route);
     if let Some(fault) = fault {
         request.extensions_mut().insert(fault.clone());
     }
     let response = next.run(request).await;
+    if let (Some(Fault::CutBeforeHeaders), Some(hangup)) = (fault, hangup) {
+        return hangup.now().await;
+    }
     match fault {
         Some(fault) => {
             let origins = (shared.urls.queue.as_str(), shared.foreign_url.as_str());

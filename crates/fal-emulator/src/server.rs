@@ -1,9 +1,10 @@
 //! Serving one origin: an accept loop on a loopback listener, plain or TLS,
-//! every connection dropped when the emulator stops.
+//! every connection dropped when the emulator stops (or when a fault hangs
+//! it up: [`Hangup`]).
 
 use std::time::Duration;
 
-use axum::Router;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -55,10 +56,29 @@ pub(crate) fn spawn(
     });
 }
 
+/// The connection a request came on, as its handler can end it: every
+/// request carries one in its extensions. Hanging up drops the connection
+/// at once, without writing another byte (not even a status line), as a
+/// proxy does whose upstream died.
+#[derive(Clone)]
+pub(crate) struct Hangup(CancellationToken);
+
+impl Hangup {
+    /// Drops the connection; never returns (the handler's future is
+    /// dropped with it).
+    pub(crate) async fn now<T>(&self) -> T {
+        self.0.cancel();
+        std::future::pending().await
+    }
+}
+
 async fn serve_connection<S>(stream: S, router: Router, shutdown: CancellationToken)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let hangup = Hangup(CancellationToken::new());
+    let dropped = hangup.0.clone();
+    let router = router.layer(Extension(hangup));
     let connection = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
     tokio::select! {
@@ -68,5 +88,6 @@ where
             }
         }
         () = shutdown.cancelled() => {}
+        () = dropped.cancelled() => {}
     }
 }

@@ -2,7 +2,7 @@
 //! signed, and retries a failed delivery with growing backoff; the emulator
 //! does the same (to loopback URLs only: it never reaches off this machine).
 //!
-//! As fal documents it (/work/shared/api/webhooks-and-headers.md): the body
+//! As fal documents it (<https://docs.fal.ai/model-apis/model-endpoints/webhooks>): the body
 //! `{request_id, gateway_request_id, status, payload, error}`; four headers
 //! `X-Fal-Webhook-{Request-Id,User-Id,Timestamp,Signature}`; the signature is
 //! Ed25519 over `request_id\nuser_id\ntimestamp\nhex(sha256(body))`, with a

@@ -7091,7 +7091,7 @@ impl ClientHooks<crate::CallSettings> for Client {
         Ok(())
     }
     /// Sends the request; records the answer's status and headers,
-    /// and bounds its body by `max_answer_bytes`.
+    /// and bounds its body by `max_answer_bytes` and `body_idle`.
     async fn exec(
         &self,
         request: ::reqwest::Request,
@@ -7099,16 +7099,32 @@ impl ClientHooks<crate::CallSettings> for Client {
     ) -> ::reqwest::Result<::reqwest::Response> {
         let response = self.client.execute(request).await?;
         self.inner.answered.set(Some((response.status(), response.headers().clone())));
-        let Some(max) = self.inner.max_answer_bytes else {
-            return Ok(response);
-        };
-        if response.content_length().is_some_and(|declared| declared > max) {
+        let (max, idle) = (self.inner.max_answer_bytes, self.inner.body_idle);
+        let declared_over = response
+            .content_length()
+            .zip(max)
+            .is_some_and(|(declared, max)| declared > max);
+        if declared_over || (max.is_none() && idle.is_none()) {
             return Ok(response);
         }
-        let limit = usize::try_from(max).unwrap_or(usize::MAX);
         let url = response.url().clone();
         let (parts, body) = ::http::Response::<::reqwest::Body>::from(response)
             .into_parts();
+        let body = match max {
+            Some(max) => {
+                ::reqwest::Body::wrap(
+                    ::http_body_util::Limited::new(
+                        body,
+                        usize::try_from(max).unwrap_or(usize::MAX),
+                    ),
+                )
+            }
+            None => body,
+        };
+        let body = match idle {
+            Some(idle) => crate::until_stalled(body, idle),
+            None => body,
+        };
         let mut bounded = ::reqwest::ResponseBuilderExt::url(
                 ::http::Response::builder(),
                 url,
@@ -7119,11 +7135,7 @@ impl ClientHooks<crate::CallSettings> for Client {
         *bounded.version_mut() = parts.version;
         *bounded.headers_mut() = parts.headers;
         bounded.extensions_mut().extend(parts.extensions);
-        let bounded = bounded
-            .map(|()| {
-                ::reqwest::Body::wrap(::http_body_util::Limited::new(body, limit))
-            });
-        Ok(::reqwest::Response::from(bounded))
+        Ok(::reqwest::Response::from(bounded.map(|()| body)))
     }
     /// Refuses an answer whose declared length is over
     /// `max_answer_bytes`, before its body is read.
@@ -7186,6 +7198,12 @@ pub struct CallSettings {
     /// [`AnswerTooLarge`]. `None`: no bound (a status stream, read a
     /// piece at a time).
     pub max_answer_bytes: ::std::option::Option<u64>,
+    /// The longest silence between two pieces of an answer's body:
+    /// one that sends nothing for longer fails with
+    /// `Error::ResponseBodyError` (or, for an error answer, a
+    /// shorter body), whose source chain holds an [`AnswerStalled`].
+    /// `None`: no bound.
+    pub body_idle: ::std::option::Option<::std::time::Duration>,
     /// The status and headers of the latest answer, recorded as soon
     /// as they arrive, before the body is read; emptied when a
     /// request is sent. A caller whose call failed after the answer
@@ -7230,3 +7248,47 @@ impl AnswerHead {
 /// Why an answer's body stopped being read: it grew past
 /// [`CallSettings::max_answer_bytes`].
 pub type AnswerTooLarge = ::http_body_util::LengthLimitError;
+/// Why an answer's body stopped being read: nothing of it came for
+/// [`CallSettings::body_idle`].
+///
+/// ```
+/// let stalled = fal_kontext_api::AnswerStalled(std::time::Duration::from_secs(30));
+/// assert_eq!(stalled.to_string(), "no byte of the answer came for 30s");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnswerStalled(pub ::std::time::Duration);
+impl ::std::fmt::Display for AnswerStalled {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        write!(f, "no byte of the answer came for {:?}", self.0)
+    }
+}
+impl ::std::error::Error for AnswerStalled {}
+/// `body`, failing with [`AnswerStalled`] when nothing of it comes
+/// for `idle`.
+fn until_stalled(body: ::reqwest::Body, idle: ::std::time::Duration) -> ::reqwest::Body {
+    use ::futures::StreamExt as _;
+    let pieces = ::http_body_util::BodyExt::into_data_stream(body);
+    let bounded = ::futures::stream::unfold(
+        Some(pieces),
+        move |pieces| async move {
+            let mut pieces = pieces?;
+            match ::tokio::time::timeout(idle, pieces.next()).await {
+                Ok(Some(Ok(piece))) => Some((Ok(piece), Some(pieces))),
+                Ok(Some(Err(error))) => {
+                    Some((
+                        Err(
+                            ::std::boxed::Box::new(error)
+                                as ::std::boxed::Box<dyn ::std::error::Error + Send + Sync>,
+                        ),
+                        None,
+                    ))
+                }
+                Ok(None) => None,
+                Err(_) => {
+                    Some((Err(::std::boxed::Box::new(AnswerStalled(idle)) as _), None))
+                }
+            }
+        },
+    );
+    ::reqwest::Body::wrap_stream(bounded)
+}

@@ -2028,7 +2028,7 @@ impl ClientHooks<crate::CallSettings> for Client {
         Ok(())
     }
     /// Sends the request; records the answer's status and headers,
-    /// and bounds its body by `max_answer_bytes`.
+    /// and bounds its body by `max_answer_bytes` and `body_idle`.
     async fn exec(
         &self,
         request: ::reqwest::Request,
@@ -2036,16 +2036,32 @@ impl ClientHooks<crate::CallSettings> for Client {
     ) -> ::reqwest::Result<::reqwest::Response> {
         let response = self.client.execute(request).await?;
         self.inner.answered.set(Some((response.status(), response.headers().clone())));
-        let Some(max) = self.inner.max_answer_bytes else {
-            return Ok(response);
-        };
-        if response.content_length().is_some_and(|declared| declared > max) {
+        let (max, idle) = (self.inner.max_answer_bytes, self.inner.body_idle);
+        let declared_over = response
+            .content_length()
+            .zip(max)
+            .is_some_and(|(declared, max)| declared > max);
+        if declared_over || (max.is_none() && idle.is_none()) {
             return Ok(response);
         }
-        let limit = usize::try_from(max).unwrap_or(usize::MAX);
         let url = response.url().clone();
         let (parts, body) = ::http::Response::<::reqwest::Body>::from(response)
             .into_parts();
+        let body = match max {
+            Some(max) => {
+                ::reqwest::Body::wrap(
+                    ::http_body_util::Limited::new(
+                        body,
+                        usize::try_from(max).unwrap_or(usize::MAX),
+                    ),
+                )
+            }
+            None => body,
+        };
+        let body = match idle {
+            Some(idle) => crate::until_stalled(body, idle),
+            None => body,
+        };
         let mut bounded = ::reqwest::ResponseBuilderExt::url(
                 ::http::Response::builder(),
                 url,
@@ -2056,11 +2072,7 @@ impl ClientHooks<crate::CallSettings> for Client {
         *bounded.version_mut() = parts.version;
         *bounded.headers_mut() = parts.headers;
         bounded.extensions_mut().extend(parts.extensions);
-        let bounded = bounded
-            .map(|()| {
-                ::reqwest::Body::wrap(::http_body_util::Limited::new(body, limit))
-            });
-        Ok(::reqwest::Response::from(bounded))
+        Ok(::reqwest::Response::from(bounded.map(|()| body)))
     }
     /// Refuses an answer whose declared length is over
     /// `max_answer_bytes`, before its body is read.

@@ -21,8 +21,9 @@ Exit codes:
   3    refused by the API (key, validation, unknown request)
   4    failed after retries (server, network, timeout, the model failed)
   5    batch stopped at --max-cost: jobs left unsubmitted, for a rerun
-  130  interrupted (edit, generate and multi cancel their request first;
-       batch leaves its requests running, recorded for a rerun)";
+  130  interrupted by Ctrl-C; 143 by SIGTERM, 129 by SIGHUP (edit, generate
+       and multi cancel their request first; batch leaves its requests
+       running, recorded for a rerun)";
 
 /// The whole command line.
 #[derive(Debug, Parser)]
@@ -82,6 +83,9 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Run many jobs from a JSON-lines file; rerun the same command to resume.
     Batch(BatchArgs),
+    /// Write the gallery of a batch directory: DIR/index.html, every job's
+    /// images, state and cost (kontext batch writes it after each run).
+    Gallery(GalleryArgs),
     /// Show fal's current prices of the Kontext endpoints (or of those named).
     Price(PriceArgs),
     /// List your requests at fal (its request history), newest first.
@@ -288,6 +292,9 @@ pub struct EditArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub save: SaveFlags,
+    /// Also write a before/after page, NAME.html (the name of the images), beside them.
+    #[arg(long, help_heading = "Output")]
+    pub gallery: bool,
 }
 
 /// `[pro]` or `[max]`: the models of text-to-image and multi.
@@ -486,11 +493,29 @@ pub struct BatchArgs {
     /// submitting once what was submitted would cost more.
     #[arg(long, value_name = "AMOUNT", value_parser = amount(), allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
+    /// Submit again the jobs whose submit, in an earlier run, may have
+    /// reached fal (its answer was lost): they may then be paid twice.
+    #[arg(long)]
+    pub resubmit_unknown: bool,
     /// Once a job's images are saved, delete what fal stored of its request
     /// (input, output, output files; needs an ADMIN key: FAL_ADMIN_KEY, else
     /// FAL_KEY). Recorded in the state file: a rerun does not repeat it.
     #[arg(long)]
     pub delete_payloads: bool,
+}
+
+/// `kontext gallery`.
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    /// The batch's --out directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The jobs file (default: the one the last batch run into DIR used).
+    #[arg(long, value_name = "JOBS.jsonl")]
+    pub jobs: Option<PathBuf>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `kontext price`.
@@ -525,15 +550,28 @@ pub struct ServeArgs {
     /// fal's webhook key set (a JWKS).
     #[arg(long, value_name = "URL", default_value = fal_kontext::webhook::DEFAULT_JWKS_URL)]
     pub jwks_url: String,
+    /// Take only this fal user's deliveries (their signed X-Fal-Webhook-User-Id): any other
+    /// account's is answered 401, unread, and nothing is fetched for it.
+    #[arg(long, value_name = "ID", env = "FAL_WEBHOOK_USER_ID")]
+    pub user_id: Option<String>,
+    /// Give up saving one event's images after this many seconds: the delivery is answered 503
+    /// and the next one fal sends is handled anew.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = seconds())]
+    pub save_timeout: u64,
 }
 
 const SERVE_HELP: &str = "\
 Submit with `--webhook URL` (URL: where fal reaches this server). Each delivery is answered
-200 when genuine, 401 when its signature is missing or wrong or its timestamp is more than
-5 minutes off, 400 when it is genuine but not an event, 503 when fal's key set cannot be fetched
-(fal delivers again later). The images of each successful event are saved in --out as
-<request-id>-<n>.<ext>; an event delivered again saves nothing new. One line per event on
-stdout (one JSON object with --json); refused deliveries are reported on stderr.";
+200 when genuine, 401 when its signature is missing or wrong, its timestamp is more than
+5 minutes off or it is for another fal user than --user-id, 400 when it is genuine but not an
+event, 413 when its body is over 64 MiB, 500 when the images could not be saved, 503 when fal's
+key set cannot be fetched, the images were not saved within --save-timeout or too many bodies
+are being read at once (fal delivers again later). The headers are checked before the body is
+read. Without --user-id, any fal account can have its deliveries saved here: set it (or
+FAL_WEBHOOK_USER_ID) to the user id of your deliveries. The images of each successful event are
+saved in --out as <request-id>-<n>.<ext>; an event delivered again saves nothing new. One line
+per event on stdout (one JSON object with --json); refused deliveries are reported on stderr.
+When stdout is closed, the server stops.";
 
 const BATCH_HELP: &str = "\
 Each line is one job, with the input's own field names and an \"id\" that names its outputs:
@@ -541,18 +579,30 @@ Each line is one job, with the input's own field names and an \"id\" that names 
 \"image_url\" edits one image, \"image_urls\" (a list) is a multi edit, neither makes an image
 from text. A local path is taken relative to the jobs file. Images are saved as <id>-<n>.<ext>.
 
-Every request id is written to batch-state.jsonl in --out the moment fal accepts it, so after a
-crash, a kill or Ctrl-C the same command resumes: finished jobs are skipped, submitted ones are
-collected (not paid for twice), failed ones are tried again. Exits 0 when every job is done,
-else with the highest exit code among the failures.
+Every request id is written to batch-state.jsonl in --out the moment fal accepts it. Rerun the
+same command to resume after a crash, a kill, Ctrl-C, SIGTERM, SIGHUP or failed jobs:
+  - done jobs are skipped;
+  - a job fal accepted is collected by its request id and never submitted again, also when it
+    failed on this side: its download, the deadline (--timeout), the network, the result fetch;
+  - a job fal failed (its input refused, an error status, its request_timeout passed) or that
+    was never sent is submitted again;
+  - a job whose submit may have reached fal (the answer was lost: a gateway's 502 or 504, a
+    connection cut after sending) is recorded as unknown and not submitted again, since that
+    could pay twice: look for it in fal's request history, or add --resubmit-unknown.
+Ctrl-C, SIGTERM and SIGHUP start no new submit, let the submits in flight finish and record
+their ids, and exit without cancelling anything (130, 143, 129). A torn last line of the state
+file (a kill or a full disk mid-write) is cut off on the next run; the records before it are
+kept. Exits 0 when every job is done, else with the highest exit code among the failures.
 
 --estimate and --max-cost ask fal's Platform API (FAL_PLATFORM_URL) for the prices and for the
 estimate of exactly what this run would submit: each job's endpoint and images (num_images,
 else 1; an image billed by megapixels counts as one), only the jobs not done or submitted
-before. With --max-cost, a job is submitted only while what this run submitted, at fal's
-prices (at what fal billed, once it says), stays within the amount; the jobs in flight finish,
-the rest is left for a rerun (exit 5). The state file records each job's billable units as fal
-reported them, and their cost when the prices are known (with --max-cost).";
+before. With --max-cost, a job is submitted only while what this run sent to fal, at fal's
+prices (at what fal billed, once it says), stays within the amount; a job refused before it
+was sent (an unreadable image, a failed upload) or by fal's edge (429, an ingress error page)
+counts for nothing. The jobs in flight finish, the rest is left for a rerun (exit 5). The state
+file records each job's billable units as fal reported them, and their cost when the prices
+are known (with --max-cost).";
 
 /// The range of `--seed`, as its error says it.
 const SEED_RULE: &str = "must be a whole number from -9223372036854775808 to 9223372036854775807";

@@ -4,7 +4,10 @@
 
 use std::process::ExitCode;
 
-use fal_kontext::Error;
+use fal_kontext::{CancelAtDeadline, Error};
+
+use crate::server_text::printable;
+use crate::signal::Stop;
 
 /// A result could not be saved locally.
 pub const SAVE_FAILED: u8 = 1;
@@ -16,8 +19,6 @@ pub const REFUSED: u8 = 3;
 pub const FAILED: u8 = 4;
 /// A batch stopped at `--max-cost`: jobs left unsubmitted, for a rerun.
 pub const OVER_BUDGET: u8 = 5;
-/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
-pub const INTERRUPTED: u8 = 130;
 
 /// Why a command did not succeed.
 #[derive(Debug)]
@@ -38,8 +39,9 @@ pub enum Failure {
         /// What was spent, with the currency.
         spent: String,
     },
-    /// Ctrl-C; what was done about what had been submitted.
-    Interrupted(String),
+    /// Ctrl-C, SIGTERM or SIGHUP; what was done about what had been
+    /// submitted.
+    Interrupted(Stop, String),
     /// Some batch jobs failed (listed already); the code is the highest of theirs.
     Batch {
         /// How many failed.
@@ -49,6 +51,16 @@ pub enum Failure {
     },
     /// `result --timeout` passed; the request goes on.
     StillRunning(String),
+    /// A failure after fal accepted the request: it names the request, so
+    /// that `kontext result` can fetch it.
+    Accepted {
+        /// fal's request id.
+        request_id: String,
+        /// The endpoint it was submitted to.
+        endpoint: String,
+        /// What went wrong.
+        failure: Box<Failure>,
+    },
     /// The local emulator could not start.
     #[cfg(feature = "emulator")]
     Emulator(std::io::Error),
@@ -88,9 +100,10 @@ impl Failure {
             Failure::Save(error) => code_of(error),
             Failure::Estimate(error) => code_of(error),
             Failure::OverBudget { .. } => OVER_BUDGET,
-            Failure::Interrupted(_) => INTERRUPTED,
+            Failure::Interrupted(stop, _) => stop.exit_code(),
             Failure::Batch { code, .. } => *code,
             Failure::StillRunning(_) => FAILED,
+            Failure::Accepted { failure, .. } => failure.code(),
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => FAILED,
         }
@@ -100,7 +113,7 @@ impl Failure {
     /// input fields. Never holds the API key: no SDK error carries it.
     pub fn message(&self) -> String {
         match self {
-            Failure::Usage(message) | Failure::Interrupted(message) => message.clone(),
+            Failure::Usage(message) | Failure::Interrupted(_, message) => message.clone(),
             Failure::Sdk(Error::InvalidInput { field, value, rule }) => {
                 format!("invalid value '{value}' for '{}': {rule}", flag_of(field))
             }
@@ -134,6 +147,23 @@ impl Failure {
             Failure::StillRunning(id) => {
                 format!("request {id} has not completed yet (it was not cancelled)")
             }
+            Failure::Accepted {
+                request_id,
+                endpoint,
+                failure,
+            } => {
+                // Failed at fal, or cancelled by its deadline: fetching it
+                // again gets nothing more.
+                if failure.ended() == Ended::AtFal || failure.cancelled_it() {
+                    failure.message()
+                } else {
+                    format!(
+                        "{}; fal still has request {request_id}: `{}` fetches it",
+                        failure.message(),
+                        result_command(request_id, endpoint)
+                    )
+                }
+            }
             #[cfg(feature = "emulator")]
             Failure::Emulator(error) => format!("could not start the local emulator: {error}"),
         }
@@ -144,15 +174,119 @@ impl Failure {
     pub fn job_reason(&self) -> String {
         match self {
             Failure::Sdk(error) => error.to_string(),
+            Failure::Accepted { failure, .. } => failure.job_reason(),
             other => other.message(),
         }
     }
 
-    /// Prints the message on stderr and gives the exit code.
-    pub fn report(self) -> ExitCode {
-        eprintln!("error: {}", self.message());
+    /// This failure, after fal accepted the request `request_id`: it names
+    /// the request (its message says how to fetch it, its `--json` document
+    /// gives the id).
+    pub fn accepted(self, request_id: &str, endpoint: &str) -> Failure {
+        match self {
+            // These say what became of the request already.
+            Failure::Accepted { .. } | Failure::Interrupted(..) | Failure::StillRunning(_) => self,
+            failure => Failure::Accepted {
+                request_id: request_id.to_string(),
+                endpoint: endpoint.to_string(),
+                failure: Box::new(failure),
+            },
+        }
+    }
+
+    /// An SDK error of a submit to `endpoint`: one that names a request
+    /// (fal's answer named the job, then its body was lost) names it as
+    /// [`Failure::accepted`] does.
+    pub fn of_submit(error: Error, endpoint: &str) -> Failure {
+        match error.request_id().map(str::to_owned) {
+            Some(request_id) => Failure::Sdk(error).accepted(&request_id, endpoint),
+            None => Failure::Sdk(error),
+        }
+    }
+
+    /// Who ended a request fal had accepted, when this failure ended it.
+    /// fal did when its answer is final: it refused the input (422), the
+    /// request failed there (an error status), or it never started within
+    /// the caller's `request_timeout` (a user timeout); fetching it again
+    /// gets the same failure, only a new submit can do the job. Anything
+    /// else went wrong on this side, or on the way (the download, the
+    /// deadline, the network, a result fetch): the request is fal's to
+    /// finish, and fetching it by its id gets what it made, without paying
+    /// for it again. (A deadline that cancelled the request is this side's
+    /// too: a running job may finish all the same, and fetching it tells
+    /// what fal made of the cancel.)
+    pub fn ended(&self) -> Ended {
+        match self {
+            Failure::Sdk(
+                Error::Validation { .. }
+                | Error::RequestFailed { .. }
+                | Error::RequestTimeout { .. },
+            ) => Ended::AtFal,
+            Failure::Accepted { failure, .. } => failure.ended(),
+            _ => Ended::Here,
+        }
+    }
+
+    /// Whether this failure is a deadline that cancelled its request.
+    fn cancelled_it(&self) -> bool {
+        match self {
+            Failure::Sdk(Error::Timeout { cancel, .. }) => *cancel == CancelAtDeadline::Cancelled,
+            Failure::Accepted { failure, .. } => failure.cancelled_it(),
+            _ => false,
+        }
+    }
+
+    /// The request this failure names, and its endpoint.
+    pub fn request(&self) -> Option<(&str, &str)> {
+        match self {
+            Failure::Accepted {
+                request_id,
+                endpoint,
+                ..
+            } => Some((request_id, endpoint)),
+            _ => None,
+        }
+    }
+
+    /// Prints the message on stderr (made printable: it may quote a
+    /// server) and gives the exit code. With `json`, a failure that names
+    /// a request also prints one JSON document on stdout: `error`,
+    /// `exit_code`, `request_id` and `endpoint`.
+    pub fn report(self, json: bool) -> ExitCode {
+        let message = self.message();
+        eprintln!("error: {}", printable(&message));
+        if json && let Some((request_id, endpoint)) = self.request() {
+            crate::output::print_json(&serde_json::json!({
+                "error": message,
+                "exit_code": self.code(),
+                "request_id": request_id,
+                "endpoint": endpoint,
+            }));
+        }
         ExitCode::from(self.code())
     }
+}
+
+/// Who ended a request fal had accepted (see [`Failure::ended`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// fal did: the failure is final, fetching the request again gets it
+    /// again.
+    AtFal,
+    /// Something on this side or on the way: fal finishes the request, and
+    /// fetching it by its id gets what it made.
+    Here,
+}
+
+/// The command that fetches request `request_id` of `endpoint`: fal
+/// answers by app, and `--model dev` names the one app that is not pro's.
+pub fn result_command(request_id: &str, endpoint: &str) -> String {
+    let model = if endpoint.starts_with(fal_kontext::endpoints::FLUX_KONTEXT_DEV) {
+        " --model dev"
+    } else {
+        ""
+    };
+    format!("kontext result {request_id}{model}")
 }
 
 /// The flag that sets an input field.
@@ -225,7 +359,7 @@ mod tests {
         let timeout = Error::Timeout {
             request_id: None,
             after: std::time::Duration::from_secs(1),
-            cancelled: false,
+            cancel: fal_kontext::CancelAtDeadline::NotSent,
         };
         assert_eq!(code_of(&timeout), FAILED);
         let disk = Error::Io {
@@ -260,6 +394,71 @@ mod tests {
             ),
             "{message}"
         );
+    }
+
+    #[test]
+    fn what_fal_decided_is_final_and_the_rest_can_be_fetched() {
+        let at_fal = [
+            Error::Validation {
+                details: vec![],
+                context: Default::default(),
+            },
+            Error::RequestFailed {
+                message: "the model failed".into(),
+                context: Default::default(),
+            },
+            Error::RequestTimeout {
+                detail: "did not start".into(),
+                context: Default::default(),
+            },
+        ];
+        for error in at_fal {
+            assert_eq!(Failure::Sdk(error).ended(), Ended::AtFal);
+        }
+        let here = [
+            Failure::Save(Error::Server {
+                status: 503,
+                body: "Service Temporarily Unavailable".into(),
+                context: Default::default(),
+            }),
+            Failure::Sdk(Error::Timeout {
+                request_id: Some("r1".into()),
+                after: std::time::Duration::from_secs(900),
+                cancel: CancelAtDeadline::Cancelled,
+            }),
+            Failure::Save(Error::Io {
+                path: "out".into(),
+                source: std::io::Error::other("disk full"),
+            }),
+        ];
+        for failure in here {
+            assert_eq!(failure.ended(), Ended::Here, "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn a_failure_after_the_submit_names_the_request_and_how_to_fetch_it() {
+        let unsaved = Failure::Save(Error::Server {
+            status: 503,
+            body: "Service Temporarily Unavailable".into(),
+            context: Default::default(),
+        })
+        .accepted("r1", "fal-ai/flux-kontext/dev");
+        assert_eq!(
+            unsaved.message(),
+            "could not save the images: fal answered 503: Service Temporarily Unavailable; \
+             fal still has request r1: `kontext result r1 --model dev` fetches it"
+        );
+        assert_eq!(unsaved.request(), Some(("r1", "fal-ai/flux-kontext/dev")));
+        assert_eq!(unsaved.code(), FAILED);
+
+        let failed = Failure::Sdk(Error::RequestFailed {
+            message: "the model failed".into(),
+            context: Default::default(),
+        })
+        .accepted("r2", "fal-ai/flux-pro/kontext");
+        assert_eq!(failed.message(), "the request failed: the model failed");
+        assert_eq!(failed.request(), Some(("r2", "fal-ai/flux-pro/kontext")));
     }
 
     #[test]

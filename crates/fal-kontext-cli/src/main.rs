@@ -15,10 +15,13 @@ mod batch;
 mod cli;
 mod commands;
 mod exit;
+mod gallery;
 mod job;
 mod local;
 mod output;
 mod progress;
+mod server_text;
+mod signal;
 mod webhook;
 
 fn main() -> ExitCode {
@@ -33,8 +36,9 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
+    let json = cli.global.json;
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+        Err(failure) => failure.report(json),
     }
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use fal_kontext::{LogEntry, Update};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::server_text::printable;
+
 const TICK: Duration = Duration::from_millis(120);
 
 fn bar(quiet: bool, length: Option<u64>, template: &str) -> ProgressBar {
@@ -56,7 +58,7 @@ impl Spinner {
     /// Prints the model's log lines above the spinner.
     pub fn logs(&self, logs: &[LogEntry]) {
         for entry in logs {
-            self.bar.println(format!("  {}", entry.message));
+            self.bar.println(format!("  {}", printable(&entry.message)));
         }
     }
 

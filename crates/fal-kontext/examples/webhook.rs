@@ -4,7 +4,8 @@
 //!
 //! `cargo run -p fal-kontext --example webhook` listens on 127.0.0.1:3000
 //! (`PORT` to change it) and checks deliveries against fal's keys, or
-//! against the key set at `FAL_JWKS_URL`. Submit with
+//! against the key set at `FAL_JWKS_URL`; with `FAL_WEBHOOK_USER_ID` it takes
+//! that fal user's deliveries only (any account's otherwise). Submit with
 //! `.webhook("https://<your host>/fal/webhook")` (fal calls public addresses
 //! only: put a tunnel or a reverse proxy in front). To try it offline, run
 //! `kontext emulator`, set `FAL_JWKS_URL=<its rest URL>/.well-known/jwks.json`
@@ -23,6 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut verifier = Verifier::builder();
     if let Ok(url) = std::env::var("FAL_JWKS_URL") {
         verifier = verifier.jwks_url(url);
+    }
+    // fal signs every account's deliveries with the same keys: pin yours.
+    if let Ok(user_id) = std::env::var("FAL_WEBHOOK_USER_ID") {
+        verifier = verifier.user_id(user_id);
     }
     // One verifier for the server's life: it caches fal's keys.
     let verifier = verifier.build()?;

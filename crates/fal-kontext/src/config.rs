@@ -22,8 +22,18 @@ pub const DEFAULT_PLATFORM_URL: &str = "https://api.fal.ai/v1";
 pub const DEFAULT_INLINE_LIMIT: u64 = 256 * 1024;
 /// How long `run` and `subscribe` wait for a result unless told otherwise.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// How long one API call (submit, status, result, cancel) may take.
+/// How long one API call (submit, status, result, cancel, upload initiate,
+/// the Platform API) may take, and how long any call may wait for the head of
+/// its answer.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest silence between two pieces of an answer's body (an error
+/// page's included) before the call gives it up.
+pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one download or upload PUT may take in all (each try).
+pub const DEFAULT_TRANSFER_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How often the status is polled while a status stream is open: the stream
+/// is a hint, the polled status the truth.
+pub const DEFAULT_STATUS_POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a status stream may send nothing (not even a keep-alive comment)
 /// before it is given up for polling: 45 s, three of the keep-alive comments
 /// fal sends about every 15 s.
@@ -43,6 +53,9 @@ pub(crate) struct Settings {
     pub wait_timeout: Duration,
     pub call_timeout: Duration,
     pub stream_idle_timeout: Duration,
+    pub body_idle_timeout: Duration,
+    pub transfer_timeout: Duration,
+    pub status_poll_interval: Duration,
     pub inline_limit: u64,
 }
 
@@ -72,6 +85,9 @@ pub struct ClientBuilder {
     wait_timeout: Option<Duration>,
     call_timeout: Option<Duration>,
     stream_idle_timeout: Option<Duration>,
+    body_idle_timeout: Option<Duration>,
+    transfer_timeout: Option<Duration>,
+    status_poll_interval: Option<Duration>,
     connect_timeout: Option<Duration>,
     user_agent: Option<String>,
     inline_limit: Option<u64>,
@@ -184,9 +200,9 @@ impl ClientBuilder {
         self.wait_timeout = Some(timeout);
         self
     }
-    /// The limit on one API call (default 60 s), and on each silence of a
-    /// download (the wait for its answer, then for each next piece). Uploads
-    /// and status streams are bounded by the wait deadline instead.
+    /// The limit on one API call, each try (default
+    /// [`DEFAULT_CALL_TIMEOUT`], 60 s), and on the wait for the head of any
+    /// answer (a download's, an upload's, a status stream's).
     ///
     /// ```
     /// let client = fal_kontext::Client::builder().call_timeout(std::time::Duration::from_secs(20)).build()?;
@@ -206,6 +222,42 @@ impl ClientBuilder {
     /// ```
     pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
         self.stream_idle_timeout = Some(timeout);
+        self
+    }
+    /// The longest silence between two pieces of an answer's body, an error
+    /// page's included (default [`DEFAULT_BODY_IDLE_TIMEOUT`], 30 s): a body
+    /// that never comes or trickles ends the try.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().body_idle_timeout(std::time::Duration::from_secs(10)).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn body_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.body_idle_timeout = Some(timeout);
+        self
+    }
+    /// The limit on one try of a download or an upload PUT, which move
+    /// megabytes (default [`DEFAULT_TRANSFER_TIMEOUT`], 10 min).
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().transfer_timeout(std::time::Duration::from_secs(120)).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn transfer_timeout(mut self, timeout: Duration) -> Self {
+        self.transfer_timeout = Some(timeout);
+        self
+    }
+    /// How often a wait polls the status while its status stream is open
+    /// (default [`DEFAULT_STATUS_POLL_INTERVAL`], 30 s): a stream that never
+    /// starts, stays silent or only sends keep-alive comments cannot hold a
+    /// finished job longer than this.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().status_poll_interval(std::time::Duration::from_secs(10)).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn status_poll_interval(mut self, interval: Duration) -> Self {
+        self.status_poll_interval = Some(interval);
         self
     }
     /// The limit on opening a connection (default 10 s; ignored with [`http_client`](Self::http_client)).
@@ -283,6 +335,11 @@ impl ClientBuilder {
             stream_idle_timeout: self
                 .stream_idle_timeout
                 .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
+            body_idle_timeout: self.body_idle_timeout.unwrap_or(DEFAULT_BODY_IDLE_TIMEOUT),
+            transfer_timeout: self.transfer_timeout.unwrap_or(DEFAULT_TRANSFER_TIMEOUT),
+            status_poll_interval: self
+                .status_poll_interval
+                .unwrap_or(DEFAULT_STATUS_POLL_INTERVAL),
             inline_limit: self.inline_limit.unwrap_or(DEFAULT_INLINE_LIMIT),
         };
         Ok(crate::Client::from_settings(Arc::new(settings)))

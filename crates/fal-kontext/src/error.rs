@@ -176,22 +176,21 @@ pub enum Error {
         /// The request and fal's `error_type`.
         context: ErrorContext,
     },
-    /// Time ran out. With `cancelled`, the caller's deadline passed and the
-    /// request `request_id` was cancelled (as the deadline's owner asked).
-    /// Without, nothing was cancelled: a watch's deadline, or a wait whose
-    /// request had completed, leave the request to fetch later; with no
-    /// `request_id`, one call (a download) got no whole answer within the
-    /// call timeout, on every try. A submit whose answer began but did not
-    /// arrive whole within the call timeout names the request fal's answer
-    /// named (`x-fal-request-id`), not cancelled.
-    #[error("gave up after {after:?}{}", timeout_suffix(.request_id.as_deref(), *.cancelled))]
+    /// Time ran out. With a `request_id`, the caller's deadline passed while
+    /// waiting for that request, and `cancel` says what became of it: a
+    /// wait that owns its request sends a cancel at its deadline (as the
+    /// deadline's owner asked) and reports fal's answer; a watch's deadline,
+    /// or a wait whose request had completed, send none and leave the
+    /// request to fetch later. Without a `request_id`, one call got no whole
+    /// answer within its time limit, on every try.
+    #[error("gave up after {after:?}{}", timeout_suffix(.request_id.as_deref(), *.cancel))]
     Timeout {
         /// The request concerned, when one had been submitted.
         request_id: Option<String>,
         /// How long the caller allowed.
         after: Duration,
-        /// Whether a cancel of the request was sent because of it.
-        cancelled: bool,
+        /// What the cancel sent because of it answered, if one was sent.
+        cancel: CancelAtDeadline,
     },
     /// A submit whose answer does not prove whether fal took the job: a
     /// gateway's 502 or 504 without `x-fal-request-id`, or a connection lost
@@ -207,6 +206,20 @@ pub enum Error {
         /// What happened to the answer.
         reason: String,
         /// What else the answer said, if one came.
+        context: ErrorContext,
+    },
+    /// fal's output lists more images than were asked for (`num_images`,
+    /// default 1), or than any endpoint of the family makes (4): nothing of
+    /// it was used, nothing downloaded.
+    #[error(
+        "the output lists {listed} images, more than the {allowed} asked for; nothing of it was used{context}"
+    )]
+    TooManyImages {
+        /// How many images the output lists.
+        listed: usize,
+        /// How many were asked for (at most 4).
+        allowed: usize,
+        /// The request.
         context: ErrorContext,
     },
     /// The connection failed or broke.
@@ -267,6 +280,7 @@ macro_rules! context_of {
             | Error::RequestTimeout { context, .. }
             | Error::RequestFailed { context, .. }
             | Error::AmbiguousSubmit { context, .. }
+            | Error::TooManyImages { context, .. }
             | Error::Transport { context, .. }
             | Error::Decode { context, .. }
             | Error::TooLarge { context, .. } => Some(context),
@@ -334,12 +348,35 @@ impl Error {
     }
 }
 
-fn timeout_suffix(request_id: Option<&str>, cancelled: bool) -> String {
-    match (request_id, cancelled) {
-        (Some(id), true) => format!(" waiting for request {id} (cancelled)"),
-        (Some(id), false) => format!(" waiting for request {id} (not cancelled: fetch it later)"),
-        (None, _) => String::new(),
-    }
+/// What became of a request whose wait's deadline passed
+/// ([`Error::Timeout`]): what fal answered the cancel, if one was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelAtDeadline {
+    /// No cancel was sent (a watch, a request that had completed, or one
+    /// call's own time limit): the request goes on, to fetch later.
+    NotSent,
+    /// fal accepted the cancel: the request stops or never starts.
+    Cancelled,
+    /// fal answered that the request had already completed: its output is
+    /// there to fetch (and was billed).
+    AlreadyCompleted,
+    /// A cancel was sent, but no answer said what it did (it failed or took
+    /// too long): the request may still run.
+    Unknown,
+}
+
+fn timeout_suffix(request_id: Option<&str>, cancel: CancelAtDeadline) -> String {
+    let Some(id) = request_id else {
+        return String::new();
+    };
+    let what = match cancel {
+        CancelAtDeadline::NotSent => "not cancelled: fetch it later",
+        CancelAtDeadline::Cancelled => "cancelled",
+        CancelAtDeadline::AlreadyCompleted => "it had completed: fetch it",
+        CancelAtDeadline::Unknown => "cancel sent, its outcome unknown: it may still run",
+    };
+    format!(" waiting for request {id} ({what})")
 }
 
 fn display_details(details: &[ValidationDetail]) -> String {

@@ -29,8 +29,8 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorContext, Result};
-use crate::http::{Call, Failed};
 use crate::requests::Kind;
+use crate::retry::{Call, Failed};
 use crate::{Client, ImageInput, Request};
 
 /// The most endpoints one history call may name (fal's limit).
@@ -497,7 +497,7 @@ impl Pager {
         let since = query.since.map(rfc3339);
         let until = query.until.map(rfc3339);
         client
-            .retrying(Call::Api, Some(client.settings().call_timeout), || async {
+            .retrying(Call::Api, client.settings().call_timeout, || async {
                 let mut op = api
                     .requests_by_endpoint()
                     .endpoint_id(query.endpoints.clone());
@@ -525,7 +525,12 @@ impl Pager {
                 if let Some(sort) = query.sort {
                     op = op.sort_by(sort.wire());
                 }
-                Failed::answer(op.send().await, "a page of the request history").await
+                Failed::answer(
+                    op.send().await,
+                    "a page of the request history",
+                    client.settings().body_idle_timeout,
+                )
+                .await
             })
             .await
     }
@@ -677,14 +682,19 @@ impl Client {
         }
         let api = self.platform_admin_api()?;
         let answer = self
-            .retrying(Call::Api, Some(self.settings().call_timeout), || async {
+            .retrying(Call::Api, self.settings().call_timeout, || async {
                 let sent = api
                     .delete_payloads()
                     .request_id(request_id)
                     .idempotency_key(idempotency_key)
                     .send()
                     .await;
-                Failed::answer(sent, "the payload deletion").await
+                Failed::answer(
+                    sent,
+                    "the payload deletion",
+                    self.settings().body_idle_timeout,
+                )
+                .await
             })
             .await
             .map_err(|error| self.needs_admin(error).for_request(request_id))?;

@@ -81,17 +81,19 @@ mod queue;
 mod requests;
 mod retry;
 mod secret;
+mod sse;
 mod submit_options;
 mod upload;
 mod wait;
 pub mod webhook;
 
 pub use config::{
-    ClientBuilder, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT, DEFAULT_PLATFORM_URL,
-    DEFAULT_QUEUE_URL, DEFAULT_REST_URL, DEFAULT_RUN_URL, DEFAULT_STREAM_IDLE_TIMEOUT,
+    ClientBuilder, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT,
+    DEFAULT_PLATFORM_URL, DEFAULT_QUEUE_URL, DEFAULT_REST_URL, DEFAULT_RUN_URL,
+    DEFAULT_STATUS_POLL_INTERVAL, DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_TRANSFER_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
 };
-pub use error::{Error, ErrorContext, Result, ValidationDetail};
+pub use error::{CancelAtDeadline, Error, ErrorContext, Result, ValidationDetail};
 pub use fal_kontext_api as api;
 pub use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 pub use file_stem::check_file_stem;

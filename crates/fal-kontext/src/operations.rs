@@ -14,8 +14,8 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use crate::Client;
 use crate::endpoints;
 use crate::error::{Error, Result};
-use crate::http::MAX_ANSWER_BYTES;
 use crate::requests::{Input, QueueOptions};
+use crate::retry::limits::MAX_ANSWER_BYTES;
 use crate::submit_options::Wire;
 
 /// The app whose queue answers a request's status, stream, result and
@@ -108,14 +108,17 @@ impl Client {
             );
         }
         // A status stream is read an event at a time, each event bounded
-        // (`wait::MAX_EVENT_BYTES`); it may run for minutes.
-        let max_answer_bytes = (accept == Accept::Json).then_some(MAX_ANSWER_BYTES);
+        // (`sse::MAX_EVENT_BYTES`), its silences by the stream idle
+        // timeout; it may run for minutes.
+        let json = accept == Accept::Json;
+        let max_answer_bytes = json.then_some(MAX_ANSWER_BYTES);
+        let body_idle = json.then_some(settings.body_idle_timeout);
         Ok(api::Client::new_with_client(
             &settings.queue_url,
             settings.http.clone(),
             api::CallSettings {
                 url: follow,
-                ..self.keyed(headers, max_answer_bytes)?
+                ..self.keyed(headers, max_answer_bytes, body_idle)?
             },
         ))
     }
@@ -123,7 +126,7 @@ impl Client {
     /// The generated Platform APIs client, on the configured platform
     /// origin, with the key.
     pub(crate) fn platform_api(&self) -> Result<api::platform::Client> {
-        self.platform_api_keyed(self.auth_header()?)
+        self.platform_api_with(self.auth_header()?)
     }
 
     /// The generated Platform APIs client for an operation that needs fal's
@@ -136,38 +139,56 @@ impl Client {
             })?,
             None => self.auth_header()?,
         };
-        self.platform_api_keyed(auth)
+        self.platform_api_with(auth)
     }
 
-    fn platform_api_keyed(&self, auth: HeaderValue) -> Result<api::platform::Client> {
+    /// The generated Platform APIs client, sending `auth`.
+    fn platform_api_with(&self, auth: HeaderValue) -> Result<api::platform::Client> {
         let settings = self.settings();
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
         Ok(api::platform::Client::new_with_client(
             &settings.platform_url,
             settings.http.clone(),
-            api::CallSettings {
-                headers,
-                max_answer_bytes: Some(MAX_ANSWER_BYTES),
-                ..Default::default()
-            },
+            keyed_with(
+                auth,
+                HeaderMap::new(),
+                Some(MAX_ANSWER_BYTES),
+                Some(settings.body_idle_timeout),
+            ),
         ))
     }
 
     /// The settings of a generated client on one of the configured API
     /// origins: `headers` and the key on every request, answers bounded by
-    /// `max_answer_bytes`.
+    /// `max_answer_bytes` and their silences by `body_idle` (the limits of
+    /// [`crate::retry`]).
     fn keyed(
         &self,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         max_answer_bytes: Option<u64>,
+        body_idle: Option<std::time::Duration>,
     ) -> Result<api::CallSettings> {
-        headers.insert(AUTHORIZATION, self.auth_header()?);
-        Ok(api::CallSettings {
+        Ok(keyed_with(
+            self.auth_header()?,
             headers,
             max_answer_bytes,
-            ..Default::default()
-        })
+            body_idle,
+        ))
+    }
+}
+
+/// [`Client::keyed`] with the `Authorization` value `auth`.
+fn keyed_with(
+    auth: HeaderValue,
+    mut headers: HeaderMap,
+    max_answer_bytes: Option<u64>,
+    body_idle: Option<std::time::Duration>,
+) -> api::CallSettings {
+    headers.insert(AUTHORIZATION, auth);
+    api::CallSettings {
+        headers,
+        max_answer_bytes,
+        body_idle,
+        ..Default::default()
     }
 }
 

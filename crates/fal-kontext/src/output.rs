@@ -5,17 +5,37 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use fal_kontext_api::types;
-use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::Client;
 use crate::error::{Error, Result};
+use crate::retry::limits::{Limits, next_piece};
+use crate::retry::{Call, Failed};
 
 /// The largest image the SDK downloads, 256 MiB: an image Kontext makes is a
 /// few megapixels (tens of MB as PNG at most), so a body that grows past
 /// this is a fault of the server's, stopped before it fills the disk
 /// ([`Error::TooLarge`]; the partial file is removed).
 pub(crate) const MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The most images an output of the family may list: `num_images` is at
+/// most 4 on every endpoint (https://fal.ai/models/fal-ai/flux-pro/kontext/api,
+/// `num_images`). An output listing more is refused, not downloaded.
+pub(crate) const MAX_IMAGES: usize = 4;
+
+/// `Ok` when an output listing `listed` images is within `allowed` (and
+/// [`MAX_IMAGES`]).
+pub(crate) fn check_image_count(listed: usize, allowed: usize) -> Result<()> {
+    let allowed = allowed.min(MAX_IMAGES);
+    if listed <= allowed {
+        return Ok(());
+    }
+    Err(Error::TooManyImages {
+        listed,
+        allowed,
+        context: Default::default(),
+    })
+}
 
 /// One generated image, as any endpoint describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,7 +109,10 @@ impl Client {
     /// exists is never overwritten (the next free `-<n>` is taken). All or
     /// nothing: every image is streamed to a temporary file in `dir`, and
     /// only when all are whole are they renamed into place; a failure leaves
-    /// no file of this call behind, temporary or not. `data:` URIs
+    /// no file of this call behind, temporary or not (a download cut short
+    /// by dropping its future, such as on Ctrl-C, included). An output
+    /// listing more than 4 images is refused ([`Error::TooManyImages`])
+    /// before anything is fetched. `data:` URIs
     /// (`sync_mode`) are decoded; URLs are fetched without the API key.
     ///
     /// ```no_run
@@ -104,6 +127,7 @@ impl Client {
         stem: &str,
     ) -> Result<Vec<PathBuf>> {
         crate::check_file_stem(stem)?;
+        check_image_count(output.images().len(), MAX_IMAGES)?;
         let dir = dir.as_ref();
         tokio::fs::create_dir_all(dir)
             .await
@@ -140,57 +164,43 @@ impl Client {
             std::fs::write(temp.path(), &bytes).map_err(io)?;
             return Ok((temp, extension(&bytes)));
         }
-        let mut delays = self.settings().retry.delays();
-        loop {
-            match self.stream_into(url, temp.path()).await {
-                Ok(ext) => return Ok((temp, ext)),
-                Err(error) if is_transient(&error) => match delays.next() {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => return Err(error),
-                },
-                Err(error) => return Err(error),
-            }
-        }
+        let limits = self.limits(true);
+        let ext = self
+            .retrying(Call::Foreign, limits.total, || {
+                self.stream_into(url, temp.path(), limits)
+            })
+            .await?;
+        Ok((temp, ext))
     }
 
     /// One download attempt: the body streamed into `path` (truncated first),
-    /// at most [`MAX_IMAGE_BYTES`] of it.
-    async fn stream_into(&self, url: &str, path: &Path) -> Result<&'static str> {
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        // A download may take long, but a CDN that stops sending must not
-        // hold it for ever: each wait for the answer or for the next bytes is
-        // bounded by the call timeout.
-        let stall = self.settings().call_timeout;
-        let stalled = || Error::Timeout {
-            request_id: None,
-            after: stall,
-            cancelled: false,
+    /// at most [`MAX_IMAGE_BYTES`] of it, within `limits`.
+    async fn stream_into(
+        &self,
+        url: &str,
+        path: &Path,
+        limits: Limits,
+    ) -> std::result::Result<&'static str, Failed> {
+        let io = |source| {
+            Failed::Final(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
         };
         // No Authorization here: images live on fal's CDN, not its API hosts.
-        let response = tokio::time::timeout(stall, self.settings().http.get(url).send())
-            .await
-            .map_err(|_| stalled())?
-            .map_err(Error::transport)?;
-        let response = crate::http::successful(response).await?;
+        let response = self.head(self.settings().http.get(url), limits).await?;
         let mut file = tokio::fs::File::create(path).await.map_err(io)?;
         let mut head = Vec::new();
         let mut written = 0u64;
         let mut body = response.bytes_stream();
-        while let Some(chunk) = tokio::time::timeout(stall, body.next())
-            .await
-            .map_err(|_| stalled())?
-        {
-            let chunk = chunk.map_err(Error::transport)?;
+        while let Some(chunk) = next_piece(&mut body, limits.idle).await? {
             written += chunk.len() as u64;
             if written > MAX_IMAGE_BYTES {
-                return Err(Error::TooLarge {
+                return Err(Failed::Final(Error::TooLarge {
                     what: "an image",
                     limit: MAX_IMAGE_BYTES,
                     context: Default::default(),
-                });
+                }));
             }
             if head.len() < 64 {
                 head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
@@ -200,19 +210,6 @@ impl Client {
         file.flush().await.map_err(io)?;
         file.sync_all().await.map_err(io)?;
         Ok(extension(&head))
-    }
-}
-
-fn is_transient(error: &Error) -> bool {
-    match error {
-        // a download that stalled (no request of the caller's timed out)
-        Error::Timeout {
-            request_id: None, ..
-        } => true,
-        Error::Transport { .. } | Error::RateLimited { .. } => true,
-        Error::Server { status, .. } => matches!(status, 502..=504),
-        Error::Http { status, .. } => *status == 408,
-        _ => false,
     }
 }
 

@@ -11,7 +11,7 @@ use fal_kontext_api::platform::types;
 
 use crate::Client;
 use crate::error::{Error, Result};
-use crate::http::{Call, Failed};
+use crate::retry::{Call, Failed};
 
 /// The most endpoints one price call may ask for (fal's limit).
 const MAX_ENDPOINTS: usize = 50;
@@ -170,9 +170,9 @@ impl Client {
         let ids: Vec<String> = endpoints.iter().map(|id| id.to_string()).collect();
         let api = self.platform_api()?;
         let answer = self
-            .retrying(Call::Api, Some(self.settings().call_timeout), || async {
+            .retrying(Call::Api, self.settings().call_timeout, || async {
                 let sent = api.pricing().endpoint_id(ids.clone()).send().await;
-                Failed::answer(sent, "the price list").await
+                Failed::answer(sent, "the price list", self.settings().body_idle_timeout).await
             })
             .await?;
         Ok(answer
@@ -246,9 +246,9 @@ impl Client {
         };
         let api = self.platform_api()?;
         let answer = self
-            .retrying(Call::Api, Some(self.settings().call_timeout), || async {
+            .retrying(Call::Api, self.settings().call_timeout, || async {
                 let sent = api.estimate().body(body.clone()).send().await;
-                Failed::answer(sent, "the estimate").await
+                Failed::answer(sent, "the estimate", self.settings().body_idle_timeout).await
             })
             .await?;
         Ok(Estimate {

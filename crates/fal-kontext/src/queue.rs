@@ -8,9 +8,11 @@ use serde::de::DeserializeOwned;
 
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
-use crate::http::{Call, Failed, decode};
+use crate::http::decode;
 use crate::operations::{Accept, App, per_app};
 use crate::requests::{Kind, Request};
+use crate::retry::limits::Limits;
+use crate::retry::{Call, Failed};
 
 /// A submitted request: its id and the URLs fal returned for it. `O` is the
 /// endpoint's output type.
@@ -22,6 +24,9 @@ pub struct RequestHandle<O> {
     status_url: Option<String>,
     response_url: Option<String>,
     cancel_url: Option<String>,
+    /// The most images its output may list: the `num_images` asked for
+    /// when this client submitted it, else the family's most.
+    max_images: usize,
     output: PhantomData<fn() -> O>,
 }
 
@@ -66,41 +71,48 @@ impl<K: Kind> Request<K> {
         let extra = crate::submit_options::extra_headers(&self.queue)?;
         let api = self.client.queue_api_with(None, Accept::Json, extra)?;
         let (api, input, queue) = (&api, &input, &self.queue);
-        let status: QueueStatus = self
+        let endpoint = self.endpoint();
+        let settings = self.client.settings();
+        let idle = settings.body_idle_timeout;
+        let requested = self.fields.num_images.map_or(1, usize::from);
+        let sent = self
             .client
             .retrying(
-                Call::Submit,
-                Some(self.client.settings().call_timeout),
+                Call::Submit { endpoint },
+                settings.call_timeout,
                 move || async move {
                     let sent = crate::operations::submit(api, input, queue).await;
-                    Failed::answer(sent, "the submit answer").await
+                    Failed::answer(sent, "the submit answer", idle).await
                 },
             )
-            .await
-            .map_err(|error| match accepted_request_id(api) {
-                Some(id) => error.for_request(&id),
-                None => error,
-            })?;
+            .await;
+        // A 2xx whose head named the job (`x-fal-request-id`) means fal took
+        // it, whatever became of the body: the job is followed by that id
+        // rather than lost to an error (and never submitted again).
+        let named = |why: &dyn std::fmt::Display| {
+            let id = accepted_request_id(api)?;
+            tracing::warn!(%why, request_id = id, "the submit's answer was lost after it named the job: following it");
+            Some(self.client.request_handle(endpoint, &id).asking(requested))
+        };
+        let status = match sent {
+            Ok(status) => status,
+            Err(error) => return named(&error).ok_or(error),
+        };
         // A status answer may leave its request id out; a submit answer
         // cannot: without it the job could never be found again.
         let Some(request_id) = status.request_id.clone() else {
-            return Err(Error::Decode {
+            return named(&"no request_id in the body").ok_or_else(|| Error::Decode {
                 what: "the submit answer",
                 body: serde_json::to_string(&status).unwrap_or_default(),
                 source: serde::de::Error::missing_field("request_id"),
-                context: ErrorContext {
-                    request_id: accepted_request_id(api),
-                    ..ErrorContext::default()
-                },
+                context: ErrorContext::default(),
             });
         };
         tracing::debug!(%request_id, endpoint = self.endpoint(), "submitted");
-        Ok(RequestHandle::from_status(
-            &self.client,
-            self.endpoint(),
-            &request_id,
-            status,
-        ))
+        Ok(
+            RequestHandle::from_status(&self.client, self.endpoint(), &request_id, status)
+                .asking(requested),
+        )
     }
 
     /// Runs the request on fal's synchronous host (`FAL_RUN_URL`) and returns
@@ -127,25 +139,39 @@ impl<K: Kind> Request<K> {
         // caller's extra headers (none of them one the SDK sets).
         let extra = crate::submit_options::extra_headers(q)?;
         let options = crate::submit_options::Wire::of(q).headers();
+        // The run host answers when the job is done: the head may take the
+        // whole deadline, and a gateway's 504 after a long run is ambiguous,
+        // never repeated (the retry rules of a submit).
+        let limits = Limits {
+            first_byte: deadline,
+            idle: self.client.settings().body_idle_timeout,
+            total: deadline,
+        };
         let body = self
             .client
-            .send(Call::Submit, Some(deadline), |http| {
-                let mut request = http.post(&url).headers(extra.clone()).json(&input);
-                if let Some(timeout) = q.request_timeout {
-                    request =
-                        request.header("x-fal-request-timeout", timeout.as_secs_f64().to_string());
-                }
-                if let Some(priority) = q.priority {
-                    request = request.header("x-fal-queue-priority", priority.as_str());
-                }
-                if let Some(hint) = &q.runner_hint {
-                    request = request.header("x-fal-runner-hint", hint);
-                }
-                for (name, value) in &options {
-                    request = request.header(*name, value);
-                }
-                request
-            })
+            .send(
+                Call::Submit {
+                    endpoint: self.endpoint(),
+                },
+                limits,
+                |http| {
+                    let mut request = http.post(&url).headers(extra.clone()).json(&input);
+                    if let Some(timeout) = q.request_timeout {
+                        request = request
+                            .header("x-fal-request-timeout", timeout.as_secs_f64().to_string());
+                    }
+                    if let Some(priority) = q.priority {
+                        request = request.header("x-fal-queue-priority", priority.as_str());
+                    }
+                    if let Some(hint) = &q.runner_hint {
+                        request = request.header("x-fal-runner-hint", hint);
+                    }
+                    for (name, value) in &options {
+                        request = request.header(*name, value);
+                    }
+                    request
+                },
+            )
             .await?;
         decode(&body, "the output")
     }
@@ -174,6 +200,7 @@ impl Client {
             status_url: None,
             response_url: None,
             cancel_url: None,
+            max_images: crate::output::MAX_IMAGES,
             output: PhantomData,
         }
     }
@@ -189,6 +216,12 @@ impl<O> RequestHandle<O> {
         handle
     }
 
+    /// The same handle, for a request that asked for `images` images.
+    fn asking(mut self, images: usize) -> Self {
+        self.max_images = images;
+        self
+    }
+
     /// The same handle with another output type (`()` for a cancel sent from
     /// a task, which must not depend on `O`).
     pub(crate) fn retyped<P>(&self) -> RequestHandle<P> {
@@ -200,6 +233,7 @@ impl<O> RequestHandle<O> {
             status_url: self.status_url.clone(),
             response_url: self.response_url.clone(),
             cancel_url: self.cancel_url.clone(),
+            max_images: self.max_images,
             output: PhantomData,
         }
     }
@@ -287,6 +321,7 @@ impl<O> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub async fn status(&self, logs: bool) -> Result<QueueStatus> {
+        let idle = self.client.settings().body_idle_timeout;
         self.call(self.status_url.as_ref(), |api, app, id| async move {
             let sent = per_app!(
                 app,
@@ -294,7 +329,7 @@ impl<O> RequestHandle<O> {
                 api.status_flux_kontext(),
                 |op| op.request_id(&id).logs(i64::from(logs)).send().await
             );
-            Failed::answer(sent, "the status").await
+            Failed::answer(sent, "the status", idle).await
         })
         .await
     }
@@ -307,6 +342,7 @@ impl<O> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub async fn cancel(&self) -> Result<CancelOutcome> {
+        let idle = self.client.settings().body_idle_timeout;
         self.call(self.cancel_url.as_ref(), |api, app, id| async move {
             let sent = per_app!(
                 app,
@@ -322,7 +358,7 @@ impl<O> RequestHandle<O> {
                     Ok(CancelOutcome::AlreadyCompleted)
                 }
                 Ok(_) => Ok(CancelOutcome::Requested),
-                Err(error) => Err(Failed::from_api(error, "the cancel answer").await),
+                Err(error) => Err(Failed::from_api(error, "the cancel answer", idle).await),
             }
         })
         .await
@@ -340,7 +376,7 @@ impl<O> RequestHandle<O> {
     {
         let (api, app) = self.api(returned, Accept::Json)?;
         self.client
-            .retrying(Call::Api, Some(self.client.settings().call_timeout), || {
+            .retrying(Call::Api, self.client.settings().call_timeout, || {
                 attempt(api.clone(), app, self.request_id.clone())
             })
             .await
@@ -366,6 +402,7 @@ impl<O: DeserializeOwned> RequestHandle<O> {
     /// (`x-fal-billable-units`, /work/shared/api/webhooks-and-headers.md),
     /// when it did.
     pub(crate) async fn billed_result(&self) -> Result<(O, Option<f64>)> {
+        let idle = self.client.settings().body_idle_timeout;
         let (output, units) = self
             .call(self.response_url.as_ref(), |api, app, id| async move {
                 let sent = per_app!(
@@ -378,9 +415,17 @@ impl<O: DeserializeOwned> RequestHandle<O> {
                     .as_ref()
                     .ok()
                     .and_then(|answer| billable_units(answer.headers()));
-                Ok((Failed::answer(sent, "the output").await?, units))
+                Ok((Failed::answer(sent, "the output", idle).await?, units))
             })
             .await?;
+        // More images than asked for is no answer to this request: refused
+        // before anything of it is used or downloaded.
+        let listed = output
+            .get("images")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len);
+        crate::output::check_image_count(listed, self.max_images)
+            .map_err(|error| self.concerning(error))?;
         // At the app root the result operation answers any JSON; the
         // endpoint's own output type reads it.
         let output = serde_json::from_value(output.clone()).map_err(|source| {
@@ -405,7 +450,7 @@ impl<O: DeserializeOwned> RequestHandle<O> {
                 | Error::RequestTimeout { .. }
                 | Error::Http { .. }
                 | Error::Server { .. }),
-            ) if !crate::wait::survivable(&error) => error,
+            ) if !crate::retry::survivable(&error) => error,
             _ => self.concerning(Error::RequestFailed {
                 message,
                 context: ErrorContext {
@@ -419,12 +464,10 @@ impl<O: DeserializeOwned> RequestHandle<O> {
 
 /// The request a submit's answer named in its headers (`x-fal-request-id`,
 /// on a success) when its body did not arrive whole: cut, too slow for the
-/// call timeout, too large or not JSON. fal had taken the job then (fal's
+/// call's limits, too large or not JSON. fal had taken the job then (fal's
 /// clients tell fal's own answers by that header: fal-client 1.0.3,
-/// `_is_ingress_error`), so the error names it, to fetch it later; fal may
-/// name the attempt (its `gateway_request_id`, shared/api
-/// webhooks-and-headers.md) rather than the request, so no handle is made
-/// from it.
+/// `_is_ingress_error`; @fal-ai/client 1.10.1 `response.js` reads the
+/// request id from it), so the job is followed by that id.
 fn accepted_request_id(api: &fal_kontext_api::Client) -> Option<String> {
     use fal_kontext_api::ClientInfo;
     let (status, headers) = api.inner().answered.get()?;

@@ -12,7 +12,8 @@ use tokio_util::io::ReaderStream;
 
 use crate::Client;
 use crate::error::Result;
-use crate::http::{Call, decode};
+use crate::http::decode;
+use crate::retry::Call;
 
 #[derive(Deserialize)]
 struct Initiated {
@@ -34,10 +35,9 @@ impl Client {
             self.settings().rest_url
         );
         let body = serde_json::json!({"content_type": content_type, "file_name": file_name});
-        let timeout = self.settings().call_timeout;
         let lifecycle = crate::submit_options::upload_headers(lifetime);
         let answer = self
-            .send(Call::Api, Some(timeout), |http| {
+            .send(Call::Api, self.limits(false), |http| {
                 let mut request = http.post(&url).json(&body);
                 for (name, value) in &lifecycle {
                     request = request.header(*name, value);
@@ -63,7 +63,7 @@ impl Client {
         let initiated = self
             .initiate_upload(content_type, &file_name, lifetime)
             .await?;
-        self.send(Call::Foreign, None, |http| {
+        self.send(Call::Foreign, self.limits(true), |http| {
             // Each attempt opens the file again, so a retry sends it whole.
             let path = path.to_path_buf();
             let stream = futures::stream::once(async move { tokio::fs::File::open(path).await })
@@ -89,7 +89,7 @@ impl Client {
         let initiated = self
             .initiate_upload(content_type, file_name, lifetime)
             .await?;
-        self.send(Call::Foreign, None, |http| {
+        self.send(Call::Foreign, self.limits(true), |http| {
             http.put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)
                 .body(data.clone())

@@ -6,19 +6,19 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
+use bytes::Bytes;
 use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 
-use bytes::Bytes;
-
-use crate::error::{Error, Result};
-use crate::http::Failed;
+use crate::error::{CancelAtDeadline, Error, Result};
 use crate::operations::{Accept, per_app};
 use crate::queue::RequestHandle;
 use crate::requests::{Kind, Request};
+use crate::retry::{
+    CANCEL_BUDGET, FIRST_POLL, Failed, MAX_POLL, MIN_POLL, retry_after_of, survivable,
+};
 
 /// A change in a request's progress.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,25 +54,18 @@ pub struct Completed<O> {
     pub billable_units: Option<f64>,
 }
 
-/// The first pause after the stream is lost, and the longest between polls.
-const FIRST_POLL: Duration = Duration::ZERO;
-const MIN_POLL: Duration = Duration::from_millis(50);
-const MAX_POLL: Duration = Duration::from_secs(2);
-/// How long a cancel sent at the deadline may take, and how long a submit
-/// whose answer is in flight at the deadline may still take to name its
-/// request (so that it is cancelled, not lost).
-const CANCEL_BUDGET: Duration = Duration::from_secs(5);
-/// The longest event of a status stream the SDK reads, 1 MiB (fal's events
-/// are a status of a few KiB, with its log lines); a longer one ends the
-/// stream, and polling takes over.
-pub(crate) const MAX_EVENT_BYTES: usize = 1024 * 1024;
-
 type Events = Pin<Box<dyn Stream<Item = QueueStatus> + Send>>;
 
 enum Phase {
     Connect,
-    Streaming(Events),
-    Polling { delay: Duration },
+    /// The stream is open; the status is still polled at `next_poll`.
+    Streaming {
+        events: Events,
+        next_poll: Instant,
+    },
+    Polling {
+        delay: Duration,
+    },
 }
 
 /// A submitted request being waited for: a stream of [`Update`]s through
@@ -88,12 +81,19 @@ enum Phase {
 ///   call's own timeout, 408, 429, 500, 502, 503, a 504 other than the
 ///   user-timeout one) is tried again, with backoff and within the bounds of
 ///   `Retry-After`, for as long as the deadline allows: an outage of fal's
-///   ingress is waited out. A status stream that fails, ends early or goes
-///   silent for longer than the client's `stream_idle_timeout` (default
-///   45 s, three of fal's 15 s keep-alive intervals) gives way to polling.
+///   ingress is waited out.
+/// - **A stream is a hint, polling is the truth.** A status stream whose
+///   head does not come within the call timeout, that fails, ends early or
+///   goes silent for longer than the client's `stream_idle_timeout` (default
+///   45 s, three of fal's 15 s keep-alive intervals) gives way to polling;
+///   while it is open the status is still polled every
+///   `status_poll_interval` (default 30 s), so a stream that only keeps
+///   alive, or sends junk, cannot hold a finished job.
 /// - **Only the deadline and [`cancel`](Self::cancel) cancel the request.**
 ///   One made by [`Request::subscribe`] or [`RequestHandle::wait`] cancels
-///   its request when the deadline passes (the error is [`Error::Timeout`]).
+///   its request when the deadline passes (the error is [`Error::Timeout`],
+///   whose `cancel` says what fal answered: cancelled, already completed, or
+///   unknown).
 ///   One made by [`RequestHandle::watch`] never cancels.
 /// - **Any other error ends the wait and leaves the request running**: a
 ///   refused key, an unknown request, a decode error, fal's final answer.
@@ -160,23 +160,21 @@ impl<K: Kind> Request<K> {
                 // may have created the job. Its answer gets a short while
                 // more, to name the request and cancel it, not lose it.
                 let late = tokio::time::timeout(CANCEL_BUDGET, submit).await;
-                let cancelled = matches!(late, Ok(Ok(_)));
-                let request_id = match late {
-                    Ok(Ok(handle)) => {
-                        let cancelled = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
-                        tracing::debug!(
-                            ?cancelled,
-                            request_id = handle.request_id(),
-                            "deadline passed during the submit"
-                        );
-                        Some(handle.request_id().to_string())
-                    }
-                    // an answer that began names its request: not lost
-                    Ok(Err(error)) => error.request_id().map(str::to_string),
-                    Err(_) => None,
+                let (request_id, cancel) = match late {
+                    Ok(Ok(handle)) => (
+                        Some(handle.request_id().to_string()),
+                        cancel_at_deadline(&handle).await,
+                    ),
+                    // what fal may have taken is said as such
+                    Ok(Err(error @ Error::AmbiguousSubmit { .. })) => return Err(error),
+                    Ok(Err(error)) => (
+                        error.request_id().map(str::to_string),
+                        CancelAtDeadline::NotSent,
+                    ),
+                    Err(_) => (None, CancelAtDeadline::NotSent),
                 };
                 return Err(Error::Timeout {
-                    cancelled,
+                    cancel,
                     request_id,
                     after: allowed,
                 });
@@ -259,15 +257,18 @@ impl<O> RequestHandle<O> {
             |op| op.request_id(id).logs(1).send().await
         );
         match sent {
-            Ok(answer) => Ok(Box::pin(statuses(until_idle(
+            Ok(answer) => Ok(Box::pin(crate::sse::statuses(until_idle(
                 answer.into_inner_stream(),
                 idle,
             )))),
-            Err(error) => Err(self.concerning(
-                Failed::from_api(error, "the status stream")
-                    .await
-                    .into_error(),
-            )),
+            Err(error) => {
+                let idle = self.client.settings().body_idle_timeout;
+                Err(self.concerning(
+                    Failed::from_api(error, "the status stream", idle)
+                        .await
+                        .into_error(),
+                ))
+            }
         }
     }
 }
@@ -293,65 +294,6 @@ where
             }
         }
     })
-}
-
-/// The statuses in a status stream's body: SSE events, each one's data a
-/// status. A broken body, or an event longer than [`MAX_EVENT_BYTES`], ends
-/// them; events that are not a status (comments, keep-alives) are skipped.
-pub(crate) fn statuses<B, E>(body: B) -> impl Stream<Item = QueueStatus> + Send
-where
-    B: Stream<Item = std::result::Result<Bytes, E>> + Send,
-    E: Send,
-{
-    let mut event = EventLength::default();
-    body.take_while(move |chunk| {
-        let within = chunk.as_ref().is_ok_and(|bytes| event.add(bytes));
-        if chunk.is_ok() && !within {
-            tracing::warn!(
-                "{}",
-                Error::TooLarge {
-                    what: "an event of the status stream",
-                    limit: MAX_EVENT_BYTES as u64,
-                    context: Default::default(),
-                }
-            );
-        }
-        std::future::ready(within)
-    })
-    .eventsource()
-    .take_while(|event| std::future::ready(event.is_ok()))
-    .filter_map(|event| {
-        std::future::ready(
-            event
-                .ok()
-                .and_then(|e| serde_json::from_str::<QueueStatus>(&e.data).ok()),
-        )
-    })
-}
-
-/// The length of the event being read: the bytes since the last blank line.
-#[derive(Default)]
-struct EventLength {
-    since_boundary: usize,
-    after_newline: bool,
-}
-
-impl EventLength {
-    /// Counts `bytes`; false once the event is longer than [`MAX_EVENT_BYTES`].
-    fn add(&mut self, bytes: &[u8]) -> bool {
-        for &byte in bytes {
-            match byte {
-                b'\n' if self.after_newline => self.since_boundary = 0,
-                b'\n' => self.after_newline = true,
-                b'\r' => {}
-                _ => {
-                    self.after_newline = false;
-                    self.since_boundary += 1;
-                }
-            }
-        }
-        self.since_boundary <= MAX_EVENT_BYTES
-    }
 }
 
 impl<O> Subscription<O> {
@@ -396,37 +338,65 @@ impl<O> Subscription<O> {
             let status = match &mut self.phase {
                 _ if Instant::now() >= self.deadline => return Some(Err(self.give_up().await)),
                 Phase::Connect => {
-                    let idle = self.handle.client.settings().stream_idle_timeout;
-                    self.phase =
-                        match timeout_at(self.deadline, self.handle.open_stream(idle)).await {
-                            Ok(Ok(events)) => Phase::Streaming(events),
-                            Ok(Err(error @ Error::Authentication { .. })) => {
-                                return Some(Err(error));
-                            }
-                            Ok(Err(error)) => {
-                                tracing::debug!(%error, "status stream unavailable, polling");
-                                Phase::Polling { delay: FIRST_POLL }
-                            }
-                            Err(_) => continue,
-                        };
+                    let settings = self.handle.client.settings();
+                    let idle = settings.stream_idle_timeout;
+                    // the stream's head comes within the call timeout, like
+                    // any call's; one that never starts is polled around
+                    let opened = crate::retry::wake_at(settings.call_timeout, self.deadline);
+                    self.phase = match timeout_at(opened, self.handle.open_stream(idle)).await {
+                        Ok(Ok(events)) => Phase::Streaming {
+                            events,
+                            next_poll: crate::retry::wake_at(
+                                settings.status_poll_interval,
+                                self.deadline,
+                            ),
+                        },
+                        Ok(Err(error @ Error::Authentication { .. })) => {
+                            return Some(Err(error));
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "status stream unavailable, polling");
+                            Phase::Polling { delay: FIRST_POLL }
+                        }
+                        Err(_) => {
+                            tracing::debug!("status stream did not start, polling");
+                            Phase::Polling { delay: FIRST_POLL }
+                        }
+                    };
                     continue;
                 }
-                Phase::Streaming(events) => match timeout_at(self.deadline, events.next()).await {
-                    Err(_) => continue,
-                    Ok(Some(status)) => status,
-                    Ok(None) => {
-                        tracing::debug!("status stream ended before completion, polling");
-                        self.phase = Phase::Polling { delay: FIRST_POLL };
-                        continue;
+                Phase::Streaming { events, next_poll } => {
+                    let poll_at = *next_poll;
+                    tokio::select! {
+                        event = timeout_at(self.deadline, events.next()) => match event {
+                            Err(_) => continue,
+                            Ok(Some(status)) => (status, false),
+                            Ok(None) => {
+                                tracing::debug!("status stream ended before completion, polling");
+                                self.phase = Phase::Polling { delay: FIRST_POLL };
+                                continue;
+                            }
+                        },
+                        () = tokio::time::sleep_until(poll_at) => {
+                            let interval = self.handle.client.settings().status_poll_interval;
+                            *next_poll = crate::retry::wake_at(interval, self.deadline);
+                            match timeout_at(self.deadline, self.handle.status(false)).await {
+                                // the stream reports the log lines
+                                Ok(Ok(status)) => (status, false),
+                                Ok(Err(error)) if survivable(&error) => continue,
+                                Ok(Err(error)) => return Some(Err(error)),
+                                Err(_) => continue,
+                            }
+                        }
                     }
-                },
+                }
                 Phase::Polling { delay } => {
-                    let wake = crate::durations::deadline_after(*delay).min(self.deadline);
+                    let wake = crate::retry::wake_at(*delay, self.deadline);
                     *delay = (*delay * 2).clamp(MIN_POLL, MAX_POLL);
                     tokio::time::sleep_until(wake).await;
                     match timeout_at(self.deadline, self.handle.status(true)).await {
                         Err(_) => continue,
-                        Ok(Ok(status)) => status,
+                        Ok(Ok(status)) => (status, true),
                         Ok(Err(error)) if survivable(&error) => {
                             // fal may be back in a moment: poll again, after
                             // what the answer asked for when it did
@@ -440,7 +410,7 @@ impl<O> Subscription<O> {
                     }
                 }
             };
-            let cumulative = matches!(self.phase, Phase::Polling { .. });
+            let (status, cumulative) = status;
             if let Some(update) = self.observe(status, cumulative) {
                 return Some(Ok(update));
             }
@@ -508,46 +478,32 @@ impl<O> Subscription<O> {
     /// The deadline passed: cancels the request (best effort, briefly) when
     /// this wait owns it, and says why.
     async fn give_up(&mut self) -> Error {
-        let cancelled = std::mem::take(&mut self.cancels_at_deadline);
-        if cancelled {
-            let cancelled = tokio::time::timeout(CANCEL_BUDGET, self.handle.cancel()).await;
-            tracing::debug!(
-                ?cancelled,
-                request_id = self.request_id(),
-                "deadline passed"
-            );
-        }
+        let cancel = if std::mem::take(&mut self.cancels_at_deadline) {
+            cancel_at_deadline(&self.handle).await
+        } else {
+            CancelAtDeadline::NotSent
+        };
         Error::Timeout {
             request_id: Some(self.request_id().to_string()),
             after: self.allowed,
-            cancelled,
+            cancel,
         }
     }
 }
 
-/// Whether an error of a status or result call may pass while waiting: the
-/// call may succeed later. fal's clients retry the same and no more
-/// (fal-client 1.0.3 `_should_retry`: transport errors, timeouts, 408, 409,
-/// 429 and ingress errors, never a 504 the caller's `x-fal-request-timeout`
-/// caused; @fal-ai/client 1.10.1 `retry.js`: 429, 502, 503, 504 and network
-/// errors, never the user timeout); a 500 is waited out too, as fal's queue
-/// answers one while it restarts.
-pub(crate) fn survivable(error: &Error) -> bool {
-    match error {
-        Error::Transport { .. } | Error::RateLimited { .. } => true,
-        // a call's own timeout (a wait's deadline is checked before)
-        Error::Timeout { .. } => true,
-        Error::Server { status, .. } => matches!(status, 500 | 502 | 503 | 504),
-        Error::Http { status, .. } => *status == 408,
-        _ => false,
-    }
-}
-
-/// What a 429 asked for in `Retry-After` (bounded when read).
-fn retry_after_of(error: &Error) -> Option<Duration> {
-    match error {
-        Error::RateLimited { retry_after, .. } => *retry_after,
-        _ => None,
+/// Cancels a request whose deadline passed (briefly: within
+/// [`CANCEL_BUDGET`]), and says what fal answered.
+async fn cancel_at_deadline<O>(handle: &RequestHandle<O>) -> CancelAtDeadline {
+    let answered = tokio::time::timeout(CANCEL_BUDGET, handle.cancel()).await;
+    tracing::debug!(
+        ?answered,
+        request_id = handle.request_id(),
+        "deadline passed"
+    );
+    match answered {
+        Ok(Ok(crate::CancelOutcome::Requested)) => CancelAtDeadline::Cancelled,
+        Ok(Ok(crate::CancelOutcome::AlreadyCompleted)) => CancelAtDeadline::AlreadyCompleted,
+        Ok(Err(_)) | Err(_) => CancelAtDeadline::Unknown,
     }
 }
 
@@ -588,7 +544,7 @@ impl<O: DeserializeOwned> Subscription<O> {
                         .or_else(|| delays.next())
                         .unwrap_or(MAX_POLL)
                         .min(retry.max_delay);
-                    let wake = crate::durations::deadline_after(pause).min(self.deadline);
+                    let wake = crate::retry::wake_at(pause, self.deadline);
                     tokio::time::sleep_until(wake).await;
                 }
                 Ok(Err(error)) => return Err(error),
@@ -597,7 +553,7 @@ impl<O: DeserializeOwned> Subscription<O> {
                     return Err(Error::Timeout {
                         request_id: Some(self.request_id().into()),
                         after: self.allowed,
-                        cancelled: false,
+                        cancel: CancelAtDeadline::NotSent,
                     });
                 }
             }
@@ -624,41 +580,6 @@ impl<O: DeserializeOwned> Subscription<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn read(pieces: &[&[u8]]) -> Vec<QueueStatus> {
-        let body = futures::stream::iter(
-            pieces
-                .iter()
-                .map(|p| Ok::<_, std::convert::Infallible>(bytes::Bytes::copy_from_slice(p))),
-        );
-        futures::executor::block_on(statuses(body).collect())
-    }
-
-    #[test]
-    fn statuses_do_not_depend_on_where_the_network_split_the_body() {
-        let body = "data: {\"status\":\"IN_PROGRESS\",\"request_id\":\"r\",\"logs\":[{\"message\":\"étape 1\",\"level\":\"INFO\",\"source\":\"user\",\"timestamp\":\"t\"}]}\r\n\r\n: keep-alive\n\ndata: {\"status\":\"COMPLETED\",\"request_id\":\"r\"}\n\n";
-        let whole = read(&[body.as_bytes()]);
-        assert_eq!(whole.len(), 2, "{whole:?}");
-        // split inside the two bytes of "é", and between "\r" and "\n"
-        let at_e = body.find('é').unwrap() + 1;
-        let at_crlf = body.find("\r\n").unwrap() + 1;
-        let bytes = body.as_bytes();
-        let split = read(&[&bytes[..at_e], &bytes[at_e..at_crlf], &bytes[at_crlf..]]);
-        assert_eq!(split, whole);
-    }
-
-    #[test]
-    fn an_event_longer_than_the_limit_ends_the_stream() {
-        let first = b"data: {\"status\":\"IN_QUEUE\"}\n\n".to_vec();
-        let huge = [b"data: ".as_slice(), &vec![b'x'; MAX_EVENT_BYTES]].concat();
-        let after = b"\n\ndata: {\"status\":\"COMPLETED\"}\n\n".to_vec();
-        let statuses = read(&[&first, &huge, &after]);
-        assert_eq!(statuses.len(), 1, "{statuses:?}");
-        // as long as the limit, split anywhere, is read
-        let fits = [b"data: ".as_slice(), &vec![b' '; MAX_EVENT_BYTES - 40]].concat();
-        let statuses = read(&[&first, &fits, b"\n\n", &after[2..]]);
-        assert_eq!(statuses.len(), 2, "{statuses:?}");
-    }
 
     #[tokio::test]
     async fn a_silent_body_ends_after_its_idle_bound() {

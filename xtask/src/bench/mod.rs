@@ -8,10 +8,12 @@
 //! - [`process`]: a driver process, its protocol, its memory.
 //! - [`netns`]: a network namespace of the bench's own, to count connections in.
 //! - [`figures`], [`table`], [`targets`], [`report`], [`machine`]: the output.
+//! - [`gallery`]: `--gallery`, the batch gallery's build time and size, alone.
 
 mod clients;
 mod figures;
 mod fixture;
+mod gallery;
 mod machine;
 mod netns;
 mod peers;
@@ -52,6 +54,10 @@ pub struct BenchArgs {
     /// installed peer; with --quick, rust).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub clients: Vec<Client>,
+    /// Only the gallery: time `kontext gallery` (release) on a 2,000-job
+    /// batch and give the page's size; prints the figures, writes nothing.
+    #[arg(long)]
+    pub gallery: bool,
 }
 
 fn workspace_root() -> PathBuf {
@@ -66,6 +72,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let peers = Peers::new(&root);
     if args.install_peers {
         return peers.install();
+    }
+    // It builds and times the release kontext; the xtask's own build does
+    // not matter to it.
+    if args.gallery {
+        return gallery::run(&root);
     }
     if cfg!(debug_assertions) {
         return rerun_in_release(&root);

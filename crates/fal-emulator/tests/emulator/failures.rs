@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// Jobs held in the queue until the test releases them.
-fn held() -> Config {
+pub fn held() -> Config {
     Config {
         timing: Timing {
             queue_delay: Duration::from_secs(600),
@@ -22,19 +22,19 @@ fn held() -> Config {
     }
 }
 
-fn release(emulator: &Emulator) {
+pub fn release(emulator: &Emulator) {
     emulator.set_timing(Timing {
         queue_delay: Duration::ZERO,
         processing_time: Duration::from_millis(10),
     });
 }
 
-fn url(answer: &Value, name: &str) -> String {
+pub fn url(answer: &Value, name: &str) -> String {
     answer[name].as_str().expect(name).to_owned()
 }
 
 /// Waits (bounded) until the emulator has finished `n` jobs.
-async fn completed(emulator: &Emulator, n: u64) {
+pub async fn completed(emulator: &Emulator, n: u64) {
     for _ in 0..2000 {
         if emulator.stats().jobs_completed >= n {
             return;

@@ -11,6 +11,7 @@ mod pricing;
 mod queue;
 mod requests;
 mod run;
+mod stalls;
 mod storage;
 mod tls;
 mod webhooks;

@@ -4,7 +4,11 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-async fn initiate(emulator: &fal_emulator::Emulator, file_name: &str, content_type: &str) -> Value {
+pub async fn initiate(
+    emulator: &fal_emulator::Emulator,
+    file_name: &str,
+    content_type: &str,
+) -> Value {
     let response = client()
         .post(format!(
             "{}/storage/upload/initiate?storage_type=fal-cdn-v3",

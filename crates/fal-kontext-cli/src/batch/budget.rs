@@ -76,6 +76,23 @@ pub fn print(estimate: &Estimate, jobs: usize, plan: &Plan, global: &Global) {
     );
 }
 
+/// Whether fal may bill a job whose submit failed with `error`, so that
+/// `--max-cost` counts it. fal bills successful outputs, and may bill a
+/// validation error (422) (<https://docs.fal.ai/documentation/model-apis/pricing>,
+/// <https://docs.fal.ai/faq>); a job whose answer named a request, or whose
+/// answer was lost, may have run. Anything else never reached fal's app: a
+/// job refused before it was sent (an input the SDK refused, an image it
+/// could not read or upload) or refused by fal's edge (429, an ingress
+/// error page) costs nothing.
+pub fn may_bill(error: &fal_kontext::Error) -> bool {
+    use fal_kontext::Error;
+    error.request_id().is_some()
+        || matches!(
+            error,
+            Error::Validation { .. } | Error::AmbiguousSubmit { .. }
+        )
+}
+
 /// What this run may still spend (`--max-cost`), kept as the jobs are
 /// submitted and finish; all on the batch's one task.
 pub struct Budget {
@@ -120,6 +137,13 @@ impl Budget {
         }
         self.spent.set(after);
         true
+    }
+
+    /// Gives back what was reserved for a job fal cannot bill: its submit
+    /// failed before it was sent, or fal's edge refused it (see
+    /// [`may_bill`]).
+    pub fn release(&self, reserved: f64) {
+        self.spent.set(self.spent.get() - reserved);
     }
 
     /// What `units` billing units of `endpoint` cost at fal's price.
@@ -187,6 +211,31 @@ mod tests {
         budget.settle(0.08, billed);
         assert_eq!(budget.spent(), "0.04 USD");
         assert_eq!(budget.billed("unknown", 1.0), None);
+    }
+
+    #[test]
+    fn a_job_fal_cannot_bill_gives_its_reservation_back() {
+        let budget = budget(0.08);
+        assert!(budget.reserve(0.08));
+        let refused = fal_kontext::Error::RateLimited {
+            retry_after: None,
+            context: Default::default(),
+        };
+        assert!(!may_bill(&refused), "a 429 never reached the app");
+        budget.release(0.08);
+        assert!(budget.reserve(0.08), "the next job fits again");
+
+        let rejected = fal_kontext::Error::Validation {
+            details: vec![],
+            context: Default::default(),
+        };
+        assert!(may_bill(&rejected), "fal may bill a 422");
+        let lost = fal_kontext::Error::AmbiguousSubmit {
+            endpoint: "fal-ai/flux-pro/kontext".into(),
+            reason: "502".into(),
+            context: Default::default(),
+        };
+        assert!(may_bill(&lost), "the job may be running");
     }
 
     #[test]

@@ -4,13 +4,21 @@
 //! ```text
 //! {"id":"a1","request_id":"…","endpoint":"fal-ai/flux-pro/kontext"}   fal accepted it
 //! {"id":"a1","done":["out/a1-1.png"],"billable_units":1,"cost":0.04} its images are saved
-//! {"id":"a2","failed":"fal rejected the input: …"}                    it failed
-//! {"id":"a1","payloads_deleted":"…"}       fal's stored payloads of that request are deleted
+//! {"id":"a2","failed":"fal rejected the input: …"}                    fal (or the line) failed it
+//! {"id":"a3","request_id":"…","endpoint":"…","unfinished":"…"}        it failed here, after fal accepted it
+//! {"id":"a4","endpoint":"…","unknown":"…"}                            its submit may have reached fal
+//! {"id":"a1","payloads_deleted":"…"}                                 fal's stored payloads of its request are deleted
 //! ```
 //!
-//! Replaying it tells a rerun what to skip (done), what to collect
-//! (submitted, never submitted again) and what to try again (failed). The
-//! file is locked while a batch runs, so two runs cannot submit the same job.
+//! Replaying it tells a rerun what to skip (done), what to collect by its
+//! request id, never submitting it again (submitted, or unfinished: the
+//! download, the deadline, the network failed after fal accepted it), what
+//! to submit again (failed: fal refused or failed it, or it was never sent),
+//! and what to leave alone unless told (unknown: a submit whose answer was
+//! lost may have started a job at fal). The file is locked while a batch
+//! runs, so two runs cannot submit the same job; a torn last line (a kill
+//! or a full disk in the middle of a write) is cut off on the next open,
+//! and the records before it are kept.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -20,10 +28,24 @@ use std::path::{Path, PathBuf};
 /// The state file's name in `--out`.
 pub const FILE_NAME: &str = "batch-state.jsonl";
 
-/// One line of the state file.
+/// One line of the state file. (Untagged: the variants are tried in this
+/// order, so each comes before any whose fields are a subset of its own.)
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Record {
+    /// fal accepted the job's request, then the job failed on this side (a
+    /// download, the deadline, the network, a result fetch): the request is
+    /// fal's to finish, and a rerun collects it.
+    Unfinished {
+        /// The job.
+        id: String,
+        /// fal's request id.
+        request_id: String,
+        /// Where it was submitted.
+        endpoint: String,
+        /// What went wrong.
+        unfinished: String,
+    },
     /// fal accepted the job's request.
     Submitted {
         /// The job.
@@ -32,6 +54,16 @@ pub enum Record {
         request_id: String,
         /// Where it was submitted.
         endpoint: String,
+    },
+    /// The job's submit may have reached fal: its answer was lost (a
+    /// gateway's 502 or 504, a connection lost after the request was sent).
+    Unknown {
+        /// The job.
+        id: String,
+        /// Where it was submitted.
+        endpoint: String,
+        /// What happened to the answer.
+        unknown: String,
     },
     /// The job's images are saved.
     Done {
@@ -47,12 +79,15 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cost: Option<f64>,
     },
-    /// The job failed.
+    /// The job failed: fal refused or failed it, or it was never sent.
     Failed {
         /// The job.
         id: String,
         /// Why.
         failed: String,
+        /// The request fal failed, when there was one (for the record).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// What fal stored of the job's request is deleted (`--delete-payloads`).
     PayloadsDeleted {
@@ -70,8 +105,11 @@ pub struct JobState {
     pub request: Option<(String, String)>,
     /// Its images, when it is done (and nothing came after).
     pub done: Option<Vec<PathBuf>>,
-    /// True while its last record is a submit: there is a request to collect.
+    /// True while its last record is a submit, or a failure here after it:
+    /// there is a request to collect.
     pub pending: bool,
+    /// When its last record is an unknown submit: the endpoint it went to.
+    pub unknown: Option<String>,
     /// The request whose stored payloads were deleted, if any.
     pub payloads_deleted: Option<String>,
 }
@@ -81,6 +119,10 @@ pub struct JobState {
 pub struct StateFile {
     file: File,
     path: PathBuf,
+    /// Its length: where the next record starts.
+    len: u64,
+    /// What opening it repaired, for a notice.
+    repaired: Option<String>,
 }
 
 /// Why the state file cannot be used.
@@ -107,8 +149,10 @@ impl std::fmt::Display for OpenError {
 
 impl StateFile {
     /// Opens (or creates) the state file in `dir`, locks it, and replays it.
-    /// A torn last line (a write cut short by a crash) is dropped, so that
-    /// the next record starts on a line of its own.
+    /// A torn last line (a write cut short by a kill or a full disk: no
+    /// line end) is cut off, so that the next record starts on a line of its
+    /// own; a line that is not a record is skipped. Either is said in
+    /// [`StateFile::repaired`].
     pub fn open(dir: &Path) -> Result<(StateFile, HashMap<String, JobState>), OpenError> {
         let path = dir.join(FILE_NAME);
         let io = |error| OpenError::Io(path.clone(), error);
@@ -123,17 +167,46 @@ impl StateFile {
             Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(path)),
             Err(std::fs::TryLockError::Error(error)) => return Err(io(error)),
         }
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(io)?;
-        let whole = text.rfind('\n').map_or(0, |end| end + 1);
-        if whole < text.len() {
+        // Bytes, not text: a write cut in the middle of a character is no
+        // reason to refuse the records before it.
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let whole = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |end| end + 1);
+        let mut repairs = Vec::new();
+        if whole < bytes.len() {
             file.set_len(whole as u64).map_err(io)?;
             file.sync_data().map_err(io)?;
+            repairs.push(format!(
+                "cut off a torn last line ({} bytes, a write interrupted by a kill or a full disk)",
+                bytes.len() - whole
+            ));
         }
-        let records = text[..whole]
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Record>(line).ok());
-        Ok((StateFile { file, path }, replay(records)))
+        let mut records = Vec::new();
+        let mut unreadable = 0;
+        for line in bytes[..whole].split(|&b| b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Record>(line) {
+                Ok(record) => records.push(record),
+                Err(_) => unreadable += 1,
+            }
+        }
+        if unreadable > 0 {
+            repairs.push(format!("skipped {unreadable} line(s) that are not records"));
+        }
+        let repaired =
+            (!repairs.is_empty()).then(|| format!("{}: {}", path.display(), repairs.join("; ")));
+        let state = StateFile {
+            file,
+            path,
+            len: whole as u64,
+            repaired,
+        };
+        Ok((state, replay(records)))
     }
 
     /// Where the file is.
@@ -141,12 +214,23 @@ impl StateFile {
         &self.path
     }
 
-    /// Appends one record and waits until it is on disk.
+    /// What opening the file repaired, if anything.
+    pub fn repaired(&self) -> Option<&str> {
+        self.repaired.as_deref()
+    }
+
+    /// Appends one record and waits until it is on disk. A write that fails
+    /// part way (a full disk) is taken back, so that no torn line is left
+    /// for the next record to be glued to.
     pub fn record(&mut self, record: &Record) -> io::Result<()> {
         let mut line = serde_json::to_vec(record).expect("records serialize");
         line.push(b'\n');
         // One write per record: a kill cannot leave half of one behind a whole one.
-        self.file.write_all(&line)?;
+        if let Err(error) = self.file.write_all(&line) {
+            let _ = self.file.set_len(self.len);
+            return Err(error);
+        }
+        self.len += line.len() as u64;
         self.file.sync_data()
     }
 }
@@ -160,21 +244,39 @@ fn replay(records: impl IntoIterator<Item = Record>) -> HashMap<String, JobState
                 id,
                 request_id,
                 endpoint,
+            }
+            | Record::Unfinished {
+                id,
+                request_id,
+                endpoint,
+                ..
             } => {
+                jobs.insert(
+                    id,
+                    JobState {
+                        request: Some((request_id, endpoint)),
+                        pending: true,
+                        ..JobState::default()
+                    },
+                );
+            }
+            Record::Unknown { id, endpoint, .. } => {
                 let job = jobs.entry(id).or_default();
-                job.request = Some((request_id, endpoint));
                 job.done = None;
-                job.pending = true;
+                job.pending = false;
+                job.unknown = Some(endpoint);
             }
             Record::Done { id, done, .. } => {
                 let job = jobs.entry(id).or_default();
                 job.done = Some(done);
                 job.pending = false;
+                job.unknown = None;
             }
             Record::Failed { id, .. } => {
                 let job = jobs.entry(id).or_default();
                 job.done = None;
                 job.pending = false;
+                job.unknown = None;
             }
             Record::PayloadsDeleted {
                 id,
@@ -214,6 +316,19 @@ mod tests {
             Record::Failed {
                 id: "c".into(),
                 failed: "boom".into(),
+                request_id: Some("r3".into()),
+            },
+            submitted("d", "r4"),
+            Record::Unfinished {
+                id: "d".into(),
+                request_id: "r4".into(),
+                endpoint: "fal-ai/flux-pro/kontext".into(),
+                unfinished: "could not save the images".into(),
+            },
+            Record::Unknown {
+                id: "e".into(),
+                endpoint: "fal-ai/flux-pro/kontext".into(),
+                unknown: "a gateway's 502".into(),
             },
         ]);
         assert_eq!(jobs["a"].done, Some(vec![PathBuf::from("out/a-1.png")]));
@@ -224,6 +339,55 @@ mod tests {
             Some(("r2".into(), "fal-ai/flux-pro/kontext".into()))
         );
         assert!(!jobs["c"].pending && jobs["c"].done.is_none());
+        assert!(jobs["d"].pending, "failed here: collected by a rerun");
+        assert_eq!(jobs["d"].request.as_ref().unwrap().0, "r4");
+        assert!(!jobs["e"].pending);
+        assert_eq!(
+            jobs["e"].unknown.as_deref(),
+            Some("fal-ai/flux-pro/kontext")
+        );
+    }
+
+    #[test]
+    fn every_record_reads_back_as_itself() {
+        let records = [
+            submitted("a", "r1"),
+            Record::Unfinished {
+                id: "a".into(),
+                request_id: "r1".into(),
+                endpoint: "e".into(),
+                unfinished: "network error".into(),
+            },
+            Record::Unknown {
+                id: "b".into(),
+                endpoint: "e".into(),
+                unknown: "502".into(),
+            },
+            Record::Done {
+                id: "a".into(),
+                done: vec!["out/a-1.png".into()],
+                billable_units: Some(1.0),
+                cost: Some(0.04),
+            },
+            Record::Failed {
+                id: "c".into(),
+                failed: "fal rejected the input".into(),
+                request_id: None,
+            },
+            Record::Failed {
+                id: "c".into(),
+                failed: "the request failed".into(),
+                request_id: Some("r2".into()),
+            },
+        ];
+        for record in records {
+            let line = serde_json::to_string(&record).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Record>(&line).unwrap(),
+                record,
+                "{line}"
+            );
+        }
     }
 
     #[test]
@@ -251,10 +415,26 @@ mod tests {
         // A crash in the middle of a write.
         let path = dir.path().join(FILE_NAME);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(br#"{"id":"b","request_"#).unwrap();
+        // Cut in the middle of a character: the file is not valid UTF-8.
+        file.write_all(
+            "{\"id\":\"b\",\"request_id\":\"\u{e9}"
+                .as_bytes()
+                .split_last()
+                .unwrap()
+                .1,
+        )
+        .unwrap();
         drop(file);
 
         let (mut state, jobs) = StateFile::open(dir.path()).unwrap();
+        assert!(
+            state
+                .repaired()
+                .unwrap()
+                .contains("cut off a torn last line"),
+            "{:?}",
+            state.repaired()
+        );
         assert_eq!(jobs.len(), 1);
         assert!(jobs["a"].pending);
         state.record(&submitted("b", "r2")).unwrap();
@@ -262,8 +442,9 @@ mod tests {
 
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
-        let (_, jobs) = StateFile::open(dir.path()).unwrap();
+        let (state, jobs) = StateFile::open(dir.path()).unwrap();
         assert!(jobs["b"].pending);
+        assert_eq!(state.repaired(), None, "nothing left to repair");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `kontext batch JOBS.jsonl --out DIR`: many jobs, a few at a time, each
 //! request id on disk the moment fal accepts it, so that a rerun after a
-//! crash, a kill or Ctrl-C collects what was submitted instead of paying for
-//! it again. With `--estimate` it asks fal what the jobs would cost and
-//! stops; with `--max-cost` it keeps what it submits within a budget.
+//! crash, a kill, Ctrl-C, SIGTERM or SIGHUP, or after a failure on this side
+//! (a download, the deadline, the network), collects what was submitted
+//! instead of paying for it again. With `--estimate` it asks fal what the
+//! jobs would cost and stops; with `--max-cost` it keeps what it submits
+//! within a budget.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::pin::pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fal_kontext::{Client, DEFAULT_WAIT_TIMEOUT, Images, Kind, Request};
+use fal_kontext::{Client, DEFAULT_WAIT_TIMEOUT, Error, Images, Kind, Request};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
@@ -21,11 +23,13 @@ use crate::batch::jobs;
 use crate::batch::payloads;
 use crate::batch::state::{JobState, Record, StateFile};
 use crate::cli::{BatchArgs, Global};
-use crate::exit::{self, Failure};
+use crate::exit::{self, Ended, Failure};
 use crate::job::{Job, Runner};
 use crate::local::connect;
 use crate::output::{self, AnyOutput};
 use crate::progress::BatchBar;
+use crate::server_text::printable;
+use crate::signal::{self, Stop};
 
 /// What becomes of one line.
 enum Outcome {
@@ -40,9 +44,39 @@ enum Outcome {
         paths: Vec<PathBuf>,
     },
     /// Failed, with the exit code its error stands for.
-    Failed { reason: String, code: u8 },
+    Failed {
+        reason: String,
+        code: u8,
+        /// The request fal accepted for it, if any.
+        request_id: Option<String>,
+        /// What a rerun does with it.
+        rerun: Rerun,
+    },
     /// Not submitted: it would have passed `--max-cost`.
     Unsubmitted,
+}
+
+/// What a rerun does with a failed job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rerun {
+    /// Submits it again: fal refused or failed it, or it was never sent.
+    Submit,
+    /// Collects its request by id, never submitting it again: it failed on
+    /// this side after fal accepted it.
+    Collect,
+    /// Leaves it unless `--resubmit-unknown`: its submit may have reached fal.
+    Unknown,
+}
+
+impl Rerun {
+    /// As the `--json` summary says it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Rerun::Submit => "submit",
+            Rerun::Collect => "collect",
+            Rerun::Unknown => "unknown",
+        }
+    }
 }
 
 /// What is left to do for a job.
@@ -64,6 +98,9 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
     output::prepare_dir(&args.out)?;
     let (mut state, previous) =
         StateFile::open(&args.out).map_err(|error| Failure::Usage(error.to_string()))?;
+    if let Some(repaired) = state.repaired() {
+        eprintln!("note: {}", printable(repaired));
+    }
     let base = args.jobs.parent().unwrap_or(Path::new(""));
     let timeout = args.timeout.map(Duration::from_secs);
     let lines = jobs::parse(&text, base, args.model, timeout);
@@ -81,12 +118,15 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                         Record::Failed {
                             id: id.clone(),
                             failed: reason.clone(),
+                            request_id: None,
                         },
                     )?;
                 }
                 Some(Outcome::Failed {
                     reason: reason.clone(),
                     code: exit::USAGE,
+                    request_id: None,
+                    rerun: Rerun::Submit,
                 })
             }
             Ok((id, job)) => match previous.get(id) {
@@ -110,6 +150,16 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                     ));
                     None
                 }
+                Some(JobState {
+                    unknown: Some(endpoint),
+                    ..
+                }) => match unknown_submit(job, endpoint, args.resubmit_unknown) {
+                    Ok(next) => {
+                        work.push((slot, id.clone(), next));
+                        None
+                    }
+                    Err(outcome) => Some(outcome),
+                },
                 _ => {
                     work.push((slot, id.clone(), Work::Submit(job.clone())));
                     None
@@ -157,7 +207,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         state: Mutex::new(state),
         budget: spending,
         gate: RwLock::new(()),
-        stopping: Cell::new(false),
+        stopping: Cell::new(None),
         running: Cell::new(0),
         collecting: Cell::new(0),
         bar: BatchBar::new(global.quiet, lines.len() as u64, settled as u64),
@@ -169,13 +219,15 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         })
         .buffer_unordered(usize::from(args.concurrency));
 
-    let mut interrupt = pin!(tokio::signal::ctrl_c());
+    // Ctrl-C, SIGTERM and SIGHUP alike: no new submit starts, the submits
+    // in flight finish and are recorded, then the process exits.
+    let mut interrupt = pin!(signal::stop());
     loop {
         tokio::select! {
             next = results.next() => match next {
                 Some((slot, Some(outcome))) => {
                     if let Outcome::Failed { reason, .. } = &outcome {
-                        batch.bar.println(format!("failed {}: {reason}", lines[slot].name()));
+                        batch.bar.println(format!("failed {}: {}", lines[slot].name(), printable(reason)));
                     }
                     outcomes[slot] = Some(outcome);
                     batch.bar.finished();
@@ -183,40 +235,47 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                 Some((_, None)) => {}
                 None => break,
             },
-            Ok(()) = &mut interrupt, if !batch.stopping.get() => {
-                batch.stopping.set(true);
-                batch.bar.notice("interrupted: letting the submits in flight finish, to record their request ids");
+            stop = &mut interrupt, if batch.stopping.get().is_none() => {
+                batch.stopping.set(Some(stop));
+                batch.bar.notice(&format!("{}: letting the submits in flight finish, to record their request ids", stop.name()));
             }
-            _closed = batch.gate.write(), if batch.stopping.get() => {
+            _closed = batch.gate.write(), if batch.stopping.get().is_some() => {
+                let stop = batch.stopping.get().unwrap_or(Stop::Interrupt);
+                // The waits and downloads end here; a download dropped
+                // removes its temporary file. Their jobs go on at fal (a
+                // dropped wait cancels nothing) for a rerun to collect.
+                drop(results);
                 batch.bar.finish();
                 eprintln!(
-                    "interrupted: {} submitted job(s) left running, recorded in {}; rerun the same command to collect them",
+                    "{}: {} submitted job(s) left running, recorded in {}; rerun the same command to collect them",
+                    stop.name(),
                     batch.collecting.get(),
                     batch.state.lock().expect("state lock").path().display(),
                 );
-                // Exiting here, not returning: the waits end at once, and
-                // their jobs go on at fal (a dropped wait cancels nothing)
-                // for a rerun to collect.
-                std::process::exit(i32::from(exit::INTERRUPTED));
+                // Exiting here, not returning: nothing else is left to do.
+                std::process::exit(i32::from(stop.exit_code()));
             }
         }
     }
     drop(results);
     batch.bar.finish();
     let budget = batch.budget;
-    let state_path = batch.state.lock().expect("state lock").path().to_path_buf();
+    let mut state = batch.state.into_inner().expect("state lock");
+    let state_path = state.path().to_path_buf();
     let outcomes: Vec<Outcome> = outcomes
         .into_iter()
         .map(|o| o.expect("every job ran"))
         .collect();
     let deleted = match args.delete_payloads {
         true => {
-            let mut state = batch.state.into_inner().expect("state lock");
             let saved = saved_requests(&lines, &outcomes);
             payloads::delete_saved(&connection.client, &mut state, &previous, saved).await
         }
         false => Ok(()),
     };
+    // the gallery reads the state file: unlocked first
+    drop(state);
+    crate::gallery::after_batch(&connection.client, &args.jobs, &args.out, global.quiet).await;
     summarize(&lines, &outcomes, &state_path, budget.as_ref(), global).and(deleted)
 }
 
@@ -262,8 +321,8 @@ struct Batch<'a> {
     /// Held (read) by each submit from before it starts until its id is on
     /// disk; Ctrl-C takes it (write), so no accepted request goes unrecorded.
     gate: RwLock<()>,
-    /// Set by Ctrl-C: start no new submit.
-    stopping: Cell<bool>,
+    /// Set by Ctrl-C, SIGTERM or SIGHUP: start no new submit.
+    stopping: Cell<Option<Stop>>,
     /// Jobs started and not finished, for the bar.
     running: Cell<usize>,
     /// Jobs whose request fal has accepted, being waited for.
@@ -272,11 +331,12 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    /// Runs one job to its outcome; `None` when Ctrl-C came before it started.
+    /// Runs one job to its outcome; `None` when a stop signal came before
+    /// it started.
     async fn run_job(&self, id: &str, work: Work) -> Option<Outcome> {
         self.running.set(self.running.get() + 1);
         self.bar.running(self.running.get());
-        let (result, reserved) = match work {
+        let (request, reserved, result) = match work {
             Work::Submit(job) => {
                 let cost = self.budget.as_ref().map_or(0.0, |b| b.cost_of(&job));
                 let submit = Submit {
@@ -284,9 +344,10 @@ impl Batch<'_> {
                     id,
                     cost,
                 };
-                let result = match job.run(self.client, submit).await {
+                match job.run(self.client, submit).await {
                     Ok(Ok(Sent::Accepted(request_id, endpoint))) => {
-                        self.collect(id, request_id, endpoint).await
+                        let result = self.collect(id, &request_id, &endpoint).await;
+                        (Some((request_id, endpoint)), Some(cost), result)
                     }
                     Ok(Ok(Sent::Interrupted)) => {
                         self.running.set(self.running.get() - 1);
@@ -297,25 +358,24 @@ impl Batch<'_> {
                         self.bar.running(self.running.get());
                         return Some(Outcome::Unsubmitted);
                     }
-                    Ok(Err(failure)) => Err(failure),
-                    Err(error) => Err(Failure::Sdk(error)),
-                };
-                (result, Some(cost))
+                    Ok(Err((failure, request))) => (request, Some(cost), Err(failure)),
+                    Err(error) => (None, None, Err(Failure::Sdk(error))),
+                }
             }
             // submitted (and paid for) by an earlier run: not this run's spending
             Work::Collect(request_id, endpoint) => {
-                (self.collect(id, request_id, endpoint).await, None)
+                let result = self.collect(id, &request_id, &endpoint).await;
+                (Some((request_id, endpoint)), None, result)
             }
         };
         self.running.set(self.running.get() - 1);
         self.bar.running(self.running.get());
         let (outcome, record) = match result {
             Ok(Collected {
-                request_id,
-                endpoint,
                 paths,
                 billable_units,
             }) => {
+                let (request_id, endpoint) = request.expect("a collected job has a request");
                 let cost = self.budget.as_ref().and_then(|budget| {
                     let billed = budget.billed(&endpoint, billable_units?)?;
                     if let Some(reserved) = reserved {
@@ -331,24 +391,11 @@ impl Batch<'_> {
                 };
                 (Outcome::Done { request_id, paths }, record)
             }
-            // What was reserved for a job that failed stays spent: fal may
-            // bill a request that failed validation (422), and a job that
-            // timed out may still finish and be billed
-            // (/work/shared/api/platform-pricing.md, "Billing facts").
-            Err(failure) => {
-                let reason = failure.job_reason();
-                let record = Record::Failed {
-                    id: id.into(),
-                    failed: reason.clone(),
-                };
-                (
-                    Outcome::Failed {
-                        reason,
-                        code: failure.code(),
-                    },
-                    record,
-                )
-            }
+            // What was reserved for a job that failed after it was sent
+            // stays spent: fal may bill a request that failed validation
+            // (422), and a job that timed out may still finish and be
+            // billed (https://docs.fal.ai/documentation/model-apis/pricing).
+            Err(failure) => failed(id, request, failure),
         };
         let mut state = self.state.lock().expect("state lock");
         match self::record(&mut state, record) {
@@ -356,6 +403,8 @@ impl Batch<'_> {
             Err(failure) => Some(Outcome::Failed {
                 reason: failure.job_reason(),
                 code: failure.code(),
+                request_id: None,
+                rerun: Rerun::Submit,
             }),
         }
     }
@@ -364,34 +413,112 @@ impl Batch<'_> {
     async fn collect(
         &self,
         id: &str,
-        request_id: String,
-        endpoint: String,
+        request_id: &str,
+        endpoint: &str,
     ) -> Result<Collected, Failure> {
         let handle = self
             .client
-            .request_handle::<AnyOutput>(&endpoint, &request_id);
+            .request_handle::<AnyOutput>(endpoint, request_id);
         self.collecting.set(self.collecting.get() + 1);
-        let done = handle.wait(self.timeout).output().await;
+        let collected = async {
+            let done = handle.wait(self.timeout).output().await?;
+            let paths = self
+                .client
+                .download_as(&done.output, self.out, id)
+                .await
+                .map_err(Failure::Save)?;
+            Ok(Collected {
+                paths,
+                billable_units: done.billable_units,
+            })
+        }
+        .await;
         self.collecting.set(self.collecting.get() - 1);
-        let done = done?;
-        let paths = self
-            .client
-            .download_as(&done.output, self.out, id)
-            .await
-            .map_err(Failure::Save)?;
-        Ok(Collected {
-            request_id,
-            endpoint,
-            paths,
-            billable_units: done.billable_units,
-        })
+        collected
     }
+}
+
+/// The record and the outcome of a job that failed with `failure`, after
+/// fal accepted `request` (its id and endpoint) if it did. The record
+/// decides what a rerun does: a request that failed here is collected,
+/// never submitted again; one fal failed, or a job never sent, is submitted
+/// again; a submit whose answer was lost is left alone (`--resubmit-unknown`).
+fn failed(id: &str, request: Option<(String, String)>, failure: Failure) -> (Outcome, Record) {
+    let reason = failure.job_reason();
+    let code = failure.code();
+    let (record, request_id, rerun) = match (request, &failure) {
+        (None, Failure::Sdk(Error::AmbiguousSubmit { endpoint, .. })) => (
+            Record::Unknown {
+                id: id.into(),
+                endpoint: endpoint.clone(),
+                unknown: reason.clone(),
+            },
+            None,
+            Rerun::Unknown,
+        ),
+        (None, _) => (
+            Record::Failed {
+                id: id.into(),
+                failed: reason.clone(),
+                request_id: None,
+            },
+            None,
+            Rerun::Submit,
+        ),
+        (Some((request_id, endpoint)), failure) => match failure.ended() {
+            Ended::AtFal => (
+                Record::Failed {
+                    id: id.into(),
+                    failed: reason.clone(),
+                    request_id: Some(request_id.clone()),
+                },
+                Some(request_id),
+                Rerun::Submit,
+            ),
+            Ended::Here => (
+                Record::Unfinished {
+                    id: id.into(),
+                    request_id: request_id.clone(),
+                    endpoint,
+                    unfinished: reason.clone(),
+                },
+                Some(request_id),
+                Rerun::Collect,
+            ),
+        },
+    };
+    let outcome = Outcome::Failed {
+        reason,
+        code,
+        request_id,
+        rerun,
+    };
+    (outcome, record)
+}
+
+/// What a rerun does with a job whose submit, in an earlier run, may have
+/// reached fal (its last record is `unknown`): the one place that decides
+/// it. Submitting it again could pay for it twice, so it is submitted only
+/// when `resubmit` (`--resubmit-unknown`) says so; otherwise it stays a
+/// failure that says how to settle it.
+fn unknown_submit(job: &Job, endpoint: &str, resubmit: bool) -> Result<Work, Outcome> {
+    if resubmit {
+        return Ok(Work::Submit(job.clone()));
+    }
+    Err(Outcome::Failed {
+        reason: format!(
+            "an earlier run's submit to {endpoint} may have reached fal (its answer was lost), \
+             so it is not submitted again: the job may be running; look for it in fal's \
+             request history"
+        ),
+        code: exit::FAILED,
+        request_id: None,
+        rerun: Rerun::Unknown,
+    })
 }
 
 /// A job's request, finished and saved.
 struct Collected {
-    request_id: String,
-    endpoint: String,
     paths: Vec<PathBuf>,
     /// What fal reported it billed.
     billable_units: Option<f64>,
@@ -401,7 +528,7 @@ struct Collected {
 enum Sent {
     /// fal accepted it: the request id and endpoint.
     Accepted(String, String),
-    /// Ctrl-C came first; nothing was sent.
+    /// A stop signal came first; nothing was sent.
     Interrupted,
     /// It would have passed `--max-cost`; nothing was sent.
     OverBudget,
@@ -416,14 +543,16 @@ struct Submit<'a> {
 }
 
 impl Runner for Submit<'_> {
-    type Output = Result<Sent, Failure>;
+    /// A submit that failed gives why, and the request fal took for it
+    /// when its answer named one (id and endpoint).
+    type Output = Result<Sent, (Failure, Option<(String, String)>)>;
 
     async fn run<K: Kind>(self, request: Request<K>) -> Self::Output
     where
         K::Output: Images + Serialize,
     {
         let _open = self.batch.gate.read().await;
-        if self.batch.stopping.get() {
+        if self.batch.stopping.get().is_some() {
             return Ok(Sent::Interrupted);
         }
         if let Some(budget) = &self.batch.budget
@@ -431,7 +560,23 @@ impl Runner for Submit<'_> {
         {
             return Ok(Sent::OverBudget);
         }
-        let handle = request.submit().await?;
+        let endpoint = request.endpoint();
+        let handle = match request.submit().await {
+            Ok(handle) => handle,
+            Err(error) => {
+                // --max-cost counts only what fal may bill.
+                if let Some(budget) = &self.batch.budget
+                    && !budget::may_bill(&error)
+                {
+                    budget.release(self.cost);
+                }
+                // An answer that named the job: fal took it.
+                let request = error
+                    .request_id()
+                    .map(|id| (id.to_string(), endpoint.to_string()));
+                return Err((Failure::Sdk(error), request));
+            }
+        };
         let (request_id, endpoint) = (
             handle.request_id().to_string(),
             handle.endpoint().to_string(),
@@ -445,7 +590,7 @@ impl Runner for Submit<'_> {
         if let Err(failure) = recorded {
             // Unrecorded, a rerun would pay for it again: better not to run it.
             let _ = handle.cancel().await;
-            return Err(failure);
+            return Err((failure, None));
         }
         Ok(Sent::Accepted(request_id, endpoint))
     }
@@ -478,8 +623,27 @@ fn summarize(
         );
     }
     for (line, outcome) in lines.iter().zip(outcomes) {
-        if let Outcome::Failed { reason, .. } = outcome {
-            eprintln!("  {}: {reason}", line.name());
+        if let Outcome::Failed {
+            reason,
+            request_id,
+            rerun,
+            ..
+        } = outcome
+        {
+            let next = match (rerun, request_id) {
+                (Rerun::Collect, Some(request_id)) => {
+                    format!(" [a rerun collects request {request_id}, never submitting it again]")
+                }
+                (Rerun::Unknown, _) => {
+                    " [a rerun does not submit it again unless --resubmit-unknown]".into()
+                }
+                _ => String::new(),
+            };
+            eprintln!(
+                "  {}: {}",
+                line.name(),
+                printable(&format!("{reason}{next}"))
+            );
         }
     }
     if global.json {
@@ -499,9 +663,18 @@ fn summarize(
                     Outcome::Skipped { request_id, paths } => {
                         json!({"status": "skipped", "request_id": request_id, "paths": paths})
                     }
-                    Outcome::Failed { reason, code } => {
-                        json!({"status": "failed", "reason": reason, "exit_code": code})
-                    }
+                    Outcome::Failed {
+                        reason,
+                        code,
+                        request_id,
+                        rerun,
+                    } => json!({
+                        "status": "failed",
+                        "reason": reason,
+                        "exit_code": code,
+                        "request_id": request_id,
+                        "rerun": rerun.as_str(),
+                    }),
                     Outcome::Unsubmitted => json!({"status": "unsubmitted"}),
                 };
                 entry

@@ -9,6 +9,7 @@ use crate::job::{Fields, Job, Task};
 
 /// Edits the image, waits with progress, saves and prints the results.
 pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
+    let page = args.gallery.then(|| gallery_page(&args));
     let job = Job {
         prompt: args.prompt,
         task: Task::Edit(ImageInput::from(args.image)),
@@ -17,5 +18,32 @@ pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
         queue: args.queue,
         timeout: args.wait.timeout(),
     };
-    one::run(job, &args.save, global).await
+    let saved = one::run(job, &args.save, global).await?;
+    if let Some(page) = page {
+        page(saved, &args.save.out, args.save.name.as_deref());
+    }
+    Ok(())
+}
+
+/// With `--gallery`: what writes the before/after page beside the images.
+fn gallery_page(
+    args: &EditArgs,
+) -> impl FnOnce(one::Saved, &std::path::Path, Option<&str>) + use<> {
+    let (prompt, image) = (args.prompt.clone(), args.image.clone());
+    let mut fields = vec![(
+        "model".to_string(),
+        format!("{:?}", args.model).to_lowercase(),
+    )];
+    if let Some(seed) = args.input.seed {
+        fields.push(("seed".into(), seed.to_string()));
+    }
+    move |saved, out, name| {
+        let stem = name.unwrap_or(&saved.request_id).to_owned();
+        let request = (saved.request_id.clone(), saved.endpoint.clone());
+        let entry = crate::gallery::edited(&stem, &prompt, &image, request, fields);
+        match crate::gallery::single(out, &stem, entry, &saved.paths) {
+            Ok(written) => eprintln!("gallery: {}", written.path.display()),
+            Err(error) => eprintln!("warning: the before/after page could not be written: {error}"),
+        }
+    }
 }

@@ -9,6 +9,7 @@ mod completions;
 mod delete;
 mod edit;
 mod emulator;
+mod gallery;
 mod generate;
 mod history;
 mod multi;
@@ -51,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Result(args) => result::run(args, &global).await,
         Command::Cancel(args) => cancel::run(args, &global).await,
         Command::Batch(args) => batch::run(args, &global).await,
+        Command::Gallery(args) => gallery::run(args, &global),
         Command::Price(args) => price::run(args, &global).await,
         Command::History(args) => history::run(args, &global).await,
         Command::Delete(args) => delete::run(args, &global).await,

@@ -17,5 +17,5 @@ pub async fn run(args: MultiArgs, global: &Global) -> Result<(), Failure> {
         queue: args.queue,
         timeout: args.wait.timeout(),
     };
-    one::run(job, &args.save, global).await
+    one::run(job, &args.save, global).await.map(drop)
 }

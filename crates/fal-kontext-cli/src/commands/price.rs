@@ -6,6 +6,7 @@ use crate::cli::{Global, PriceArgs};
 use crate::exit::Failure;
 use crate::local::connect;
 use crate::output;
+use crate::server_text::printable;
 
 /// Prints the price of each endpoint asked for (the whole Kontext family by
 /// default), one line each, or one JSON document; an endpoint fal gives no
@@ -41,7 +42,8 @@ pub async fn run(args: PriceArgs, global: &Global) -> Result<(), Failure> {
             ),
             None => "no price given by fal".into(),
         };
-        println!("{endpoint:width$}  {said}");
+        // The currency and unit are fal's text.
+        println!("{endpoint:width$}  {}", printable(&said));
     }
     Ok(())
 }

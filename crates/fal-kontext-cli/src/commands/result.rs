@@ -8,6 +8,7 @@ use crate::exit::Failure;
 use crate::local::connect;
 use crate::output::{self, AnyOutput};
 use crate::progress::Spinner;
+use crate::signal;
 
 /// Waits for completion, saves the images, prints their paths (or `--json`).
 pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
@@ -44,15 +45,15 @@ pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
         let paths = client
             .download_as(&output, &save.out, stem)
             .await
-            .map_err(Failure::Save)?;
+            .map_err(|error| Failure::Save(error).accepted(id, endpoint))?;
         Ok((output, paths))
     };
-    // Ctrl-C stops the waiting, never the request; dropping a download
+    // Ctrl-C (or SIGTERM, SIGHUP) stops the waiting, never the request; dropping a download
     // removes its temporary file.
     let saved = tokio::select! {
         saved = saving => saved,
-        Ok(()) = tokio::signal::ctrl_c() => Err(Failure::Interrupted(format!(
-            "interrupted; request {id} was not cancelled"
+        stop = signal::stop() => Err(Failure::Interrupted(stop, format!(
+            "{}; request {id} was not cancelled", stop.name()
         ))),
     };
     spinner.finish();

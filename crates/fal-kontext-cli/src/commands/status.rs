@@ -7,6 +7,7 @@ use crate::exit::Failure;
 use crate::local::connect;
 use crate::output;
 use crate::progress;
+use crate::server_text::printable;
 
 /// Prints the status (and log lines); with `--watch`, every change until it
 /// completes, following the request without ever cancelling it.
@@ -19,7 +20,7 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<(), Failure> {
     let print_logs = |logs: &[fal_kontext::LogEntry]| {
         if args.logs && !global.json {
             logs.iter()
-                .for_each(|entry| println!("  {}", entry.message));
+                .for_each(|entry| println!("  {}", printable(&entry.message)));
         }
     };
     if args.watch {
@@ -61,13 +62,15 @@ fn describe(status: &QueueStatus) -> String {
     let known = match &status.status {
         AnyStatus::Known(known) => *known,
         // A status fal added after this tool was made, as fal spells it.
-        AnyStatus::Other(other) => return other.clone(),
+        AnyStatus::Other(other) => return printable(other),
     };
     let mut line = known.to_string();
     match (known, status.queue_position, &status.error) {
         (Status::InQueue, Some(0), _) => line.push_str(" (next)"),
         (Status::InQueue, Some(ahead), _) => line.push_str(&format!(" ({ahead} ahead)")),
-        (Status::Completed, _, Some(error)) => line.push_str(&format!(", failed: {error}")),
+        (Status::Completed, _, Some(error)) => {
+            line.push_str(&format!(", failed: {}", printable(error)))
+        }
         _ => {}
     }
     line

@@ -11,6 +11,7 @@ use crate::exit::Failure;
 use crate::job::{Fields, Job, Runner};
 use crate::local::connect;
 use crate::output;
+use crate::server_text::printable;
 
 /// Submits and prints the request id (with `--json`: the id, endpoint and URLs).
 pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
@@ -28,7 +29,7 @@ pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
         output::print_json(&submitted);
         return Ok(());
     }
-    let id = submitted["request_id"].as_str().unwrap_or_default();
+    let id = printable(submitted["request_id"].as_str().unwrap_or_default());
     println!("{id}");
     if !global.quiet && std::io::stderr().is_terminal() {
         let model = match args.model {
@@ -46,13 +47,17 @@ pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
 struct Submit;
 
 impl Runner for Submit {
-    type Output = Result<serde_json::Value, fal_kontext::Error>;
+    type Output = Result<serde_json::Value, Failure>;
 
     async fn run<K: Kind>(self, request: Request<K>) -> Self::Output
     where
         K::Output: Images + Serialize,
     {
-        let handle = request.submit().await?;
+        let endpoint = request.endpoint();
+        let handle = request
+            .submit()
+            .await
+            .map_err(|error| Failure::of_submit(error, endpoint))?;
         Ok(json!({
             "request_id": handle.request_id(),
             "endpoint": handle.endpoint(),

@@ -38,7 +38,7 @@ pub async fn save(
     dir: &Path,
     request_id: &str,
 ) -> fal_kontext::Result<Vec<PathBuf>> {
-    let staging = dir.join(format!(".kontext-webhook-{request_id}.part"));
+    let staging = staging(dir, request_id);
     // left over from a run that was killed mid-download
     let _ = std::fs::remove_dir_all(&staging);
     let downloaded = client.download_as(output, &staging, request_id).await;
@@ -58,6 +58,16 @@ pub async fn save(
     });
     let _ = std::fs::remove_dir_all(&staging);
     moved
+}
+
+/// Removes what a [`save`] stopped midway left of this request.
+pub fn discard(dir: &Path, request_id: &str) {
+    let _ = std::fs::remove_dir_all(staging(dir, request_id));
+}
+
+/// Where a request's images are downloaded before they are moved into `dir`.
+fn staging(dir: &Path, request_id: &str) -> PathBuf {
+    dir.join(format!(".kontext-webhook-{request_id}.part"))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::*;
 
 /// How many submits the emulator received for each prompt.
-fn submits_per_prompt(emu: &Emu) -> BTreeMap<String, usize> {
+pub fn submits_per_prompt(emu: &Emu) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for submit in emu.on(Route::Submit) {
         let prompt = submit.body.unwrap()["prompt"].as_str().unwrap().to_string();
@@ -21,7 +21,7 @@ fn submits_per_prompt(emu: &Emu) -> BTreeMap<String, usize> {
 }
 
 /// The records of the state file, by kind: submitted, done, failed.
-fn state_counts(out: &Path) -> (usize, usize, usize) {
+pub fn state_counts(out: &Path) -> (usize, usize, usize) {
     let text = std::fs::read_to_string(out.join("batch-state.jsonl")).unwrap_or_default();
     let records: Vec<Value> = text
         .lines()
@@ -71,9 +71,11 @@ not json
     assert_eq!(
         files(&out),
         [
+            ".gallery",
             "a1-1.jpg",
             "a2-1.png",
             "batch-state.jsonl",
+            "index.html",
             "m1-1.jpg",
             "t1-1.jpg"
         ]
@@ -111,7 +113,7 @@ not json
     assert_eq!(summary["skipped"], 4);
     assert_eq!(summary["done"], 0);
     assert_eq!(emu.stats().submit, 4);
-    assert_eq!(files(&out).len(), 5);
+    assert_eq!(files(&out).len(), 7);
 }
 
 #[test]

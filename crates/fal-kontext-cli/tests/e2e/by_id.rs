@@ -222,3 +222,40 @@ fn local_cannot_reach_requests_of_another_process() {
     );
     assert_eq!(stderr(&output).lines().count(), 1);
 }
+
+#[test]
+fn a_submit_whose_answer_is_lost_names_the_job_or_says_it_may_be_running() {
+    // The answer's head (with x-fal-request-id) came, its body did not: the
+    // job it names is the one submitted, and `result` fetches it.
+    let emu = Emu::start();
+    emu.emulator.set_faults(vec![fal_emulator::FaultRule::once(
+        Route::Submit,
+        fal_emulator::Fault::CutAfterHeaders,
+    )]);
+    let stdout = success(&run(emu.kontext(["submit", "--prompt", "p"])));
+    let id = stdout.trim();
+    let out = tempfile::tempdir().unwrap();
+    let fetched = success(&run(emu.kontext([
+        "result",
+        id,
+        "--out",
+        out.path().to_str().unwrap(),
+    ])));
+    assert!(is_whole_jpeg(&printed_paths(&fetched)[0]), "{fetched}");
+
+    // A gateway's 502 after fal took it: not sent again, and said so.
+    emu.emulator.set_faults(vec![fal_emulator::FaultRule::once(
+        Route::Submit,
+        fal_emulator::Fault::GatewayAfterApp(502),
+    )]);
+    let output = run(emu.kontext(["submit", "--prompt", "p", "--json"]));
+    assert_eq!(code(&output), 4, "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("may have reached fal")
+            && stderr(&output).contains("request history"),
+        "{}",
+        describe(&output)
+    );
+    let stats = emu.stats();
+    assert_eq!((stats.submit, stats.jobs_created), (2, 2), "{stats:?}");
+}

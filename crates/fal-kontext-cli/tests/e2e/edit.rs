@@ -295,12 +295,64 @@ fn a_download_that_keeps_failing_leaves_no_file() {
         "{}",
         describe(&output)
     );
+    // The job is named, with the command that fetches it.
+    let id = emu.only_submit_id();
+    assert!(
+        stderr(&output).contains(&format!(
+            "fal still has request {id}: `kontext result {id}` fetches it"
+        )),
+        "{}",
+        describe(&output)
+    );
     assert!(emu.stats().cdn > 1, "the download was retried");
     assert_eq!(
         files(out.path()),
         Vec::<String>::new(),
         "no partial or temporary file"
     );
+}
+
+#[test]
+fn a_download_fal_s_cdn_refuses_names_the_job_on_stderr_and_in_json() {
+    let emu = Emu::start();
+    // The CDN answers every download with nginx's 503 page.
+    emu.emulator
+        .set_faults(vec![FaultRule::rate(Route::Cdn, Fault::Ingress(503), 1.0)]);
+    let out = tempfile::tempdir().unwrap();
+    let output = run(emu.kontext([
+        "edit",
+        "--image",
+        SAMPLE,
+        "--prompt",
+        PROMPT,
+        "--out",
+        out.path().to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(code(&output), 4, "{}", describe(&output));
+    let id = emu.only_submit_id();
+    let errors = stderr(&output);
+    assert!(
+        errors.starts_with("error: could not save the images: fal answered 503")
+            && errors.contains(&format!("`kontext result {id}` fetches it")),
+        "{}",
+        describe(&output)
+    );
+    assert!(
+        !errors.contains("<html>"),
+        "the page's title, not its HTML: {errors}"
+    );
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["request_id"], id.as_str(), "{document:#}");
+    assert_eq!(document["endpoint"], "fal-ai/flux-pro/kontext");
+    assert_eq!(document["exit_code"], 4);
+
+    // The job is there to fetch, once the CDN is back.
+    emu.emulator.set_faults(vec![]);
+    let fetch = emu.kontext(["result", &id, "--out", out.path().to_str().unwrap()]);
+    let paths = printed_paths(&success(&run(fetch)));
+    assert!(is_whole_jpeg(&paths[0]), "{paths:?}");
+    assert_eq!(emu.stats().submit, 1);
 }
 
 #[test]

@@ -174,33 +174,38 @@ fn a_timeout_exits_4_and_cancels_the_request() {
 }
 
 #[test]
-fn ctrl_c_cancels_the_request_and_exits_130() {
-    let emu = Emu::with(Config {
-        timing: slow(Duration::from_secs(60)),
-        ..Config::default()
-    });
-    let out = tempfile::tempdir().unwrap();
-    let child = spawn(emu.kontext([
-        "edit",
-        "--image",
-        SAMPLE,
-        "--prompt",
-        "p",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]));
-    // The emulator holds the job; kontext is waiting for it.
-    emu.wait_for("the job to run", |s| s.jobs_created == 1 && s.stream >= 1);
-    signal(child.id(), "INT");
-    let output = finish(child);
+fn ctrl_c_and_sigterm_cancel_the_request_and_exit_130_and_143() {
+    for (name, exit_code, words) in [
+        ("INT", 130, "interrupted"),
+        ("TERM", 143, "terminated (SIGTERM)"),
+    ] {
+        let emu = Emu::with(Config {
+            timing: slow(Duration::from_secs(60)),
+            ..Config::default()
+        });
+        let out = tempfile::tempdir().unwrap();
+        let child = spawn(emu.kontext([
+            "edit",
+            "--image",
+            SAMPLE,
+            "--prompt",
+            "p",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]));
+        // The emulator holds the job; kontext is waiting for it.
+        emu.wait_for("the job to run", |s| s.jobs_created == 1 && s.stream >= 1);
+        signal(child.id(), name);
+        let output = finish(child);
 
-    assert_eq!(code(&output), 130, "{}", describe(&output));
-    assert!(
-        stderr(&output).starts_with("error: interrupted: cancelled request "),
-        "{}",
-        describe(&output)
-    );
-    let stats = emu.stats();
-    assert_eq!((stats.cancel, stats.jobs_cancelled), (1, 1), "{stats:?}");
-    assert_eq!(files(out.path()), Vec::<String>::new());
+        assert_eq!(code(&output), exit_code, "{}", describe(&output));
+        assert!(
+            stderr(&output).starts_with(&format!("error: {words}: cancelled request ")),
+            "{}",
+            describe(&output)
+        );
+        let stats = emu.stats();
+        assert_eq!((stats.cancel, stats.jobs_cancelled), (1, 1), "{stats:?}");
+        assert_eq!(files(out.path()), Vec::<String>::new());
+    }
 }

@@ -4,11 +4,15 @@
 
 mod bad_input;
 mod batch;
+mod batch_rerun;
 mod by_id;
 mod edit;
 mod exit_codes;
+mod gallery;
 mod harness;
 mod help;
 mod history;
 mod pricing;
+mod server_text;
 mod webhook;
+mod webhook_limits;

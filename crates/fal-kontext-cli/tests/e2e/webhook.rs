@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Output};
+use std::process::{Child, Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,19 +20,22 @@ use crate::harness::{
 };
 
 /// A running `kontext webhook serve`.
-struct Server {
-    child: Child,
+pub struct Server {
+    pub child: Child,
     /// `http://127.0.0.1:<port>/`.
-    url: String,
+    pub url: String,
     /// Drains stderr (so the server never blocks on it) and gives it whole.
     stderr: std::thread::JoinHandle<String>,
 }
 
 impl Server {
     /// Starts it on a free port, with `extra` flags, and waits for its address.
-    fn start(jwks_url: &str, out: &Path, extra: &[&str]) -> Server {
-        let mut command = kontext(["webhook", "serve", "--port", "0", "--jwks-url", jwks_url]);
-        command.arg("--out").arg(out).args(extra);
+    pub fn start(jwks_url: &str, out: &Path, extra: &[&str]) -> Server {
+        Server::launch(serve(jwks_url, out, 0, extra))
+    }
+
+    /// Starts `command` (a `kontext webhook serve`) and waits for its address.
+    pub fn launch(command: Command) -> Server {
         let mut child = spawn(command);
         // the address is on stderr's first line
         let stderr = child.stderr.take().unwrap();
@@ -66,8 +69,13 @@ impl Server {
     }
 
     /// Ctrl-C; its output (stderr with the address line first).
-    fn stop(self) -> Output {
+    pub fn stop(self) -> Output {
         signal(self.child.id(), "INT");
+        self.wait()
+    }
+
+    /// Waits for it to end by itself; its output, as [`stop`](Self::stop).
+    pub fn wait(self) -> Output {
         let mut output = finish(self.child);
         output.stderr = self.stderr.join().unwrap().into_bytes();
         assert_eq!(code(&output), 0, "{}", describe(&output));
@@ -75,8 +83,16 @@ impl Server {
     }
 }
 
+/// `kontext webhook serve` on `port` (0: a free one) with `extra` flags.
+pub fn serve(jwks_url: &str, out: &Path, port: u16, extra: &[&str]) -> Command {
+    let port = port.to_string();
+    let mut command = kontext(["webhook", "serve", "--port", &port, "--jwks-url", jwks_url]);
+    command.arg("--out").arg(out).args(extra);
+    command
+}
+
 /// An emulator whose failed deliveries are retried after 10 ms.
-fn emulator(faults: Vec<WebhookFault>) -> Emu {
+pub fn emulator(faults: Vec<WebhookFault>) -> Emu {
     Emu::with(Config {
         timing: quick(),
         webhook_retry: WebhookRetry {
@@ -89,7 +105,7 @@ fn emulator(faults: Vec<WebhookFault>) -> Emu {
 }
 
 /// Submits a text-to-image request through the SDK with `webhook`; its id.
-fn submit_with_webhook(emu: &Emu, webhook: &str) -> String {
+pub fn submit_with_webhook(emu: &Emu, webhook: &str) -> String {
     let client = fal_kontext::Client::builder()
         .key(emu.emulator.key())
         .queue_url(emu.emulator.queue_url())
@@ -137,18 +153,29 @@ fn signed(
     body: &[u8],
     age: Duration,
 ) -> Vec<(&'static str, String)> {
+    signed_for("user-1", key, request_id, body, age)
+}
+
+/// [`signed`] for the fal user `user`.
+pub fn signed_for(
+    user: &str,
+    key: &SigningKey,
+    request_id: &str,
+    body: &[u8],
+    age: Duration,
+) -> Vec<(&'static str, String)> {
     let timestamp = (SystemTime::now() - age)
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
         .to_string();
     let message = format!(
-        "{request_id}\nuser-1\n{timestamp}\n{}",
+        "{request_id}\n{user}\n{timestamp}\n{}",
         hex::encode(Sha256::digest(body))
     );
     vec![
         ("x-fal-webhook-request-id", request_id.to_owned()),
-        ("x-fal-webhook-user-id", "user-1".to_owned()),
+        ("x-fal-webhook-user-id", user.to_owned()),
         ("x-fal-webhook-timestamp", timestamp),
         (
             "x-fal-webhook-signature",
@@ -183,7 +210,7 @@ fn jwks_server(key: &SigningKey) -> String {
     url
 }
 
-fn stdout_lines(output: &Output) -> Vec<String> {
+pub fn stdout_lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::to_owned)

@@ -25,6 +25,20 @@ pub enum WebhookError {
         /// This clock minus the timestamp, in seconds (negative: from the future).
         skew_secs: i64,
     },
+    /// The delivery names another fal account (`X-Fal-Webhook-User-Id`)
+    /// than the one the verifier is pinned to
+    /// ([`VerifierBuilder::user_id`](super::VerifierBuilder::user_id)): fal
+    /// signs every account's deliveries with the same keys, so a genuine
+    /// signature alone does not make a delivery this account's.
+    #[error(
+        "the delivery is for fal user {got:?}, not {expected:?}: this receiver takes its own account's deliveries only"
+    )]
+    WrongUser {
+        /// The user id the verifier is pinned to.
+        expected: String,
+        /// The user id the delivery named (at most 80 characters of it).
+        got: String,
+    },
     /// `X-Fal-Webhook-Signature` is not the hex of 64 bytes.
     #[error("the signature header is not the hex of a 64-byte Ed25519 signature")]
     MalformedSignature,
@@ -54,14 +68,17 @@ pub enum WebhookError {
 
 impl WebhookError {
     /// The HTTP status a receiver should answer fal with: 401 for a delivery
-    /// that is not proven to come from fal, 400 for a genuine one whose body
-    /// is not an event, 503 when fal's keys cannot be fetched (fal retries a
-    /// failed delivery, so it comes again once they can).
+    /// that is not proven to come from fal or is for another account, 400
+    /// for a genuine one whose body is not an event, 503 when fal's keys
+    /// cannot be fetched (fal retries a failed delivery, so it comes again
+    /// once they can).
     ///
     /// ```
     /// use fal_kontext::webhook::WebhookError;
     /// assert_eq!(WebhookError::BadSignature.http_status(), 401);
     /// assert_eq!(WebhookError::MissingHeader("X-Fal-Webhook-Signature").http_status(), 401);
+    /// let stranger = WebhookError::WrongUser { expected: "me".into(), got: "them".into() };
+    /// assert_eq!(stranger.http_status(), 401);
     /// ```
     pub fn http_status(&self) -> u16 {
         match self {

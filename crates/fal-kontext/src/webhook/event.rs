@@ -1,6 +1,6 @@
 //! The event fal POSTs to a webhook URL, decoded leniently from the body.
 //!
-//! fal's shapes (/work/shared/api/webhooks-and-headers.md, "What fal POSTs"):
+//! fal's shapes (<https://docs.fal.ai/model-apis/model-endpoints/webhooks>):
 //! success `{request_id, gateway_request_id, status: "OK", payload}`; failure
 //! `{…, status: "ERROR", error, payload: {detail: […]} | null}`; an output fal
 //! could not serialize `{status: "OK", payload: null, payload_error}`.

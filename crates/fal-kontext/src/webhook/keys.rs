@@ -1,5 +1,5 @@
 //! fal's webhook keys: a JWKS fetched from a public URL, cached for at most
-//! 24 hours (/work/shared/api/webhooks-and-headers.md, step 4), fetched
+//! 24 hours (<https://docs.fal.ai/model-apis/model-endpoints/webhooks>), fetched
 //! again when no cached key verifies (key rotation), and fetched by one
 //! caller at a time however many deliveries wait for it.
 
@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
-use futures::StreamExt;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::WebhookError;
+use crate::retry::limits::{Cut, JWKS_LIMITS, read_capped};
 
 /// The largest key set read: a few keys take a few hundred bytes.
 const MAX_JWKS_BYTES: usize = 64 * 1024;
@@ -127,7 +127,7 @@ impl KeyCache {
         let response = self
             .http
             .get(&self.url)
-            .timeout(Duration::from_secs(10))
+            .timeout(JWKS_LIMITS.total)
             .send()
             .await
             .map_err(|e| failed(e.without_url().to_string()))?;
@@ -135,17 +135,19 @@ impl KeyCache {
         if !status.is_success() {
             return Err(failed(format!("the server answered {status}")));
         }
-        let mut body = Vec::new();
-        let mut chunks = response.bytes_stream();
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| failed(e.without_url().to_string()))?;
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(failed(format!(
-                    "the key set is larger than {MAX_JWKS_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(
+            response.bytes_stream(),
+            MAX_JWKS_BYTES as u64,
+            JWKS_LIMITS.idle,
+        )
+        .await
+        .map_err(|cut| {
+            failed(match cut {
+                Cut::Broken(e) => e.without_url().to_string(),
+                Cut::TooLarge => format!("the key set is larger than {MAX_JWKS_BYTES} bytes"),
+                Cut::Stalled(after) => format!("no byte of the key set came for {after:?}"),
+            })
+        })?;
         parse_jwks(&body).map_err(failed)
     }
 }

@@ -49,11 +49,11 @@ pub use signature::{
 };
 
 use keys::KeyCache;
-use signature::Signed;
+use signature::CheckedHeaders;
 
-/// fal's webhook key set. fal's webhook documentation names this URL; newer
-/// material names `https://rest.fal.ai/.well-known/jwks.json`
-/// (/work/shared/api/webhooks-and-headers.md, step 4). The documented one is
+/// fal's webhook key set. fal's webhook documentation names this URL
+/// (<https://docs.fal.ai/model-apis/model-endpoints/webhooks>); newer
+/// material names `https://rest.fal.ai/.well-known/jwks.json`. The documented one is
 /// the default because it is the one fal commits to for verification; the
 /// other is one [`VerifierBuilder::jwks_url`] (or `kontext webhook serve
 /// --jwks-url`) away.
@@ -76,12 +76,15 @@ pub const DEFAULT_REFRESH_COOLDOWN: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Verifier {
     keys: Arc<KeyCache>,
+    /// The only fal user whose deliveries are taken, when pinned.
+    user_id: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("jwks_url", &self.keys.url)
+            .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
 }
@@ -121,8 +124,68 @@ impl Verifier {
         &self.keys.url
     }
 
+    /// The fal user whose deliveries alone are taken, when one is pinned
+    /// ([`VerifierBuilder::user_id`]).
+    ///
+    /// ```
+    /// let verifier = fal_kontext::webhook::Verifier::builder().user_id("my-user").build()?;
+    /// assert_eq!(verifier.user_id(), Some("my-user"));
+    /// assert_eq!(fal_kontext::webhook::Verifier::new()?.user_id(), None);
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    /// What can be checked before the body is read: the four headers
+    /// present, the timestamp within 300 s of this clock, the user id the
+    /// pinned one (if any), the signature 64 bytes of hex. A receiver that
+    /// calls it first refuses a forged or foreign delivery without reading
+    /// (or buffering) its body, and without fetching anything.
+    /// [`verify`](Self::verify) makes the same checks again.
+    ///
+    /// ```
+    /// use fal_kontext::webhook::{Headers, Verifier, WebhookError};
+    /// let verifier = Verifier::builder().user_id("my-user").build()?;
+    /// let error = verifier.check_headers(&Headers::default()).unwrap_err();
+    /// assert_eq!(error, WebhookError::MissingHeader("X-Fal-Webhook-Request-Id"));
+    /// assert_eq!(error.http_status(), 401);
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn check_headers(&self, headers: &Headers<'_>) -> std::result::Result<(), WebhookError> {
+        self.check_headers_at(headers, SystemTime::now())
+    }
+
+    /// [`check_headers`](Self::check_headers) with `now` as the receiver's
+    /// clock.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use fal_kontext::webhook::{Headers, Verifier, WebhookError};
+    /// let verifier = Verifier::builder().user_id("my-user").build()?;
+    /// let signature = "00".repeat(64);
+    /// let headers = Headers {
+    ///     request_id: Some("r1"),
+    ///     user_id: Some("someone-else"),
+    ///     timestamp: Some("1700000000"),
+    ///     signature: Some(&signature),
+    /// };
+    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+    /// let error = verifier.check_headers_at(&headers, now).unwrap_err();
+    /// assert!(matches!(error, WebhookError::WrongUser { .. }), "{error}");
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn check_headers_at(
+        &self,
+        headers: &Headers<'_>,
+        now: SystemTime,
+    ) -> std::result::Result<(), WebhookError> {
+        CheckedHeaders::check(headers, now, self.user_id()).map(drop)
+    }
+
     /// Checks a delivery and decodes it: the four headers present, the
-    /// timestamp within 300 s of this clock, the signature valid for one of
+    /// timestamp within 300 s of this clock, the user id the pinned one (when
+    /// [`VerifierBuilder::user_id`] pins one), the signature valid for one of
     /// fal's keys (the key set is fetched again, once, when none of the
     /// cached keys verifies), then the body decoded as an [`Event`] of
     /// output `O` (use [`serde_json::Value`] for any output). `body` must be
@@ -162,7 +225,7 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> std::result::Result<Event<O>, WebhookError> {
-        let signed = Signed::check(headers, body, now)?;
+        let signed = CheckedHeaders::check(headers, now, self.user_id())?.with_body(body);
         let keys = self.keys.keys().await?;
         if !signed.verifies_with(&keys.keys) {
             // fal may have rotated its keys since they were cached.
@@ -192,6 +255,7 @@ pub struct VerifierBuilder {
     http: Option<reqwest::Client>,
     max_age: Option<Duration>,
     refresh_cooldown: Option<Duration>,
+    user_id: Option<String>,
 }
 
 impl VerifierBuilder {
@@ -252,7 +316,27 @@ impl VerifierBuilder {
         self
     }
 
-    /// Builds the verifier; fails only on an unusable URL. Nothing is
+    /// Takes only the deliveries of this fal user: a delivery whose signed
+    /// `X-Fal-Webhook-User-Id` names another is refused with
+    /// [`WebhookError::WrongUser`] (401), before its body is read or fal's
+    /// keys are fetched. fal signs every account's deliveries with the same
+    /// keys, so without a pinned user any fal account can point its webhook
+    /// at a receiver and be taken. The id is the one fal's deliveries to
+    /// this account carry in that header.
+    ///
+    /// ```
+    /// let verifier = fal_kontext::webhook::Verifier::builder().user_id("my-user").build()?;
+    /// assert_eq!(verifier.user_id(), Some("my-user"));
+    /// let error = fal_kontext::webhook::Verifier::builder().user_id(" ").build().unwrap_err();
+    /// assert!(error.to_string().contains("user_id"), "{error}");
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Builds the verifier; fails only on an unusable URL or user id. Nothing is
     /// fetched until the first delivery.
     ///
     /// ```
@@ -275,6 +359,7 @@ impl VerifierBuilder {
                     context: crate::error::ErrorContext::default(),
                 })?,
         };
+        let user_id = self.user_id.map(checked_user_id).transpose()?;
         let keys = KeyCache::new(
             url,
             http,
@@ -283,6 +368,21 @@ impl VerifierBuilder {
         );
         Ok(Verifier {
             keys: Arc::new(keys),
+            user_id,
         })
     }
+}
+
+/// A user id as a header carries it: visible ASCII, not empty (a header
+/// value with anything else could never match).
+fn checked_user_id(user_id: String) -> Result<Arc<str>> {
+    if user_id.is_empty() || !user_id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::Config {
+            setting: "user_id",
+            message: format!(
+                "{user_id:?} is not a fal user id: it must be non-empty visible ASCII, without spaces"
+            ),
+        });
+    }
+    Ok(user_id.into())
 }

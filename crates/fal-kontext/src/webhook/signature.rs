@@ -1,5 +1,6 @@
 //! fal's webhook signature, step by step as fal documents it
-//! (/work/shared/api/webhooks-and-headers.md, "Verifying a webhook"):
+//! (<https://docs.fal.ai/model-apis/model-endpoints/webhooks>, "Verifying
+//! webhooks"):
 //! four headers, a ±300 s window, the message
 //! `request_id \n user_id \n timestamp \n hex(sha256(body))`, and Ed25519.
 
@@ -71,22 +72,26 @@ impl<'a> From<&'a reqwest::header::HeaderMap> for Headers<'a> {
     }
 }
 
-/// A delivery whose headers are present and whose timestamp is in the
-/// window: what is left is to find a key its signature verifies with.
-pub(crate) struct Signed {
-    pub request_id: String,
-    message: Vec<u8>,
+/// A delivery whose headers are present, whose timestamp is in the window
+/// and whose user is the one expected: what is left is its body, and a key
+/// its signature verifies with.
+pub(crate) struct CheckedHeaders<'a> {
+    request_id: &'a str,
+    user_id: &'a str,
+    timestamp_text: &'a str,
     signature: Signature,
 }
 
-impl Signed {
-    /// Steps 1 to 3: every header there, the timestamp within
-    /// [`TOLERANCE_SECS`] of `now`, the signature 64 bytes of hex, and the
-    /// message built from the body exactly as received.
+impl<'a> CheckedHeaders<'a> {
+    /// Steps 1 and 2, and the account: every header there, the timestamp
+    /// within [`TOLERANCE_SECS`] of `now`, the user id `user` when one is
+    /// pinned (a genuine signature proves that fal sent a delivery, not that
+    /// it is for this account: any fal account can point its webhook here),
+    /// the signature 64 bytes of hex. Nothing here needs the body.
     pub fn check(
-        headers: &Headers<'_>,
-        body: &[u8],
+        headers: &Headers<'a>,
         now: SystemTime,
+        user: Option<&str>,
     ) -> Result<Self, WebhookError> {
         let request_id = header(headers.request_id, "X-Fal-Webhook-Request-Id")?;
         let user_id = header(headers.user_id, "X-Fal-Webhook-User-Id")?;
@@ -108,21 +113,65 @@ impl Signed {
                 skew_secs,
             });
         }
+        if let Some(expected) = user
+            && user_id != expected
+        {
+            return Err(WebhookError::WrongUser {
+                expected: expected.to_owned(),
+                got: user_id.chars().take(80).collect(),
+            });
+        }
 
         let bytes: [u8; 64] = hex::decode(signature.trim())
             .ok()
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or(WebhookError::MalformedSignature)?;
+        Ok(CheckedHeaders {
+            request_id,
+            user_id,
+            timestamp_text,
+            signature: Signature::from_bytes(&bytes),
+        })
+    }
+
+    /// Step 3: the message, built from the body exactly as received.
+    pub fn with_body(self, body: &[u8]) -> Signed {
+        let CheckedHeaders {
+            request_id,
+            user_id,
+            timestamp_text,
+            signature,
+        } = self;
         // The header's text exactly as sent: that is what fal signed.
         let message = format!(
             "{request_id}\n{user_id}\n{timestamp_text}\n{}",
             hex::encode(Sha256::digest(body))
         );
-        Ok(Signed {
+        Signed {
             request_id: request_id.to_owned(),
             message: message.into_bytes(),
-            signature: Signature::from_bytes(&bytes),
-        })
+            signature,
+        }
+    }
+}
+
+/// A delivery whose headers passed [`CheckedHeaders::check`], with the
+/// message its signature must sign.
+pub(crate) struct Signed {
+    pub request_id: String,
+    message: Vec<u8>,
+    signature: Signature,
+}
+
+impl Signed {
+    /// Steps 1 to 3 (see [`CheckedHeaders::check`]), no user pinned.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn check(
+        headers: &Headers<'_>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Self, WebhookError> {
+        Ok(CheckedHeaders::check(headers, now, None)?.with_body(body))
     }
 
     /// Steps 4 and 5: genuine when the signature verifies with any key.

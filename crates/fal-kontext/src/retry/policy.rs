@@ -1,18 +1,15 @@
-//! When and how long to wait before trying a call again.
+//! How long to wait before trying a call again.
 
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 /// How calls that may be repeated are retried: exponential backoff with
-/// jitter, or exactly what a `Retry-After` header asks for.
-///
-/// Status, result, cancel and upload-initiate calls are retried on
-/// connection errors, a call's own timeout, 408, 429, 500, 502, 503 and 504;
-/// downloads and storage uploads on the same but 500. A submit is retried
-/// only when the request provably did not reach fal (no connection, 429, or
-/// an error page of the ingress in front of it), so a retry never pays for a
-/// job twice. The 504 of the caller's own `request_timeout` is never retried.
+/// jitter, or what a `Retry-After` header asks for (at most `max_delay`).
+/// Which failures are retried, and the time limits of each call, are the
+/// SDK's rules, listed once in the crate's README ("Reliability") and in the
+/// `retry` module: a submit is retried only where fal provably never took
+/// it, so a retry never pays for a job twice.
 ///
 /// This policy bounds one call. While a [`Subscription`](crate::Subscription)
 /// waits, a status or result call that still fails after its retries is

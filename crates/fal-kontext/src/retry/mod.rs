@@ -1,0 +1,263 @@
+//! The rules of every network call, in one place: which failures are worth
+//! another try, how long to wait between tries, and how long one call may
+//! take. Every call goes through [`Client::retrying`]: submit, status,
+//! stream open, result, cancel, upload initiate and PUT, download, the
+//! Platform API; the status stream's reading and the JWKS fetch read their
+//! bodies with [`limits::read_capped`]. `http.rs`, `wait.rs` and `output.rs`
+//! keep no rule of their own.
+//!
+//! # The rulebook
+//!
+//! **Which failures are retried** ([`classify`]):
+//! - *Idempotent calls to fal's API* (status, result, cancel, upload
+//!   initiate, the Platform API): a connection error, a broken body, the
+//!   call's own time limit, 408, 429, 500, 502, 503 and 504. fal's clients
+//!   retry transport errors and timeouts, 408, 409, 429 and ingress pages
+//!   (fal-client 1.0.3 `client.py`, `_should_retry`, `RETRY_CODES`,
+//!   `INGRESS_ERROR_CODES`), and 429, 502, 503, 504 and network errors
+//!   (@fal-ai/client 1.10.1 `retry.js`, `DEFAULT_RETRYABLE_STATUS_CODES`);
+//!   a 500 of fal's queue passes too, as the queue answers one while it
+//!   restarts.
+//! - *Calls to other hosts* (CDN download, storage PUT): the same but 500,
+//!   which a CDN or storage answers for a fault of its own.
+//! - *A submit* creates a paid job, so it is repeated only where fal cannot
+//!   have taken it: no connection was made, a 429 (refused before the app),
+//!   or an nginx 503 page of fal's ingress without `x-fal-request-id` (every
+//!   answer that came through fal carries it: fal-client 1.0.3
+//!   `_is_ingress_error`). A 502 or 504 without `x-fal-request-id`, a
+//!   connection lost after the request was sent, or no whole answer within
+//!   the call's limit, do not prove that: the submit is *ambiguous*
+//!   ([`Error::AmbiguousSubmit`]) and never sent again. A 2xx whose headers
+//!   carry `x-fal-request-id` names the job even when its body is lost: the
+//!   job is followed by that id. `run_sync` follows the same rules.
+//! - *Never retried*: the 504 fal answers when the caller's own
+//!   `x-fal-request-timeout` ran out (`x-fal-request-timeout-type: user`;
+//!   @fal-ai/client 1.10.1 `ApiError.isUserTimeout`, fal-client 1.0.3
+//!   `_should_retry_response`), and every other answer (401, 403, 404, 422,
+//!   a body that is not JSON, one too large).
+//!
+//! **How long to wait between tries** ([`RetryPolicy`]): exponential backoff
+//! with jitter (100 ms doubling to 10 s, 5 retries by default; fal-client
+//! 1.0.3 `_get_retry_delay` uses 0.1 s doubling with jitter), or the answer's
+//! `Retry-After`, bounded by the policy's `max_delay` (a `Retry-After` no
+//! clock can hold is read as an hour first, [`crate::durations`]).
+//!
+//! **How long one call may take** ([`limits::Limits`]):
+//! - *time to first byte*: the answer's head within the call timeout
+//!   (default 60 s, [`ClientBuilder::call_timeout`](crate::ClientBuilder::call_timeout));
+//! - *idle time between body bytes*: at most the body idle timeout (default
+//!   30 s, [`ClientBuilder::body_idle_timeout`](crate::ClientBuilder::body_idle_timeout)),
+//!   an error answer's body included, so a body that never comes or
+//!   trickles ends;
+//! - *a total per call*: the call timeout for calls to fal's API, the
+//!   transfer timeout (default 10 min,
+//!   [`ClientBuilder::transfer_timeout`](crate::ClientBuilder::transfer_timeout))
+//!   for a download or an upload PUT, which move megabytes;
+//! - all inside the caller's deadline: a wait checks its deadline around
+//!   each call, and `run_sync`'s one call is bounded by it.
+//!
+//! fal's Python client bounds its queue calls the same way (fal-client 1.0.3
+//! `QUEUE_POLL_TIMEOUT`: "the client's default timeout … can fail to fire
+//! when the hang is at the raw SSL socket level").
+//!
+//! **Waiting** ([`crate::Subscription`]): the status stream is a hint and
+//! polling is the truth. The stream's open is a call like any other (its
+//! head within the call timeout); while it is open the status is still
+//! polled every [`ClientBuilder::status_poll_interval`](crate::ClientBuilder::status_poll_interval)
+//! (default 30 s), so a stream that stays silent or only keeps alive cannot
+//! hold a finished job; a stream silent for the stream idle timeout (45 s,
+//! three of fal's 15 s keep-alives: @fal-ai/client 1.10.1 `streaming.js`,
+//! `EVENT_STREAM_TIMEOUT`) gives way to polling. A failed poll or result
+//! call that [`survivable`] says may succeed later is tried again until the
+//! deadline.
+
+mod classify;
+pub(crate) mod limits;
+mod policy;
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub(crate) use classify::is_user_timeout;
+pub use policy::RetryPolicy;
+pub(crate) use policy::retry_after;
+
+use crate::Client;
+use crate::error::{Error, ErrorContext, Result};
+use crate::http::Answer;
+use limits::Limits;
+
+/// What a call is, which decides whether it carries the key and when it may
+/// be repeated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// Creates a paid job at `endpoint`: repeated only when fal provably
+    /// never saw it.
+    Submit {
+        /// The endpoint the job is for (named by an ambiguous submit's error).
+        endpoint: &'static str,
+    },
+    /// An idempotent call to fal's API (status, result, cancel, upload
+    /// initiate, the Platform API).
+    Api,
+    /// A call to a host that is not fal's API (CDN download, storage PUT):
+    /// idempotent, and never carries the key.
+    Foreign,
+}
+
+/// A failed attempt, as the retry rules see it.
+#[derive(Debug)]
+pub(crate) enum Failed {
+    /// An unsuccessful answer.
+    Answer(Answer),
+    /// No whole answer: the connection failed or broke.
+    Transport(reqwest::Error),
+    /// No whole answer within one of the call's time limits.
+    TimedOut(Duration),
+    /// An error no retry can help.
+    Final(Error),
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Try again (after a pause).
+    Retry,
+    /// Stop with the attempt's error.
+    Stop,
+    /// Stop: a submit that fal may have taken, for this reason.
+    Ambiguous(String),
+}
+
+impl Failed {
+    /// The error a failed attempt stands for.
+    pub fn into_error(self) -> Error {
+        match self {
+            Failed::Answer(answer) => answer.into_error(),
+            Failed::Transport(error) => Error::transport(error),
+            Failed::TimedOut(after) => Error::Timeout {
+                request_id: None,
+                after,
+                cancel: crate::error::CancelAtDeadline::NotSent,
+            },
+            Failed::Final(error) => error,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Failed::Answer(answer) => Some(answer.status.as_u16()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an error of a status or result call may pass while waiting: the
+/// call may succeed later (the same failures [`classify`] retries for an
+/// idempotent call).
+pub(crate) fn survivable(error: &Error) -> bool {
+    match error {
+        Error::Transport { .. } | Error::RateLimited { .. } => true,
+        // a call's own time limit (a wait's deadline is checked before)
+        Error::Timeout { .. } => true,
+        Error::Server { status, .. } => matches!(status, 500 | 502 | 503 | 504),
+        Error::Http { status, .. } => *status == 408,
+        _ => false,
+    }
+}
+
+/// What a 429 asked for in `Retry-After` (bounded when read).
+pub(crate) fn retry_after_of(error: &Error) -> Option<Duration> {
+    match error {
+        Error::RateLimited { retry_after, .. } => *retry_after,
+        _ => None,
+    }
+}
+
+/// The pauses between polls of a wait: the first right after the stream is
+/// lost, then doubling from `MIN_POLL` up to `MAX_POLL` (fal's JS client
+/// polls every 500 ms, @fal-ai/client 1.10.1 `queue.js`,
+/// `DEFAULT_POLL_INTERVAL`; fal-client 1.0.3 every 100 ms).
+pub(crate) const FIRST_POLL: Duration = Duration::ZERO;
+/// See [`FIRST_POLL`].
+pub(crate) const MIN_POLL: Duration = Duration::from_millis(50);
+/// See [`FIRST_POLL`].
+pub(crate) const MAX_POLL: Duration = Duration::from_secs(2);
+
+/// How long a cancel sent at the deadline may take, and how long a submit
+/// whose answer is in flight at the deadline may still take to name its
+/// request (so that it is cancelled, not lost).
+pub(crate) const CANCEL_BUDGET: Duration = Duration::from_secs(5);
+
+impl Client {
+    /// The time limits of a call of this kind.
+    pub(crate) fn limits(&self, transfer: bool) -> Limits {
+        let settings = self.settings();
+        Limits {
+            first_byte: settings.call_timeout,
+            idle: settings.body_idle_timeout,
+            total: if transfer {
+                settings.transfer_timeout
+            } else {
+                settings.call_timeout
+            },
+        }
+    }
+
+    /// The one retry loop: makes attempts of one call until one succeeds or
+    /// the rules of its kind say stop; each attempt within `total`.
+    pub(crate) async fn retrying<T, F, A>(
+        &self,
+        call: Call,
+        total: Duration,
+        mut attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> A,
+        A: Future<Output = std::result::Result<T, Failed>>,
+    {
+        let settings = self.settings();
+        let mut delays = settings.retry.delays();
+        loop {
+            let failed = match tokio::time::timeout(total, attempt()).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(failed)) => failed,
+                Err(_) => Failed::TimedOut(total),
+            };
+            match classify::verdict(call, &failed) {
+                Verdict::Retry => {}
+                Verdict::Stop => return Err(failed.into_error()),
+                Verdict::Ambiguous(reason) => {
+                    let Call::Submit { endpoint } = call else {
+                        unreachable!("only a submit is ambiguous")
+                    };
+                    let context = match failed {
+                        Failed::Answer(answer) => answer.context(),
+                        _ => ErrorContext::default(),
+                    };
+                    return Err(Error::AmbiguousSubmit {
+                        endpoint: endpoint.to_string(),
+                        reason,
+                        context,
+                    });
+                }
+            }
+            let Some(delay) = delays.next() else {
+                return Err(failed.into_error());
+            };
+            let pause = match &failed {
+                Failed::Answer(answer) => retry_after(&answer.headers)
+                    .map_or(delay, |asked| asked.min(settings.retry.max_delay)),
+                _ => delay,
+            };
+            tracing::debug!(?call, ?pause, status = failed.status(), "retrying");
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// The instant `after` from now, no later than `deadline`.
+pub(crate) fn wake_at(after: Duration, deadline: Instant) -> Instant {
+    crate::durations::deadline_after(after).min(deadline)
+}
