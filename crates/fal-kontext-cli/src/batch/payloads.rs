@@ -74,7 +74,7 @@ pub async fn delete_saved(
             "could not delete fal's stored payloads of {} (request {}): {}",
             job.id,
             job.request_id,
-            crate::commands::escaped(&why)
+            crate::server_text::printable(&why)
         );
     }
     match failed {

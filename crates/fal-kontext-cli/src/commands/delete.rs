@@ -9,9 +9,9 @@ use fal_kontext::Deletion;
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::commands::history::escaped;
 use crate::exit::{self, Failure, code_of};
 use crate::local::connect;
+use crate::server_text::printable;
 
 /// `kontext delete`.
 #[derive(Debug, Args)]
@@ -52,7 +52,7 @@ pub async fn run(args: DeleteArgs, global: &Global) -> Result<(), Failure> {
                 if global.json {
                     println!("{}", json!({"request_id": id, "error": error.to_string()}));
                 } else {
-                    eprintln!("error: {}: {}", id, escaped(&error.to_string()));
+                    eprintln!("error: {}: {}", id, printable(&error.to_string()));
                 }
                 failed += 1;
                 code = code.max(code_of(&error));
@@ -88,14 +88,18 @@ fn report(deletion: &Deletion, json: bool) {
         );
         return;
     }
-    let id = escaped(&deletion.request_id);
+    let id = printable(&deletion.request_id);
     if deletion.files.is_empty() {
         println!("{id}: payloads deleted (no output files left)");
     }
     for file in &deletion.files {
         match &file.error {
-            None => println!("{id}: deleted {}", escaped(&file.url)),
-            Some(why) => println!("{id}: NOT deleted {}: {}", escaped(&file.url), escaped(why)),
+            None => println!("{id}: deleted {}", printable(&file.url)),
+            Some(why) => println!(
+                "{id}: NOT deleted {}: {}",
+                printable(&file.url),
+                printable(why)
+            ),
         }
     }
 }

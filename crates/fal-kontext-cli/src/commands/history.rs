@@ -11,6 +11,7 @@ use futures::TryStreamExt;
 use crate::cli::Global;
 use crate::exit::Failure;
 use crate::local::connect;
+use crate::server_text::printable;
 
 /// `kontext history`.
 #[derive(Debug, Args)]
@@ -207,16 +208,16 @@ pub async fn run(args: HistoryArgs, global: &Global) -> Result<(), Failure> {
     Ok(())
 }
 
-/// One line of the table, fal's text escaped so that it cannot drive the
-/// terminal.
+/// One line of the table, fal's text made printable (it cannot drive the
+/// terminal).
 fn row(request: &HistoryItem, payloads: bool) -> String {
     let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".into());
     let mut line = format!(
         "{:<36}  {:<40}  {:>6}  {:<25}  {:>9}",
-        escaped(&request.request_id),
-        escaped(&request.endpoint_id),
+        printable(&request.request_id),
+        printable(&request.endpoint_id),
         or_dash(request.status_code.map(|code| code.to_string())),
-        or_dash(request.ended_at.as_deref().map(escaped)),
+        or_dash(request.ended_at.as_deref().map(printable)),
         or_dash(request.duration.map(|seconds| format!("{seconds:.2}"))),
     );
     if payloads {
@@ -228,20 +229,6 @@ fn row(request: &HistoryItem, payloads: bool) -> String {
         });
     }
     line
-}
-
-/// `text` with control characters (escape sequences, line breaks) written
-/// as `\u{…}`.
-pub fn escaped(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -290,11 +277,27 @@ mod tests {
     }
 
     #[test]
-    fn fal_text_cannot_drive_the_terminal() {
-        assert_eq!(escaped("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
-        assert_eq!(
-            escaped("fal-ai/flux-pro/kontext"),
-            "fal-ai/flux-pro/kontext"
+    fn fal_text_in_the_table_cannot_drive_the_terminal() {
+        let item = HistoryItem {
+            request_id: "r\u{1b}]0;title\u{7}".into(),
+            endpoint_id: "fal-ai/flux-pro/kontext\n\u{1b}[2J".into(),
+            sent_at: None,
+            started_at: None,
+            ended_at: Some("2026\u{202e}".into()),
+            status_code: Some(200),
+            duration: Some(1.5),
+            input: None,
+            output: None,
+        };
+        let line = row(&item, true);
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{line:?}"
         );
+        assert!(
+            line.contains("fal-ai/flux-pro/kontext\\n\\u{1b}[2J"),
+            "{line}"
+        );
+        assert!(line.ends_with("none kept"), "{line}");
     }
 }

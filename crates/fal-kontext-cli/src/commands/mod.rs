@@ -21,7 +21,7 @@ mod submit;
 mod webhook;
 
 pub use delete::DeleteArgs;
-pub use history::{HistoryArgs, escaped};
+pub use history::HistoryArgs;
 
 /// How long `status --watch` and `result` follow a request when no
 /// `--timeout` bounds them: in effect, until it completes.
