@@ -753,8 +753,9 @@ fn new_idempotency_key() -> String {
 }
 
 /// A submit whose answer was lost, as [`Client::find_submitted`] looks for
-/// it: the endpoint it went to, the input JSON it sent, and when.
-#[derive(Clone, Debug, PartialEq)]
+/// it: the endpoint it went to, the input JSON it sent, and when. It
+/// serializes, so that a batch can keep it until a rerun asks.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SubmitRecord {
     /// The endpoint (`fal-ai/flux-pro/kontext`).
     pub endpoint: String,
@@ -764,6 +765,7 @@ pub struct SubmitRecord {
     pub submitted_at: SystemTime,
     /// Top-level input fields not compared, because the caller does not know
     /// what was sent in them (see [`ignoring`](Self::ignoring)).
+    #[serde(default)]
     pub ignored: Vec<String>,
 }
 
@@ -1011,6 +1013,22 @@ mod tests {
         ] {
             assert!(!same_json(&sent, &other), "{other}");
         }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_itself() {
+        let sent = SubmitRecord::new(
+            "e",
+            json!({"prompt": "p"}),
+            UNIX_EPOCH + Duration::from_millis(1500),
+        )
+        .ignoring("image_url");
+        let text = serde_json::to_string(&sent).unwrap();
+        assert_eq!(
+            serde_json::from_str::<SubmitRecord>(&text).unwrap(),
+            sent,
+            "{text}"
+        );
     }
 
     #[test]
