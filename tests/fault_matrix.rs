@@ -115,6 +115,9 @@ const SLOW: Duration = Duration::from_secs(60);
 /// (The other cells keep the defaults, so that a loaded machine cannot turn
 /// a slow answer into a fault of its own.)
 const SLOW_CELL_CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The body idle limit in the same cells: shorter than the call timeout, as
+/// the defaults are (30 s and 60 s), so a body that stops coming ends by it.
+const SLOW_CELL_BODY_IDLE: Duration = Duration::from_secs(1);
 /// A keep-alive-only stream's ping interval, well inside its idle bound.
 const PING: Duration = Duration::from_millis(200);
 /// A trickling body's pause between bytes, past the slow cells' limits.
@@ -420,7 +423,7 @@ async fn play(cell: &Cell) -> Played {
     ) {
         client = client
             .call_timeout(SLOW_CELL_CALL_TIMEOUT)
-            .body_idle_timeout(SLOW_CELL_CALL_TIMEOUT)
+            .body_idle_timeout(SLOW_CELL_BODY_IDLE)
             .stream_idle_timeout(SLOW_CELL_CALL_TIMEOUT)
             .status_poll_interval(SLOW_CELL_POLL);
     }

@@ -48,7 +48,9 @@
 //! - *idle time between body bytes*: at most the body idle timeout (default
 //!   30 s, [`ClientBuilder::body_idle_timeout`](crate::ClientBuilder::body_idle_timeout)),
 //!   an error answer's body included, so a body that never comes or
-//!   trickles ends;
+//!   trickles ends (kept shorter than the call timeout, so that an error
+//!   page whose body never comes is still read as the page it is, and a
+//!   submit's ingress 503 retried, before the call's total runs out);
 //! - *a total per call*: the call timeout for calls to fal's API, the
 //!   transfer timeout (default 10 min,
 //!   [`ClientBuilder::transfer_timeout`](crate::ClientBuilder::transfer_timeout))
