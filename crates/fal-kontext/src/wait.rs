@@ -527,36 +527,24 @@ impl<O: DeserializeOwned> Subscription<O> {
         if let Some(error) = self.handle.failure(&status).await {
             return Err(error);
         }
-        let retry = self.handle.client.settings().retry;
-        let mut delays = retry.delays();
-        loop {
-            match timeout_at(self.deadline, self.handle.billed_result()).await {
-                Ok(Ok((output, billable_units))) => {
-                    return Ok(Completed {
-                        request_id: self.request_id().to_string(),
-                        output,
-                        billable_units,
-                    });
-                }
-                Ok(Err(error)) if survivable(&error) => {
-                    tracing::debug!(%error, "result call failed, trying again");
-                    let pause = retry_after_of(&error)
-                        .or_else(|| delays.next())
-                        .unwrap_or(MAX_POLL)
-                        .min(retry.max_delay);
-                    let wake = crate::retry::wake_at(pause, self.deadline);
-                    tokio::time::sleep_until(wake).await;
-                }
-                Ok(Err(error)) => return Err(error),
-                Err(_) => {
-                    // completed: the output is there to fetch
-                    return Err(Error::Timeout {
-                        request_id: Some(self.request_id().into()),
-                        after: self.allowed,
-                        cancel: CancelAtDeadline::NotSent,
-                    });
-                }
-            }
+        let handle = &self.handle;
+        match handle
+            .client
+            .until_deadline(self.deadline, || handle.billed_result())
+            .await
+        {
+            Some(Ok((output, billable_units))) => Ok(Completed {
+                request_id: self.request_id().to_string(),
+                output,
+                billable_units,
+            }),
+            Some(Err(error)) => Err(error),
+            // completed: the output is there to fetch
+            None => Err(Error::Timeout {
+                request_id: Some(self.request_id().into()),
+                after: self.allowed,
+                cancel: CancelAtDeadline::NotSent,
+            }),
         }
     }
 

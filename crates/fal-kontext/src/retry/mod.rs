@@ -259,6 +259,39 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Makes `call` (itself retried by [`retrying`](Self::retrying)) again
+    /// while its error is [`survivable`], until it succeeds, fails for good,
+    /// or `deadline` passes (`None`); between tries, what a 429 asked for,
+    /// else the policy's backoff, at most its `max_delay`.
+    pub(crate) async fn until_deadline<T, F, A>(
+        &self,
+        deadline: Instant,
+        mut call: F,
+    ) -> Option<Result<T>>
+    where
+        F: FnMut() -> A,
+        A: Future<Output = Result<T>>,
+    {
+        let retry = self.settings().retry;
+        let mut delays = retry.delays();
+        loop {
+            match tokio::time::timeout_at(deadline, call()).await {
+                Err(_) => return None,
+                Ok(Err(error)) if survivable(&error) => {
+                    tracing::debug!(%error, "a call failed while waiting, trying again");
+                    let pause = retry_after_of(&error)
+                        .or_else(|| delays.next())
+                        .unwrap_or(MAX_POLL)
+                        .min(retry.max_delay);
+                    tokio::time::sleep_until(wake_at(pause, deadline)).await;
+                }
+                Ok(done) => return Some(done),
+            }
+        }
+    }
+}
+
 /// The instant `after` from now, no later than `deadline`.
 pub(crate) fn wake_at(after: Duration, deadline: Instant) -> Instant {
     crate::durations::deadline_after(after).min(deadline)
