@@ -656,3 +656,32 @@ async fn every_fault_on_every_call_ends_as_promised() {
     assert_eq!(totals.faults_injected, MATRIX.len() as u64);
     assert_eq!(totals.duplicate_jobs, 0);
 }
+
+/// The CDN down for a while (`FaultRule::cdn_down`), a fault of a window
+/// rather than of one request, so not a cell: a download during the window
+/// fails cleanly after its retries, leaving no file; once the CDN is back,
+/// the same output downloads whole.
+#[tokio::test]
+async fn a_cdn_down_for_a_while_fails_a_download_cleanly_and_a_later_one_saves_it() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        ..Config::default()
+    })
+    .await;
+    let client = builder(&emulator).build().unwrap();
+    let done = client.text_to_image("p").run().await.unwrap();
+    emulator.set_faults(vec![FaultRule::cdn_down(Duration::from_secs(60))]);
+    let dir = tempfile::tempdir().unwrap();
+    let failed = tokio::time::timeout(CELL_LIMIT, client.download(&done.output, dir.path()))
+        .await
+        .expect("the retries end");
+    assert!(
+        matches!(failed, Err(Error::Server { status: 503, .. })),
+        "{failed:?}"
+    );
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+    emulator.set_faults(vec![]);
+    let paths = client.download(&done.output, dir.path()).await.unwrap();
+    assert_eq!(saved(&done.output, &paths).await, Outcome::Output);
+    assert_eq!(files_in(dir.path()).len(), 1);
+}
