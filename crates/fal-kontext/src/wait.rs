@@ -347,7 +347,7 @@ impl<O> Subscription<O> {
                         Ok(Ok(events)) => Phase::Streaming {
                             events,
                             next_poll: crate::retry::wake_at(
-                                settings.status_poll_interval,
+                                settings.status_poll_interval.max(MIN_POLL),
                                 self.deadline,
                             ),
                         },
@@ -378,7 +378,9 @@ impl<O> Subscription<O> {
                             }
                         },
                         () = tokio::time::sleep_until(poll_at) => {
-                            let interval = self.handle.client.settings().status_poll_interval;
+                            // at least MIN_POLL apart, whatever was set
+                            let settings = self.handle.client.settings();
+                            let interval = settings.status_poll_interval.max(MIN_POLL);
                             *next_poll = crate::retry::wake_at(interval, self.deadline);
                             match timeout_at(self.deadline, self.handle.status(false)).await {
                                 // the stream reports the log lines
