@@ -1,7 +1,9 @@
-//! Waiting for a request: the SSE status stream first, polling with backoff
-//! when the stream fails, is cut or goes silent; what fal survives, the wait
-//! survives, until the deadline, which alone (with an explicit cancel)
-//! cancels the request. The rules are stated once, on [`Subscription`].
+//! Waiting for a request: the SSE status stream as a hint (the status still
+//! polled beside it), polling with backoff when the stream fails, is cut or
+//! goes silent; what fal survives, the wait survives, until the deadline,
+//! which alone (with an explicit cancel) cancels the request. What the wait
+//! promises is stated once, on [`Subscription`]; the time limits and retries
+//! of its calls are [`crate::retry`]'s.
 
 use std::pin::Pin;
 use std::time::Duration;
