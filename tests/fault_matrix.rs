@@ -115,6 +115,9 @@ const SLOW: Duration = Duration::from_secs(60);
 /// (The other cells keep the defaults, so that a loaded machine cannot turn
 /// a slow answer into a fault of its own.)
 const SLOW_CELL_CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The body idle limit in the same cells: shorter than the call timeout, as
+/// the defaults are (30 s and 60 s), so a body that stops coming ends by it.
+const SLOW_CELL_BODY_IDLE: Duration = Duration::from_secs(1);
 /// A keep-alive-only stream's ping interval, well inside its idle bound.
 const PING: Duration = Duration::from_millis(200);
 /// A trickling body's pause between bytes, past the slow cells' limits.
@@ -420,7 +423,7 @@ async fn play(cell: &Cell) -> Played {
     ) {
         client = client
             .call_timeout(SLOW_CELL_CALL_TIMEOUT)
-            .body_idle_timeout(SLOW_CELL_CALL_TIMEOUT)
+            .body_idle_timeout(SLOW_CELL_BODY_IDLE)
             .stream_idle_timeout(SLOW_CELL_CALL_TIMEOUT)
             .status_poll_interval(SLOW_CELL_POLL);
     }
@@ -652,4 +655,33 @@ async fn every_fault_on_every_call_ends_as_promised() {
     );
     assert_eq!(totals.faults_injected, MATRIX.len() as u64);
     assert_eq!(totals.duplicate_jobs, 0);
+}
+
+/// The CDN down for a while (`FaultRule::cdn_down`), a fault of a window
+/// rather than of one request, so not a cell: a download during the window
+/// fails cleanly after its retries, leaving no file; once the CDN is back,
+/// the same output downloads whole.
+#[tokio::test]
+async fn a_cdn_down_for_a_while_fails_a_download_cleanly_and_a_later_one_saves_it() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        ..Config::default()
+    })
+    .await;
+    let client = builder(&emulator).build().unwrap();
+    let done = client.text_to_image("p").run().await.unwrap();
+    emulator.set_faults(vec![FaultRule::cdn_down(Duration::from_secs(60))]);
+    let dir = tempfile::tempdir().unwrap();
+    let failed = tokio::time::timeout(CELL_LIMIT, client.download(&done.output, dir.path()))
+        .await
+        .expect("the retries end");
+    assert!(
+        matches!(failed, Err(Error::Server { status: 503, .. })),
+        "{failed:?}"
+    );
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+    emulator.set_faults(vec![]);
+    let paths = client.download(&done.output, dir.path()).await.unwrap();
+    assert_eq!(saved(&done.output, &paths).await, Outcome::Output);
+    assert_eq!(files_in(dir.path()).len(), 1);
 }

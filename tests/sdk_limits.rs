@@ -239,3 +239,80 @@ async fn an_output_listing_more_than_four_images_is_refused_before_any_download(
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A queue that answers every call at once and lists `images` images in
+/// the output, whatever was asked for; returns its base URL.
+async fn queue_listing(images: usize) -> String {
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let path = request.uri().path().to_string();
+                let (status, body) = if request.method() == hyper::Method::POST {
+                    (
+                        200,
+                        serde_json::json!({"request_id": "r1", "status": "IN_QUEUE"}),
+                    )
+                } else if path.ends_with("/status/stream") {
+                    (404, serde_json::json!({"detail": "no stream"}))
+                } else if path.ends_with("/status") {
+                    (
+                        200,
+                        serde_json::json!({"request_id": "r1", "status": "COMPLETED"}),
+                    )
+                } else {
+                    let url = "http://127.0.0.1:9/never-fetched.png";
+                    let list: Vec<_> = (0..images)
+                        .map(|_| serde_json::json!({"url": url}))
+                        .collect();
+                    (200, serde_json::json!({"images": list}))
+                };
+                let answer = hyper::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .header("x-fal-request-id", "r1")
+                    .body(Full::new(bytes::Bytes::from(body.to_string())))
+                    .unwrap();
+                async move { Ok::<_, std::convert::Infallible>(answer) }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn an_output_listing_more_images_than_asked_for_is_refused_and_names_the_job() {
+    let queue = queue_listing(3).await;
+    let client = fal_kontext::Client::builder()
+        .key("id:secret")
+        .queue_url(&queue)
+        .retry(common::fast_retries())
+        .build()
+        .unwrap();
+    // one image asked for (the default), three listed
+    let error = bounded(client.text_to_image("p").run()).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::TooManyImages {
+                listed: 3,
+                allowed: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.request_id(), Some("r1"), "{error}");
+    // as many as asked for is an output
+    let done = bounded(client.text_to_image("p").num_images(3).run()).await;
+    assert_eq!(done.unwrap().output.images().len(), 3);
+}

@@ -436,6 +436,37 @@ async fn a_gateway_502_or_504_on_a_submit_is_ambiguous_and_never_repeated() {
 }
 
 #[tokio::test]
+async fn a_synchronous_run_cut_after_its_head_names_the_job_and_is_not_repeated() {
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::Run, Fault::CutAfterHeaders)],
+        ..Config::default()
+    })
+    .await;
+    let error = client(&emulator)
+        .text_to_image("a kite")
+        .run_sync()
+        .await
+        .unwrap_err();
+    assert!(error.request_id().is_some(), "{error:?}");
+    assert_eq!(emulator.stats().run, 1, "never repeated: {error:?}");
+    // cut before any answer: the run may have happened, not repeated either
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::Run, Fault::CutBeforeHeaders)],
+        ..Config::default()
+    })
+    .await;
+    let error = client(&emulator)
+        .text_to_image("a kite")
+        .run_sync()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::AmbiguousSubmit { .. }), "{error:?}");
+    assert_eq!(emulator.stats().run, 1);
+}
+
+#[tokio::test]
 async fn a_finished_subscription_sends_no_cancel() {
     let emulator = emulator().await;
     let job = client(&emulator)

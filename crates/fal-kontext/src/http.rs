@@ -311,7 +311,18 @@ impl Client {
             }
             async move {
                 let response = self.head(request, limits).await?;
-                Ok(read_capped(response.bytes_stream(), MAX_ANSWER_BYTES, limits.idle).await?)
+                // a run whose answer's head named it was taken by fal: its
+                // error names it, and it is never sent again
+                let named = match call {
+                    Call::Submit { .. } => header_text(response.headers(), "x-fal-request-id"),
+                    Call::Api | Call::Foreign => None,
+                };
+                read_capped(response.bytes_stream(), MAX_ANSWER_BYTES, limits.idle)
+                    .await
+                    .map_err(|cut| match &named {
+                        Some(id) => Failed::Final(Failed::from(cut).into_error().for_request(id)),
+                        None => Failed::from(cut),
+                    })
             }
         })
         .await

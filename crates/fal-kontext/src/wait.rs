@@ -1,7 +1,9 @@
-//! Waiting for a request: the SSE status stream first, polling with backoff
-//! when the stream fails, is cut or goes silent; what fal survives, the wait
-//! survives, until the deadline, which alone (with an explicit cancel)
-//! cancels the request. The rules are stated once, on [`Subscription`].
+//! Waiting for a request: the SSE status stream as a hint (the status still
+//! polled beside it), polling with backoff when the stream fails, is cut or
+//! goes silent; what fal survives, the wait survives, until the deadline,
+//! which alone (with an explicit cancel) cancels the request. What the wait
+//! promises is stated once, on [`Subscription`]; the time limits and retries
+//! of its calls are [`crate::retry`]'s.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -347,7 +349,7 @@ impl<O> Subscription<O> {
                         Ok(Ok(events)) => Phase::Streaming {
                             events,
                             next_poll: crate::retry::wake_at(
-                                settings.status_poll_interval,
+                                settings.status_poll_interval.max(MIN_POLL),
                                 self.deadline,
                             ),
                         },
@@ -378,7 +380,9 @@ impl<O> Subscription<O> {
                             }
                         },
                         () = tokio::time::sleep_until(poll_at) => {
-                            let interval = self.handle.client.settings().status_poll_interval;
+                            // at least MIN_POLL apart, whatever was set
+                            let settings = self.handle.client.settings();
+                            let interval = settings.status_poll_interval.max(MIN_POLL);
                             *next_poll = crate::retry::wake_at(interval, self.deadline);
                             match timeout_at(self.deadline, self.handle.status(false)).await {
                                 // the stream reports the log lines
@@ -527,36 +531,24 @@ impl<O: DeserializeOwned> Subscription<O> {
         if let Some(error) = self.handle.failure(&status).await {
             return Err(error);
         }
-        let retry = self.handle.client.settings().retry;
-        let mut delays = retry.delays();
-        loop {
-            match timeout_at(self.deadline, self.handle.billed_result()).await {
-                Ok(Ok((output, billable_units))) => {
-                    return Ok(Completed {
-                        request_id: self.request_id().to_string(),
-                        output,
-                        billable_units,
-                    });
-                }
-                Ok(Err(error)) if survivable(&error) => {
-                    tracing::debug!(%error, "result call failed, trying again");
-                    let pause = retry_after_of(&error)
-                        .or_else(|| delays.next())
-                        .unwrap_or(MAX_POLL)
-                        .min(retry.max_delay);
-                    let wake = crate::retry::wake_at(pause, self.deadline);
-                    tokio::time::sleep_until(wake).await;
-                }
-                Ok(Err(error)) => return Err(error),
-                Err(_) => {
-                    // completed: the output is there to fetch
-                    return Err(Error::Timeout {
-                        request_id: Some(self.request_id().into()),
-                        after: self.allowed,
-                        cancel: CancelAtDeadline::NotSent,
-                    });
-                }
-            }
+        let handle = &self.handle;
+        match handle
+            .client
+            .until_deadline(self.deadline, || handle.billed_result())
+            .await
+        {
+            Some(Ok((output, billable_units))) => Ok(Completed {
+                request_id: self.request_id().to_string(),
+                output,
+                billable_units,
+            }),
+            Some(Err(error)) => Err(error),
+            // completed: the output is there to fetch
+            None => Err(Error::Timeout {
+                request_id: Some(self.request_id().into()),
+                after: self.allowed,
+                cancel: CancelAtDeadline::NotSent,
+            }),
         }
     }
 

@@ -127,7 +127,9 @@ fn summary(html: &mut String, heading: &Heading, cards: &[Card]) {
 fn label(state: &State) -> &'static str {
     match state {
         State::Done => "done",
-        State::FailedAfterSubmit(_) => "failed after fal accepted it",
+        State::FailedAfterSubmit(_) => "failed here after fal accepted it",
+        State::FailedAtFal(_) => "failed at fal",
+        State::Unknown(_) => "submit's answer lost",
         State::FailedBeforeSubmit(_) => "failed before anything was submitted",
         State::Submitted => "submitted, not collected yet",
         State::NotRun => "not run yet",
@@ -244,7 +246,21 @@ fn next(html: &mut String, entry: &Entry, out: &str) {
             );
             html.push_str("fal accepted the request, so it may have finished there:");
             collect(html);
-            html.push_str(" Rerunning the batch submits the job again.</p>");
+            html.push_str(" Rerunning the batch collects it (it is not submitted again).</p>");
+        }
+        State::FailedAtFal(reason) => {
+            let _ = write!(
+                html,
+                "<p class=\"why\">{}</p><p class=\"next\">fal failed the request: rerunning the batch submits the job again.</p>",
+                escape(reason)
+            );
+        }
+        State::Unknown(reason) => {
+            let _ = write!(
+                html,
+                "<p class=\"why\">{}</p><p class=\"next\">The submit's answer was lost, so fal may be running the job: look for it with <code>kontext history</code>. A rerun does not submit it again unless given <code>--resubmit-unknown</code>.</p>",
+                escape(reason)
+            );
         }
         State::FailedBeforeSubmit(reason) => {
             let _ = write!(

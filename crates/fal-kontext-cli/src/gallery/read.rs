@@ -41,9 +41,16 @@ pub struct Entry {
 pub enum State {
     /// Its images are saved.
     Done,
-    /// It failed after fal accepted its request: `kontext result` may still
-    /// collect it.
+    /// It failed on this side after fal accepted its request (a download,
+    /// the deadline, the network): a rerun collects it, and so may
+    /// `kontext result`.
     FailedAfterSubmit(String),
+    /// fal refused or failed its request (a 422, an error status, a user
+    /// timeout): a rerun submits it again.
+    FailedAtFal(String),
+    /// Its submit's answer was lost: fal may have taken it. A rerun leaves
+    /// it unless told `--resubmit-unknown`.
+    Unknown(String),
     /// It failed before fal accepted a request (bad line, refused input,
     /// unreadable image): nothing to collect.
     FailedBeforeSubmit(String),
@@ -61,7 +68,10 @@ impl State {
     pub fn key(&self) -> &'static str {
         match self {
             State::Done => "done",
-            State::FailedAfterSubmit(_) | State::FailedBeforeSubmit(_) => "failed",
+            State::FailedAfterSubmit(_)
+            | State::FailedAtFal(_)
+            | State::FailedBeforeSubmit(_)
+            | State::Unknown(_) => "failed",
             State::Submitted => "submitted",
             State::NotRun => "not-run",
             State::Other(_) => "other",
@@ -78,22 +88,25 @@ pub const STATE_KEYS: [&str; 5] = ["done", "failed", "submitted", "not-run", "ot
 fn state_of(record: Option<&Record>, raw: &Value, request: Option<&(String, String)>) -> State {
     match record {
         Some(Record::Submitted { .. }) => State::Submitted,
+        Some(Record::Unfinished { unfinished, .. }) => State::FailedAfterSubmit(unfinished.clone()),
+        Some(Record::Unknown { unknown, .. }) => State::Unknown(unknown.clone()),
         Some(Record::Done { .. }) => State::Done,
-        Some(Record::Failed { failed, .. }) => match (request, raw.get("request_id")) {
-            (Some(_), _) | (_, Some(_)) => State::FailedAfterSubmit(failed.clone()),
+        // A failure that names a request, or follows one (a state file of
+        // an earlier version, which recorded every failure so), is fal's.
+        Some(Record::Failed {
+            failed, request_id, ..
+        }) => match (request_id, request) {
+            (Some(_), _) | (_, Some(_)) => State::FailedAtFal(failed.clone()),
             (None, None) => State::FailedBeforeSubmit(failed.clone()),
         },
-        // (merge of main's unfinished and unknown records: to be settled by
-        // the gallery's owner)
-        Some(Record::Unfinished { unfinished, .. }) => State::FailedAfterSubmit(unfinished.clone()),
-        Some(Record::Unknown { .. } | Record::PayloadsDeleted { .. }) | None => {
-            State::Other(raw.to_string())
-        }
+        // (a payload deletion never reaches here: `apply` leaves the job as
+        // it was)
+        Some(Record::PayloadsDeleted { .. }) | None => State::Other(raw.to_string()),
     }
 }
 
 /// The keys of the records [`state_of`] knows; others are shown as extras.
-const KNOWN_KEYS: [&str; 7] = [
+const KNOWN_KEYS: [&str; 9] = [
     "id",
     "request_id",
     "endpoint",
@@ -101,6 +114,8 @@ const KNOWN_KEYS: [&str; 7] = [
     "billable_units",
     "cost",
     "failed",
+    "unfinished",
+    "unknown",
 ];
 
 /// Reads the batch in `out`: the jobs of `jobs` (when given and readable),
@@ -275,6 +290,8 @@ mod tests {
 {"id": "e", "prompt": "refused"}
 not json
 {"id": "a", "prompt": "duplicate"}
+{"id": "f", "prompt": "lost"}
+{"id": "g", "prompt": "refused by fal"}
 "#,
         );
         write(
@@ -283,9 +300,11 @@ not json
             r#"{"id":"a","request_id":"r1","endpoint":"fal-ai/flux-pro/kontext"}
 {"id":"a","done":["somewhere/a-1.jpg"],"billable_units":1.0,"cost":0.04}
 {"id":"b","request_id":"r2","endpoint":"fal-ai/flux-pro/kontext/multi"}
-{"id":"b","failed":"timed out"}
+{"id":"b","request_id":"r2","endpoint":"fal-ai/flux-pro/kontext/multi","unfinished":"timed out"}
 {"id":"c","request_id":"r3","endpoint":"fal-ai/flux-pro/kontext/text-to-image"}
 {"id":"e","failed":"invalid seed"}
+{"id":"f","endpoint":"fal-ai/flux-pro/kontext","unknown":"a gateway's 502"}
+{"id":"g","failed":"fal rejected the input","request_id":"r7"}
 {"id":"z","mystery":true}
 {"id":"c","done":["c-1.jpg"],"at":"2026-01-01"}
 {"id":"torn","request_"#,
@@ -293,7 +312,7 @@ not json
         let entries = batch(dir.path(), Some(&jobs));
         let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
         let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c", "d", "e", "line 6", "z"]);
+        assert_eq!(ids, ["a", "b", "c", "d", "e", "line 6", "f", "g", "z"]);
 
         let a = by_id["a"];
         assert_eq!(a.state, State::Done);
@@ -316,6 +335,11 @@ not json
             State::FailedBeforeSubmit("invalid seed".into())
         );
         assert_eq!(by_id["line 6"].state.key(), "failed");
+        assert_eq!(by_id["f"].state, State::Unknown("a gateway's 502".into()));
+        assert_eq!(
+            by_id["g"].state,
+            State::FailedAtFal("fal rejected the input".into())
+        );
         assert_eq!(
             by_id["z"].state,
             State::Other(r#"{"id":"z","mystery":true}"#.into())

@@ -48,7 +48,9 @@
 //! - *idle time between body bytes*: at most the body idle timeout (default
 //!   30 s, [`ClientBuilder::body_idle_timeout`](crate::ClientBuilder::body_idle_timeout)),
 //!   an error answer's body included, so a body that never comes or
-//!   trickles ends;
+//!   trickles ends (kept shorter than the call timeout, so that an error
+//!   page whose body never comes is still read as the page it is, and a
+//!   submit's ingress 503 retried, before the call's total runs out);
 //! - *a total per call*: the call timeout for calls to fal's API, the
 //!   transfer timeout (default 10 min,
 //!   [`ClientBuilder::transfer_timeout`](crate::ClientBuilder::transfer_timeout))
@@ -253,6 +255,39 @@ impl Client {
             };
             tracing::debug!(?call, ?pause, status = failed.status(), "retrying");
             tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+impl Client {
+    /// Makes `call` (itself retried by [`retrying`](Self::retrying)) again
+    /// while its error is [`survivable`], until it succeeds, fails for good,
+    /// or `deadline` passes (`None`); between tries, what a 429 asked for,
+    /// else the policy's backoff, at most its `max_delay`.
+    pub(crate) async fn until_deadline<T, F, A>(
+        &self,
+        deadline: Instant,
+        mut call: F,
+    ) -> Option<Result<T>>
+    where
+        F: FnMut() -> A,
+        A: Future<Output = Result<T>>,
+    {
+        let retry = self.settings().retry;
+        let mut delays = retry.delays();
+        loop {
+            match tokio::time::timeout_at(deadline, call()).await {
+                Err(_) => return None,
+                Ok(Err(error)) if survivable(&error) => {
+                    tracing::debug!(%error, "a call failed while waiting, trying again");
+                    let pause = retry_after_of(&error)
+                        .or_else(|| delays.next())
+                        .unwrap_or(MAX_POLL)
+                        .min(retry.max_delay);
+                    tokio::time::sleep_until(wake_at(pause, deadline)).await;
+                }
+                Ok(done) => return Some(done),
+            }
         }
     }
 }
