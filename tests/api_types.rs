@@ -421,7 +421,7 @@ fn flux_kontext_dev_output() {
 #[test]
 fn published_example_response_decodes() {
     // The "Example Response" on fal's API page of fal-ai/flux-pro/kontext, as
-    // published (/work/shared/api/flux-pro-kontext.md): it leaves out
+    // published (https://fal.ai/models/fal-ai/flux-pro/kontext/llms.txt): it leaves out
     // `timings`, `seed` and `has_nsfw_concepts`, which the document marks
     // required. fal sends it, so it decodes (`output_needs_only_image_urls`).
     let published = json!({

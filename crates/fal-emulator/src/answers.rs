@@ -110,7 +110,7 @@ pub(crate) fn result_response(shared: &Shared, job: &JobView) -> Response {
             response
         }
         // fal marks the caller's own start deadline with both headers
-        // (/work/shared/api/webhooks-and-headers.md; fal-client 1.0.3 reads
+        // (https://docs.fal.ai/documentation/model-apis/request-errors; fal-client 1.0.3 reads
         // `x-fal-error-type` when the body has no `error_type`).
         Phase::Finished(Outcome::TimedOut) => {
             let mut response = detail(StatusCode::GATEWAY_TIMEOUT, "Request timed out");

@@ -60,7 +60,8 @@ impl Price {
     }
 }
 
-/// fal's published prices of the Kontext family (/work/shared/api/platform-pricing.md):
+/// fal's published prices of the Kontext family
+/// (<https://fal.ai/models/fal-ai/flux-pro/kontext/llms.txt> and each model's page):
 /// what [`Config::prices`](crate::Config::prices) holds by default.
 pub(crate) fn published() -> Vec<Price> {
     let pro = [

@@ -14,7 +14,7 @@ pub const DEFAULT_RUN_URL: &str = "https://fal.run";
 /// fal's REST API, which hosts storage uploads.
 pub const DEFAULT_REST_URL: &str = "https://rest.fal.ai";
 /// fal's Platform APIs, which answer prices and cost estimates
-/// (/work/shared/api/platform-pricing.md: server `https://api.fal.ai/v1`).
+/// (<https://api.fal.ai/v1/openapi.json>: server `https://api.fal.ai/v1`).
 pub const DEFAULT_PLATFORM_URL: &str = "https://api.fal.ai/v1";
 /// Local images up to this size (256 KiB) go inline as `data:` URIs; larger
 /// ones are uploaded to fal's storage and sent as a URL. Inline data makes the

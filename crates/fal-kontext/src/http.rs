@@ -46,7 +46,8 @@ impl Answer {
     /// body's, else the header's) and `x-fal-retryable`, as fal's clients
     /// read them (fal-client 1.0.3, `_raise_for_status`: the body's
     /// `error_type`, else `x-fal-error-type`; @fal-ai/client 1.10.1,
-    /// `response.js`: `x-fal-request-id`; /work/shared/api/webhooks-and-headers.md).
+    /// `response.js`: `x-fal-request-id`;
+    /// <https://docs.fal.ai/documentation/model-apis/request-errors>).
     pub fn context(&self) -> ErrorContext {
         let header = |name: &str| header_text(&self.headers, name);
         let body_type = serde_json::from_slice::<serde_json::Value>(&self.body)

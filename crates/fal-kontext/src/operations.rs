@@ -80,7 +80,7 @@ impl Client {
     /// origin, with the key. `returned` is the URL fal returned for the call
     /// (`status_url`, …): fal's returned URLs are the authority on the path
     /// (some apps answer only at their full endpoint id:
-    /// /work/shared/api/queue-urls.md), so one on the configured origin is
+    /// <https://docs.fal.ai/model-endpoints/queue>), so one on the configured origin is
     /// followed, with the key. One on any other origin is never sent the key
     /// nor followed: the generated path on the configured origin serves the
     /// call instead (the app root, where fal answers the Kontext family).

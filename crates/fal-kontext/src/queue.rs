@@ -399,7 +399,8 @@ impl<O: DeserializeOwned> RequestHandle<O> {
     }
 
     /// The output, and the billing units fal reported for the request
-    /// (`x-fal-billable-units`, /work/shared/api/webhooks-and-headers.md),
+    /// (`x-fal-billable-units`,
+    /// <https://fal.ai/docs/documentation/development/request-headers>),
     /// when it did.
     pub(crate) async fn billed_result(&self) -> Result<(O, Option<f64>)> {
         let idle = self.client.settings().body_idle_timeout;

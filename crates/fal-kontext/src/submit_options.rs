@@ -2,8 +2,7 @@
 //! lifetime on fal's CDN, keeping no history, no retries inside fal, the
 //! longest queue to join) and the extra headers a caller adds for options fal
 //! adds later: their rules, and how each goes on the wire
-//! (/work/shared/api/webhooks-and-headers.md, "Request headers a client may
-//! send on submit").
+//! (<https://docs.fal.ai/documentation/model-apis/common-parameters>).
 
 use std::time::Duration;
 

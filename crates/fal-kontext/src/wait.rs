@@ -277,7 +277,8 @@ impl<O> RequestHandle<O> {
 
 /// The chunks of a body until it sends nothing for `idle`: a stream that is
 /// silent for longer than a few of fal's 15 s keep-alive intervals is dead
-/// (/work/shared/api/queue-urls.md), whatever the connection says.
+/// (<https://docs.fal.ai/documentation/model-apis/inference/queue>), whatever
+/// the connection says.
 fn until_idle<B, E>(
     body: B,
     idle: Duration,

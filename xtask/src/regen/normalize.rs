@@ -475,7 +475,7 @@ fn status_open_to_new_values(doc: &mut Value, _: &Endpoint) -> Found {
 /// `has_nsfw_concepts`, `prompt`) and, for some endpoints, an image's
 /// `width` and `height`; yet fal's own published example response of
 /// `fal-ai/flux-pro/kontext` has only `images` (each with `url`, `width`,
-/// `height`) and `prompt` (/work/shared/api/flux-pro-kontext.md). A finished
+/// `height`) and `prompt` (<https://fal.ai/models/fal-ai/flux-pro/kontext/llms.txt>). A finished
 /// job must never fail on a missing field: an output requires only `images`,
 /// and an image only its `url`. The output is the result's answer; its
 /// images, the items of `images`.
@@ -564,7 +564,8 @@ fn status_answers_202(doc: &mut Value, endpoint: &Endpoint) -> Found {
 
 /// fal's queue streams a request's status as server-sent events at
 /// `{status_url}/stream` (each event's `data` is a status, with a keep-alive
-/// comment about every 15 s: /work/shared/api/queue-urls.md; fal's JS
+/// comment about every 15 s, not re-verified:
+/// <https://docs.fal.ai/documentation/model-apis/inference/queue>; fal's JS
 /// client, `streamStatus` in `queue.js`); the documents do not describe it.
 /// It becomes an operation beside the status call, with the same parameters
 /// and a byte stream for an answer, which the SDK parses into statuses.
@@ -639,7 +640,8 @@ fn cancel_answers_as_served(doc: &mut Value, endpoint: &Endpoint) -> Found {
 
 /// What fal's queue accepts on submit beyond the body: the `fal_webhook` query
 /// parameter and the `x-fal-request-timeout`, `x-fal-queue-priority` and
-/// `x-fal-runner-hint` headers (/work/shared/api/webhooks-and-headers.md).
+/// `x-fal-runner-hint` headers
+/// (<https://docs.fal.ai/documentation/model-apis/common-parameters>).
 /// The documents leave them out; each one the document declares itself is
 /// left as fal declares it.
 ///
@@ -672,8 +674,7 @@ fn submit_queue_options(doc: &mut Value, endpoint: &Endpoint) -> Found {
 }
 
 /// The other options fal's queue accepts on submit
-/// (/work/shared/api/webhooks-and-headers.md, "Request headers a client may
-/// send on submit"), which the documents leave out too; each one the
+/// (<https://docs.fal.ai/documentation/model-apis/common-parameters>), which the documents leave out too; each one the
 /// document declares itself is left as fal declares it:
 /// - `x-fal-object-lifecycle-preference`: JSON `{"expiration_duration_seconds": N}`,
 ///   how long the output files live on fal's CDN (fal's clients send it so:
