@@ -501,7 +501,7 @@ pub struct BatchArgs {
     /// (fal does not say): a job whose submit may have reached fal and that
     /// the history does not list is submitted again only once its submit is
     /// this many seconds old (default 600).
-    #[arg(long, value_name = "SECS", value_parser = number_in::<u64>(0.., "must be a whole number of seconds, 0 or more"))]
+    #[arg(long, value_name = "SECS", value_parser = number_in::<u64>(0.., "must be a whole number of seconds, 0 or more"), allow_negative_numbers = true)]
     pub history_delay: Option<u64>,
     /// Ask fal not to keep the jobs' input and output in its request history
     /// (`X-Fal-Store-IO: 0`). A job whose submit answer is lost can then not
