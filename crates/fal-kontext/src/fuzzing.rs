@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::http::Answer;
 use crate::requests::{Kind, Request};
+use crate::retry::Answer;
 
 /// The statuses the SDK reads from a status stream whose body arrives in
 /// these pieces (the pipeline of `Subscription`: bytes, SSE events, statuses).

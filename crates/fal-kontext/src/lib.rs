@@ -108,11 +108,12 @@ pub use output::{ImageRef, Images};
 pub use pricing::{Estimate, MEGAPIXELS_PER_IMAGE, Plan, Price};
 pub use queue::{CancelOutcome, RequestHandle};
 pub use requests::{
-    Dev, DevOutput, Edit, EditOutput, Kind, Multi, MultiOutput, Priority, ProKind, ProModel,
-    Request, TextToImage, TextToImageOutput,
+    Dev, DevOutput, Edit, EditOutput, Kind, Multi, MultiOutput, ProKind, ProModel, Request,
+    TextToImage, TextToImageOutput,
 };
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
+pub use submit_options::Priority;
 pub use submitted::SubmitRecord;
 pub use wait::{Completed, Subscription, Update};
 

@@ -14,8 +14,9 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use crate::Client;
 use crate::endpoints;
 use crate::error::{Error, Result};
-use crate::requests::{Input, QueueOptions};
+use crate::requests::Input;
 use crate::retry::limits::MAX_ANSWER_BYTES;
+use crate::submit_options::QueueOptions;
 use crate::submit_options::Wire;
 
 /// The app whose queue answers a request's status, stream, result and

@@ -487,14 +487,14 @@ impl<O: DeserializeOwned> RequestHandle<O> {
 fn accepted_request_id(api: &fal_kontext_api::Client) -> Option<String> {
     use fal_kontext_api::ClientInfo;
     let (status, headers) = api.inner().answered.get()?;
-    let id = crate::http::header_text(&headers, "x-fal-request-id")?;
+    let id = crate::retry::header_text(&headers, "x-fal-request-id")?;
     status.is_success().then_some(id)
 }
 
 /// fal's `x-fal-billable-units`: a number of billing units, zero or more
 /// (anything else is no report; lenient in what is accepted).
 fn billable_units(headers: &reqwest::header::HeaderMap) -> Option<f64> {
-    crate::http::header_text(headers, "x-fal-billable-units")?
+    crate::retry::header_text(headers, "x-fal-billable-units")?
         .parse::<f64>()
         .ok()
         .filter(|units| units.is_finite() && *units >= 0.0)

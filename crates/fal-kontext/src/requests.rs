@@ -10,6 +10,7 @@ use crate::endpoints;
 use crate::error::{Error, Result};
 use crate::image_input::ImageInput;
 use crate::options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
+use crate::submit_options::{Priority, QueueOptions};
 
 /// Every input field of the family; each endpoint sends the ones it has.
 /// (Public only because [`Kind`] names it; it cannot be reached from outside.)
@@ -28,40 +29,6 @@ pub struct Fields {
     pub enable_safety_checker: Option<bool>,
     pub acceleration: Option<Acceleration>,
     pub resolution_mode: Option<ResolutionMode>,
-}
-
-/// What the queue is asked besides the input.
-/// (Public only because [`Kind`] names it; it cannot be reached from outside.)
-#[derive(Clone, Debug, Default)]
-pub struct QueueOptions {
-    pub webhook: Option<String>,
-    pub request_timeout: Option<Duration>,
-    pub priority: Option<Priority>,
-    pub runner_hint: Option<String>,
-    pub wait_timeout: Option<Duration>,
-    pub cdn_lifetime: Option<Duration>,
-    pub store_io: Option<bool>,
-    pub no_retry: Option<bool>,
-    pub max_queue_length: Option<u32>,
-    pub headers: Vec<(String, String)>,
-}
-
-/// The queue priority of a request (`x-fal-queue-priority`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Priority {
-    /// The default.
-    Normal,
-    /// Runs after normal requests.
-    Low,
-}
-
-impl Priority {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Priority::Normal => "normal",
-            Priority::Low => "low",
-        }
-    }
 }
 
 /// Kontext \[pro\] or \[max\].

@@ -1,4 +1,6 @@
-//! The submit options fal documents beyond the queue's own (the output files'
+//! What a request asks of the queue besides its input ([`QueueOptions`]):
+//! the webhook, the start timeout, the priority, the runner hint, the wait's
+//! deadline, and the submit options fal documents beyond the queue's own (the output files'
 //! lifetime on fal's CDN, keeping no history, no retries inside fal, the
 //! longest queue to join) and the extra headers a caller adds for options fal
 //! adds later: their rules, and how each goes on the wire
@@ -9,7 +11,40 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{Error, Result};
-use crate::requests::QueueOptions;
+
+/// What the queue is asked besides the input.
+/// (Public only because [`Kind`](crate::Kind) names it; it cannot be reached from outside.)
+#[derive(Clone, Debug, Default)]
+pub struct QueueOptions {
+    pub webhook: Option<String>,
+    pub request_timeout: Option<Duration>,
+    pub priority: Option<Priority>,
+    pub runner_hint: Option<String>,
+    pub wait_timeout: Option<Duration>,
+    pub cdn_lifetime: Option<Duration>,
+    pub store_io: Option<bool>,
+    pub no_retry: Option<bool>,
+    pub max_queue_length: Option<u32>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// The queue priority of a request (`x-fal-queue-priority`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// The default.
+    Normal,
+    /// Runs after normal requests.
+    Low,
+}
+
+impl Priority {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        }
+    }
+}
 
 /// The header of the files' lifetime on fal's CDN, on a submit (and on the
 /// run host) and on an upload's initiate.

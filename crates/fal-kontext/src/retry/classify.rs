@@ -3,8 +3,8 @@
 
 use reqwest::StatusCode;
 
+use super::Answer;
 use super::{Call, Failed, Verdict};
-use crate::http::Answer;
 
 /// What to do after `failed`, an attempt of `call`.
 pub(super) fn verdict(call: Call, failed: &Failed) -> Verdict {

@@ -73,6 +73,7 @@
 //! call that [`survivable`] says may succeed later is tried again until the
 //! deadline.
 
+mod answer;
 mod classify;
 pub(crate) mod limits;
 mod policy;
@@ -81,13 +82,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub(crate) use answer::{Answer, header_text};
 pub(crate) use classify::is_user_timeout;
 pub use policy::RetryPolicy;
 pub(crate) use policy::retry_after;
 
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
-use crate::http::Answer;
 use limits::Limits;
 
 /// What a call is, which decides whether it carries the key and when it may
