@@ -12,6 +12,8 @@ use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fal_kontext::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 
+use crate::batch::pacing::Concurrency;
+
 /// The exit codes, shown at the end of `kontext --help`.
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -475,9 +477,10 @@ pub struct BatchArgs {
     /// The directory for the images and the state file.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// How many jobs run at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = number_in::<u16>(1..=256, "must be from 1 to 256"))]
-    pub concurrency: u16,
+    /// How many jobs are at fal at once: auto (as many as fal runs for the account, plus 2), or
+    /// a fixed number (see below).
+    #[arg(long, value_name = "auto|N", default_value = "auto", value_parser = concurrency())]
+    pub concurrency: Concurrency,
     /// The model of every job.
     #[arg(long, value_enum, default_value_t)]
     pub model: Model,
@@ -636,6 +639,17 @@ fn number_in<T: PartialOrd + 'static>(
     Number {
         allowed: std::sync::Arc::new(move |n: &T| range.contains(n)),
         rule,
+    }
+}
+
+/// `--concurrency`: `auto`, or a number from 1 to 256.
+fn concurrency() -> Number<Concurrency> {
+    Number {
+        allowed: std::sync::Arc::new(|c: &Concurrency| match c {
+            Concurrency::Auto => true,
+            Concurrency::Fixed(n) => (1..=256).contains(n),
+        }),
+        rule: "must be from 1 to 256, or auto",
     }
 }
 
