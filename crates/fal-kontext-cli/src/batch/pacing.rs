@@ -13,7 +13,10 @@
 //! The rule, in one line: **at fal at once = jobs fal reports running +
 //! [`HEADROOM`]**, within a ceiling. When every job sent runs, that is 2 more
 //! than are sent, so the batch grows; when jobs wait in fal's queue, the
-//! running count stops growing and so does the batch. A submit refused with
+//! running count stops growing and so does the batch. A slot freed by a job
+//! that finished counts as running until fal reports the next queued job
+//! running (fal's queue is first in, first out): the batch refills at once
+//! instead of one status event later. A submit refused with
 //! 429 (a gateway, or `fal_max_queue_length`) halves the ceiling and pauses
 //! every submit (for the `Retry-After`, else [`DEFAULT_PAUSE`]); each submit
 //! fal accepts raises the ceiling by one again (additive increase,
@@ -79,6 +82,9 @@ pub struct Pacer {
     submitting: usize,
     queued: usize,
     running: usize,
+    /// Slots freed by jobs that finished running, presumed taken by queued
+    /// jobs fal has not reported running yet (at most `queued`).
+    handed: usize,
     /// No submit before this (a 429's pause).
     paused_until: Option<Instant>,
 }
@@ -97,6 +103,7 @@ impl Pacer {
             submitting: 0,
             queued: 0,
             running: 0,
+            handed: 0,
             paused_until: None,
         }
     }
@@ -109,7 +116,7 @@ impl Pacer {
     /// How many jobs may be in flight now.
     pub fn limit(&self) -> usize {
         let wanted = match self.concurrency {
-            Concurrency::Auto => self.running + HEADROOM,
+            Concurrency::Auto => self.running + self.handed + HEADROOM,
             Concurrency::Fixed(n) => usize::from(n),
         };
         wanted.min(self.ceiling).max(1)
@@ -148,6 +155,14 @@ impl Pacer {
         if let Some(to) = to {
             *self.count(to) += 1;
         }
+        match (from, to) {
+            (Some(Stage::Running), None) => self.handed += 1,
+            (Some(Stage::Queued), Some(Stage::Running)) => {
+                self.handed = self.handed.saturating_sub(1);
+            }
+            _ => {}
+        }
+        self.handed = self.handed.min(self.queued);
     }
 
     /// fal accepted a submit: one more allowed under the ceiling.
@@ -325,12 +340,29 @@ mod tests {
         let pacer = with(Concurrency::Auto, 2, 4);
         assert_eq!(pacer.limit(), 6);
         assert!(!pacer.may_submit(Instant::now()));
-        // A job finished and a queued one took its slot: one more may go.
+        // A job finished: its slot goes to the next queued job, and one
+        // more may go at once.
         let mut pacer = pacer;
         pacer.moved(Some(Stage::Running), None);
-        assert!(!pacer.may_submit(Instant::now()), "until fal runs the next");
-        pacer.moved(Some(Stage::Queued), Some(Stage::Running));
+        assert_eq!(pacer.limit(), 6);
         assert!(pacer.may_submit(Instant::now()));
+        pacer.moved(None, Some(Stage::Submitting));
+        pacer.accepted();
+        // fal reports it: the presumption is settled, nothing more goes.
+        pacer.moved(Some(Stage::Queued), Some(Stage::Running));
+        assert_eq!((pacer.counts(), pacer.limit()), ((4, 2), 6));
+        assert!(!pacer.may_submit(Instant::now()));
+    }
+
+    #[test]
+    fn a_freed_slot_is_not_presumed_taken_without_a_queued_job() {
+        let mut pacer = with(Concurrency::Auto, 0, 3);
+        pacer.moved(Some(Stage::Running), None);
+        assert_eq!(pacer.limit(), 4, "2 running + the headroom");
+        let mut pacer = with(Concurrency::Auto, 1, 3);
+        pacer.moved(Some(Stage::Running), None);
+        pacer.moved(Some(Stage::Queued), None);
+        assert_eq!(pacer.limit(), 4, "the queued job left: nothing presumed");
     }
 
     #[test]
