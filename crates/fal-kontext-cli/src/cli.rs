@@ -597,6 +597,16 @@ their ids, and exit without cancelling anything (130, 143, 129). A torn last lin
 file (a kill or a full disk mid-write) is cut off on the next run; the records before it are
 kept. Exits 0 when every job is done, else with the highest exit code among the failures.
 
+--concurrency auto (the default) keeps at fal the jobs fal runs for the account plus 2, learned
+from what fal reports while it waits (running or queued): 2 at the start, as many as 42 (fal
+runs up to 40 at once per account). A job's --timeout runs from its submit, so with auto it is
+spent running, not waiting. With a fixed N, N jobs are submitted at once: those beyond the
+account's running slots wait in fal's queue (fal never refuses a queued job) and their
+deadlines run while they wait, so a large N on a small account ends in jobs cancelled at their
+deadline. A submit fal refuses with 429 (a gateway, or a line's max_queue_length) is sent
+again: the batch halves how many jobs it keeps at fal and pauses for the Retry-After (else
+1 s), then grows again; the job never fails for it.
+
 --estimate and --max-cost ask fal's Platform API (FAL_PLATFORM_URL) for the prices and for the
 estimate of exactly what this run would submit: each job's endpoint and images (num_images,
 else 1; an image billed by megapixels counts as one), only the jobs not done or submitted
