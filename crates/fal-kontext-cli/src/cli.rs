@@ -603,8 +603,8 @@ runs up to 40 at once per account). A job's --timeout runs from its submit, so w
 spent running, not waiting. With a fixed N, N jobs are submitted at once: those beyond the
 account's running slots wait in fal's queue (fal never refuses a queued job) and their
 deadlines run while they wait, so a large N on a small account ends in jobs cancelled at their
-deadline. A submit fal refuses with 429 (a gateway, or a line's max_queue_length) is sent
-again: the batch halves how many jobs it keeps at fal and pauses for the Retry-After (else
+deadline. A submit fal refuses with 429 (its gateway, or a limit on its queue's length) is
+sent again: the batch halves how many jobs it keeps at fal and pauses for the Retry-After (else
 1 s), then grows again; the job never fails for it.
 
 --estimate and --max-cost ask fal's Platform API (FAL_PLATFORM_URL) for the prices and for the
