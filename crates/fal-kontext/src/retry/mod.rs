@@ -241,6 +241,7 @@ impl Client {
                     return Err(Error::AmbiguousSubmit {
                         endpoint: endpoint.to_string(),
                         reason,
+                        submitted: None,
                         context,
                     });
                 }
