@@ -39,6 +39,13 @@ pub struct Config {
     /// How many jobs run at once; the others wait in the queue, with real
     /// positions. At least 1.
     pub concurrency: usize,
+    /// How many jobs of one API key may run at once (`None`: no cap of its
+    /// own, only [`concurrency`](Self::concurrency)); a key's other jobs wait
+    /// `IN_QUEUE`, with positions, and start in order as its slots free. fal
+    /// runs 2 requests at once for a new account, up to 40 with credit, and
+    /// counts only running ones
+    /// (<https://docs.fal.ai/documentation/model-apis/concurrency-limits>).
+    pub max_running_per_key: Option<usize>,
     /// Answer an invalid input with 422 at submit instead of at the result
     /// call (fal's queue accepts any input and reports it at the result).
     pub eager_validation: bool,
@@ -73,6 +80,7 @@ impl Default for Config {
             port: 0,
             timing: Timing::default(),
             concurrency: 16,
+            max_running_per_key: None,
             eager_validation: false,
             faults: Vec::new(),
             tls: false,
@@ -152,6 +160,9 @@ pub struct EmulatorArgs {
     /// How many jobs run at once; the rest wait in the queue.
     #[arg(long, default_value_t = 16, value_parser = at_least_one)]
     pub concurrency: u64,
+    /// How many jobs of one API key run at once (fal's account limit: 2 to 40); default no cap.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub max_running_per_key: Option<u64>,
     /// Serve HTTPS with a generated certificate; its CA is written to a file named in the ready line.
     #[arg(long)]
     pub tls: bool,
@@ -213,6 +224,9 @@ impl EmulatorArgs {
                 processing_time: Duration::from_millis(self.processing_ms),
             },
             concurrency: usize::try_from(self.concurrency).unwrap_or(usize::MAX),
+            max_running_per_key: self
+                .max_running_per_key
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             eager_validation: self.eager_validation,
             tls: self.tls,
             prices,
@@ -267,6 +281,15 @@ mod tests {
             "the others keep their published price"
         );
         assert_eq!(config.prices.len(), 8);
+    }
+
+    #[test]
+    fn the_running_cap_per_key_is_off_unless_asked() {
+        assert_eq!(config(&[]).expect("parses").max_running_per_key, None);
+        let capped = config(&["--max-running-per-key", "4"]).expect("parses");
+        assert_eq!(capped.max_running_per_key, Some(4));
+        let error = config(&["--max-running-per-key", "0"]).expect_err("refused");
+        assert!(error.to_string().contains("1 or more"), "{error}");
     }
 
     #[test]

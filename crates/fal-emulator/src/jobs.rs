@@ -84,6 +84,8 @@ enum State {
 
 struct Job {
     endpoint: &'static Endpoint,
+    /// The API key that submitted it (its running cap and queue count).
+    key: String,
     state: State,
     logs: Vec<LogLine>,
     cancel: CancellationToken,
@@ -95,6 +97,8 @@ struct Table {
     jobs: HashMap<String, Job>,
     /// Queued jobs by arrival: a job's position is the count before it.
     queued: BTreeMap<u64, String>,
+    /// How many jobs each key has queued.
+    queued_by_key: HashMap<String, usize>,
     finished: VecDeque<String>,
     next_seq: u64,
 }
@@ -126,23 +130,28 @@ impl Jobs {
         self.table.lock().expect("job table lock")
     }
 
-    /// A new queued job; its token fires when it is cancelled. Returns its
-    /// queue position.
+    /// A new queued job of `key`; its token fires when it is cancelled.
+    /// Returns its queue position and how many jobs `key` now has queued.
     pub(crate) fn create(
         &self,
         id: String,
         endpoint: &'static Endpoint,
+        key: &str,
         cancel: CancellationToken,
-    ) -> usize {
+    ) -> (usize, usize) {
         let mut table = self.lock();
         let position = table.queued.len();
         let seq = table.next_seq;
         table.next_seq += 1;
         table.queued.insert(seq, id.clone());
+        let key_queued = table.queued_by_key.entry(key.to_owned()).or_default();
+        *key_queued += 1;
+        let key_queued = *key_queued;
         table.jobs.insert(
             id,
             Job {
                 endpoint,
+                key: key.to_owned(),
                 state: State::Queued { seq },
                 logs: Vec::new(),
                 cancel,
@@ -151,7 +160,12 @@ impl Jobs {
         );
         drop(table);
         self.changed();
-        position
+        (position, key_queued)
+    }
+
+    /// How many jobs `key` has queued now.
+    pub(crate) fn queued_of(&self, key: &str) -> usize {
+        self.lock().queued_by_key.get(key).copied().unwrap_or(0)
     }
 
     /// IN_QUEUE → IN_PROGRESS; false if the job is no longer queued.
@@ -166,7 +180,7 @@ impl Jobs {
         job.state = State::Running {
             cancel_requested: false,
         };
-        table.queued.remove(&seq);
+        Self::dequeue(&mut table, id, seq);
         drop(table);
         self.changed();
         true
@@ -197,7 +211,7 @@ impl Jobs {
             } => Outcome::Cancelled,
             State::Running { .. } => outcome,
             State::Queued { seq } => {
-                table.queued.remove(&seq);
+                Self::dequeue(&mut table, id, seq);
                 outcome
             }
         };
@@ -229,7 +243,7 @@ impl Jobs {
             State::Queued { seq } => {
                 job.state = State::Finished(Outcome::Cancelled);
                 job.cancel.cancel();
-                table.queued.remove(&seq);
+                Self::dequeue(&mut table, id, seq);
                 Self::retire(&mut table, id);
                 true
             }
@@ -237,6 +251,20 @@ impl Jobs {
         drop(table);
         self.changed();
         CancelAnswer::Requested { dequeued }
+    }
+
+    /// Takes a job out of the queue and out of its key's count.
+    fn dequeue(table: &mut Table, id: &str, seq: u64) {
+        table.queued.remove(&seq);
+        let Some(key) = table.jobs.get(id).map(|job| job.key.clone()) else {
+            return;
+        };
+        if let Some(count) = table.queued_by_key.get_mut(&key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                table.queued_by_key.remove(&key);
+            }
+        }
     }
 
     fn retire(table: &mut Table, id: &str) {
@@ -295,7 +323,7 @@ mod tests {
     fn positions_count_the_jobs_ahead() {
         let jobs = Jobs::new();
         for id in ["a", "b", "c"] {
-            jobs.create(id.into(), endpoint(), CancellationToken::new());
+            jobs.create(id.into(), endpoint(), "k", CancellationToken::new());
         }
         assert_eq!(position(&jobs, "c"), Some(2));
         assert!(jobs.start("a"));
@@ -305,10 +333,32 @@ mod tests {
     }
 
     #[test]
+    fn each_key_counts_its_own_queued_jobs() {
+        let jobs = Jobs::new();
+        assert_eq!(
+            jobs.create("a".into(), endpoint(), "k1", CancellationToken::new()),
+            (0, 1)
+        );
+        assert_eq!(
+            jobs.create("b".into(), endpoint(), "k2", CancellationToken::new()),
+            (1, 1)
+        );
+        assert_eq!(
+            jobs.create("c".into(), endpoint(), "k1", CancellationToken::new()),
+            (2, 2)
+        );
+        assert!(jobs.start("a"));
+        jobs.cancel("c");
+        assert_eq!((jobs.queued_of("k1"), jobs.queued_of("k2")), (0, 1));
+        jobs.finish("b", Outcome::TimedOut, None);
+        assert_eq!(jobs.queued_of("k2"), 0);
+    }
+
+    #[test]
     fn a_cancel_requested_while_running_wins_over_the_output() {
         let jobs = Jobs::new();
         let token = CancellationToken::new();
-        jobs.create("a".into(), endpoint(), token.clone());
+        jobs.create("a".into(), endpoint(), "k", token.clone());
         jobs.start("a");
         assert_eq!(
             jobs.cancel("a"),
@@ -323,7 +373,7 @@ mod tests {
     #[test]
     fn a_finished_job_cannot_be_cancelled_and_keeps_its_output() {
         let jobs = Jobs::new();
-        jobs.create("a".into(), endpoint(), CancellationToken::new());
+        jobs.create("a".into(), endpoint(), "k", CancellationToken::new());
         jobs.start("a");
         jobs.finish("a", Outcome::Done(Arc::new(json!({"ok": 1}))), Some(0.1));
         assert_eq!(jobs.cancel("a"), CancelAnswer::AlreadyCompleted);
@@ -339,7 +389,7 @@ mod tests {
         let jobs = Jobs::new();
         for i in 0..KEPT_FINISHED + 5 {
             let id = i.to_string();
-            jobs.create(id.clone(), endpoint(), CancellationToken::new());
+            jobs.create(id.clone(), endpoint(), "k", CancellationToken::new());
             jobs.finish(&id, Outcome::Cancelled, None);
         }
         assert_eq!(jobs.len(), KEPT_FINISHED);

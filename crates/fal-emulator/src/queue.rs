@@ -109,6 +109,10 @@ async fn submit(
     };
     let timeout = start_timeout(&request);
     let store_io = worker::store_io(request.headers());
+    let key = worker::key_of(request.headers());
+    if let Some(refused) = queue_too_long(shared, &key, query) {
+        return refused;
+    }
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
@@ -130,6 +134,7 @@ async fn submit(
             start_timeout: timeout,
             webhook: query.get("fal_webhook").cloned(),
             store_io,
+            key,
         },
     );
     // The answer describes the job as it entered the queue, even if a free
@@ -145,6 +150,25 @@ async fn submit(
         Json(status_body(shared, &view, Logs::Omitted)).into_response(),
         &id,
     )
+}
+
+/// The 429 of a submit whose `fal_max_queue_length` the key's queue already
+/// reaches: fal refuses a submit when the queue is longer than the caller
+/// allows (<https://docs.fal.ai/documentation/model-apis/common-parameters>;
+/// not verified against fal: whose queue counts, and the body, are this
+/// emulator's choice: the key's queued jobs, and a `detail`). A value that is
+/// not a whole number is ignored, as an unknown parameter is.
+fn queue_too_long(shared: &Shared, key: &str, query: &HashMap<String, String>) -> Option<Response> {
+    let allowed: usize = query.get("fal_max_queue_length")?.trim().parse().ok()?;
+    let queued = shared.jobs.queued_of(key);
+    (queued >= allowed).then(|| {
+        detail(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "Queue is full: {queued} request(s) queued, fal_max_queue_length is {allowed}"
+            ),
+        )
+    })
 }
 
 /// The job a `…/requests/{id}/…` path names, under its app root or its full

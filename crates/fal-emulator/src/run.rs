@@ -38,6 +38,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     let timeout = start_timeout(&request);
     let store_io = worker::store_io(request.headers());
+    let key = worker::key_of(request.headers());
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
@@ -60,6 +61,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             start_timeout: timeout,
             webhook: None,
             store_io,
+            key,
         },
     );
     loop {

@@ -1,5 +1,6 @@
 //! What every origin of one emulator shares.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -46,6 +47,10 @@ pub(crate) struct Shared {
     /// One permit per job allowed to run at once (tokio's semaphore is FIFO,
     /// so jobs start in queue order).
     pub(crate) slots: Arc<Semaphore>,
+    /// `Config::max_running_per_key`, and each key's slots under it (FIFO
+    /// too), made when the key first submits.
+    max_running_per_key: Option<usize>,
+    key_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     seeds: Mutex<SplitMix64>,
     /// For loopback image URLs only.
     pub(crate) http: reqwest::Client,
@@ -82,6 +87,8 @@ impl Shared {
             history: RequestLog::default(),
             files: FileStore::default(),
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            max_running_per_key: config.max_running_per_key.map(|n| n.max(1)),
+            key_slots: Mutex::default(),
             seeds: Mutex::new(SplitMix64::new(0x5EED)),
             http: reqwest::Client::builder()
                 .no_proxy()
@@ -92,6 +99,18 @@ impl Shared {
             cdn_token: format!("cdn-{}", uuid::Uuid::new_v4().simple()),
             shutdown,
         }
+    }
+
+    /// The slots of `key`'s running jobs, when keys have a cap.
+    pub(crate) fn key_slots(&self, key: &str) -> Option<Arc<Semaphore>> {
+        let cap = self.max_running_per_key?;
+        let mut slots = self.key_slots.lock().expect("key slots lock");
+        Some(
+            slots
+                .entry(key.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(cap)))
+                .clone(),
+        )
     }
 
     pub(crate) fn timing(&self) -> Timing {

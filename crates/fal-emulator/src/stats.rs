@@ -53,6 +53,14 @@ pub struct Stats {
     pub jobs_completed: u64,
     /// Jobs cancelled.
     pub jobs_cancelled: u64,
+    /// Jobs that found no free slot (their key's cap, see
+    /// [`Config::max_running_per_key`](crate::Config::max_running_per_key),
+    /// or the emulator's concurrency) and waited `IN_QUEUE` for one.
+    #[serde(default)]
+    pub jobs_waited_for_slot: u64,
+    /// The most jobs one key had `IN_QUEUE` at once.
+    #[serde(default)]
+    pub peak_queued_per_key: u64,
     /// Requests a fault rule hit.
     pub faults_injected: u64,
     /// Requests answered 401 because of their key (not injected ones).
@@ -94,6 +102,8 @@ pub(crate) struct Counters {
     pub(crate) jobs_created: AtomicU64,
     pub(crate) jobs_completed: AtomicU64,
     pub(crate) jobs_cancelled: AtomicU64,
+    pub(crate) jobs_waited_for_slot: AtomicU64,
+    pub(crate) peak_queued_per_key: AtomicU64,
     pub(crate) faults_injected: AtomicU64,
     pub(crate) unauthorized: AtomicU64,
     pub(crate) key_leaks: AtomicU64,
@@ -152,6 +162,8 @@ impl Counters {
             jobs_created: get(&self.jobs_created),
             jobs_completed: get(&self.jobs_completed),
             jobs_cancelled: get(&self.jobs_cancelled),
+            jobs_waited_for_slot: get(&self.jobs_waited_for_slot),
+            peak_queued_per_key: get(&self.peak_queued_per_key),
             faults_injected: get(&self.faults_injected),
             unauthorized: get(&self.unauthorized),
             key_leaks: get(&self.key_leaks),

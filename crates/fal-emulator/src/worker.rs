@@ -3,11 +3,13 @@
 
 use std::future::pending;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +32,19 @@ pub(crate) struct Submission {
     /// Whether fal may keep its payloads in the request history (not with
     /// `x-fal-store-io: 0`).
     pub(crate) store_io: bool,
+    /// The API key that sent it (its running cap).
+    pub(crate) key: String,
+}
+
+/// The key an `Authorization: Key <key>` header names (empty without one).
+pub(crate) fn key_of(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Key "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// Whether a request lets fal keep its payloads: not with `x-fal-store-io: 0`
@@ -46,10 +61,17 @@ pub(crate) fn store_io(headers: &axum::http::HeaderMap) -> bool {
 pub(crate) fn spawn(shared: &Arc<Shared>, submission: Submission) -> (String, usize) {
     let id = uuid::Uuid::new_v4().to_string();
     let cancel = shared.shutdown.child_token();
-    let position = shared
-        .jobs
-        .create(id.clone(), submission.endpoint, cancel.clone());
+    let (position, key_queued) = shared.jobs.create(
+        id.clone(),
+        submission.endpoint,
+        &submission.key,
+        cancel.clone(),
+    );
     bump(&shared.counters.jobs_created);
+    shared
+        .counters
+        .peak_queued_per_key
+        .fetch_max(key_queued as u64, Ordering::Relaxed);
     shared.history.record(
         &id,
         submission.endpoint.id,
@@ -70,9 +92,17 @@ async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: Ca
             None => pending().await,
         }
     };
+    // The key's slot first, then one of the emulator's: a job waits its
+    // turn among its key's jobs, as fal's per-account limit makes it.
     let slot = async {
         queue_delay(&shared).await;
-        shared.slots.clone().acquire_owned().await
+        let mut waited = false;
+        let key_permit = match shared.key_slots(&submission.key) {
+            Some(slots) => Some(take(&shared, slots, &mut waited).await),
+            None => None,
+        };
+        let permit = take(&shared, shared.slots.clone(), &mut waited).await;
+        (key_permit, permit)
     };
     // A deadline already gone (an injected user timeout) ends the job before
     // it can race a free slot.
@@ -87,7 +117,7 @@ async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: Ca
             finish(&shared, &id, &submission, Outcome::TimedOut, None);
             return;
         }
-        permit = slot => permit.expect("the slot semaphore is never closed"),
+        permit = slot => permit,
     };
     if !shared.jobs.start(&id) {
         return;
@@ -106,6 +136,24 @@ async fn run(shared: Arc<Shared>, id: String, submission: Submission, cancel: Ca
     drop(permit);
     let seconds = started.elapsed().as_secs_f64();
     finish(&shared, &id, &submission, outcome, Some(seconds));
+}
+
+/// A permit of `slots`; a job that finds none free is counted once, when
+/// it starts to wait.
+async fn take(shared: &Shared, slots: Arc<Semaphore>, waited: &mut bool) -> OwnedSemaphorePermit {
+    match slots.clone().try_acquire_owned() {
+        Ok(permit) => permit,
+        Err(_) => {
+            if !*waited {
+                *waited = true;
+                bump(&shared.counters.jobs_waited_for_slot);
+            }
+            slots
+                .acquire_owned()
+                .await
+                .expect("the slot semaphores are never closed")
+        }
+    }
 }
 
 /// Waits out the queue delay, counted from now, following changes to it

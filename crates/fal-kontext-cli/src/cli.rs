@@ -12,6 +12,8 @@ use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fal_kontext::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 
+use crate::batch::pacing::Concurrency;
+
 /// The exit codes, shown at the end of `kontext --help`.
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -475,9 +477,10 @@ pub struct BatchArgs {
     /// The directory for the images and the state file.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// How many jobs run at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = number_in::<u16>(1..=256, "must be from 1 to 256"))]
-    pub concurrency: u16,
+    /// How many jobs are at fal at once: auto (as many as fal runs for the account, plus 2), or
+    /// a fixed number (see below).
+    #[arg(long, value_name = "auto|N", default_value = "auto", value_parser = concurrency())]
+    pub concurrency: Concurrency,
     /// The model of every job.
     #[arg(long, value_enum, default_value_t)]
     pub model: Model,
@@ -608,6 +611,16 @@ their ids, and exit without cancelling anything (130, 143, 129). A torn last lin
 file (a kill or a full disk mid-write) is cut off on the next run; the records before it are
 kept. Exits 0 when every job is done, else with the highest exit code among the failures.
 
+--concurrency auto (the default) keeps at fal the jobs fal runs for the account plus 2, learned
+from what fal reports while it waits (running or queued): 2 at the start, as many as 42 (fal
+runs up to 40 at once per account). A job's --timeout runs from its submit, so with auto it is
+spent running, not waiting. With a fixed N, N jobs are submitted at once: those beyond the
+account's running slots wait in fal's queue (fal never refuses a queued job) and their
+deadlines run while they wait, so a large N on a small account ends in jobs cancelled at their
+deadline. A submit fal refuses with 429 (its gateway, or a limit on its queue's length) is
+sent again: the batch halves how many jobs it keeps at fal and pauses for the Retry-After (else
+1 s), then grows again; the job never fails for it.
+
 --estimate and --max-cost ask fal's Platform API (FAL_PLATFORM_URL) for the prices and for the
 estimate of exactly what this run would submit: each job's endpoint and images (num_images,
 else 1; an image billed by megapixels counts as one), only the jobs not done or submitted
@@ -650,6 +663,17 @@ fn number_in<T: PartialOrd + 'static>(
     Number {
         allowed: std::sync::Arc::new(move |n: &T| range.contains(n)),
         rule,
+    }
+}
+
+/// `--concurrency`: `auto`, or a number from 1 to 256.
+fn concurrency() -> Number<Concurrency> {
+    Number {
+        allowed: std::sync::Arc::new(|c: &Concurrency| match c {
+            Concurrency::Auto => true,
+            Concurrency::Fixed(n) => (1..=256).contains(n),
+        }),
+        rule: "must be from 1 to 256, or auto",
     }
 }
 

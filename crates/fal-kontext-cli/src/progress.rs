@@ -2,6 +2,8 @@
 //! hidden when stderr is not a terminal (indicatif's stderr target checks)
 //! or with `--quiet`, so that scripts and pipes see only the results.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use fal_kontext::{LogEntry, Update};
@@ -82,9 +84,43 @@ pub fn queued(position: Option<i64>) -> String {
     }
 }
 
-/// A batch: jobs finished out of all, and how many run now.
+/// A batch: jobs finished out of all, what fal reports of the ones at fal
+/// (running, queued), done and failed in this run, and the rate.
+#[derive(Clone)]
 pub struct BatchBar {
     bar: ProgressBar,
+    tally: Rc<RefCell<Tally>>,
+}
+
+/// What the bar's message says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Jobs fal reports running.
+    pub running: usize,
+    /// Jobs fal took and reports queued (or has not said otherwise yet).
+    pub queued: usize,
+    /// Jobs saved in this run.
+    pub done: usize,
+    /// Jobs failed in this run.
+    pub failed: usize,
+}
+
+impl Tally {
+    /// The message, with the rate of jobs finished in this run over
+    /// `elapsed`.
+    pub fn message(&self, elapsed: Duration) -> String {
+        let finished = self.done + self.failed;
+        let minutes = elapsed.as_secs_f64() / 60.0;
+        let rate = if finished > 0 && minutes > 0.0 {
+            format!(", {:.1} jobs/min", finished as f64 / minutes)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} running, {} queued at fal, {} done, {} failed{rate}",
+            self.running, self.queued, self.done, self.failed
+        )
+    }
 }
 
 impl BatchBar {
@@ -96,17 +132,38 @@ impl BatchBar {
             "{spinner} [{bar:30}] {pos}/{len} jobs [{elapsed}] {msg}",
         );
         bar.set_position(finished);
-        Self { bar }
+        Self {
+            bar,
+            tally: Rc::default(),
+        }
     }
 
-    /// One more job finished (done or failed).
-    pub fn finished(&self) {
+    fn show(&self) {
+        let message = self.tally.borrow().message(self.bar.elapsed());
+        self.bar.set_message(message);
+    }
+
+    /// One more job finished, done or failed.
+    pub fn finished(&self, failed: bool) {
+        {
+            let mut tally = self.tally.borrow_mut();
+            match failed {
+                true => tally.failed += 1,
+                false => tally.done += 1,
+            }
+        }
         self.bar.inc(1);
+        self.show();
     }
 
-    /// How many jobs run now.
-    pub fn running(&self, n: usize) {
-        self.bar.set_message(format!("{n} running"));
+    /// How many jobs fal reports running and queued now.
+    pub fn at_fal(&self, running: usize, queued: usize) {
+        {
+            let mut tally = self.tally.borrow_mut();
+            tally.running = running;
+            tally.queued = queued;
+        }
+        self.show();
     }
 
     /// A line above the bar, on a terminal only.
@@ -134,5 +191,25 @@ mod tests {
         assert_eq!(queued(Some(0)), "in queue, next");
         assert_eq!(queued(Some(3)), "in queue, 3 ahead");
         assert_eq!(queued(None), "in queue");
+    }
+
+    #[test]
+    fn the_batch_message_counts_every_state_and_the_rate() {
+        let mut tally = Tally {
+            running: 4,
+            queued: 2,
+            done: 0,
+            failed: 0,
+        };
+        assert_eq!(
+            tally.message(Duration::from_secs(5)),
+            "4 running, 2 queued at fal, 0 done, 0 failed"
+        );
+        tally.done = 29;
+        tally.failed = 1;
+        assert_eq!(
+            tally.message(Duration::from_secs(30)),
+            "4 running, 2 queued at fal, 29 done, 1 failed, 60.0 jobs/min"
+        );
     }
 }

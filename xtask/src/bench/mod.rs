@@ -9,7 +9,10 @@
 //! - [`netns`]: a network namespace of the bench's own, to count connections in.
 //! - [`figures`], [`table`], [`targets`], [`report`], [`machine`]: the output.
 //! - [`gallery`]: `--gallery`, the batch gallery's build time and size, alone.
+//! - [`batch_pacing`]: `--batch-concurrency`, `kontext batch` on a 4-slot
+//!   account with a fixed concurrency and with `auto`, alone.
 
+mod batch_pacing;
 mod clients;
 mod figures;
 mod fixture;
@@ -58,6 +61,11 @@ pub struct BenchArgs {
     /// batch and give the page's size; prints the figures, writes nothing.
     #[arg(long)]
     pub gallery: bool,
+    /// Only `kontext batch` of 200 jobs on a 4-slot account (the emulator's
+    /// per-key cap), `--concurrency 200` against `auto`; prints the figures,
+    /// writes nothing.
+    #[arg(long)]
+    pub batch_concurrency: bool,
 }
 
 fn workspace_root() -> PathBuf {
@@ -77,6 +85,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // not matter to it.
     if args.gallery {
         return gallery::run(&root);
+    }
+    // In this xtask's own profile: its figures are the queue's, not speed.
+    if args.batch_concurrency {
+        return batch_pacing::run(&root);
     }
     if cfg!(debug_assertions) {
         return rerun_in_release(&root);

@@ -11,6 +11,7 @@ mod pricing;
 mod queue;
 mod requests;
 mod run;
+mod running_cap;
 mod stalls;
 mod storage;
 mod tls;

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use fal_kontext::{
-    Client, DEFAULT_WAIT_TIMEOUT, Error, Images, Kind, Request, SubmitLookup, SubmitRecord,
+    Client, DEFAULT_WAIT_TIMEOUT, Error, Images, Kind, Request, SubmitLookup, SubmitRecord, Update,
 };
 use futures::StreamExt;
 use serde::Serialize;
@@ -22,6 +22,7 @@ use tokio::sync::RwLock;
 
 use crate::batch::budget::{self, Budget};
 use crate::batch::jobs;
+use crate::batch::pacing::{Pace, Place, Stage};
 use crate::batch::payloads;
 use crate::batch::state::{JobState, Record, StateFile};
 use crate::cli::{BatchArgs, Global};
@@ -217,6 +218,14 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
     }
 
     let settled = outcomes.iter().filter(|o| o.is_some()).count();
+    let bar = BatchBar::new(global.quiet, lines.len() as u64, settled as u64);
+    let pace = {
+        let bar = bar.clone();
+        Pace::new(args.concurrency, move |pacer| {
+            let (running, queued) = pacer.counts();
+            bar.at_fal(running, queued);
+        })
+    };
     let batch = Batch {
         client: &connection.client,
         out: &args.out,
@@ -225,16 +234,16 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         budget: spending,
         gate: RwLock::new(()),
         stopping: Cell::new(None),
-        running: Cell::new(0),
         collecting: Cell::new(0),
-        bar: BatchBar::new(global.quiet, lines.len() as u64, settled as u64),
+        bar,
+        pace,
     };
     let mut results = futures::stream::iter(work)
         .map(|(slot, id, work)| {
             let batch = &batch;
             async move { (slot, batch.run_job(&id, work).await) }
         })
-        .buffer_unordered(usize::from(args.concurrency));
+        .buffer_unordered(batch.pace.most());
 
     // Ctrl-C, SIGTERM and SIGHUP alike: no new submit starts, the submits
     // in flight finish and are recorded, then the process exits.
@@ -246,8 +255,8 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                     if let Outcome::Failed { reason, .. } = &outcome {
                         batch.bar.println(format!("failed {}: {}", lines[slot].name(), printable(reason)));
                     }
+                    batch.bar.finished(matches!(outcome, Outcome::Failed { .. }));
                     outcomes[slot] = Some(outcome);
-                    batch.bar.finished();
                 }
                 Some((_, None)) => {}
                 None => break,
@@ -340,53 +349,42 @@ struct Batch<'a> {
     gate: RwLock<()>,
     /// Set by Ctrl-C, SIGTERM or SIGHUP: start no new submit.
     stopping: Cell<Option<Stop>>,
-    /// Jobs started and not finished, for the bar.
-    running: Cell<usize>,
     /// Jobs whose request fal has accepted, being waited for.
     collecting: Cell<usize>,
     bar: BatchBar,
+    /// How many jobs are at fal at once (`--concurrency`).
+    pace: Pace,
 }
 
 impl Batch<'_> {
     /// Runs one job to its outcome; `None` when a stop signal came before
     /// it started.
     async fn run_job(&self, id: &str, work: Work) -> Option<Outcome> {
-        self.running.set(self.running.get() + 1);
-        self.bar.running(self.running.get());
         let (request, reserved, result) = match work {
-            Work::Submit(job) => {
-                let cost = self.budget.as_ref().map_or(0.0, |b| b.cost_of(&job));
-                let submit = Submit {
-                    batch: self,
-                    id,
+            Work::Submit(job) => match self.submit(id, &job).await? {
+                Submitted::Accepted {
+                    place,
+                    request_id,
+                    endpoint,
                     cost,
-                };
-                match job.run(self.client, submit).await {
-                    Ok(Ok(Sent::Accepted(request_id, endpoint))) => {
-                        let result = self.collect(id, &request_id, &endpoint).await;
-                        (Some((request_id, endpoint)), Some(cost), result)
-                    }
-                    Ok(Ok(Sent::Interrupted)) => {
-                        self.running.set(self.running.get() - 1);
-                        return None;
-                    }
-                    Ok(Ok(Sent::OverBudget)) => {
-                        self.running.set(self.running.get() - 1);
-                        self.bar.running(self.running.get());
-                        return Some(Outcome::Unsubmitted);
-                    }
-                    Ok(Err((failure, request))) => (request, Some(cost), Err(failure)),
-                    Err(error) => (None, None, Err(Failure::Sdk(error))),
+                } => {
+                    let result = self.collect(id, &request_id, &endpoint, place).await;
+                    (Some((request_id, endpoint)), Some(cost), result)
                 }
-            }
+                Submitted::OverBudget => return Some(Outcome::Unsubmitted),
+                Submitted::Failed {
+                    failure,
+                    request,
+                    reserved,
+                } => (request, reserved, Err(failure)),
+            },
             // submitted (and paid for) by an earlier run: not this run's spending
             Work::Collect(request_id, endpoint) => {
-                let result = self.collect(id, &request_id, &endpoint).await;
+                let place = self.pace.place(Stage::Queued);
+                let result = self.collect(id, &request_id, &endpoint, place).await;
                 (Some((request_id, endpoint)), None, result)
             }
         };
-        self.running.set(self.running.get() - 1);
-        self.bar.running(self.running.get());
         let (outcome, record) = match result {
             Ok(Collected {
                 paths,
@@ -426,19 +424,79 @@ impl Batch<'_> {
         }
     }
 
-    /// Waits for a submitted request and saves its images as `<id>-<n>.<ext>`.
+    /// Submits a job when the pace lets it; `None` when a stop signal came
+    /// first. A submit fal refused for now (a 429, see [`refused_for_now`])
+    /// slows the batch down and the job waits its turn again: it never
+    /// fails for it.
+    async fn submit(&self, id: &str, job: &Job) -> Option<Submitted<'_>> {
+        let cost = self.budget.as_ref().map_or(0.0, |b| b.cost_of(job));
+        loop {
+            let place = self.pace.admit().await;
+            let submit = Submit {
+                batch: self,
+                id,
+                cost,
+            };
+            return Some(match job.clone().run(self.client, submit).await {
+                Ok(Ok(Sent::Accepted(request_id, endpoint))) => {
+                    place.accepted();
+                    Submitted::Accepted {
+                        place,
+                        request_id,
+                        endpoint,
+                        cost,
+                    }
+                }
+                Ok(Ok(Sent::Refused(retry_after))) => {
+                    let (pause, limit) = place.refused(retry_after);
+                    self.bar.notice(&format!(
+                        "fal refused a submit for now (429): at most {limit} job(s) at fal, \
+                         submitting again in {:.1}s",
+                        pause.as_secs_f64()
+                    ));
+                    continue;
+                }
+                Ok(Ok(Sent::Interrupted)) => return None,
+                Ok(Ok(Sent::OverBudget)) => Submitted::OverBudget,
+                Ok(Err((failure, request))) => Submitted::Failed {
+                    failure,
+                    request,
+                    reserved: Some(cost),
+                },
+                Err(error) => Submitted::Failed {
+                    failure: Failure::Sdk(error),
+                    request: None,
+                    reserved: None,
+                },
+            });
+        }
+    }
+
+    /// Waits for a submitted request (its `place` following what fal
+    /// reports) and saves its images as `<id>-<n>.<ext>`.
     async fn collect(
         &self,
         id: &str,
         request_id: &str,
         endpoint: &str,
+        place: Place<'_>,
     ) -> Result<Collected, Failure> {
         let handle = self
             .client
             .request_handle::<AnyOutput>(endpoint, request_id);
         self.collecting.set(self.collecting.get() + 1);
         let collected = async {
-            let done = handle.wait(self.timeout).output().await?;
+            let done = handle
+                .wait(self.timeout)
+                .output_with(|update| match update {
+                    Update::Queued { .. } => place.go(Stage::Queued),
+                    Update::InProgress { .. } => place.go(Stage::Running),
+                    Update::Completed { .. } => place.leave(),
+                })
+                .await;
+            // no longer holding one of fal's slots, whatever the outcome
+            place.leave();
+            let done = done?;
             let paths = self
                 .client
                 .download_as(&done.output, self.out, id)
@@ -602,6 +660,40 @@ async fn unknown_submit(
 /// it waits.
 const HISTORY_DELAY: u64 = 600;
 
+/// Whether a failed submit is tried again in this run, and after what
+/// `Retry-After`: only a 429, which proves fal did not take the job (the
+/// SDK retries a submit's 429 itself for that reason, then gives up with
+/// [`Error::RateLimited`]; a gateway or `fal_max_queue_length` answers it:
+/// https://docs.fal.ai/documentation/model-apis/common-parameters). Never
+/// [`Error::AmbiguousSubmit`], which may have reached fal: see
+/// [`unknown_submit`] for what a rerun does with those.
+fn refused_for_now(error: &Error) -> Option<Option<Duration>> {
+    match error {
+        Error::RateLimited { retry_after, .. } => Some(*retry_after),
+        _ => None,
+    }
+}
+
+/// What became of a job's submit, once the pace let it go.
+enum Submitted<'a> {
+    /// fal took it: its place, request id and endpoint, and its cost.
+    Accepted {
+        place: Place<'a>,
+        request_id: String,
+        endpoint: String,
+        cost: f64,
+    },
+    /// It would have passed `--max-cost`; nothing was sent.
+    OverBudget,
+    /// It failed, after fal took `request` if it did; `reserved` is what
+    /// `--max-cost` counted for it.
+    Failed {
+        failure: Failure,
+        request: Option<(String, String)>,
+        reserved: Option<f64>,
+    },
+}
+
 /// A job's request, finished and saved.
 struct Collected {
     paths: Vec<PathBuf>,
@@ -617,6 +709,9 @@ enum Sent {
     Interrupted,
     /// It would have passed `--max-cost`; nothing was sent.
     OverBudget,
+    /// fal refused it for now (429), asking to wait this long if it said;
+    /// fal did not take it.
+    Refused(Option<Duration>),
 }
 
 /// Submits a job's request and records its id before anything else.
@@ -649,6 +744,12 @@ impl Runner for Submit<'_> {
         let handle = match request.submit().await {
             Ok(handle) => handle,
             Err(error) => {
+                if let Some(retry_after) = refused_for_now(&error) {
+                    if let Some(budget) = &self.batch.budget {
+                        budget.release(self.cost);
+                    }
+                    return Ok(Sent::Refused(retry_after));
+                }
                 // --max-cost counts only what fal may bill.
                 if let Some(budget) = &self.batch.budget
                     && !budget::may_bill(&error)

@@ -112,6 +112,7 @@ const CASES: &[Case] = &[
     case(&["batch", "{out}/missing.jsonl", "--out", "{out}"], "'<JOBS.jsonl>'", "must be a readable JSON-lines file"),
     case(&["batch", "{file}", "--out", "{out}", "--concurrency", "0"], "'--concurrency'", "must be from 1 to 256"),
     case(&["batch", "{file}", "--out", "{out}", "--concurrency", "257"], "'--concurrency'", "must be from 1 to 256"),
+    case(&["batch", "{file}", "--out", "{out}", "--concurrency", "fast"], "'--concurrency'", "must be from 1 to 256, or auto"),
     case(&["batch", "{file}", "--out", "{out}", "--model", "turbo"], "'--model <MODEL>'", "[possible values: pro, max, dev]"),
     case(&["batch", "{file}", "--out", "{out}", "--timeout", "0.5"], "'--timeout'", "a whole number of seconds, 1 or more"),
     case(&["batch", "{file}", "--out", "{out}", "--max-cost", "-1"], "'--max-cost'", "must be an amount, 0 or more"),
@@ -124,6 +125,7 @@ const CASES: &[Case] = &[
     case(&["emulator", "--queue-delay-ms=-5"], "'--queue-delay-ms <QUEUE_DELAY_MS>'", "a whole number of milliseconds, 0 or more"),
     case(&["emulator", "--processing-ms", "fast"], "'--processing-ms <PROCESSING_MS>'", "a whole number of milliseconds, 0 or more"),
     case(&["emulator", "--concurrency", "0"], "'--concurrency <CONCURRENCY>'", "a whole number, 1 or more"),
+    case(&["emulator", "--max-running-per-key", "0"], "'--max-running-per-key <N>'", "a whole number, 1 or more"),
     case(&["emulator", "--eager-validation=yes"], "'--eager-validation'", "no more were expected"),
     case(&["emulator", "--tls=yes"], "'--tls'", "no more were expected"),
     // webhook serve

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod batch;
+mod batch_pacing;
 mod batch_rerun;
 mod by_id;
 mod edit;
