@@ -13,7 +13,7 @@
 
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 
-/// What every request of a [`Client`] carries besides its operation's
+/// What every request of a [`Client`](crate::Client) carries besides its operation's
 /// arguments, where it goes and how much of an answer is read: the
 /// value the generated hooks read (progenitor's "inner" value). The
 /// default sends the requests as generated and reads answers whole.

@@ -664,7 +664,7 @@ const HISTORY_DELAY: u64 = 600;
 /// `Retry-After`: only a 429, which proves fal did not take the job (the
 /// SDK retries a submit's 429 itself for that reason, then gives up with
 /// [`Error::RateLimited`]; a gateway or `fal_max_queue_length` answers it:
-/// https://docs.fal.ai/documentation/model-apis/common-parameters). Never
+/// <https://docs.fal.ai/documentation/model-apis/common-parameters>). Never
 /// [`Error::AmbiguousSubmit`], which may have reached fal: see
 /// [`unknown_submit`] for what a rerun does with those.
 fn refused_for_now(error: &Error) -> Option<Option<Duration>> {
