@@ -83,6 +83,7 @@ mod retry;
 mod secret;
 mod sse;
 mod submit_options;
+mod telemetry;
 mod upload;
 mod wait;
 pub mod webhook;

@@ -185,14 +185,17 @@ pub fn client_hooks() -> TokenStream {
                 Ok(())
             }
 
-            /// Sends the request; records the answer's status and headers,
+            /// Sends the request; records the answer's status and headers
+            /// (and both ends on the current span, see `crate::telemetry`),
             /// and bounds its body by `max_answer_bytes` and `body_idle`.
             async fn exec(
                 &self,
                 request: ::reqwest::Request,
                 _: &OperationInfo,
             ) -> ::reqwest::Result<::reqwest::Response> {
+                crate::telemetry::record_request(&request);
                 let response = self.client.execute(request).await?;
+                crate::telemetry::record_status(response.status());
                 self.inner
                     .answered
                     .set(Some((response.status(), response.headers().clone())));
