@@ -512,7 +512,7 @@ impl<O> Subscription<O> {
     /// # Ok(()) }
     /// ```
     pub async fn cancel(self) -> Result<crate::CancelOutcome> {
-        self.handle.cancel().await
+        self.handle.cancel().instrument(self.span.clone()).await
     }
 
     /// Stops following (the deadline will not cancel the request), and
