@@ -243,3 +243,32 @@ async fn a_status_call_refused_with_503_is_attempted_again() {
     // a status call outside a wait is a span of its own, not in a job
     assert_eq!(statuses[0].parent_span_id, SpanId::INVALID);
 }
+
+#[tokio::test]
+async fn a_synchronous_run_is_a_job_with_one_run_attempt() {
+    let emulator = emulator_with(Config {
+        key: KEY.into(),
+        timing: quick(),
+        ..Config::default()
+    })
+    .await;
+    let client = builder(&emulator).build().unwrap();
+    let spans = spans_of(async {
+        client.text_to_image("p").run_sync().await.unwrap();
+    })
+    .await;
+    let job = spans
+        .iter()
+        .find(|s| text(s, "gen_ai.request.model").is_some())
+        .expect("a job span");
+    assert_eq!(text(job, "fal.model_kind").as_deref(), Some("TextToImage"));
+    assert_eq!(text(job, "fal.outcome").as_deref(), Some("completed"));
+    let runs = attempts(&spans, "run");
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].parent_span_id, job.span_context.span_id());
+    assert_eq!(
+        text(runs[0], "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(number(runs[0], "http.response.status_code"), Some(200));
+}

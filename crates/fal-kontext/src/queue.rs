@@ -154,6 +154,13 @@ impl<K: Kind> Request<K> {
     /// # Ok(()) }
     /// ```
     pub async fn run_sync(self) -> Result<K::Output> {
+        let span = self.job_span();
+        let output = self.run_sync_unspanned().instrument(span.clone()).await;
+        crate::telemetry::finished(&span, output.as_ref().map(|_| None));
+        output
+    }
+
+    async fn run_sync_unspanned(self) -> Result<K::Output> {
         let input = self.body().await?;
         let url = format!("{}/{}", self.client.settings().run_url, self.endpoint());
         let deadline = self
