@@ -5,8 +5,7 @@
 //! paid twice), no key sent off the API hosts and, for downloads, no partial
 //! file left behind.
 //!
-//! The retry rules (see `fal_kontext::RetryPolicy` and the README's
-//! reliability section): status, result, cancel and upload initiate retry on
+//! The retry rules (see `fal_kontext::RetryPolicy` and `docs/reliability.md`): status, result, cancel and upload initiate retry on
 //! connection errors, their own time limits, 408, 429 (`Retry-After`
 //! honoured, capped by the policy), 500, 502, 503 and 504, downloads and
 //! storage uploads on the same but 500; a submit retries only when fal
@@ -543,7 +542,7 @@ async fn saved(output: &impl Images, paths: &[std::path::PathBuf]) -> Outcome {
     }
 }
 
-/// The totals the README's reliability table quotes.
+/// The totals the reliability table quotes (`docs/reliability.md`).
 #[derive(Default)]
 struct Totals {
     cells: usize,

@@ -578,3 +578,69 @@ async fn a_request_records_what_its_submit_sends_for_the_lookup() {
         }
     );
 }
+
+#[tokio::test]
+async fn an_ambiguous_submit_carries_what_it_sent_and_the_history_finds_the_job_by_it() {
+    // fal takes the job, then a gateway's 502 loses the answer
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::Submit, Fault::GatewayAfterApp(502))],
+        ..Config::default()
+    })
+    .await;
+    let client = client(&emulator);
+    // a local image: the URL it was uploaded to is part of what was sent
+    let error = client
+        .edit("lost at the gateway", common::SAMPLE)
+        .submit()
+        .await
+        .unwrap_err();
+    let Error::AmbiguousSubmit {
+        submitted: Some(sent),
+        ..
+    } = &error
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(sent.endpoint, endpoints::FLUX_PRO_KONTEXT);
+    // the image as it was sent (inlined: a small file), every field known
+    assert_eq!(sent.input["prompt"], "lost at the gateway");
+    let image = sent.input["image_url"].as_str().unwrap();
+    assert!(image.starts_with("data:image/png;base64,"), "{image:.40}");
+    assert!(
+        sent.ignored.is_empty(),
+        "every field is known: {:?}",
+        sent.ignored
+    );
+    let taken = client
+        .history()
+        .endpoint(endpoints::FLUX_PRO_KONTEXT)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "fal took it: {taken:?}");
+    assert_eq!(
+        client.find_submitted(sent).await.unwrap(),
+        SubmitLookup::Found {
+            request_id: taken[0].request_id.clone()
+        }
+    );
+
+    // the synchronous run keeps it too
+    let emulator = emulator_with(Config {
+        timing: quick(),
+        faults: vec![FaultRule::once(Route::Run, Fault::Ingress(504))],
+        ..Config::default()
+    })
+    .await;
+    let error = common::client(&emulator)
+        .text_to_image("lost on the run host")
+        .run_sync()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::AmbiguousSubmit { submitted: Some(sent), .. }
+            if sent.input["prompt"] == "lost on the run host"),
+        "{error:?}"
+    );
+}

@@ -509,6 +509,17 @@ pub struct BatchArgs {
     /// reached fal (its answer was lost): they may then be paid twice.
     #[arg(long)]
     pub resubmit_unknown: bool,
+    /// How long fal's request history may take to list a request it took
+    /// (fal does not say): a job whose submit may have reached fal and that
+    /// the history does not list is submitted again only once its submit is
+    /// this many seconds old (default 600).
+    #[arg(long, value_name = "SECS", value_parser = number_in::<u64>(0.., "must be a whole number of seconds, 0 or more"), allow_negative_numbers = true)]
+    pub history_delay: Option<u64>,
+    /// Ask fal not to keep the jobs' input and output in its request history
+    /// (`X-Fal-Store-IO: 0`). A job whose submit answer is lost can then not
+    /// be told apart there: a rerun leaves it (see below).
+    #[arg(long)]
+    pub no_store_io: bool,
     /// Once a job's images are saved, delete what fal stored of its request
     /// (input, output, output files; needs an ADMIN key: FAL_ADMIN_KEY, else
     /// FAL_KEY). Recorded in the state file: a rerun does not repeat it.
@@ -599,8 +610,11 @@ same command to resume after a crash, a kill, Ctrl-C, SIGTERM, SIGHUP or failed 
   - a job fal failed (its input refused, an error status, its request_timeout passed) or that
     was never sent is submitted again;
   - a job whose submit may have reached fal (the answer was lost: a gateway's 502 or 504, a
-    connection cut after sending) is recorded as unknown and not submitted again, since that
-    could pay twice: look for it in fal's request history, or add --resubmit-unknown.
+    connection cut after sending) is recorded as unknown, with what it sent. A rerun looks for
+    it in fal's request history: found, it is collected by that request's id; not listed (and
+    older than --history-delay), it is submitted again; when the history cannot tell (the job
+    was sent with --no-store-io, or several requests match) it is left, since submitting it
+    again could pay twice, unless --resubmit-unknown.
 Ctrl-C, SIGTERM and SIGHUP start no new submit, let the submits in flight finish and record
 their ids, and exit without cancelling anything (130, 143, 129). A torn last line of the state
 file (a kill or a full disk mid-write) is cut off on the next run; the records before it are

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::submitted::SubmitRecord;
+
 /// One item of fal's `detail` list in a 422 answer (pydantic's format).
 #[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
 pub struct ValidationDetail {
@@ -205,6 +207,10 @@ pub enum Error {
         endpoint: String,
         /// What happened to the answer.
         reason: String,
+        /// What the submit sent, and when: what
+        /// [`Client::find_submitted`](crate::Client::find_submitted) looks
+        /// for in fal's request history (set by every submit and `run_sync`).
+        submitted: Option<Box<SubmitRecord>>,
         /// What else the answer said, if one came.
         context: ErrorContext,
     },
@@ -294,6 +300,16 @@ macro_rules! context_of {
 }
 
 impl Error {
+    /// This error, with what its submit sent when it is an
+    /// [`Error::AmbiguousSubmit`]: so the job can be looked for in fal's
+    /// request history.
+    pub(crate) fn with_submitted(mut self, sent: impl FnOnce() -> Option<SubmitRecord>) -> Self {
+        if let Error::AmbiguousSubmit { submitted, .. } = &mut self {
+            *submitted = sent().map(Box::new);
+        }
+        self
+    }
+
     /// The id of the request this error concerns, when one had been
     /// submitted (or fal named one): the job may still be fetched with it.
     ///

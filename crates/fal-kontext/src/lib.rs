@@ -83,6 +83,7 @@ mod retry;
 mod secret;
 mod sse;
 mod submit_options;
+mod submitted;
 mod telemetry;
 mod upload;
 mod wait;
@@ -100,7 +101,7 @@ pub use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 pub use file_stem::check_file_stem;
 pub use history::{
     Deletion, FileDeletion, History, HistoryItem, HistorySort, HistoryStatus, MAX_PAGE_SIZE,
-    SUBMIT_CLOCK_SLACK, SubmitLookup, SubmitRecord,
+    SUBMIT_CLOCK_SLACK, SubmitLookup,
 };
 pub use image_input::ImageInput;
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
@@ -113,6 +114,7 @@ pub use requests::{
 };
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
+pub use submitted::SubmitRecord;
 pub use wait::{Completed, Subscription, Update};
 
 /// The client: cheap to clone, safe to share between tasks.

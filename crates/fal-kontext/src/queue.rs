@@ -2,6 +2,7 @@
 //! see [`crate::api`]), and the synchronous run.
 
 use std::marker::PhantomData;
+use std::time::SystemTime;
 
 use fal_kontext_api::types::QueueStatus;
 use serde::de::DeserializeOwned;
@@ -11,9 +12,10 @@ use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::decode;
 use crate::operations::{Accept, App, per_app};
-use crate::requests::{Kind, Request};
+use crate::requests::{Input, Kind, Request};
 use crate::retry::limits::Limits;
 use crate::retry::{Call, Failed};
+use crate::submitted::SubmitRecord;
 
 /// A submitted request: its id and the URLs fal returned for it. `O` is the
 /// endpoint's output type.
@@ -101,6 +103,7 @@ impl<K: Kind> Request<K> {
         let settings = self.client.settings();
         let idle = settings.body_idle_timeout;
         let requested = self.fields.num_images.map_or(1, usize::from);
+        let started = SystemTime::now();
         let sent = self
             .client
             .retrying(
@@ -112,7 +115,8 @@ impl<K: Kind> Request<K> {
                     Failed::answer(sent, "the submit answer", idle).await
                 },
             )
-            .await;
+            .await
+            .map_err(|error| error.with_submitted(|| submit_record(endpoint, input, started)));
         // A 2xx whose head named the job (`x-fal-request-id`) means fal took
         // it, whatever became of the body: the job is followed by that id
         // rather than lost to an error (and never submitted again).
@@ -176,6 +180,7 @@ impl<K: Kind> Request<K> {
         // The run host answers when the job is done: the head may take the
         // whole deadline, and a gateway's 504 after a long run is ambiguous,
         // never repeated (the retry rules of a submit).
+        let started = SystemTime::now();
         let limits = Limits {
             first_byte: deadline,
             idle: self.client.settings().body_idle_timeout,
@@ -207,9 +212,19 @@ impl<K: Kind> Request<K> {
                     request
                 },
             )
-            .await?;
+            .await
+            .map_err(|error| {
+                error.with_submitted(|| submit_record(self.endpoint(), &input, started))
+            })?;
         decode(&body, "the output")
     }
+}
+
+/// What a submit sent to `endpoint`, for a search of fal's request history
+/// should its answer be lost.
+fn submit_record(endpoint: &str, input: &Input, started: SystemTime) -> Option<SubmitRecord> {
+    let input = serde_json::to_value(input).ok()?;
+    Some(SubmitRecord::new(endpoint, input, started))
 }
 
 impl Client {

@@ -3,12 +3,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use anyhow::{Context, Result, anyhow};
-use proc_macro2::TokenStream;
 use progenitor_impl::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 use serde_json::Value;
 
 use super::fetch::RawDocument;
-use super::hooks;
 use super::normalize;
 
 /// The first lines of the generated file.
@@ -27,15 +25,16 @@ fn settings() -> GenerationSettings {
         // BTreeMap keeps maps (timings, metrics) in a stable order.
         .with_map_type("::std::collections::BTreeMap")
         .with_derive("PartialEq")
-        // The client's `inner` value and its hooks: see `hooks`.
-        .with_inner_type(hooks::inner_type())
+        // The client's `inner` value, and the hooks that read it: ordinary
+        // source in `crates/fal-kontext-api/src/hooks.rs`, which progenitor
+        // is told to expect.
+        .with_inner_type(quote::quote!(crate::CallSettings))
         .with_hooks(HooksMode::Expected);
     settings
 }
 
-/// Generates a client for a normalized document, with its hooks, followed
-/// by `extra` items.
-pub fn client(document: &Value, extra: TokenStream) -> Result<String> {
+/// Generates a client for a normalized document.
+pub fn client(document: &Value) -> Result<String> {
     let spec: openapiv3::OpenAPI = serde_path_to_error::deserialize(document).map_err(|e| {
         anyhow!(
             "the normalized document is not OpenAPI 3.0 at `{}`: {}",
@@ -43,11 +42,9 @@ pub fn client(document: &Value, extra: TokenStream) -> Result<String> {
             e.inner()
         )
     })?;
-    let mut tokens = quietly(|| Generator::new(&settings()).generate_tokens(&spec))
+    let tokens = quietly(|| Generator::new(&settings()).generate_tokens(&spec))
         .map_err(|panic| anyhow!("progenitor cannot handle the document: {panic}"))?
         .map_err(|e| anyhow!("progenitor cannot handle the document: {e}"))?;
-    tokens.extend(hooks::client_hooks());
-    tokens.extend(extra);
     let file: syn::File =
         syn::parse2(tokens).context("progenitor produced code that does not parse")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
@@ -59,7 +56,7 @@ pub fn attribute_failure(documents: &[RawDocument]) -> Option<anyhow::Error> {
     documents.iter().find_map(|doc| {
         let generated = normalize::normalize_one(&doc.raw, &doc.endpoint).and_then(|mut one| {
             normalize::hoist_shared_enums(&mut one);
-            client(&one, hooks::settings_items())
+            client(&one)
         });
         generated
             .err()
@@ -125,13 +122,15 @@ mod tests {
     }
 
     #[test]
-    fn generated_code_has_the_header_and_no_api_version_header() {
+    fn generated_code_has_the_header_and_expects_the_hand_written_hooks() {
         let mut doc =
             minimal(json!({"type": "object", "properties": {"prompt": {"type": "string"}}}));
         doc["paths"]["/fal-ai/x"]["post"]["operationId"] = json!("submit_x");
-        let code = client(&doc, TokenStream::new()).unwrap();
+        let code = client(&doc).unwrap();
         assert!(code.starts_with(HEADER));
         assert!(code.contains("pub fn submit_x"));
-        assert!(code.contains(r#"remove("api-version")"#));
+        // the hooks are not generated: the client requires the crate's own
+        assert!(code.contains("Client: ClientHooks<crate::CallSettings>"));
+        assert!(!code.contains("impl ClientHooks"));
     }
 }

@@ -25,7 +25,6 @@ pub mod check;
 pub mod endpoints;
 pub mod fetch;
 pub mod generate;
-pub mod hooks;
 pub mod normalize;
 pub mod platform;
 pub mod report;
@@ -114,9 +113,9 @@ pub fn run(args: &RegenArgs) -> Result<()> {
     }
 
     let merged = normalize::normalize_and_merge(&documents)?;
-    let code = generate::client(&merged, hooks::settings_items())
+    let code = generate::client(&merged)
         .map_err(|error| generate::attribute_failure(&documents).unwrap_or(error))?;
-    let platform_code = generate::client(&platform::normalize(&platform_raw)?, Default::default())
+    let platform_code = generate::client(&platform::normalize(&platform_raw)?)
         .map_err(|error| error.context("the Platform APIs document"))?;
 
     let mut outputs: Vec<(PathBuf, String)> = documents

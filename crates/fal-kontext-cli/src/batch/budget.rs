@@ -233,6 +233,7 @@ mod tests {
         let lost = fal_kontext::Error::AmbiguousSubmit {
             endpoint: "fal-ai/flux-pro/kontext".into(),
             reason: "502".into(),
+            submitted: None,
             context: Default::default(),
         };
         assert!(may_bill(&lost), "the job may be running");

@@ -25,6 +25,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use fal_kontext::SubmitRecord;
+
 /// The state file's name in `--out`.
 pub const FILE_NAME: &str = "batch-state.jsonl";
 
@@ -64,6 +66,10 @@ pub enum Record {
         endpoint: String,
         /// What happened to the answer.
         unknown: String,
+        /// What the submit sent, and when: what a rerun looks for in fal's
+        /// request history (absent in a state file of an earlier version).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent: Option<SubmitRecord>,
     },
     /// The job's images are saved.
     Done {
@@ -108,8 +114,9 @@ pub struct JobState {
     /// True while its last record is a submit, or a failure here after it:
     /// there is a request to collect.
     pub pending: bool,
-    /// When its last record is an unknown submit: the endpoint it went to.
-    pub unknown: Option<String>,
+    /// When its last record is an unknown submit: the endpoint it went to,
+    /// and what it sent when the record says.
+    pub unknown: Option<(String, Option<SubmitRecord>)>,
     /// The request whose stored payloads were deleted, if any.
     pub payloads_deleted: Option<String>,
 }
@@ -260,11 +267,13 @@ fn replay(records: impl IntoIterator<Item = Record>) -> HashMap<String, JobState
                     },
                 );
             }
-            Record::Unknown { id, endpoint, .. } => {
+            Record::Unknown {
+                id, endpoint, sent, ..
+            } => {
                 let job = jobs.entry(id).or_default();
                 job.done = None;
                 job.pending = false;
-                job.unknown = Some(endpoint);
+                job.unknown = Some((endpoint, sent));
             }
             Record::Done { id, done, .. } => {
                 let job = jobs.entry(id).or_default();
@@ -329,6 +338,7 @@ mod tests {
                 id: "e".into(),
                 endpoint: "fal-ai/flux-pro/kontext".into(),
                 unknown: "a gateway's 502".into(),
+                sent: None,
             },
         ]);
         assert_eq!(jobs["a"].done, Some(vec![PathBuf::from("out/a-1.png")]));
@@ -343,8 +353,8 @@ mod tests {
         assert_eq!(jobs["d"].request.as_ref().unwrap().0, "r4");
         assert!(!jobs["e"].pending);
         assert_eq!(
-            jobs["e"].unknown.as_deref(),
-            Some("fal-ai/flux-pro/kontext")
+            jobs["e"].unknown,
+            Some(("fal-ai/flux-pro/kontext".into(), None))
         );
     }
 
@@ -362,6 +372,11 @@ mod tests {
                 id: "b".into(),
                 endpoint: "e".into(),
                 unknown: "502".into(),
+                sent: Some(SubmitRecord::new(
+                    "e",
+                    serde_json::json!({"prompt": "p", "seed": 7}),
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(1500),
+                )),
             },
             Record::Done {
                 id: "a".into(),

@@ -12,7 +12,9 @@ use std::pin::pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fal_kontext::{Client, DEFAULT_WAIT_TIMEOUT, Error, Images, Kind, Request};
+use fal_kontext::{
+    Client, DEFAULT_WAIT_TIMEOUT, Error, Images, Kind, Request, SubmitLookup, SubmitRecord,
+};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
@@ -103,7 +105,10 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
     }
     let base = args.jobs.parent().unwrap_or(Path::new(""));
     let timeout = args.timeout.map(Duration::from_secs);
-    let lines = jobs::parse(&text, base, args.model, timeout);
+    let mut lines = jobs::parse(&text, base, args.model, timeout);
+    for (_, job) in lines.iter_mut().filter_map(|line| line.job.as_mut().ok()) {
+        job.queue.no_store_io = args.no_store_io;
+    }
     let connection = connect(global.local).await?;
 
     // Lines that need no request are settled now; the rest is work.
@@ -151,15 +156,27 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                     None
                 }
                 Some(JobState {
-                    unknown: Some(endpoint),
+                    unknown: Some(unknown),
                     ..
-                }) => match unknown_submit(job, endpoint, args.resubmit_unknown) {
-                    Ok(next) => {
-                        work.push((slot, id.clone(), next));
-                        None
+                }) => {
+                    let decided = unknown_submit(&connection.client, id, job, unknown, &args).await;
+                    if let Ok(Work::Collect(request_id, endpoint)) = &decided {
+                        // Its request id on disk before anything else.
+                        let found = Record::Submitted {
+                            id: id.clone(),
+                            request_id: request_id.clone(),
+                            endpoint: endpoint.clone(),
+                        };
+                        record(&mut state, found)?;
                     }
-                    Err(outcome) => Some(outcome),
-                },
+                    match decided {
+                        Ok(next) => {
+                            work.push((slot, id.clone(), next));
+                            None
+                        }
+                        Err(outcome) => Some(outcome),
+                    }
+                }
                 _ => {
                     work.push((slot, id.clone(), Work::Submit(job.clone())));
                     None
@@ -448,11 +465,19 @@ fn failed(id: &str, request: Option<(String, String)>, failure: Failure) -> (Out
     let reason = failure.job_reason();
     let code = failure.code();
     let (record, request_id, rerun) = match (request, &failure) {
-        (None, Failure::Sdk(Error::AmbiguousSubmit { endpoint, .. })) => (
+        (
+            None,
+            Failure::Sdk(Error::AmbiguousSubmit {
+                endpoint,
+                submitted,
+                ..
+            }),
+        ) => (
             Record::Unknown {
                 id: id.into(),
                 endpoint: endpoint.clone(),
                 unknown: reason.clone(),
+                sent: submitted.as_deref().cloned(),
             },
             None,
             Rerun::Unknown,
@@ -499,24 +524,84 @@ fn failed(id: &str, request: Option<(String, String)>, failure: Failure) -> (Out
 
 /// What a rerun does with a job whose submit, in an earlier run, may have
 /// reached fal (its last record is `unknown`): the one place that decides
-/// it. Submitting it again could pay for it twice, so it is submitted only
-/// when `resubmit` (`--resubmit-unknown`) says so; otherwise it stays a
-/// failure that says how to settle it.
-fn unknown_submit(job: &Job, endpoint: &str, resubmit: bool) -> Result<Work, Outcome> {
-    if resubmit {
+/// it, and says on stderr which way it went. Submitting it again could pay
+/// for it twice, so fal's request history is asked first, for a request of
+/// its endpoint since the submit whose stored input is what it sent
+/// ([`Client::find_submitted`]): found, the job is collected by that
+/// request's id; not listed, it is submitted again once the submit is older
+/// than `--history-delay` (how soon fal lists a request is not documented);
+/// otherwise (no stored input to compare with, several matches, the history
+/// unreachable, a state file that did not keep what was sent) it stays a
+/// failure that says why, unless `--resubmit-unknown`.
+async fn unknown_submit(
+    client: &Client,
+    id: &str,
+    job: &Job,
+    (endpoint, sent): &(String, Option<SubmitRecord>),
+    args: &BatchArgs,
+) -> Result<Work, Outcome> {
+    if args.resubmit_unknown {
         return Ok(Work::Submit(job.clone()));
     }
-    Err(Outcome::Failed {
+    let left = |why: String| Outcome::Failed {
         reason: format!(
             "an earlier run's submit to {endpoint} may have reached fal (its answer was lost), \
-             so it is not submitted again: the job may be running; look for it in fal's \
-             request history"
+             and {why}: it is not submitted again, since the job may be running"
         ),
         code: exit::FAILED,
         request_id: None,
         rerun: Rerun::Unknown,
-    })
+    };
+    let Some(sent) = sent else {
+        return Err(left(
+            "the state file does not say what it sent: look for it with kontext history".into(),
+        ));
+    };
+    let note = |what: &str| eprintln!("note: job {}: {what}", printable(id));
+    match client.find_submitted(sent).await {
+        Ok(SubmitLookup::Found { request_id }) => {
+            note(&format!(
+                "its lost submit is request {} in fal's history: collecting it",
+                printable(&request_id)
+            ));
+            Ok(Work::Collect(request_id, sent.endpoint.clone()))
+        }
+        Ok(SubmitLookup::NotFound) => {
+            let delay = Duration::from_secs(args.history_delay.unwrap_or(HISTORY_DELAY));
+            let age = sent.submitted_at.elapsed().unwrap_or_default();
+            if age < delay {
+                return Err(left(format!(
+                    "fal's history does not list it yet (its submit is {} s old; a request may \
+                     take up to --history-delay, {} s, to be listed): rerun later",
+                    age.as_secs(),
+                    delay.as_secs()
+                )));
+            }
+            note("its lost submit is not in fal's history: submitting it again");
+            Ok(Work::Submit(job.clone()))
+        }
+        Ok(SubmitLookup::Several { request_ids }) => Err(left(format!(
+            "fal's history has several requests with its input ({}): collect the one with \
+             kontext result",
+            printable(&request_ids.join(", "))
+        ))),
+        Ok(SubmitLookup::CannotKnow { reason }) => Err(left(format!(
+            "fal's history cannot tell ({})",
+            printable(&reason)
+        ))),
+        Err(error) => Err(left(format!(
+            "fal's history could not be read ({})",
+            printable(&error.to_string())
+        ))),
+    }
 }
+
+/// How long fal's request history may take to list a request it took, by
+/// default (`--history-delay`): fal does not document it (its history is
+/// described at <https://docs.fal.ai/platform-apis/v1/models/requests/by-endpoint>),
+/// so the margin is wide: a job left in fal's queue may not be listed while
+/// it waits.
+const HISTORY_DELAY: u64 = 600;
 
 /// A job's request, finished and saved.
 struct Collected {
@@ -635,9 +720,10 @@ fn summarize(
                 (Rerun::Collect, Some(request_id)) => {
                     format!(" [a rerun collects request {request_id}, never submitting it again]")
                 }
-                (Rerun::Unknown, _) => {
-                    " [a rerun does not submit it again unless --resubmit-unknown]".into()
-                }
+                (Rerun::Unknown, _) => " [a rerun looks for it in fal's request history; \
+                                         it is not submitted again while fal may have it, \
+                                         unless --resubmit-unknown]"
+                    .into(),
                 _ => String::new(),
             };
             eprintln!(

@@ -258,7 +258,7 @@ fn next(html: &mut String, entry: &Entry, out: &str) {
         State::Unknown(reason) => {
             let _ = write!(
                 html,
-                "<p class=\"why\">{}</p><p class=\"next\">The submit's answer was lost, so fal may be running the job: look for it with <code>kontext history</code>. A rerun does not submit it again unless given <code>--resubmit-unknown</code>.</p>",
+                "<p class=\"why\">{}</p><p class=\"next\">The submit's answer was lost, so fal may be running the job: a rerun looks for it in fal's request history and collects it when found there; it is not submitted again while fal may have it, unless given <code>--resubmit-unknown</code>.</p>",
                 escape(reason)
             );
         }

@@ -117,6 +117,8 @@ const CASES: &[Case] = &[
     case(&["batch", "{file}", "--out", "{out}", "--max-cost", "-1"], "'--max-cost'", "must be an amount, 0 or more"),
     case(&["batch", "{file}", "--out", "{out}", "--max-cost", "inf"], "'--max-cost'", "must be an amount, 0 or more"),
     case(&["batch", "{file}", "--out", "{out}", "--max-cost", "5usd"], "'--max-cost'", "must be an amount, 0 or more"),
+    case(&["batch", "{file}", "--out", "{out}", "--history-delay", "-1"], "'--history-delay'", "a whole number of seconds, 0 or more"),
+    case(&["batch", "{file}", "--out", "{out}", "--history-delay", "10m"], "'--history-delay'", "a whole number of seconds, 0 or more"),
     // emulator
     case(&["emulator", "--port", "65536"], "'--port <PORT>'", "a port number from 0 to 65535"),
     case(&["emulator", "--queue-delay-ms=-5"], "'--queue-delay-ms <QUEUE_DELAY_MS>'", "a whole number of milliseconds, 0 or more"),

@@ -252,61 +252,139 @@ fn max_cost_counts_only_the_jobs_that_reached_fal() {
     assert_eq!(submits_per_prompt(&emu), once_each(2));
 }
 
+/// The first run of a batch of two jobs where fal takes j1's submit and its
+/// answer is lost (`fault`): j1 is recorded unknown, with what it sent, and
+/// not sent again. Returns the workspace.
+fn first_run_loses_j1s_answer(
+    emu: &Emu,
+    fault: Fault,
+    flags: &[&str],
+) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    emu.emulator
+        .set_faults(vec![FaultRule::once(Route::Submit, fault.clone())]);
+    let (dir, jobs, out) = workspace(2);
+    let flags = [&["--concurrency", "1", "--json"], flags].concat();
+    let first = run(batch(emu, &jobs, &out, &flags));
+    assert_eq!(code(&first), 4, "{fault:?}: {}", describe(&first));
+    let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(summary["jobs"][0]["rerun"], "unknown", "{summary:#}");
+    assert_eq!(summary["done"], 1, "{summary:#}");
+    assert!(
+        stderr(&first).contains("a rerun looks for it in fal's request history"),
+        "{}",
+        describe(&first)
+    );
+    let unknown = of_kind(&records(&out), "unknown");
+    assert_eq!(unknown.len(), 1, "{unknown:#?}");
+    assert_eq!(unknown[0]["id"], "j1");
+    assert_eq!(
+        unknown[0]["endpoint"],
+        "fal-ai/flux-pro/kontext/text-to-image"
+    );
+    assert_eq!(
+        unknown[0]["sent"]["input"]["prompt"], "job 1",
+        "what it sent is kept for the rerun: {unknown:#?}"
+    );
+    assert_eq!(
+        submits_per_prompt(emu),
+        once_each(2),
+        "{fault:?}: the submit was not repeated"
+    );
+    (dir, jobs, out)
+}
+
 #[test]
-fn a_submit_whose_answer_was_lost_is_recorded_unknown_and_not_submitted_again() {
+fn a_rerun_finds_a_submit_whose_answer_was_lost_in_the_history_and_collects_it() {
     // fal takes j1's submit, then the answer is lost: a gateway's 502
     // without a request id, or the connection cut before a byte of it.
     for fault in [Fault::GatewayAfterApp(502), Fault::CutBeforeHeaders] {
         let emu = Emu::start();
-        emu.emulator
-            .set_faults(vec![FaultRule::once(Route::Submit, fault.clone())]);
-        let (_dir, jobs, out) = workspace(2);
+        let (_dir, jobs, out) = first_run_loses_j1s_answer(&emu, fault.clone(), &[]);
 
-        let first = run(batch(&emu, &jobs, &out, &["--concurrency", "1", "--json"]));
-        assert_eq!(code(&first), 4, "{fault:?}: {}", describe(&first));
-        let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
-        assert_eq!(summary["jobs"][0]["rerun"], "unknown", "{summary:#}");
-        assert_eq!(summary["done"], 1, "{summary:#}");
-        assert!(
-            stderr(&first).contains("a rerun does not submit it again unless --resubmit-unknown"),
-            "{}",
-            describe(&first)
-        );
-        let unknown = of_kind(&records(&out), "unknown");
-        assert_eq!(unknown.len(), 1, "{unknown:#?}");
-        assert_eq!(unknown[0]["id"], "j1");
+        let again = run(batch(&emu, &jobs, &out, &["--json"]));
+        let summary: Value = serde_json::from_str(&success(&again)).unwrap();
         assert_eq!(
-            unknown[0]["endpoint"],
-            "fal-ai/flux-pro/kontext/text-to-image"
+            (&summary["done"], &summary["skipped"]),
+            (&Value::from(1), &Value::from(1)),
+            "{summary:#}"
+        );
+        assert!(
+            stderr(&again).contains("in fal's history: collecting it"),
+            "{}",
+            describe(&again)
         );
         assert_eq!(
             submits_per_prompt(&emu),
             once_each(2),
-            "{fault:?}: the submit was not repeated"
+            "{fault:?}: exactly one submit of each job"
         );
-
-        // A rerun leaves it alone, and says how to settle it.
-        let again = run(batch(&emu, &jobs, &out, &["--json"]));
-        assert_eq!(code(&again), 4, "{}", describe(&again));
-        let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
-        assert_eq!(summary["skipped"], 1, "{summary:#}");
-        assert_eq!(summary["jobs"][0]["rerun"], "unknown", "{summary:#}");
-        let reason = summary["jobs"][0]["reason"].as_str().unwrap();
-        assert!(reason.contains("not submitted again"), "{reason}");
-        assert!(
-            stderr(&again).contains("a rerun does not submit it again unless --resubmit-unknown"),
-            "{}",
-            describe(&again)
-        );
-        assert_eq!(submits_per_prompt(&emu), once_each(2));
-
-        // Told to, it submits it again.
-        let told = run(batch(&emu, &jobs, &out, &["--resubmit-unknown", "--json"]));
-        let summary: Value = serde_json::from_str(&success(&told)).unwrap();
-        assert_eq!(summary["done"], 1, "{summary:#}");
-        assert_eq!(submits_per_prompt(&emu)["job 1"], 2);
         assert!(is_whole_jpeg(&out.join("j1-1.jpg")));
+        let found = of_kind(&records(&out), "request_id");
+        assert!(
+            found.iter().any(|r| r["id"] == "j1"),
+            "the found request is recorded: {found:#?}"
+        );
     }
+}
+
+#[test]
+fn a_lost_submit_the_history_cannot_tell_apart_is_left_unless_told() {
+    // Sent with store-io off, fal keeps no input to compare with.
+    let emu = Emu::start();
+    let (_dir, jobs, out) =
+        first_run_loses_j1s_answer(&emu, Fault::GatewayAfterApp(502), &["--no-store-io"]);
+
+    let again = run(batch(&emu, &jobs, &out, &["--no-store-io", "--json"]));
+    assert_eq!(code(&again), 4, "{}", describe(&again));
+    let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["skipped"], 1, "{summary:#}");
+    assert_eq!(summary["jobs"][0]["rerun"], "unknown", "{summary:#}");
+    let reason = summary["jobs"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("fal's history cannot tell") && reason.contains("not submitted again"),
+        "{reason}"
+    );
+    assert_eq!(submits_per_prompt(&emu), once_each(2));
+
+    // Told to, it submits it again.
+    let told = run(batch(&emu, &jobs, &out, &["--resubmit-unknown", "--json"]));
+    let summary: Value = serde_json::from_str(&success(&told)).unwrap();
+    assert_eq!(summary["done"], 1, "{summary:#}");
+    assert_eq!(submits_per_prompt(&emu)["job 1"], 2);
+    assert!(is_whole_jpeg(&out.join("j1-1.jpg")));
+}
+
+#[test]
+fn a_lost_submit_the_history_does_not_list_is_submitted_again_after_the_history_delay() {
+    // A gateway's 502 that never reached fal: nothing in the history.
+    let emu = Emu::start();
+    let (_dir, jobs, out) = first_run_loses_j1s_answer(&emu, Fault::Ingress(502), &[]);
+    let submitted = |emu: &Emu| submits_per_prompt(emu).get("job 1").copied().unwrap_or(0);
+    let before = submitted(&emu);
+
+    // Too soon: fal may not list it yet.
+    let soon = run(batch(&emu, &jobs, &out, &["--json"]));
+    assert_eq!(code(&soon), 4, "{}", describe(&soon));
+    let summary: Value = serde_json::from_slice(&soon.stdout).unwrap();
+    let reason = summary["jobs"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("does not list it yet"), "{reason}");
+    assert_eq!(submitted(&emu), before);
+
+    let later = run(batch(
+        &emu,
+        &jobs,
+        &out,
+        &["--history-delay", "0", "--json"],
+    ));
+    let summary: Value = serde_json::from_str(&success(&later)).unwrap();
+    assert_eq!(summary["done"], 1, "{summary:#}");
+    assert!(
+        stderr(&later).contains("not in fal's history: submitting it again"),
+        "{}",
+        describe(&later)
+    );
+    assert_eq!(submitted(&emu), before + 1);
+    assert!(is_whole_jpeg(&out.join("j1-1.jpg")));
 }
 
 #[test]

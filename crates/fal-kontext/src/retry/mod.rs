@@ -246,6 +246,7 @@ impl Client {
                     return Err(Error::AmbiguousSubmit {
                         endpoint: endpoint.to_string(),
                         reason,
+                        submitted: None,
                         context,
                     });
                 }

@@ -7,8 +7,8 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 /// How calls that may be repeated are retried: exponential backoff with
 /// jitter, or what a `Retry-After` header asks for (at most `max_delay`).
 /// Which failures are retried, and the time limits of each call, are the
-/// SDK's rules, listed once in the crate's README ("Reliability") and in the
-/// `retry` module: a submit is retried only where fal provably never took
+/// SDK's rules, listed once in the `retry` module (and, with the test of each, in the
+/// repository's `docs/reliability.md`): a submit is retried only where fal provably never took
 /// it, so a retry never pays for a job twice.
 ///
 /// This policy bounds one call. While a [`Subscription`](crate::Subscription)
