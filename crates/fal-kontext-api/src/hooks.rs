@@ -157,7 +157,7 @@ fn before_sending(settings: &CallSettings, request: &mut reqwest::Request) {
 }
 
 /// Sends the request; records the answer's status and headers (and both
-/// ends on the caller's span, [`crate::telemetry`]), and bounds its body by
+/// ends on the caller's span, `crate::telemetry`), and bounds its body by
 /// `max_answer_bytes` and `body_idle`.
 async fn send(
     client: &reqwest::Client,
