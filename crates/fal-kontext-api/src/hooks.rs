@@ -156,14 +156,17 @@ fn before_sending(settings: &CallSettings, request: &mut reqwest::Request) {
     }
 }
 
-/// Sends the request; records the answer's status and headers, and bounds
-/// its body by `max_answer_bytes` and `body_idle`.
+/// Sends the request; records the answer's status and headers (and both
+/// ends on the caller's span, `crate::telemetry`), and bounds its body by
+/// `max_answer_bytes` and `body_idle`.
 async fn send(
     client: &reqwest::Client,
     settings: &CallSettings,
     request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
+    crate::telemetry::record_request(&request);
     let response = client.execute(request).await?;
+    crate::telemetry::record_status(response.status());
     settings
         .answered
         .set(Some((response.status(), response.headers().clone())));

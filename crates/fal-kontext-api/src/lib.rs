@@ -68,6 +68,76 @@ pub mod platform {
     include!("generated_platform.rs");
 }
 
+/// What an HTTP call's attempt puts on the current `tracing` span, with
+/// OpenTelemetry's HTTP field names: the method, the URL without its query
+/// (a signed URL carries its secret there) and without credentials, the
+/// server, and the answer's status (numbers as `i64`, OpenTelemetry's
+/// integer: an unsigned one reaches an exporter as text). The generated hooks call these for every
+/// operation; `fal-kontext` for its hand-written calls too, so that the rule
+/// lives here once. A span that did not declare a field ignores it.
+pub mod telemetry {
+    /// Records `request`'s method, URL (no query, fragment or credentials)
+    /// and server on the current span.
+    ///
+    /// ```
+    /// let request = reqwest::Request::new(
+    ///     reqwest::Method::GET,
+    ///     "https://cdn.example/a.png?token=secret".parse().unwrap(),
+    /// );
+    /// fal_kontext_api::telemetry::record_request(&request);
+    /// ```
+    pub fn record_request(request: &reqwest::Request) {
+        let span = tracing::Span::current();
+        if span.is_disabled() {
+            return;
+        }
+        let url = request.url();
+        span.record("http.request.method", request.method().as_str());
+        span.record("url.full", redacted(url).as_str());
+        if let Some(host) = url.host_str() {
+            span.record("server.address", host);
+        }
+        if let Some(port) = url.port_or_known_default() {
+            span.record("server.port", i64::from(port));
+        }
+    }
+
+    /// Records the answer's status on the current span.
+    ///
+    /// ```
+    /// fal_kontext_api::telemetry::record_status(reqwest::StatusCode::OK);
+    /// ```
+    pub fn record_status(status: reqwest::StatusCode) {
+        tracing::Span::current().record("http.response.status_code", i64::from(status.as_u16()));
+    }
+
+    /// `url` without what must never reach a trace: its query, its fragment,
+    /// and a user name or password.
+    fn redacted(url: &reqwest::Url) -> reqwest::Url {
+        let mut url = url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        // only fails for URLs that cannot have credentials (none to remove)
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_query_and_credentials_are_left_out() {
+            let url = "https://user:pass@v3.fal.media/files/a.png?X-Amz-Signature=s#f"
+                .parse()
+                .unwrap();
+            assert_eq!(
+                super::redacted(&url).as_str(),
+                "https://v3.fal.media/files/a.png"
+            );
+        }
+    }
+}
+
 // The README's example compiles as a doc test, so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -64,6 +64,18 @@ pub struct Global {
     /// No progress display on stderr (it is off anyway when stderr is not a terminal).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// The format of the logs on stderr, which RUST_LOG turns on (e.g. RUST_LOG=info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The format of the logs on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// The commands.

@@ -9,7 +9,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use tracing::Instrument;
 
 mod batch;
 mod cli;
@@ -22,13 +23,27 @@ mod output;
 mod progress;
 mod server_text;
 mod signal;
+mod telemetry;
 mod webhook;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = cli::Cli::command().try_get_matches().and_then(|matches| {
+        let cli = cli::Cli::from_arg_matches(&matches)
+            .map_err(|error| error.format(&mut cli::Cli::command()))?;
+        Ok((cli, matches))
+    });
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => return exit::command_line(error),
     };
+    telemetry::init(cli.global.log_format);
+    let code = run(cli, matches.subcommand_name().unwrap_or_default());
+    telemetry::flush();
+    code
+}
+
+/// Runs the command, in a span of its own.
+fn run(cli: cli::Cli, name: &str) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -37,7 +52,8 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.global.json;
-    match runtime.block_on(commands::run(cli)) {
+    let span = telemetry::command_span(name);
+    match runtime.block_on(commands::run(cli).instrument(span)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(json),
     }

@@ -498,41 +498,46 @@ impl Pager {
         let since = query.since.map(rfc3339);
         let until = query.until.map(rfc3339);
         client
-            .retrying(Call::Api, client.settings().call_timeout, || async {
-                let mut op = api
-                    .requests_by_endpoint()
-                    .endpoint_id(query.endpoints.clone());
-                if let Some(size) = page_size {
-                    op = op.limit(size);
-                }
-                if let Some(cursor) = &self.cursor {
-                    op = op.cursor(cursor.clone());
-                }
-                if let Some(since) = &since {
-                    op = op.start(since.clone());
-                }
-                if let Some(until) = &until {
-                    op = op.end(until.clone());
-                }
-                if let Some(status) = query.status {
-                    op = op.status(status.wire());
-                }
-                if let Some(id) = &query.request_id {
-                    op = op.request_id(id.clone());
-                }
-                if query.payloads {
-                    op = op.expand(vec![RequestsByEndpointExpandItem::Payloads]);
-                }
-                if let Some(sort) = query.sort {
-                    op = op.sort_by(sort.wire());
-                }
-                Failed::answer(
-                    op.send().await,
-                    "a page of the request history",
-                    client.settings().body_idle_timeout,
-                )
-                .await
-            })
+            .retrying(
+                Call::Api,
+                "history",
+                client.settings().call_timeout,
+                || async {
+                    let mut op = api
+                        .requests_by_endpoint()
+                        .endpoint_id(query.endpoints.clone());
+                    if let Some(size) = page_size {
+                        op = op.limit(size);
+                    }
+                    if let Some(cursor) = &self.cursor {
+                        op = op.cursor(cursor.clone());
+                    }
+                    if let Some(since) = &since {
+                        op = op.start(since.clone());
+                    }
+                    if let Some(until) = &until {
+                        op = op.end(until.clone());
+                    }
+                    if let Some(status) = query.status {
+                        op = op.status(status.wire());
+                    }
+                    if let Some(id) = &query.request_id {
+                        op = op.request_id(id.clone());
+                    }
+                    if query.payloads {
+                        op = op.expand(vec![RequestsByEndpointExpandItem::Payloads]);
+                    }
+                    if let Some(sort) = query.sort {
+                        op = op.sort_by(sort.wire());
+                    }
+                    Failed::answer(
+                        op.send().await,
+                        "a page of the request history",
+                        client.settings().body_idle_timeout,
+                    )
+                    .await
+                },
+            )
             .await
     }
 }
@@ -683,20 +688,25 @@ impl Client {
         }
         let api = self.platform_admin_api()?;
         let answer = self
-            .retrying(Call::Api, self.settings().call_timeout, || async {
-                let sent = api
-                    .delete_payloads()
-                    .request_id(request_id)
-                    .idempotency_key(idempotency_key)
-                    .send()
-                    .await;
-                Failed::answer(
-                    sent,
-                    "the payload deletion",
-                    self.settings().body_idle_timeout,
-                )
-                .await
-            })
+            .retrying(
+                Call::Api,
+                "delete_payloads",
+                self.settings().call_timeout,
+                || async {
+                    let sent = api
+                        .delete_payloads()
+                        .request_id(request_id)
+                        .idempotency_key(idempotency_key)
+                        .send()
+                        .await;
+                    Failed::answer(
+                        sent,
+                        "the payload deletion",
+                        self.settings().body_idle_timeout,
+                    )
+                    .await
+                },
+            )
             .await
             .map_err(|error| self.needs_admin(error).for_request(request_id))?;
         Ok(Deletion {

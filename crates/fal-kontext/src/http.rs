@@ -137,10 +137,11 @@ impl Client {
     /// A hand-written call (storage, the run host): sends the request built
     /// by `build` (called again for each attempt), with the key when `call`
     /// is not [`Call::Foreign`], and returns the body of a successful answer,
-    /// each attempt within `limits`.
+    /// each attempt within `limits` (and in a span named `operation`).
     pub(crate) async fn send(
         &self,
         call: Call,
+        operation: &'static str,
         limits: Limits,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Bytes> {
@@ -149,7 +150,7 @@ impl Client {
             Call::Foreign => None,
         };
         let http = &self.settings().http;
-        self.retrying(call, limits.total, || {
+        self.retrying(call, operation, limits.total, || {
             let mut request = build(http);
             if let Some(auth) = &auth {
                 request = request.header(reqwest::header::AUTHORIZATION, auth.clone());
@@ -181,10 +182,14 @@ impl Client {
         request: reqwest::RequestBuilder,
         limits: Limits,
     ) -> std::result::Result<reqwest::Response, Failed> {
-        let response = tokio::time::timeout(limits.first_byte, request.send())
+        let (http, request) = request.build_split();
+        let request = request.map_err(Failed::Transport)?;
+        fal_kontext_api::telemetry::record_request(&request);
+        let response = tokio::time::timeout(limits.first_byte, http.execute(request))
             .await
             .map_err(|_| Failed::TimedOut(limits.first_byte))?
             .map_err(Failed::Transport)?;
+        fal_kontext_api::telemetry::record_status(response.status());
         if response.status().is_success() {
             Ok(response)
         } else {

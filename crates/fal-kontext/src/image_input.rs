@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
+use tracing::Instrument;
 
 use crate::Client;
 use crate::error::{Error, Result};
@@ -189,7 +190,12 @@ impl Prepared {
                 path,
                 content_type,
                 len,
-            } => client.upload_file(&path, content_type, len, lifetime).await,
+            } => {
+                client
+                    .upload_file(&path, content_type, len, lifetime)
+                    .instrument(crate::telemetry::upload(len))
+                    .await
+            }
             Prepared::Memory {
                 data, content_type, ..
             } if data.len() as u64 <= limit => Ok(data_uri(content_type, &data)),
@@ -198,8 +204,10 @@ impl Prepared {
                 file_name,
                 content_type,
             } => {
+                let span = crate::telemetry::upload(data.len() as u64);
                 client
                     .upload_bytes(data, &file_name, content_type, lifetime)
+                    .instrument(span)
                     .await
             }
         }

@@ -84,6 +84,7 @@ mod secret;
 mod sse;
 mod submit_options;
 mod submitted;
+mod telemetry;
 mod upload;
 mod wait;
 pub mod webhook;

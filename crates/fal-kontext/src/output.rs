@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use fal_kontext_api::types;
 use tokio::io::AsyncWriteExt;
+use tracing::Instrument;
 
 use crate::Client;
 use crate::error::{Error, Result};
@@ -137,10 +138,17 @@ impl Client {
             })?;
         // A temporary file deletes itself when dropped, so an error here
         // leaves none behind.
-        let mut downloads = Vec::new();
-        for image in output.images() {
-            downloads.push(self.fetch_to_temp(image.url, dir).await?);
-        }
+        let images = output.images();
+        let fetched = async {
+            let mut downloads = Vec::new();
+            for image in images.iter() {
+                downloads.push(self.fetch_to_temp(image.url, dir).await?);
+            }
+            Ok::<_, Error>(downloads)
+        };
+        let downloads = fetched
+            .instrument(crate::telemetry::download(images.len()))
+            .await?;
         persist_all(downloads, dir, stem)
     }
 
@@ -166,7 +174,7 @@ impl Client {
         }
         let limits = self.limits(true);
         let ext = self
-            .retrying(Call::Foreign, limits.total, || {
+            .retrying(Call::Foreign, "download", limits.total, || {
                 self.stream_into(url, temp.path(), limits)
             })
             .await?;

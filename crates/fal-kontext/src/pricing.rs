@@ -170,10 +170,15 @@ impl Client {
         let ids: Vec<String> = endpoints.iter().map(|id| id.to_string()).collect();
         let api = self.platform_api()?;
         let answer = self
-            .retrying(Call::Api, self.settings().call_timeout, || async {
-                let sent = api.pricing().endpoint_id(ids.clone()).send().await;
-                Failed::answer(sent, "the price list", self.settings().body_idle_timeout).await
-            })
+            .retrying(
+                Call::Api,
+                "pricing",
+                self.settings().call_timeout,
+                || async {
+                    let sent = api.pricing().endpoint_id(ids.clone()).send().await;
+                    Failed::answer(sent, "the price list", self.settings().body_idle_timeout).await
+                },
+            )
             .await?;
         Ok(answer
             .prices
@@ -246,10 +251,15 @@ impl Client {
         };
         let api = self.platform_api()?;
         let answer = self
-            .retrying(Call::Api, self.settings().call_timeout, || async {
-                let sent = api.estimate().body(body.clone()).send().await;
-                Failed::answer(sent, "the estimate", self.settings().body_idle_timeout).await
-            })
+            .retrying(
+                Call::Api,
+                "estimate",
+                self.settings().call_timeout,
+                || async {
+                    let sent = api.estimate().body(body.clone()).send().await;
+                    Failed::answer(sent, "the estimate", self.settings().body_idle_timeout).await
+                },
+            )
             .await?;
         Ok(Estimate {
             total_cost: answer.total_cost,

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use fal_kontext_api::types::QueueStatus;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
@@ -69,6 +70,31 @@ impl<K: Kind> Request<K> {
     /// # Ok(()) }
     /// ```
     pub async fn submit(self) -> Result<RequestHandle<K::Output>> {
+        let span = self.job_span();
+        let submitted = self.submit_in(&span).await;
+        if let Err(error) = &submitted {
+            crate::telemetry::finished(&span, Err(error));
+        }
+        submitted
+    }
+
+    /// The span of this request's job ([`crate::telemetry::job`]).
+    pub(crate) fn job_span(&self) -> tracing::Span {
+        let kind = std::any::type_name::<K>().rsplit("::").next();
+        crate::telemetry::job(self.endpoint(), kind)
+    }
+
+    /// [`submit`](Self::submit), as a part of the job of `span`: records
+    /// the request id there once fal gave it.
+    pub(crate) async fn submit_in(self, span: &tracing::Span) -> Result<RequestHandle<K::Output>> {
+        let submitted = self.submit_unspanned().instrument(span.clone()).await;
+        if let Ok(handle) = &submitted {
+            crate::telemetry::request_id(span, handle.request_id());
+        }
+        submitted
+    }
+
+    async fn submit_unspanned(self) -> Result<RequestHandle<K::Output>> {
         let input = self.body().await?;
         let extra = crate::submit_options::extra_headers(&self.queue)?;
         let api = self.client.queue_api_with(None, Accept::Json, extra)?;
@@ -82,6 +108,7 @@ impl<K: Kind> Request<K> {
             .client
             .retrying(
                 Call::Submit { endpoint },
+                "submit",
                 settings.call_timeout,
                 move || async move {
                     let sent = crate::operations::submit(api, input, queue).await;
@@ -131,6 +158,13 @@ impl<K: Kind> Request<K> {
     /// # Ok(()) }
     /// ```
     pub async fn run_sync(self) -> Result<K::Output> {
+        let span = self.job_span();
+        let output = self.run_sync_unspanned().instrument(span.clone()).await;
+        crate::telemetry::finished(&span, output.as_ref().map(|_| None));
+        output
+    }
+
+    async fn run_sync_unspanned(self) -> Result<K::Output> {
         let input = self.body().await?;
         let url = format!("{}/{}", self.client.settings().run_url, self.endpoint());
         let deadline = self
@@ -158,6 +192,7 @@ impl<K: Kind> Request<K> {
                 Call::Submit {
                     endpoint: self.endpoint(),
                 },
+                "run",
                 limits,
                 |http| {
                     let mut request = http.post(&url).headers(extra.clone()).json(&input);
@@ -337,15 +372,19 @@ impl<O> RequestHandle<O> {
     /// ```
     pub async fn status(&self, logs: bool) -> Result<QueueStatus> {
         let idle = self.client.settings().body_idle_timeout;
-        self.call(self.status_url.as_ref(), |api, app, id| async move {
-            let sent = per_app!(
-                app,
-                api.status_flux_pro(),
-                api.status_flux_kontext(),
-                |op| op.request_id(&id).logs(i64::from(logs)).send().await
-            );
-            Failed::answer(sent, "the status", idle).await
-        })
+        self.call(
+            "status",
+            self.status_url.as_ref(),
+            |api, app, id| async move {
+                let sent = per_app!(
+                    app,
+                    api.status_flux_pro(),
+                    api.status_flux_kontext(),
+                    |op| op.request_id(&id).logs(i64::from(logs)).send().await
+                );
+                Failed::answer(sent, "the status", idle).await
+            },
+        )
         .await
     }
 
@@ -358,42 +397,54 @@ impl<O> RequestHandle<O> {
     /// ```
     pub async fn cancel(&self) -> Result<CancelOutcome> {
         let idle = self.client.settings().body_idle_timeout;
-        self.call(self.cancel_url.as_ref(), |api, app, id| async move {
-            let sent = per_app!(
-                app,
-                api.cancel_flux_pro(),
-                api.cancel_flux_kontext(),
-                |op| op.request_id(&id).send().await
-            );
-            match sent {
-                // fal answers 400 ALREADY_COMPLETED for a request that ended
-                Err(fal_kontext_api::Error::ErrorResponse(answer))
-                    if answer.status.as_deref() == Some("ALREADY_COMPLETED") =>
-                {
-                    Ok(CancelOutcome::AlreadyCompleted)
+        self.call(
+            "cancel",
+            self.cancel_url.as_ref(),
+            |api, app, id| async move {
+                let sent = per_app!(
+                    app,
+                    api.cancel_flux_pro(),
+                    api.cancel_flux_kontext(),
+                    |op| op.request_id(&id).send().await
+                );
+                match sent {
+                    // fal answers 400 ALREADY_COMPLETED for a request that ended
+                    Err(fal_kontext_api::Error::ErrorResponse(answer))
+                        if answer.status.as_deref() == Some("ALREADY_COMPLETED") =>
+                    {
+                        Ok(CancelOutcome::AlreadyCompleted)
+                    }
+                    Ok(_) => Ok(CancelOutcome::Requested),
+                    Err(error) => Err(Failed::from_api(error, "the cancel answer", idle).await),
                 }
-                Ok(_) => Ok(CancelOutcome::Requested),
-                Err(error) => Err(Failed::from_api(error, "the cancel answer", idle).await),
-            }
-        })
+            },
+        )
         .await
     }
 
     /// One idempotent call about this request through a generated
     /// operation, retried by the rules of [`Call::Api`], each try within
-    /// the call timeout: `attempt` makes one try, given the generated client
+    /// the call timeout and in a span named `operation`: `attempt` makes one try, given the generated client
     /// (following `returned`, the URL fal returned for the call), the app
     /// and the request id.
-    async fn call<T, F, A>(&self, returned: Option<&String>, attempt: F) -> Result<T>
+    async fn call<T, F, A>(
+        &self,
+        operation: &'static str,
+        returned: Option<&String>,
+        attempt: F,
+    ) -> Result<T>
     where
         F: Fn(fal_kontext_api::Client, App, String) -> A,
         A: Future<Output = std::result::Result<T, Failed>>,
     {
         let (api, app) = self.api(returned, Accept::Json)?;
         self.client
-            .retrying(Call::Api, self.client.settings().call_timeout, || {
-                attempt(api.clone(), app, self.request_id.clone())
-            })
+            .retrying(
+                Call::Api,
+                operation,
+                self.client.settings().call_timeout,
+                || attempt(api.clone(), app, self.request_id.clone()),
+            )
             .await
             .map_err(|error| self.concerning(error))
     }
@@ -420,19 +471,23 @@ impl<O: DeserializeOwned> RequestHandle<O> {
     pub(crate) async fn billed_result(&self) -> Result<(O, Option<f64>)> {
         let idle = self.client.settings().body_idle_timeout;
         let (output, units) = self
-            .call(self.response_url.as_ref(), |api, app, id| async move {
-                let sent = per_app!(
-                    app,
-                    api.result_flux_pro(),
-                    api.result_flux_kontext(),
-                    |op| op.request_id(&id).send().await
-                );
-                let units = sent
-                    .as_ref()
-                    .ok()
-                    .and_then(|answer| billable_units(answer.headers()));
-                Ok((Failed::answer(sent, "the output", idle).await?, units))
-            })
+            .call(
+                "result",
+                self.response_url.as_ref(),
+                |api, app, id| async move {
+                    let sent = per_app!(
+                        app,
+                        api.result_flux_pro(),
+                        api.result_flux_kontext(),
+                        |op| op.request_id(&id).send().await
+                    );
+                    let units = sent
+                        .as_ref()
+                        .ok()
+                        .and_then(|answer| billable_units(answer.headers()));
+                    Ok((Failed::answer(sent, "the output", idle).await?, units))
+                },
+            )
             .await?;
         // More images than asked for is no answer to this request: refused
         // before anything of it is used or downloaded.

@@ -37,7 +37,7 @@ impl Client {
         let body = serde_json::json!({"content_type": content_type, "file_name": file_name});
         let lifecycle = crate::submit_options::upload_headers(lifetime);
         let answer = self
-            .send(Call::Api, self.limits(false), |http| {
+            .send(Call::Api, "upload_initiate", self.limits(false), |http| {
                 let mut request = http.post(&url).json(&body);
                 for (name, value) in &lifecycle {
                     request = request.header(*name, value);
@@ -63,7 +63,7 @@ impl Client {
         let initiated = self
             .initiate_upload(content_type, &file_name, lifetime)
             .await?;
-        self.send(Call::Foreign, self.limits(true), |http| {
+        self.send(Call::Foreign, "upload_put", self.limits(true), |http| {
             // Each attempt opens the file again, so a retry sends it whole.
             let path = path.to_path_buf();
             let stream = futures::stream::once(async move { tokio::fs::File::open(path).await })
@@ -89,7 +89,7 @@ impl Client {
         let initiated = self
             .initiate_upload(content_type, file_name, lifetime)
             .await?;
-        self.send(Call::Foreign, self.limits(true), |http| {
+        self.send(Call::Foreign, "upload_put", self.limits(true), |http| {
             http.put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)
                 .body(data.clone())

@@ -13,6 +13,7 @@ use fal_kontext_api::types::{AnyStatus, LogEntry, QueueStatus, Status};
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
+use tracing::Instrument;
 
 use crate::error::{CancelAtDeadline, Error, Result};
 use crate::operations::{Accept, per_app};
@@ -135,6 +136,9 @@ pub struct Subscription<O> {
     /// Whether the deadline cancels the request: not once it completed, was
     /// cancelled or detached, nor for a watch.
     cancels_at_deadline: bool,
+    /// The job's span ([`crate::telemetry::job`]): the calls of the wait
+    /// and its status changes go in it.
+    span: tracing::Span,
 }
 
 impl<K: Kind> Request<K> {
@@ -154,7 +158,21 @@ impl<K: Kind> Request<K> {
             .wait_timeout
             .unwrap_or(self.client.settings().wait_timeout);
         let deadline = crate::durations::deadline_after(allowed);
-        let mut submit = std::pin::pin!(self.submit());
+        let span = self.job_span();
+        let subscribed = self.subscribe_in(&span, deadline, allowed).await;
+        if let Err(error) = &subscribed {
+            crate::telemetry::finished(&span, Err(error));
+        }
+        subscribed
+    }
+
+    async fn subscribe_in(
+        self,
+        span: &tracing::Span,
+        deadline: Instant,
+        allowed: Duration,
+    ) -> Result<Subscription<K::Output>> {
+        let mut submit = std::pin::pin!(self.submit_in(span));
         let handle = match timeout_at(deadline, &mut submit).await {
             Ok(submitted) => submitted?,
             Err(_) => {
@@ -182,7 +200,7 @@ impl<K: Kind> Request<K> {
                 });
             }
         };
-        Ok(handle.wait_until(deadline, allowed))
+        Ok(handle.wait_until(deadline, allowed, span.clone()))
     }
 
     /// Submits the request, waits for it, and returns its output.
@@ -208,7 +226,9 @@ impl<O> RequestHandle<O> {
     /// # Ok(()) }
     /// ```
     pub fn wait(self, timeout: Duration) -> Subscription<O> {
-        self.wait_until(crate::durations::deadline_after(timeout), timeout)
+        let span = crate::telemetry::job(self.endpoint(), None);
+        crate::telemetry::request_id(&span, self.request_id());
+        self.wait_until(crate::durations::deadline_after(timeout), timeout, span)
     }
 
     /// Follows a request without owning it, for at most `timeout`: the same
@@ -231,7 +251,12 @@ impl<O> RequestHandle<O> {
         subscription
     }
 
-    fn wait_until(self, deadline: Instant, allowed: Duration) -> Subscription<O> {
+    fn wait_until(
+        self,
+        deadline: Instant,
+        allowed: Duration,
+        span: tracing::Span,
+    ) -> Subscription<O> {
         Subscription {
             handle: self,
             deadline,
@@ -241,6 +266,7 @@ impl<O> RequestHandle<O> {
             logs_seen: 0,
             completed: None,
             cancels_at_deadline: true,
+            span,
         }
     }
 
@@ -252,11 +278,18 @@ impl<O> RequestHandle<O> {
         let returned = self.status_url().map(|url| format!("{url}/stream"));
         let (api, app) = self.api(returned.as_ref(), Accept::EventStream)?;
         let id = self.request_id();
+        // not retried (polling takes over): one attempt
+        let span = crate::telemetry::attempt("status_stream", 1);
         let sent = per_app!(
             app,
             api.status_stream_flux_pro(),
             api.status_stream_flux_kontext(),
-            |op| op.request_id(id).logs(1).send().await
+            |op| op
+                .request_id(id)
+                .logs(1)
+                .send()
+                .instrument(span.clone())
+                .await
         );
         match sent {
             Ok(answer) => Ok(Box::pin(crate::sse::statuses(until_idle(
@@ -334,6 +367,15 @@ impl<O> Subscription<O> {
     /// # Ok(()) }
     /// ```
     pub async fn next(&mut self) -> Option<Result<Update>> {
+        let span = self.span.clone();
+        let next = self.next_unspanned().instrument(span.clone()).await;
+        if let Some(Err(error)) = &next {
+            crate::telemetry::finished(&span, Err(error));
+        }
+        next
+    }
+
+    async fn next_unspanned(&mut self) -> Option<Result<Update>> {
         if self.completed.is_some() {
             return None;
         }
@@ -434,10 +476,16 @@ impl<O> Subscription<O> {
         let now = (status.status.clone(), status.queue_position);
         let changed = self.last.as_ref() != Some(&now);
         self.last = Some(now);
+        new_logs
+            .iter()
+            .for_each(|line| crate::telemetry::log_line(&line.message));
         let AnyStatus::Known(known) = status.status else {
             // A status fal added after this client was made: not finished.
             return None;
         };
+        if changed {
+            crate::telemetry::status(&known, status.queue_position);
+        }
         match known {
             Status::InQueue if changed => Some(Update::Queued {
                 position: status.queue_position,
@@ -464,7 +512,7 @@ impl<O> Subscription<O> {
     /// # Ok(()) }
     /// ```
     pub async fn cancel(self) -> Result<crate::CancelOutcome> {
-        self.handle.cancel().await
+        self.handle.cancel().instrument(self.span.clone()).await
     }
 
     /// Stops following (the deadline will not cancel the request), and
@@ -521,7 +569,15 @@ impl<O: DeserializeOwned> Subscription<O> {
     /// println!("{} images", done.output.images.len());
     /// # Ok(()) }
     /// ```
-    pub async fn output(mut self) -> Result<Completed<O>> {
+    pub async fn output(self) -> Result<Completed<O>> {
+        let span = self.span.clone();
+        let output = self.output_unspanned().instrument(span.clone()).await;
+        let outcome = output.as_ref().map(|done| done.billable_units);
+        crate::telemetry::finished(&span, outcome);
+        output
+    }
+
+    async fn output_unspanned(mut self) -> Result<Completed<O>> {
         while let Some(update) = self.next().await {
             update?;
         }

@@ -279,6 +279,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
                     batch.state.lock().expect("state lock").path().display(),
                 );
                 // Exiting here, not returning: nothing else is left to do.
+                crate::telemetry::flush();
                 std::process::exit(i32::from(stop.exit_code()));
             }
         }

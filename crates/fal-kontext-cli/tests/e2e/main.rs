@@ -15,5 +15,6 @@ mod help;
 mod history;
 mod pricing;
 mod server_text;
+mod telemetry;
 mod webhook;
 mod webhook_limits;

@@ -81,6 +81,7 @@ mod policy;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub(crate) use answer::{Answer, header_text};
 pub(crate) use classify::is_user_timeout;
@@ -89,6 +90,7 @@ pub(crate) use policy::retry_after;
 
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
+use crate::telemetry;
 use limits::Limits;
 
 /// What a call is, which decides whether it carries the key and when it may
@@ -147,13 +149,6 @@ impl Failed {
             Failed::Final(error) => error,
         }
     }
-
-    fn status(&self) -> Option<u16> {
-        match self {
-            Failed::Answer(answer) => Some(answer.status.as_u16()),
-            _ => None,
-        }
-    }
 }
 
 /// Whether an error of a status or result call may pass while waiting: the
@@ -209,10 +204,12 @@ impl Client {
     }
 
     /// The one retry loop: makes attempts of one call until one succeeds or
-    /// the rules of its kind say stop; each attempt within `total`.
+    /// the rules of its kind say stop; each attempt within `total`, in a span
+    /// of its own named `operation` ([`crate::telemetry::attempt`]).
     pub(crate) async fn retrying<T, F, A>(
         &self,
         call: Call,
+        operation: &'static str,
         total: Duration,
         mut attempt: F,
     ) -> Result<T>
@@ -222,12 +219,20 @@ impl Client {
     {
         let settings = self.settings();
         let mut delays = settings.retry.delays();
+        let mut number = 0;
         loop {
-            let failed = match tokio::time::timeout(total, attempt()).await {
-                Ok(Ok(value)) => return Ok(value),
+            number += 1;
+            let span = telemetry::attempt(operation, number);
+            let tried = tokio::time::timeout(total, attempt()).instrument(span.clone());
+            let failed = match tried.await {
+                Ok(Ok(value)) => {
+                    span.record("otel.status_code", "ok");
+                    return Ok(value);
+                }
                 Ok(Err(failed)) => failed,
                 Err(_) => Failed::TimedOut(total),
             };
+            telemetry::attempt_failed(&span, &failed);
             match classify::verdict(call, &failed) {
                 Verdict::Retry => {}
                 Verdict::Stop => return Err(failed.into_error()),
@@ -255,7 +260,8 @@ impl Client {
                     .map_or(delay, |asked| asked.min(settings.retry.max_delay)),
                 _ => delay,
             };
-            tracing::debug!(?call, ?pause, status = failed.status(), "retrying");
+            telemetry::retrying(&span, &failed, pause);
+            drop(span);
             tokio::time::sleep(pause).await;
         }
     }
