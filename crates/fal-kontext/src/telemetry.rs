@@ -30,7 +30,6 @@ use tracing::field::Empty;
 use fal_kontext_api::types::Status;
 
 use crate::error::Error;
-use crate::retry::Failed;
 
 /// OpenTelemetry's GenAI operation of every job: fal's models generate
 /// content (the closest of the conventions' well-known values).
@@ -95,43 +94,6 @@ pub(crate) fn upload(bytes: u64) -> Span {
     tracing::info_span!("fal.upload", fal.upload.bytes = bytes)
 }
 
-/// Records on `span` (an attempt) how it failed.
-pub(crate) fn attempt_failed(span: &Span, failed: &Failed) {
-    span.record("otel.status_code", "error");
-    match failed {
-        Failed::Answer(answer) => {
-            let status = answer.status.as_u16();
-            span.record("http.response.status_code", i64::from(status));
-            span.record("error.type", status.to_string().as_str());
-        }
-        Failed::Transport(error) if error.is_connect() => {
-            span.record("error.type", "connect");
-        }
-        Failed::Transport(_) => {
-            span.record("error.type", "transport");
-        }
-        Failed::TimedOut(_) => {
-            span.record("error.type", "timeout");
-        }
-        Failed::Final(error) => {
-            span.record("error.type", error_type(error));
-        }
-    }
-}
-
-/// The event of an attempt that is tried again, after `delay`.
-pub(crate) fn retrying(span: &Span, failed: &Failed, delay: std::time::Duration) {
-    let reason = match failed {
-        Failed::Answer(answer) => format!("status {}", answer.status.as_u16()),
-        Failed::Transport(error) if error.is_connect() => "no connection".into(),
-        Failed::Transport(_) => "the connection broke".into(),
-        Failed::TimedOut(after) => format!("no whole answer within {after:?}"),
-        Failed::Final(error) => error_type(error).into(),
-    };
-    let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-    tracing::info!(parent: span, retry.reason = %reason, retry.delay_ms = delay_ms, "retrying");
-}
-
 /// Records the request id fal gave the job.
 pub(crate) fn request_id(span: &Span, request_id: &str) {
     span.record("fal.request_id", request_id);
@@ -172,7 +134,7 @@ pub(crate) fn log_line(message: &str) {
 }
 
 /// A short, stable name of an error's kind (OpenTelemetry's `error.type`).
-fn error_type(error: &Error) -> &'static str {
+pub(crate) fn error_type(error: &Error) -> &'static str {
     match error {
         Error::InvalidInput { .. } => "invalid_input",
         Error::MissingKey => "missing_key",

@@ -232,7 +232,7 @@ impl Client {
                 Ok(Err(failed)) => failed,
                 Err(_) => Failed::TimedOut(total),
             };
-            telemetry::attempt_failed(&span, &failed);
+            attempt_failed(&span, &failed);
             match classify::verdict(call, &failed) {
                 Verdict::Retry => {}
                 Verdict::Stop => return Err(failed.into_error()),
@@ -260,11 +260,48 @@ impl Client {
                     .map_or(delay, |asked| asked.min(settings.retry.max_delay)),
                 _ => delay,
             };
-            telemetry::retrying(&span, &failed, pause);
+            retrying(&span, &failed, pause);
             drop(span);
             tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// Records on `span` (an attempt's, [`telemetry::attempt`]) how it failed.
+fn attempt_failed(span: &tracing::Span, failed: &Failed) {
+    span.record("otel.status_code", "error");
+    match failed {
+        Failed::Answer(answer) => {
+            let status = answer.status.as_u16();
+            span.record("http.response.status_code", i64::from(status));
+            span.record("error.type", status.to_string().as_str());
+        }
+        Failed::Transport(error) if error.is_connect() => {
+            span.record("error.type", "connect");
+        }
+        Failed::Transport(_) => {
+            span.record("error.type", "transport");
+        }
+        Failed::TimedOut(_) => {
+            span.record("error.type", "timeout");
+        }
+        Failed::Final(error) => {
+            span.record("error.type", telemetry::error_type(error));
+        }
+    }
+}
+
+/// The event of an attempt that is tried again, after `delay`.
+fn retrying(span: &tracing::Span, failed: &Failed, delay: std::time::Duration) {
+    let reason = match failed {
+        Failed::Answer(answer) => format!("status {}", answer.status.as_u16()),
+        Failed::Transport(error) if error.is_connect() => "no connection".into(),
+        Failed::Transport(_) => "the connection broke".into(),
+        Failed::TimedOut(after) => format!("no whole answer within {after:?}"),
+        Failed::Final(error) => telemetry::error_type(error).into(),
+    };
+    let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+    tracing::info!(parent: span, retry.reason = %reason, retry.delay_ms = delay_ms, "retrying");
 }
 
 impl Client {
