@@ -298,6 +298,11 @@ fn flag_of(field: &str) -> String {
         "fal_max_queue_length" => "--max-queue-length".into(),
         "sync_mode" => "--sync".into(),
         "enable_safety_checker" => "--no-safety-checker".into(),
+        "loras" | "loras.scale" | "loras.path" => "--lora".into(),
+        "mask_url" => "--mask".into(),
+        "reference_image_url" => "--reference".into(),
+        "image_data_url" => "--pairs".into(),
+        "default_caption" => "--caption".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }
