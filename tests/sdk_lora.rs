@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{builder, client, emulator, on};
+use common::{builder, client, emulator, on, refused};
 use fal_emulator::Route;
 use fal_kontext::{Error, ImageSize, LoraFormat, OutputFormat};
 use serde_json::Value;
@@ -301,25 +301,6 @@ async fn trained_and_lora_outputs_decode_typed() {
     insta::assert_json_snapshot!(serde_json::json!({
         "trained": trained, "lean": lean, "edited": edited,
     }));
-}
-
-/// Asserts that `error` names `field` with `rule`, and that nothing was sent.
-fn refused(emulator: &fal_emulator::Emulator, error: Error, field: &str, rule: &str) {
-    match &error {
-        Error::InvalidInput {
-            field: named,
-            rule: said,
-            ..
-        } => {
-            assert_eq!(*named, field, "{error}");
-            assert!(said.contains(rule), "{error}");
-        }
-        other => panic!("expected InvalidInput for {field}, got {other:?}"),
-    }
-    assert!(
-        emulator.requests().is_empty(),
-        "nothing may be sent for a bad {field}"
-    );
 }
 
 #[tokio::test]

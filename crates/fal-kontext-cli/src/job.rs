@@ -220,6 +220,29 @@ pub trait Runner {
         K::Output: Images + serde::Serialize;
 }
 
+/// The submit options of `q` (`--webhook`, `--cdn-lifetime`, …) on `request`.
+pub fn queue_options<K: Kind>(mut request: Request<K>, q: &QueueFlags) -> Request<K> {
+    if let Some(url) = &q.webhook {
+        request = request.webhook(url);
+    }
+    if let Some(secs) = q.cdn_lifetime {
+        request = request.cdn_lifetime(Duration::from_secs(secs));
+    }
+    if q.no_store_io {
+        request = request.store_io(false);
+    }
+    if q.no_retry {
+        request = request.no_retry(true);
+    }
+    if let Some(n) = q.max_queue_length {
+        request = request.max_queue_length(n);
+    }
+    for (name, value) in &q.headers {
+        request = request.header(name, value);
+    }
+    request
+}
+
 /// A field the chosen model does not have.
 fn unavailable(field: &'static str, value: impl std::fmt::Display, model: &str) -> Error {
     Error::InvalidInput {
@@ -379,25 +402,7 @@ impl Job {
         if let Some(on) = f.sync_mode {
             request = request.sync_mode(on);
         }
-        let q = &self.queue;
-        if let Some(url) = &q.webhook {
-            request = request.webhook(url);
-        }
-        if let Some(secs) = q.cdn_lifetime {
-            request = request.cdn_lifetime(Duration::from_secs(secs));
-        }
-        if q.no_store_io {
-            request = request.store_io(false);
-        }
-        if q.no_retry {
-            request = request.no_retry(true);
-        }
-        if let Some(n) = q.max_queue_length {
-            request = request.max_queue_length(n);
-        }
-        for (name, value) in &q.headers {
-            request = request.header(name, value);
-        }
+        request = queue_options(request, &self.queue);
         if let Some(timeout) = self.timeout {
             request = request.timeout(timeout);
         }

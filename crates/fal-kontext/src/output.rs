@@ -137,12 +137,7 @@ impl Client {
         crate::check_file_stem(stem)?;
         check_image_count(output.images().len(), MAX_IMAGES)?;
         let dir = dir.as_ref();
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|source| Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        create_dir(dir).await?;
         // A temporary file deletes itself when dropped, so an error here
         // leaves none behind.
         let mut downloads = Vec::new();
@@ -222,6 +217,16 @@ impl Client {
         file.sync_all().await.map_err(io)?;
         Ok(extension(&head))
     }
+}
+
+/// Creates `dir` (and its parents) when missing.
+pub(crate) async fn create_dir(dir: &Path) -> Result<()> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 /// Renames each whole download into place; if one cannot be, removes those

@@ -11,7 +11,7 @@ use fal_kontext_api::types;
 
 use crate::Client;
 use crate::endpoints;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::image_input::ImageInput;
 use crate::requests::{Fields, FileSource, Input, Kind, Request, built, check};
 
@@ -292,12 +292,7 @@ impl Client {
     ) -> Result<SavedLora> {
         crate::check_file_stem(stem)?;
         let dir = dir.as_ref();
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|source| Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        crate::output::create_dir(dir).await?;
         let max = crate::output::MAX_LORA_BYTES;
         let weights = self
             .fetch_to_temp(&output.diffusers_lora_file.url, dir, max)

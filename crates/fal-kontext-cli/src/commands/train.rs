@@ -112,26 +112,7 @@ fn request(
     if let Some(caption) = &args.caption {
         request = request.default_caption(caption);
     }
-    let q = &args.queue;
-    if let Some(url) = &q.webhook {
-        request = request.webhook(url);
-    }
-    if let Some(secs) = q.cdn_lifetime {
-        request = request.cdn_lifetime(Duration::from_secs(secs));
-    }
-    if q.no_store_io {
-        request = request.store_io(false);
-    }
-    if q.no_retry {
-        request = request.no_retry(true);
-    }
-    if let Some(n) = q.max_queue_length {
-        request = request.max_queue_length(n);
-    }
-    for (name, value) in &q.headers {
-        request = request.header(name, value);
-    }
-    request
+    crate::job::queue_options(request, &args.queue)
 }
 
 /// The command that collects training `id` into the same `--out`.
