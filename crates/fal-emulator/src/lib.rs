@@ -30,6 +30,7 @@ mod history;
 mod images;
 mod jobs;
 mod model;
+mod multipart;
 mod platform;
 mod prices;
 mod proxy;
