@@ -80,6 +80,8 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
         .await;
     }
     shared.counters.count_route(route);
+    // a part is in flight from its arrival to its answer (or its hang-up)
+    let _in_flight = (route == Route::UploadPart).then(|| shared.counters.part_started());
     if edge.origin == Origin::Cdn && shared.carries_a_key(&parts.headers) {
         bump(&shared.counters.key_leaks);
         tracing::warn!(

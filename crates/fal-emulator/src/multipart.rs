@@ -79,11 +79,16 @@ pub(crate) fn initiate_signed(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let key = format!("{id}/{}", safe_file_name(&text("file_name", "upload.bin")));
     let content_type = text("content_type", "application/octet-stream");
-    if let Err(error) = shared.files.start_multipart(&id, key.clone(), content_type) {
+    let signature = uuid::Uuid::new_v4().simple().to_string();
+    let started =
+        shared
+            .files
+            .start_multipart(&id, key.clone(), content_type, Some(signature.clone()));
+    if let Err(error) = started {
         return spool_failed(&error);
     }
     Json(json!({
-        "upload_url": format!("{}/uploads/{id}", shared.urls.cdn),
+        "upload_url": format!("{}/uploads/{id}?signature={signature}", shared.urls.cdn),
         "file_url": format!("{}/files/{key}", shared.urls.cdn),
     }))
     .into_response()
@@ -109,7 +114,10 @@ pub(crate) fn initiate_token(shared: &Shared, request: &Request) -> Response {
     let content_type = header_text(header::CONTENT_TYPE, "application/octet-stream");
     let id = uuid::Uuid::new_v4().simple().to_string();
     let key = format!("{id}/{file_name}");
-    if let Err(error) = shared.files.start_multipart(&id, key.clone(), content_type) {
+    if let Err(error) = shared
+        .files
+        .start_multipart(&id, key.clone(), content_type, None)
+    {
         return spool_failed(&error);
     }
     Json(json!({
@@ -119,14 +127,37 @@ pub(crate) fn initiate_token(shared: &Shared, request: &Request) -> Response {
     .into_response()
 }
 
+/// Whether `request` may address `target`: the token dialect wants the CDN
+/// token, the signed one its URL's `signature` kept.
+fn authorized(shared: &Shared, target: &Target<'_>, request: &Request) -> Option<Response> {
+    if target.token_dialect {
+        return (!crate::cdn::has_cdn_token(shared, request))
+            .then(|| detail(StatusCode::UNAUTHORIZED, "Invalid or missing CDN token"));
+    }
+    let sent = request.uri().query().and_then(|query| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("signature="))
+    });
+    let wanted = shared
+        .files
+        .with_multipart(target.id, |upload| upload.signature.clone())?;
+    (sent != wanted.as_deref()).then(|| {
+        detail(
+            StatusCode::FORBIDDEN,
+            "The request signature does not match the upload URL's",
+        )
+    })
+}
+
 /// `PUT …/{n}`: one part, written to disk as it comes.
 pub(crate) async fn part(shared: &Shared, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let Some(target) = target(&path) else {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     };
-    if target.token_dialect && !crate::cdn::has_cdn_token(shared, &request) {
-        return detail(StatusCode::UNAUTHORIZED, "Invalid or missing CDN token");
+    if let Some(refused) = authorized(shared, &target, &request) {
+        return refused;
     }
     let number = match target.tail.parse::<u64>() {
         Ok(n @ 1..=MAX_PART_NUMBER) => n,
@@ -143,7 +174,6 @@ pub(crate) async fn part(shared: &Shared, request: Request) -> Response {
     else {
         return detail(StatusCode::NOT_FOUND, "Upload not found or expired");
     };
-    let _in_flight = shared.counters.part_started();
     let (partial, whole) = part_path(&dir, number);
     let written = match spool(request.into_body(), &partial).await {
         Ok(len) => tokio::fs::rename(&partial, &whole).await.map(|()| len),
@@ -192,8 +222,8 @@ pub(crate) async fn complete(shared: &Shared, request: Request) -> Response {
     let Some(target) = target(&path).filter(|target| target.tail == "complete") else {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     };
-    if target.token_dialect && !crate::cdn::has_cdn_token(shared, &request) {
-        return detail(StatusCode::UNAUTHORIZED, "Invalid or missing CDN token");
+    if let Some(refused) = authorized(shared, &target, &request) {
+        return refused;
     }
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await

@@ -37,7 +37,8 @@ pub struct Stats {
     pub upload_part: u64,
     /// `complete` calls of uploads in parts.
     pub upload_complete: u64,
-    /// The most part `PUT`s that were being received at the same time.
+    /// The most part `PUT`s in flight at the same time (each from its
+    /// arrival to its answer, or to its connection's end).
     pub upload_parts_in_flight_max: u64,
     /// Downloads from the CDN origin.
     pub cdn: u64,

@@ -50,6 +50,10 @@ pub(crate) struct Multipart {
     pub(crate) content_type: String,
     pub(crate) dir: PathBuf,
     pub(crate) parts: HashMap<u64, (String, u64)>,
+    /// The `signature` query parameter its part and `complete` URLs must
+    /// keep (fal-js's dialect, whose URLs stand for signed ones); `None` in
+    /// the token dialect.
+    pub(crate) signature: Option<String>,
     /// Set once `complete` assembled the file: a repeated `complete` (a
     /// client that retries one whose answer it lost) is answered again.
     pub(crate) completed: bool,
@@ -170,6 +174,7 @@ impl FileStore {
         id: &str,
         key: String,
         content_type: String,
+        signature: Option<String>,
     ) -> std::io::Result<()> {
         let dir = self.spool()?.join(format!("parts-{id}"));
         std::fs::create_dir_all(&dir)?;
@@ -187,6 +192,7 @@ impl FileStore {
                 content_type,
                 dir,
                 parts: HashMap::new(),
+                signature,
                 completed: false,
             },
         );

@@ -22,9 +22,17 @@ async fn initiate_multipart(emulator: &fal_emulator::Emulator, file_name: &str) 
     response.json().await.expect("JSON")
 }
 
+/// `{upload_url's path}/{tail}{its query}`, as fal-js builds part URLs.
+fn beside(url: &str, tail: &str) -> String {
+    match url.split_once('?') {
+        Some((path, query)) => format!("{path}/{tail}?{query}"),
+        None => format!("{url}/{tail}"),
+    }
+}
+
 async fn put_part(url: &str, number: u64, body: Vec<u8>) -> reqwest::Response {
     client()
-        .put(format!("{url}/{number}"))
+        .put(beside(url, &number.to_string()))
         .body(body)
         .send()
         .await
@@ -33,7 +41,7 @@ async fn put_part(url: &str, number: u64, body: Vec<u8>) -> reqwest::Response {
 
 async fn complete_with(url: &str, parts: &Value) -> reqwest::Response {
     client()
-        .post(format!("{url}/complete"))
+        .post(beside(url, "complete"))
         .json(&json!({"parts": parts}))
         .send()
         .await
@@ -112,6 +120,13 @@ async fn complete_refuses_a_missing_part_or_a_wrong_etag_and_serves_nothing() {
     assert_eq!(unknown.status(), 404);
     let zero = put_part(upload_url, 0, vec![1]).await;
     assert_eq!(zero.status(), 400, "parts are numbered from 1");
+    let unsigned = upload_url.split_once('?').expect("a signed URL").0;
+    let refused = put_part(unsigned, 1, vec![1]).await;
+    assert_eq!(
+        refused.status(),
+        403,
+        "the signature is kept or the part refused"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +141,7 @@ async fn a_part_cut_mid_body_drops_the_connection_and_keeps_nothing() {
     let body =
         futures::stream::iter((0..64).map(|_| Ok::<_, std::io::Error>(vec![7u8; 64 * 1024])));
     let cut = client()
-        .put(format!("{upload_url}/1"))
+        .put(beside(upload_url, "1"))
         .body(reqwest::Body::wrap_stream(body))
         .send()
         .await;
