@@ -265,9 +265,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// An upload in parts failed for good at one step (`initiate-multipart`,
-    /// `part 3 of 30`, `complete`); `source` is what fal answered or what
-    /// went wrong. The file was not stored: nothing is served at its URL.
+    /// An upload in parts failed for good at one step (`part 3 of 30`,
+    /// `complete`, or `initiate-multipart` when its answer is unusable);
+    /// `source` is what fal answered or what went wrong. The file was not
+    /// stored: nothing is served at its URL.
     #[error("upload of {file} failed at {step}: {source}")]
     Upload {
         /// The uploaded file's name.

@@ -25,12 +25,14 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::Client;
 use crate::error::{Error, Result};
 use crate::http::decode;
 use crate::retry::Call;
+use crate::retry::limits::BodySent;
 
 /// fal's answer to an initiate call (single or multipart).
 #[derive(Deserialize)]
@@ -118,16 +120,15 @@ impl Client {
         let initiated = self
             .initiate_upload("initiate", content_type, &file_name, lifetime)
             .await?;
-        self.send(Call::Foreign, self.limits(true), |http| {
-            // Each attempt opens the file again, so a retry sends it whole.
-            let path = path.to_path_buf();
-            let stream = futures::stream::once(async move { tokio::fs::File::open(path).await })
-                .map_ok(ReaderStream::new)
-                .try_flatten();
-            http.put(&initiated.upload_url)
+        self.send_watched(Call::Foreign, self.limits(true), |http| {
+            let sent = BodySent::default();
+            let body = sent.watch(read_range(path, 0, len), len);
+            let request = http
+                .put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)
                 .header(CONTENT_LENGTH, len)
-                .body(reqwest::Body::wrap_stream(stream))
+                .body(reqwest::Body::wrap_stream(body));
+            (request, Some(sent))
         })
         .await?;
         Ok(initiated.file_url)
@@ -152,14 +153,43 @@ impl Client {
         let initiated = self
             .initiate_upload("initiate", content_type, file_name, lifetime)
             .await?;
-        self.send(Call::Foreign, self.limits(true), |http| {
-            http.put(&initiated.upload_url)
+        self.send_watched(Call::Foreign, self.limits(true), |http| {
+            let sent = BodySent::default();
+            let body = sent.watch(
+                futures::stream::iter([Ok::<_, std::io::Error>(data.clone())]),
+                len,
+            );
+            let request = http
+                .put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)
-                .body(data.clone())
+                .header(CONTENT_LENGTH, len)
+                .body(reqwest::Body::wrap_stream(body));
+            (request, Some(sent))
         })
         .await?;
         Ok(initiated.file_url)
     }
+}
+
+/// Bytes read from the file at each part's (or a PUT's) pace: the most an
+/// upload holds per request in flight (256 KiB).
+const READ_BUFFER: usize = 256 * 1024;
+
+/// `len` bytes of the file at `path` from `offset`, read as they are sent.
+/// Each try of a request opens the file again, so a retry sends its range
+/// whole.
+fn read_range(
+    path: &Path,
+    offset: u64,
+    len: u64,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let path = path.to_path_buf();
+    let opened = async move {
+        let mut file = tokio::fs::File::open(path).await?;
+        file.seek(std::io::SeekFrom::Start(offset)).await?;
+        Ok::<_, std::io::Error>(ReaderStream::with_capacity(file.take(len), READ_BUFFER))
+    };
+    futures::stream::once(opened).try_flatten()
 }
 
 /// A content type is sent as a header: it must be `type/subtype` that a

@@ -37,13 +37,14 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::Url;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::decode;
 use crate::retry::Call;
+use crate::retry::limits::BodySent;
+
+use super::read_range;
 
 /// Files larger than this (90 MiB) are uploaded in parts: fal's JS client's
 /// threshold (@fal-ai/client 1.10.1 `storage.ts`: `file.size > 90 * 1024 *
@@ -141,10 +142,11 @@ impl Client {
                 source: Box::new(source),
             }
         };
+        // fal's API refusing the initiate (the key, the input) is the same
+        // error as for a single upload: not wrapped
         let initiated = self
             .initiate_upload("initiate-multipart", content_type, file_name, lifetime)
-            .await
-            .map_err(failed("initiate-multipart".into()))?;
+            .await?;
         let upload_url = Url::parse(&initiated.upload_url).map_err(|error| {
             failed("initiate-multipart".into())(Error::Decode {
                 what: "the upload answer's upload_url",
@@ -192,25 +194,23 @@ impl Client {
     ) -> Result<Part> {
         let url = beside(upload_url, &number.to_string());
         let answer = self
-            .send(Call::Foreign, self.limits(true), |http| {
+            .send_watched(Call::Foreign, self.limits(true), |http| {
+                let sent = BodySent::default();
                 let body = match source {
                     Source::Memory(data) => {
-                        reqwest::Body::from(data.slice(offset as usize..(offset + size) as usize))
+                        let part = data.slice(offset as usize..(offset + size) as usize);
+                        let body = futures::stream::iter([Ok::<_, std::io::Error>(part)]);
+                        reqwest::Body::wrap_stream(sent.watch(body, size))
                     }
-                    // each try opens the file again and reads its range
                     Source::File(path) => {
-                        let path = path.to_path_buf();
-                        let opened = async move {
-                            let mut file = tokio::fs::File::open(path).await?;
-                            file.seek(std::io::SeekFrom::Start(offset)).await?;
-                            Ok::<_, std::io::Error>(ReaderStream::new(file.take(size)))
-                        };
-                        reqwest::Body::wrap_stream(futures::stream::once(opened).try_flatten())
+                        reqwest::Body::wrap_stream(sent.watch(read_range(path, offset, size), size))
                     }
                 };
-                http.put(url.clone())
+                let request = http
+                    .put(url.clone())
                     .header(CONTENT_LENGTH, size)
-                    .body(body)
+                    .body(body);
+                (request, Some(sent))
             })
             .await?;
         let part: Part = decode(&answer, "the part's answer")?;
