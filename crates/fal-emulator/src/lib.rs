@@ -31,6 +31,7 @@ mod images;
 mod jobs;
 mod lora;
 mod model;
+mod multipart;
 mod platform;
 mod prices;
 mod proxy;

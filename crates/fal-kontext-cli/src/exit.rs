@@ -84,6 +84,8 @@ pub fn code_of(error: &Error) -> u8 {
         | Error::NotFound { .. }
         | Error::Validation { .. }
         | Error::Http { .. } => REFUSED,
+        // an upload in parts: what its failing step's error says
+        Error::Upload { source, .. } => code_of(source),
         _ => FAILED,
     }
 }

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result, ValidationDetail, excerpt};
 use crate::platform_error;
-use crate::retry::limits::{Cut, Limits, MAX_ANSWER_BYTES, read_capped};
+use crate::retry::limits::{BodySent, Cut, Limits, MAX_ANSWER_BYTES, read_capped};
 use crate::retry::{Call, Failed, is_user_timeout, retry_after};
 
 /// A complete unsuccessful answer: status, headers and the (start of the) body.
@@ -300,18 +300,31 @@ impl Client {
         limits: Limits,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Bytes> {
+        self.send_watched(call, limits, |http| (build(http), None))
+            .await
+    }
+
+    /// [`send`](Self::send) for a request whose body takes long to go (an
+    /// upload): `build` also gives the [`BodySent`] its body marks, and the
+    /// answer's head is awaited within `limits.first_byte` of the body's end.
+    pub(crate) async fn send_watched(
+        &self,
+        call: Call,
+        limits: Limits,
+        build: impl Fn(&reqwest::Client) -> (reqwest::RequestBuilder, Option<BodySent>),
+    ) -> Result<Bytes> {
         let auth = match call {
             Call::Submit { .. } | Call::Api => Some(self.auth_header()?),
             Call::Foreign => None,
         };
         let http = &self.settings().http;
         self.retrying(call, limits.total, || {
-            let mut request = build(http);
+            let (mut request, sent) = build(http);
             if let Some(auth) = &auth {
                 request = request.header(reqwest::header::AUTHORIZATION, auth.clone());
             }
             async move {
-                let response = self.head(request, limits).await?;
+                let response = self.head_after(request, limits, sent.as_ref()).await?;
                 // a run whose answer's head named it was taken by fal: its
                 // error names it, and it is never sent again
                 let named = match call {
@@ -337,10 +350,28 @@ impl Client {
         request: reqwest::RequestBuilder,
         limits: Limits,
     ) -> std::result::Result<reqwest::Response, Failed> {
-        let response = tokio::time::timeout(limits.first_byte, request.send())
-            .await
-            .map_err(|_| Failed::TimedOut(limits.first_byte))?
-            .map_err(Failed::Transport)?;
+        self.head_after(request, limits, None).await
+    }
+
+    /// [`head`](Self::head), the head's limit counting from the end of the
+    /// body when `sent` watches it (see [`BodySent`]).
+    async fn head_after(
+        &self,
+        request: reqwest::RequestBuilder,
+        limits: Limits,
+        sent: Option<&BodySent>,
+    ) -> std::result::Result<reqwest::Response, Failed> {
+        let timed_out = Failed::TimedOut(limits.first_byte);
+        let response = match sent {
+            None => tokio::time::timeout(limits.first_byte, request.send())
+                .await
+                .map_err(|_| timed_out)?,
+            Some(sent) => tokio::select! {
+                response = request.send() => response,
+                () = sent.then(limits.first_byte) => return Err(timed_out),
+            },
+        }
+        .map_err(Failed::Transport)?;
         if response.status().is_success() {
             Ok(response)
         } else {

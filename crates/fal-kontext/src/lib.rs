@@ -121,6 +121,9 @@ pub use requests::{
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
 pub use trainer::{LoraFormat, SavedLora, Train, TrainOutput, TrainingData};
+pub use upload::{
+    DEFAULT_MULTIPART_CONCURRENCY, DEFAULT_MULTIPART_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD,
+};
 pub use wait::{Completed, Subscription, Update};
 
 /// The client: cheap to clone, safe to share between tasks.
