@@ -175,3 +175,36 @@ fn a_training_whose_wait_ends_keeps_running_and_is_collected_later() {
     let saved = printed_paths(&success(&collected));
     assert_eq!(saved.len(), 2, "the weights and the config");
 }
+
+#[test]
+fn ctrl_c_leaves_a_training_running_and_says_how_to_collect_it() {
+    let emu = Emu::with(fal_emulator::Config {
+        timing: slow(Duration::from_secs(60)),
+        ..Default::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let mut train = emu.kontext([
+        "train",
+        "--pairs",
+        "examples/pairs",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    train.current_dir(repo());
+    let child = spawn(train);
+    emu.wait_for("the training to run", |s| {
+        s.jobs_created == 1 && s.stream >= 1
+    });
+    signal(child.id(), "INT");
+    let output = finish(child);
+    assert_eq!(code(&output), 130, "{}", describe(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains("keeps running at fal (not cancelled)"),
+        "{said}"
+    );
+    assert!(said.contains("kontext train --resume "), "{said}");
+    let stats = emu.stats();
+    assert_eq!((stats.cancel, stats.jobs_cancelled), (0, 0), "{stats:?}");
+    assert_eq!(files(out.path()), Vec::<String>::new());
+}
