@@ -208,3 +208,26 @@ fn ctrl_c_leaves_a_training_running_and_says_how_to_collect_it() {
     assert_eq!((stats.cancel, stats.jobs_cancelled), (0, 0), "{stats:?}");
     assert_eq!(files(out.path()), Vec::<String>::new());
 }
+
+#[test]
+fn a_batch_line_with_loras_goes_to_the_lora_endpoint() {
+    let emu = Emu::start();
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
+    let url = "https://v3.fal.media/files/koala/style.safetensors";
+    std::fs::write(
+        &jobs,
+        format!(
+            r#"{{"id": "styled", "prompt": "p", "image_url": "https://example.com/a.png", "loras": ["{url}:0.5", {{"path": "{url}", "scale": 2}}]}}"#
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    success(&run(batch(&emu, &jobs, &out, &[])));
+    let submit = emu.only_submit();
+    assert_eq!(submit.path, "/fal-ai/flux-kontext-lora");
+    assert_eq!(
+        submit.body.unwrap()["loras"],
+        json!([{"path": url, "scale": 0.5}, {"path": url, "scale": 2.0}])
+    );
+}
