@@ -19,6 +19,9 @@ use fal_kontext_api::types::{
     FluxProKontextOutput, FluxProKontextTextToImageInput, FluxProKontextTextToImageOutput,
     OutputFormat, QueueStatus, ResolutionMode, SafetyTolerance, Status,
 };
+use fal_kontext_api::types::{
+    FluxKontextLoraInpaintInput, FluxKontextTrainerInput, LoraWeight, OutputLoraFormat,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -82,7 +85,14 @@ fn struct_fields(name: &str) -> BTreeMap<String, bool> {
     item.fields
         .iter()
         .map(|field| {
-            let optional = matches!(&field.ty, syn::Type::Path(p)
+            // an `Option`, or a field that takes a default when left out
+            // (`#[serde(default, …)]`, such as an optional list)
+            let defaulted = field.attrs.iter().any(|attr| {
+                let attr = quote::quote!(#attr).to_string();
+                attr.contains("serde") && attr.contains("default")
+            });
+            let optional = defaulted
+                || matches!(&field.ty, syn::Type::Path(p)
                 if p.path.segments.last().is_some_and(|s| s.ident == "Option"));
             (field.ident.as_ref().unwrap().to_string(), optional)
         })
@@ -281,6 +291,56 @@ fn flux_pro_kontext_max_multi_input() {
         "FluxProKontextMaxMultiInput",
         FluxProKontextMaxMultiInput::try_from(every_field).unwrap(),
         FluxProKontextMaxMultiInput::try_from(required_only).unwrap(),
+    );
+}
+
+#[test]
+fn flux_kontext_lora_inpaint_input() {
+    let lora = LoraWeight {
+        path: "https://v3.fal.media/files/x/pytorch_lora_weights.safetensors".into(),
+        scale: Some(0.8),
+    };
+    let every_field = FluxKontextLoraInpaintInput::builder()
+        .prompt("Put this sofa there")
+        .image_url("https://example.com/room.png")
+        .mask_url("https://example.com/mask.png")
+        .reference_image_url("https://example.com/sofa.png")
+        .strength(Some(0.9))
+        .loras(vec![lora])
+        .seed(Some(42))
+        .guidance_scale(Some(0.0))
+        .num_inference_steps(Some(30))
+        .sync_mode(Some(true))
+        .num_images(NonZeroU64::new(2))
+        .output_format(Some(OutputFormat::Jpeg))
+        .enable_safety_checker(Some(false))
+        .acceleration(Some(Acceleration::High));
+    let required_only = FluxKontextLoraInpaintInput::builder()
+        .prompt("Put this sofa there")
+        .image_url("https://example.com/room.png")
+        .mask_url("https://example.com/mask.png")
+        .reference_image_url("https://example.com/sofa.png");
+    check_input(
+        "FluxKontextLoraInpaintInput",
+        FluxKontextLoraInpaintInput::try_from(every_field).unwrap(),
+        FluxKontextLoraInpaintInput::try_from(required_only).unwrap(),
+    );
+}
+
+#[test]
+fn flux_kontext_trainer_input() {
+    let every_field = FluxKontextTrainerInput::builder()
+        .image_data_url("https://v3.fal.media/files/x/pairs.zip")
+        .steps(Some(1500))
+        .learning_rate(Some(0.0002))
+        .default_caption(Some("Make it a watercolour".to_string()))
+        .output_lora_format(Some(OutputLoraFormat::Comfy));
+    let required_only =
+        FluxKontextTrainerInput::builder().image_data_url("https://v3.fal.media/files/x/pairs.zip");
+    check_input(
+        "FluxKontextTrainerInput",
+        FluxKontextTrainerInput::try_from(every_field).unwrap(),
+        FluxKontextTrainerInput::try_from(required_only).unwrap(),
     );
 }
 

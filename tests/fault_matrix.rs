@@ -47,6 +47,11 @@ enum Call {
     UploadInitiate,
     /// The same: the fault hits the `PUT` of the bytes.
     UploadPut,
+    /// The same with uploads in parts (a threshold of 0, 1 KiB parts): the
+    /// fault hits the first part's `PUT`.
+    UploadPart,
+    /// The same: the fault hits the `complete` of the parts.
+    UploadComplete,
 }
 
 impl Call {
@@ -60,6 +65,8 @@ impl Call {
             Call::Download => Route::Cdn,
             Call::UploadInitiate => Route::UploadInitiate,
             Call::UploadPut => Route::UploadPut,
+            Call::UploadPart => Route::UploadPart,
+            Call::UploadComplete => Route::UploadComplete,
         }
     }
 }
@@ -86,6 +93,9 @@ enum Outcome {
     RequestTimeout,
     /// An answer larger than the SDK reads (`Error::TooLarge`).
     TooLarge,
+    /// An upload in parts that failed for good (`Error::Upload`, naming the
+    /// file, the step and fal's answer).
+    Upload,
     /// Anything else (never expected).
     Other,
 }
@@ -102,6 +112,7 @@ fn outcome_of(error: &Error) -> Outcome {
         Error::RequestTimeout { .. } => Outcome::RequestTimeout,
         Error::AmbiguousSubmit { .. } => Outcome::Ambiguous,
         Error::TooLarge { .. } => Outcome::TooLarge,
+        Error::Upload { .. } => Outcome::Upload,
         _ => Outcome::Other,
     }
 }
@@ -165,8 +176,8 @@ fn absurd() -> Fault {
     Fault::AbsurdRetryAfter("1e20".into())
 }
 
-/// The matrix: 20 faults × 8 calls, then the faults that hold a client,
-/// on the calls they are meant for.
+/// The matrix: 20 faults × 8 calls, the upload in parts' rows, then the
+/// faults that hold a client, on the calls they are meant for.
 #[rustfmt::skip]
 static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     // submit: repeated only when fal provably never saw it
@@ -281,6 +292,16 @@ static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     cell(UploadPut, Unauthorized, Authentication, "final; nothing submitted"),
     cell(UploadPut, NotFound, Outcome::NotFound, "final; nothing submitted"),
     cell(UploadPut, Unprocessable, Validation, "final; nothing submitted"),
+    // upload in parts: each part retried on its own, complete by the same rules
+    cell(UploadPart, RATE_LIMITED, Output, "the part alone is retried after Retry-After"),
+    cell(UploadPart, Ingress(503), Output, "the part alone is retried"),
+    cell(UploadPart, AppError, Outcome::Upload, "the storage's 500 is final: an error naming the part and fal's answer; nothing submitted"),
+    cell(UploadPart, ResetMidBody, Output, "a part cut mid-body is sent again whole"),
+    cell(UploadPart, Unauthorized, Outcome::Upload, "a refused part is final: an error naming it; nothing submitted"),
+    cell(UploadComplete, Ingress(503), Output, "complete is retried: the parts are all there"),
+    cell(UploadComplete, AppError, Outcome::Upload, "a 500 is fal's decision: an error naming the upload and the step; nothing submitted"),
+    cell(UploadComplete, ResetMidBody, Output, "the answer was cut: the repeat finds the file assembled"),
+    cell(UploadComplete, MalformedJson, Output, "a 2xx assembled the file; its body is not read"),
     // lean answers: fal may send less than its documents require
     cell(Submit, Lean, Output, "a submit answer keeps its request id and URLs (fal's clients need them)"),
     cell(Status, Lean, Output, "a status needs only `status`"),
@@ -352,6 +373,7 @@ static MATRIX: LazyLock<Vec<Cell>> = LazyLock::new(|| vec![
     cell(Result, NoAnswer, Output, "no head within the call timeout: retried"),
     cell(Download, NoAnswer, Output, "no head within the call timeout: retried"),
     cell(UploadPut, NoAnswer, Output, "a PUT never answered: retried after the call timeout"),
+    cell(UploadPart, NoAnswer, Output, "a part never answered: it alone is retried after the call timeout"),
     cell(Stream, KeepAliveOnly(PING), Output, "keep-alives only: the status poll beside the stream finds the job done"),
     cell(Stream, JunkStreamAfter(1), Output, "invalid UTF-8 then a flood of newlines: skipped, bounded; the status poll finds the job done"),
     cell(Submit, StalledErrorBody(503), Output, "an nginx 503 (its Server header) without x-fal-request-id: fal never saw it: retried"),
@@ -410,6 +432,9 @@ async fn play(cell: &Cell) -> Played {
     })
     .await;
     let mut client = builder(&emulator).inline_limit(0);
+    if matches!(cell.call, UploadPart | UploadComplete) {
+        client = client.multipart_threshold(0).multipart_part_size(1024);
+    }
     if matches!(
         cell.fault,
         SlowBody(_)
@@ -436,7 +461,7 @@ async fn play(cell: &Cell) -> Played {
             arm(&emulator);
             waited(client.text_to_image("p").timeout(DEADLINE).run().await)
         }
-        UploadInitiate | UploadPut => {
+        UploadInitiate | UploadPut | UploadPart | UploadComplete => {
             arm(&emulator);
             waited(client.edit("p", SAMPLE).timeout(DEADLINE).run().await)
         }

@@ -22,10 +22,12 @@ fn close(a: f64, b: f64) -> bool {
 async fn the_prices_of_the_family_are_fals_published_ones() {
     let emulator = emulator().await;
     let prices = client(&emulator).prices(endpoints::ALL).await.unwrap();
-    assert_eq!(prices.len(), 7);
+    assert_eq!(prices.len(), 11);
     for price in &prices {
         let (amount, unit) = match price.endpoint_id.as_str() {
             DEV => (0.025, "megapixels"),
+            endpoints::FLUX_KONTEXT_TRAINER => (0.0025, "steps"),
+            id if id.starts_with(endpoints::FLUX_KONTEXT_LORA) => (0.035, "megapixels"),
             id if id.contains("/max") => (0.08, "image"),
             _ => (0.04, "image"),
         };
@@ -33,7 +35,7 @@ async fn the_prices_of_the_family_are_fals_published_ones() {
         assert_eq!(price.unit.as_deref(), Some(unit), "{price:?}");
         assert_eq!(price.currency.as_deref(), Some("USD"), "{price:?}");
     }
-    assert_eq!(emulator.stats().pricing, 1, "one call for the seven");
+    assert_eq!(emulator.stats().pricing, 1, "one call for the eleven");
 }
 
 #[tokio::test]

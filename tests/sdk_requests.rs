@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{builder, client, emulator, on};
+use common::{builder, client, emulator, on, refused};
 use fal_emulator::Route;
 use fal_kontext::{
     Acceleration, AspectRatio, Error, Kind, OutputFormat, Priority, Request, ResolutionMode,
@@ -238,25 +238,6 @@ fn every_enum_value_on_the_wire() {
         "acceleration": spelled(Acceleration::ALL),
         "resolution_mode": spelled(ResolutionMode::ALL),
     }));
-}
-
-/// Asserts that `error` names `field` and that the emulator saw nothing.
-fn refused(emulator: &fal_emulator::Emulator, error: Error, field: &str, rule: &str) {
-    match &error {
-        Error::InvalidInput {
-            field: named,
-            rule: said,
-            ..
-        } => {
-            assert_eq!(*named, field, "{error}");
-            assert!(said.contains(rule), "{error}");
-        }
-        other => panic!("expected InvalidInput for {field}, got {other:?}"),
-    }
-    assert!(
-        emulator.requests().is_empty(),
-        "nothing may be sent for a bad {field}"
-    );
 }
 
 #[tokio::test]

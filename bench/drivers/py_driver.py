@@ -67,11 +67,26 @@ async def concurrency(config):
     say({"wall_s": time.monotonic() - started, "failed": len(failures)})
 
 
+def big_upload(config):
+    # fal-client uploads in parts above MULTIPART_THRESHOLD (100 MiB), a
+    # module global read at each call: raised past the file, it takes its
+    # one-request path instead (which reads the file whole).
+    if not config["multipart"]:
+        fal_client.client.MULTIPART_THRESHOLD = float("inf")
+    say({"ready": True})
+    wait_go()
+    started = time.monotonic()
+    fal_client.upload_file(config["image"])
+    say({"wall_s": time.monotonic() - started})
+
+
 def main():
     config = json.loads(sys.argv[1])
     scenario = config["scenario"]
     if scenario == "concurrency":
         asyncio.run(concurrency(config))
+    elif scenario == "big_upload":
+        big_upload(config)
     else:
         for _ in range(config["warmup"]):
             text_job()

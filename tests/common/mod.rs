@@ -89,3 +89,27 @@ pub async fn eventually(emulator: &Emulator, check: impl Fn(&fal_emulator::Stats
     }
     false
 }
+
+/// Asserts that `error` names `field` and that the emulator saw nothing.
+pub fn refused(
+    emulator: &fal_emulator::Emulator,
+    error: fal_kontext::Error,
+    field: &str,
+    rule: &str,
+) {
+    match &error {
+        fal_kontext::Error::InvalidInput {
+            field: named,
+            rule: said,
+            ..
+        } => {
+            assert_eq!(*named, field, "{error}");
+            assert!(said.contains(rule), "{error}");
+        }
+        other => panic!("expected InvalidInput for {field}, got {other:?}"),
+    }
+    assert!(
+        emulator.requests().is_empty(),
+        "nothing may be sent for a bad {field}"
+    );
+}

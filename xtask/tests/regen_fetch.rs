@@ -778,7 +778,7 @@ fn the_report_calls_a_new_optional_field_and_enum_value_additive() {
     let report = report_of(&base);
 
     assert!(
-        report.contains("**Overall: additive** (1 of 7 endpoints changed). A minor release.\n"),
+        report.contains("**Overall: additive** (1 of 11 endpoints changed). A minor release.\n"),
         "{report}"
     );
     assert_eq!(
@@ -831,7 +831,7 @@ fn the_report_calls_removed_retyped_and_newly_required_fields_breaking() {
 
     assert!(
         report.contains(
-            "**Overall: breaking** (2 of 7 endpoints changed). A major release (while the \
+            "**Overall: breaking** (2 of 11 endpoints changed). A major release (while the \
              version is 0.x, the next minor: 0.1 → 0.2).\n"
         ),
         "{report}"

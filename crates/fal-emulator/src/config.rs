@@ -280,7 +280,11 @@ mod tests {
             Some(Price::usd("fal-ai/flux-pro/kontext/max", 0.08, "image")),
             "the others keep their published price"
         );
-        assert_eq!(config.prices.len(), 8);
+        assert_eq!(
+            config.prices.len(),
+            12,
+            "the eleven published and one added"
+        );
     }
 
     #[test]

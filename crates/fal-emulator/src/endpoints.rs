@@ -143,7 +143,8 @@ mod tests {
     #[test]
     fn every_vendored_endpoint_loads() {
         assert!(all().len() >= 7, "{} endpoints", all().len());
-        for endpoint in all() {
+        // the trainer takes pairs, not a prompt, and answers files, not images
+        for endpoint in all().iter().filter(|e| e.id != crate::trainer::ENDPOINT) {
             assert!(endpoint.input_field("prompt").is_some(), "{}", endpoint.id);
             assert!(
                 endpoint.image_fields().iter().any(|field| field == "url"),
@@ -155,7 +156,7 @@ mod tests {
 
     #[test]
     fn every_output_image_has_the_size_megapixel_billing_reads() {
-        for endpoint in all() {
+        for endpoint in all().iter().filter(|e| e.id != crate::trainer::ENDPOINT) {
             for field in ["width", "height"] {
                 assert!(
                     endpoint.image_fields().iter().any(|name| name == field),

@@ -33,10 +33,19 @@ pub enum Route {
     Cancel,
     /// `POST {run}/<endpoint-id>`.
     Run,
-    /// `POST {rest}/storage/upload/initiate` (and `/storage/auth/token`).
+    /// `POST {rest}/storage/upload/initiate` (and `/storage/auth/token`,
+    /// `/storage/upload/initiate-multipart`, `POST {cdn}/files/upload/multipart`).
     UploadInitiate,
     /// `PUT {cdn}/uploads/{token}` (and `POST {cdn}/files/upload`).
     UploadPut,
+    /// A part of an upload in parts: `PUT {cdn}/uploads/{id}/{n}` (fal-js's
+    /// dialect) or `PUT {cdn}/files/{key}/multipart/{id}/{n}` (fal_client's).
+    /// [`Fault::ResetMidBody`] here cuts the connection while the part's
+    /// body is being sent.
+    UploadPart,
+    /// The end of an upload in parts: `POST {cdn}/uploads/{id}/complete` or
+    /// `POST {cdn}/files/{key}/multipart/{id}/complete`.
+    UploadComplete,
     /// `GET {cdn}/files/…`: result images and uploaded files.
     Cdn,
     /// In a [`FaultRule`]: every route. In a [`RecordedRequest`](crate::RecordedRequest):
@@ -93,7 +102,11 @@ pub enum Fault {
     /// 500 from the app with a JSON `detail`; the request DID reach the app
     /// (a submit created its job: the "did my request land?" case).
     AppError,
-    /// Headers and part of the body, then the connection is dropped.
+    /// Headers and part of the body, then the connection is dropped. On an
+    /// upload's body ([`UploadPut`](Route::UploadPut),
+    /// [`UploadPart`](Route::UploadPart)): part of the request's body is
+    /// read, then the connection is dropped, before any answer (the upload
+    /// is not kept).
     ResetMidBody,
     /// The status stream closes after this many frames (one per event or
     /// keep-alive comment), without COMPLETED.

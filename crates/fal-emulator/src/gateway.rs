@@ -55,8 +55,15 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
     }
     let route = classify(edge.origin, request.method(), request.uri().path());
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    // An upload's body (hundreds of MB) goes on to its handler as it comes,
+    // not read here: it is recorded without a body (only JSON ones are).
+    let (body, upload_body) = if matches!(route, Route::UploadPut | Route::UploadPart) {
+        (axum::body::Bytes::new(), Some(body))
+    } else {
+        let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+            return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+        };
+        (body, None)
     };
     let keys = [
         (shared.key.as_str(), "Key <redacted>"),
@@ -73,6 +80,8 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
         .await;
     }
     shared.counters.count_route(route);
+    // a part is in flight from its arrival to its answer (or its hang-up)
+    let _in_flight = (route == Route::UploadPart).then(|| shared.counters.part_started());
     if edge.origin == Origin::Cdn && shared.carries_a_key(&parts.headers) {
         bump(&shared.counters.key_leaks);
         tracing::warn!(
@@ -88,9 +97,24 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
     if let Some(Fault::NoAnswer) = fault {
         return std::future::pending().await;
     }
+    let upload_body = match upload_body {
+        Some(upload) if matches!(fault, Some(Fault::ResetMidBody)) => {
+            return cut_upload(upload, parts.extensions.get::<Hangup>()).await;
+        }
+        other => other,
+    };
     let response = match fault.as_ref().and_then(Fault::short_circuit) {
-        Some(response) => response,
+        Some(response) => {
+            // read the refused body, as a server does before it answers, so
+            // the client reads the answer rather than a broken pipe
+            if let Some(upload) = upload_body {
+                let mut body = upload.into_data_stream();
+                while let Some(Ok(_)) = futures::StreamExt::next(&mut body).await {}
+            }
+            response
+        }
         None => {
+            let body = upload_body.unwrap_or_else(|| Body::from(body));
             app(
                 shared,
                 edge.origin,
@@ -124,7 +148,7 @@ async fn app(
     route: Route,
     fault: Option<&Fault>,
     parts: axum::http::request::Parts,
-    body: axum::body::Bytes,
+    body: Body,
     next: Next,
 ) -> Response {
     // the admin key has every scope the key has (fal's ADMIN includes API)
@@ -136,7 +160,7 @@ async fn app(
         return unauthorized(message);
     }
     let hangup = parts.extensions.get::<Hangup>().cloned();
-    let mut request = Request::from_parts(parts, Body::from(body));
+    let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(route);
     if let Some(fault) = fault {
         request.extensions_mut().insert(fault.clone());
@@ -151,6 +175,18 @@ async fn app(
             spoil(fault, route, origins, response).await
         }
         None => response,
+    }
+}
+
+/// [`Fault::ResetMidBody`] on an upload's body: the first piece of it is
+/// read, then the connection is dropped, before any answer.
+async fn cut_upload(body: Body, hangup: Option<&Hangup>) -> Response {
+    let mut body = body.into_data_stream();
+    let _first = futures::StreamExt::next(&mut body).await;
+    match hangup {
+        Some(hangup) => hangup.now().await,
+        // every connection carries one (see `server.rs`)
+        None => detail(StatusCode::BAD_REQUEST, "The body did not come whole"),
     }
 }
 
@@ -233,13 +269,34 @@ pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
         }
         Origin::Rest
             if method == Method::POST
-                && matches!(path, "/storage/upload/initiate" | "/storage/auth/token") =>
+                && matches!(
+                    path,
+                    "/storage/upload/initiate"
+                        | "/storage/upload/initiate-multipart"
+                        | "/storage/auth/token"
+                ) =>
         {
             Route::UploadInitiate
         }
         Origin::Cdn => match (method, path) {
-            (&Method::PUT, path) if path.starts_with("/uploads/") => Route::UploadPut,
+            (&Method::PUT, path) if path.starts_with("/uploads/") => {
+                if path["/uploads/".len()..].contains('/') {
+                    Route::UploadPart
+                } else {
+                    Route::UploadPut
+                }
+            }
+            (&Method::POST, path)
+                if path.ends_with("/complete")
+                    && (path.starts_with("/uploads/") || path.contains("/multipart/")) =>
+            {
+                Route::UploadComplete
+            }
+            (&Method::PUT, path) if path.starts_with("/files/") && path.contains("/multipart/") => {
+                Route::UploadPart
+            }
             (&Method::POST, "/files/upload") => Route::UploadPut,
+            (&Method::POST, "/files/upload/multipart") => Route::UploadInitiate,
             (&Method::GET | &Method::HEAD, path) if path.starts_with("/files/") => Route::Cdn,
             _ => Route::Any,
         },

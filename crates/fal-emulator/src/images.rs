@@ -73,6 +73,30 @@ pub(crate) enum Sizing {
 }
 
 impl Sizing {
+    /// fal's `image_size`: a named size (`landscape_4_3`, whose pixel sizes
+    /// are https://docs.fal.ai/documentation/model-apis/model-arguments) or
+    /// `{width, height}` (each 512 when left out), as a ratio.
+    pub(crate) fn of_image_size(value: &serde_json::Value) -> Option<Self> {
+        let (w, h) = match value.as_str() {
+            Some("square_hd" | "square") => (1, 1),
+            Some("portrait_4_3") => (3, 4),
+            Some("portrait_16_9") => (9, 16),
+            Some("landscape_4_3") => (4, 3),
+            Some("landscape_16_9") => (16, 9),
+            Some(_) => return None,
+            None => (
+                value
+                    .get("width")
+                    .map_or(Some(512), serde_json::Value::as_u64)?,
+                value
+                    .get("height")
+                    .map_or(Some(512), serde_json::Value::as_u64)?,
+            ),
+        };
+        let (w, h) = (u32::try_from(w).ok()?, u32::try_from(h).ok()?);
+        (w > 0 && h > 0).then_some(Self::Ratio(w, h))
+    }
+
     /// `"16:9"` → a ratio; `"match_input"`, `"auto"`.
     pub(crate) fn parse(value: &str) -> Option<Self> {
         match value {
@@ -172,7 +196,7 @@ pub(crate) fn render(inputs: &[RgbImage], prompt: &str, seed: u64, size: (u32, u
 
 /// The pixel at `(x, y)` of `image` scaled to cover a `w`×`h` tile, centred
 /// (nearest neighbour: exact enough, and fast even in debug builds).
-fn sample_cover(image: &RgbImage, w: u32, h: u32, x: u32, y: u32) -> Rgb<u8> {
+pub(crate) fn sample_cover(image: &RgbImage, w: u32, h: u32, x: u32, y: u32) -> Rgb<u8> {
     let (iw, ih) = (image.width().max(1), image.height().max(1));
     let scale = (f64::from(w) / f64::from(iw)).max(f64::from(h) / f64::from(ih));
     let offset_x = (f64::from(iw) * scale - f64::from(w)) / 2.0;
@@ -187,7 +211,7 @@ fn random_colour(rng: &mut SplitMix64) -> Rgb<u8> {
     Rgb([bits[0], bits[1], bits[2]])
 }
 
-fn mix(a: Rgb<u8>, b: Rgb<u8>, t: f32) -> Rgb<u8> {
+pub(crate) fn mix(a: Rgb<u8>, b: Rgb<u8>, t: f32) -> Rgb<u8> {
     let channel = |i: usize| (f32::from(a[i]) * (1.0 - t) + f32::from(b[i]) * t).round() as u8;
     Rgb([channel(0), channel(1), channel(2)])
 }

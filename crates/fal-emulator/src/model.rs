@@ -23,6 +23,9 @@ pub(crate) async fn generate(
     seed: u64,
     seconds: f64,
 ) -> Result<Value, Vec<Value>> {
+    if endpoint.id == crate::trainer::ENDPOINT {
+        return crate::trainer::train(shared, input).await;
+    }
     let setting = |name: &str| {
         input
             .get(name)
@@ -45,13 +48,28 @@ pub(crate) async fn generate(
         .or_else(|| setting("aspect_ratio"))
         .and_then(Value::as_str)
         .and_then(Sizing::parse)
+        .or_else(|| setting("image_size").and_then(Sizing::of_image_size))
         .unwrap_or(Sizing::MatchInput);
 
     let sources = load_inputs(shared, input).await?;
-    let digests: Vec<u64> = sources.iter().map(|(_, source)| digest(source)).collect();
-    let inputs = decode_inputs(sources).await?;
+    let loras = crate::lora::load(shared, input).await?;
+    let mut digests: Vec<u64> = sources.iter().map(|(_, source)| digest(source)).collect();
+    digests.extend(loras.iter().map(|lora| lora.key()));
+    let mut inputs = decode_inputs(sources).await?;
     let size = images::output_size(sizing, inputs.first().map(|image| image.dimensions()));
+    // Inpainting: the reference is what the masked region is painted
+    // from; the image and the mask say where.
+    let inpaint = if input.get("mask_url").is_some() && inputs.len() == 3 {
+        let reference = inputs.pop().expect("three inputs");
+        let mask = inputs.pop().expect("three inputs");
+        let original = std::mem::replace(&mut inputs, vec![reference]).remove(0);
+        Some((original, mask))
+    } else {
+        None
+    };
     let inputs = std::sync::Arc::new(inputs);
+    let inpaint = std::sync::Arc::new(inpaint);
+    let loras = std::sync::Arc::new(loras);
 
     let mut outputs = Vec::new();
     for variant in 0..count {
@@ -61,13 +79,15 @@ pub(crate) async fn generate(
             // Same inputs, same seed: same bytes, rendered once.
             Some(file) => file.bytes,
             None => {
-                let inputs = inputs.clone();
+                let (inputs, inpaint, loras) = (inputs.clone(), inpaint.clone(), loras.clone());
                 let prompt = prompt.clone();
                 let bytes = tokio::task::spawn_blocking(move || {
-                    images::encode(
-                        &images::render(&inputs, &prompt, variant_seed, size),
-                        format,
-                    )
+                    let mut image = images::render(&inputs, &prompt, variant_seed, size);
+                    crate::lora::apply(&mut image, &loras);
+                    if let Some((original, mask)) = inpaint.as_ref() {
+                        image = crate::lora::inpaint(original, mask, &image);
+                    }
+                    images::encode(&image, format)
                 })
                 .await
                 .expect("rendering does not panic");
@@ -132,6 +152,11 @@ async fn load_inputs(shared: &Shared, input: &Value) -> Result<Vec<(Value, Sourc
             }
         }
     }
+    for field in ["mask_url", "reference_image_url"] {
+        if let Some(url) = input[field].as_str() {
+            urls.push((json!(["body", field]), url));
+        }
+    }
     let mut sources = Vec::new();
     for (loc, url) in urls {
         match fetch::load(shared, url).await {
@@ -169,7 +194,7 @@ async fn decode_inputs(sources: Vec<(Value, Source)>) -> Result<Vec<image::RgbIm
     .expect("decoding does not panic")
 }
 
-fn digest(source: &Source) -> u64 {
+pub(crate) fn digest(source: &Source) -> u64 {
     match source {
         Source::Bytes(bytes) => fnv1a(&[bytes]),
         Source::Placeholder(url) => fnv1a(&[b"placeholder", url.as_bytes()]),

@@ -11,6 +11,8 @@ use serde_json::Value;
 pub(crate) const IMAGE: &str = "image";
 /// The unit of endpoints billed by output resolution (per million pixels).
 pub(crate) const MEGAPIXELS: &str = "megapixels";
+/// The unit of the trainer, billed by training steps.
+pub(crate) const STEPS: &str = "steps";
 
 /// The price of one billing unit of one endpoint, as fal's
 /// `GET https://api.fal.ai/v1/models/pricing` lists it (and as the emulator's
@@ -78,7 +80,23 @@ pub(crate) fn published() -> Vec<Price> {
         .map(|id| Price::usd(id, 0.04, IMAGE))
         .chain(max.into_iter().map(|id| Price::usd(id, 0.08, IMAGE)))
         .chain([Price::usd("fal-ai/flux-kontext/dev", 0.025, MEGAPIXELS)])
+        .chain(kontext_lora())
         .collect()
+}
+
+/// The Kontext LoRA endpoints and the trainer. The edit's 0.035 per
+/// megapixel is fal's (<https://fal.ai/models/fal-ai/flux-kontext-lora/llms.txt>);
+/// text to image and inpaint are assumed the same (third-party catalogues
+/// only, unverified); the trainer's 2.50 per 1000 steps (500-step minimum)
+/// is from third-party copies of <https://fal.ai/models/fal-ai/flux-kontext-trainer>,
+/// unverified, listed per step. Change any with `--price`.
+fn kontext_lora() -> [Price; 4] {
+    [
+        Price::usd("fal-ai/flux-kontext-lora", 0.035, MEGAPIXELS),
+        Price::usd("fal-ai/flux-kontext-lora/text-to-image", 0.035, MEGAPIXELS),
+        Price::usd("fal-ai/flux-kontext-lora/inpaint", 0.035, MEGAPIXELS),
+        Price::usd("fal-ai/flux-kontext-trainer", 0.0025, STEPS),
+    ]
 }
 
 /// The price listed for an endpoint: the last one given for it.
@@ -210,9 +228,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_published_prices_cover_the_seven_endpoints() {
+    fn the_published_prices_cover_the_eleven_endpoints() {
         let prices = published();
-        assert_eq!(prices.len(), 7);
+        assert_eq!(prices.len(), 11);
         for endpoint in crate::endpoints::all() {
             assert!(find(&prices, endpoint.id).is_some(), "{}", endpoint.id);
         }
@@ -220,6 +238,13 @@ mod tests {
         assert_eq!((dev.unit_price, dev.unit.as_str()), (0.025, "megapixels"));
         let max = find(&prices, "fal-ai/flux-pro/kontext/max/multi").expect("max multi");
         assert_eq!((max.unit_price, max.unit.as_str()), (0.08, "image"));
+        let lora = find(&prices, "fal-ai/flux-kontext-lora").expect("lora");
+        assert_eq!((lora.unit_price, lora.unit.as_str()), (0.035, "megapixels"));
+        let trainer = find(&prices, "fal-ai/flux-kontext-trainer").expect("trainer");
+        assert_eq!(
+            (trainer.unit_price, trainer.unit.as_str()),
+            (0.0025, "steps")
+        );
     }
 
     #[test]
@@ -270,7 +295,7 @@ mod tests {
             unit: Some("image".into()),
         }
         .apply(&mut prices);
-        assert_eq!(prices.len(), 8);
+        assert_eq!(prices.len(), 12, "the eleven published and one added");
         assert_eq!(
             find(&prices, "fal-ai/flux-kontext/dev"),
             Some(&Price::usd("fal-ai/flux-kontext/dev", 0.03, "megapixels"))

@@ -47,7 +47,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Some(Route::UploadInitiate) if request.uri().path() == "/storage/auth/token" => {
             cdn_token(&shared)
         }
-        Some(Route::UploadInitiate) => initiate_upload(&shared, &body(request).await),
+        Some(Route::UploadInitiate) => {
+            let multipart = request.uri().path() == "/storage/upload/initiate-multipart";
+            initiate_upload(&shared, &body(request).await, multipart)
+        }
         _ => detail(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
@@ -61,7 +64,9 @@ async fn body(request: Request) -> Bytes {
 
 /// `POST /storage/upload/initiate`: where to `PUT` the file (on the CDN) and
 /// where it will be served.
-fn initiate_upload(shared: &Shared, body: &Bytes) -> Response {
+/// With `multipart`, `POST /storage/upload/initiate-multipart`: an upload in
+/// parts (see `multipart.rs`).
+fn initiate_upload(shared: &Shared, body: &Bytes, multipart: bool) -> Response {
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -73,6 +78,9 @@ fn initiate_upload(shared: &Shared, body: &Bytes) -> Response {
         )
             .into_response();
     };
+    if multipart {
+        return crate::multipart::initiate_signed(shared, &fields);
+    }
     let content_type = fields
         .get("content_type")
         .and_then(Value::as_str)

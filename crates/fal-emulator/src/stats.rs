@@ -33,6 +33,13 @@ pub struct Stats {
     pub upload_initiate: u64,
     /// Upload bodies (`PUT` to an upload URL, or `POST {cdn}/files/upload`).
     pub upload_put: u64,
+    /// Parts of uploads in parts (`PUT` of a part).
+    pub upload_part: u64,
+    /// `complete` calls of uploads in parts.
+    pub upload_complete: u64,
+    /// The most part `PUT`s in flight at the same time (each from its
+    /// arrival to its answer, or to its connection's end).
+    pub upload_parts_in_flight_max: u64,
     /// Downloads from the CDN origin.
     pub cdn: u64,
     /// OpenAPI documents served.
@@ -92,6 +99,10 @@ pub(crate) struct Counters {
     run: AtomicU64,
     upload_initiate: AtomicU64,
     upload_put: AtomicU64,
+    upload_part: AtomicU64,
+    upload_complete: AtomicU64,
+    parts_in_flight: AtomicU64,
+    upload_parts_in_flight_max: AtomicU64,
     cdn: AtomicU64,
     openapi: AtomicU64,
     jwks: AtomicU64,
@@ -118,7 +129,24 @@ pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// A part being received: counted in flight until dropped.
+pub(crate) struct PartInFlight<'a>(&'a AtomicU64);
+
+impl Drop for PartInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Counters {
+    /// Counts a part in flight (until the guard is dropped) and keeps the most.
+    pub(crate) fn part_started(&self) -> PartInFlight<'_> {
+        let now = self.parts_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.upload_parts_in_flight_max
+            .fetch_max(now, Ordering::Relaxed);
+        PartInFlight(&self.parts_in_flight)
+    }
+
     pub(crate) fn count_route(&self, route: Route) {
         let counter = match route {
             Route::Submit => &self.submit,
@@ -129,6 +157,8 @@ impl Counters {
             Route::Run => &self.run,
             Route::UploadInitiate => &self.upload_initiate,
             Route::UploadPut => &self.upload_put,
+            Route::UploadPart => &self.upload_part,
+            Route::UploadComplete => &self.upload_complete,
             Route::Cdn => &self.cdn,
             Route::OpenApi => &self.openapi,
             Route::Jwks => &self.jwks,
@@ -152,6 +182,9 @@ impl Counters {
             run: get(&self.run),
             upload_initiate: get(&self.upload_initiate),
             upload_put: get(&self.upload_put),
+            upload_part: get(&self.upload_part),
+            upload_complete: get(&self.upload_complete),
+            upload_parts_in_flight_max: get(&self.upload_parts_in_flight_max),
             cdn: get(&self.cdn),
             openapi: get(&self.openapi),
             jwks: get(&self.jwks),

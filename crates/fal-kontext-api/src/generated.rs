@@ -178,6 +178,29 @@ pub mod types {
             Default::default()
         }
     }
+    ///`File`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct File {
+        ///The mime type of the file.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content_type: ::std::option::Option<::std::string::String>,
+        ///File data
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_data: ::std::option::Option<::std::string::String>,
+        ///The name of the file. It will be auto-generated if not provided.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        ///The size of the file in bytes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_size: ::std::option::Option<i64>,
+        ///The URL where the file can be downloaded from.
+        pub url: ::std::string::String,
+    }
+    impl File {
+        pub fn builder() -> builder::File {
+            Default::default()
+        }
+    }
     ///`FluxKontextDevInput`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FluxKontextDevInput {
@@ -268,6 +291,355 @@ Default on fal's side: `false`.*/
     }
     impl FluxKontextDevOutput {
         pub fn builder() -> builder::FluxKontextDevOutput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextLoraInpaintInput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextLoraInpaintInput {
+        /**The speed of the generation. The higher the speed, the faster the generation.
+
+Default on fal's side: `"none"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub acceleration: ::std::option::Option<Acceleration>,
+        /**If set to true, the safety checker will be enabled.
+
+Default on fal's side: `true`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enable_safety_checker: ::std::option::Option<bool>,
+        /**The CFG (Classifier Free Guidance) scale is a measure of how close you want
+            the model to stick to your prompt when looking for a related image to show you.
+
+Default on fal's side: `2.5`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub guidance_scale: ::std::option::Option<f64>,
+        ///The URL of the image to be inpainted.
+        pub image_url: ::std::string::String,
+        /**The LoRAs to use for the image generation. You can use any number of LoRAs
+            and they will be merged together to generate the final image.
+
+Default on fal's side: `[]`.*/
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub loras: ::std::vec::Vec<LoraWeight>,
+        ///The URL of the mask for inpainting.
+        pub mask_url: ::std::string::String,
+        /**The number of images to generate.
+
+Default on fal's side: `1`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub num_images: ::std::option::Option<::std::num::NonZeroU64>,
+        /**The number of inference steps to perform.
+
+Default on fal's side: `30`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub num_inference_steps: ::std::option::Option<i64>,
+        /**Output format
+
+Default on fal's side: `"png"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output_format: ::std::option::Option<OutputFormat>,
+        ///The prompt for the image to image task.
+        pub prompt: ::std::string::String,
+        ///The URL of the reference image for inpainting.
+        pub reference_image_url: ::std::string::String,
+        /**
+            The same seed and the same prompt given to the same version of the model
+            will output the same image every time.
+        */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        /**The strength of the initial image. Higher strength values are better for this model.
+
+Default on fal's side: `0.88`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub strength: ::std::option::Option<f64>,
+        /**If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
+
+Default on fal's side: `false`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sync_mode: ::std::option::Option<bool>,
+    }
+    impl FluxKontextLoraInpaintInput {
+        pub fn builder() -> builder::FluxKontextLoraInpaintInput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextLoraInpaintOutput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextLoraInpaintOutput {
+        ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub has_nsfw_concepts: ::std::vec::Vec<bool>,
+        ///The generated image files info.
+        pub images: ::std::vec::Vec<Image>,
+        ///The prompt used for generating the image.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
+        /**
+            Seed of the generated Image. It will be the same value of the one passed in the
+            input or the randomly generated that was used in case none was passed.
+        */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
+        pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
+    }
+    impl FluxKontextLoraInpaintOutput {
+        pub fn builder() -> builder::FluxKontextLoraInpaintOutput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextLoraInput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextLoraInput {
+        /**The speed of the generation. The higher the speed, the faster the generation.
+
+Default on fal's side: `"none"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub acceleration: ::std::option::Option<Acceleration>,
+        /**If set to true, the safety checker will be enabled.
+
+Default on fal's side: `true`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enable_safety_checker: ::std::option::Option<bool>,
+        /**The CFG (Classifier Free Guidance) scale is a measure of how close you want
+            the model to stick to your prompt when looking for a related image to show you.
+
+Default on fal's side: `2.5`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub guidance_scale: ::std::option::Option<f64>,
+        /**The URL of the image to edit.
+
+Max width: 14142px, Max height: 14142px, Timeout: 20s*/
+        pub image_url: ::std::string::String,
+        /**The LoRAs to use for the image generation. You can use any number of LoRAs
+            and they will be merged together to generate the final image.
+
+Default on fal's side: `[]`.*/
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub loras: ::std::vec::Vec<LoraWeight>,
+        /**The number of images to generate.
+
+Default on fal's side: `1`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub num_images: ::std::option::Option<::std::num::NonZeroU64>,
+        /**The number of inference steps to perform.
+
+Default on fal's side: `30`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub num_inference_steps: ::std::option::Option<i64>,
+        /**Output format
+
+Default on fal's side: `"png"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output_format: ::std::option::Option<OutputFormat>,
+        ///The prompt to edit the image.
+        pub prompt: ::std::string::String,
+        /**Determines how the output resolution is set for image editing.
+            - `auto`: The model selects an optimal resolution from a predefined set that best matches the input image's aspect ratio. This is the recommended setting for most use cases as it's what the model was trained on.
+            - `match_input`: The model will attempt to use the same resolution as the input image. The resolution will be adjusted to be compatible with the model's requirements (e.g. dimensions must be multiples of 16 and within supported limits).
+            Apart from these, a few aspect ratios are also supported.
+
+Default on fal's side: `"match_input"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resolution_mode: ::std::option::Option<ResolutionMode>,
+        /**
+            The same seed and the same prompt given to the same version of the model
+            will output the same image every time.
+        */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        /**If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
+
+Default on fal's side: `false`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sync_mode: ::std::option::Option<bool>,
+    }
+    impl FluxKontextLoraInput {
+        pub fn builder() -> builder::FluxKontextLoraInput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextLoraOutput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextLoraOutput {
+        ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub has_nsfw_concepts: ::std::vec::Vec<bool>,
+        ///The generated image files info.
+        pub images: ::std::vec::Vec<Image>,
+        ///The prompt used for generating the image.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
+        /**
+            Seed of the generated Image. It will be the same value of the one passed in the
+            input or the randomly generated that was used in case none was passed.
+        */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
+        pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
+    }
+    impl FluxKontextLoraOutput {
+        pub fn builder() -> builder::FluxKontextLoraOutput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextLoraTextToImageInput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextLoraTextToImageInput {
+        /**The speed of the generation. The higher the speed, the faster the generation.
+
+Default on fal's side: `"none"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub acceleration: ::std::option::Option<Acceleration>,
+        /**If set to true, the safety checker will be enabled.
+
+Default on fal's side: `true`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enable_safety_checker: ::std::option::Option<bool>,
+        /**The CFG (Classifier Free Guidance) scale is a measure of how close you want
+            the model to stick to your prompt when looking for a related image to show you.
+
+Default on fal's side: `2.5`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub guidance_scale: ::std::option::Option<f64>,
+        /**The size of the generated image.
+
+Default on fal's side: `"landscape_4_3"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image_size: ::std::option::Option<ImageSizeChoice>,
+        /**The LoRAs to use for the image generation. You can use any number of LoRAs
+            and they will be merged together to generate the final image.
+
+Default on fal's side: `[]`.*/
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub loras: ::std::vec::Vec<LoraWeight>,
+        /**The number of images to generate.
+
+Default on fal's side: `1`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub num_images: ::std::option::Option<::std::num::NonZeroU64>,
+        /**The number of inference steps to perform.
+
+Default on fal's side: `30`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub num_inference_steps: ::std::option::Option<i64>,
+        /**Output format
+
+Default on fal's side: `"png"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output_format: ::std::option::Option<OutputFormat>,
+        ///The prompt to generate the image with
+        pub prompt: ::std::string::String,
+        /**
+            The same seed and the same prompt given to the same version of the model
+            will output the same image every time.
+        */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        /**If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
+
+Default on fal's side: `false`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sync_mode: ::std::option::Option<bool>,
+    }
+    impl FluxKontextLoraTextToImageInput {
+        pub fn builder() -> builder::FluxKontextLoraTextToImageInput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextLoraTextToImageOutput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextLoraTextToImageOutput {
+        ///Whether the generated images contain NSFW concepts.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub has_nsfw_concepts: ::std::vec::Vec<bool>,
+        ///The generated image files info.
+        pub images: ::std::vec::Vec<Image>,
+        ///The prompt used for generating the image.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
+        /**
+            Seed of the generated Image. It will be the same value of the one passed in the
+            input or the randomly generated that was used in case none was passed.
+        */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+        )]
+        pub timings: ::std::collections::BTreeMap<::std::string::String, f64>,
+    }
+    impl FluxKontextLoraTextToImageOutput {
+        pub fn builder() -> builder::FluxKontextLoraTextToImageOutput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextTrainerInput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextTrainerInput {
+        ///Default caption to use when caption files are missing. If None, missing captions will cause an error.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default_caption: ::std::option::Option<::std::string::String>,
+        /**
+        URL to the input data zip archive.
+
+        The zip should contain pairs of images. The images should be named:
+
+        ROOT_start.EXT and ROOT_end.EXT
+        For example:
+        photo_start.jpg and photo_end.jpg
+
+        The zip can also contain a text file for each image pair. The text file should be named:
+        ROOT.txt
+        For example:
+        photo.txt
+
+        This text file can be used to specify the edit instructions for the image pair.
+
+        If no text file is provided, the default_caption will be used.
+
+        If no default_caption is provided, the training will fail.
+        */
+        pub image_data_url: ::std::string::String,
+        ///Default on fal's side: `0.0001`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub learning_rate: ::std::option::Option<f64>,
+        /**Dictates the naming scheme for the output weights
+
+Default on fal's side: `"fal"`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output_lora_format: ::std::option::Option<OutputLoraFormat>,
+        /**Number of steps to train for
+
+Default on fal's side: `1000`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub steps: ::std::option::Option<i64>,
+    }
+    impl FluxKontextTrainerInput {
+        pub fn builder() -> builder::FluxKontextTrainerInput {
+            Default::default()
+        }
+    }
+    ///`FluxKontextTrainerOutput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct FluxKontextTrainerOutput {
+        ///Configuration used for setting up the inference endpoints.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub config_file: ::std::option::Option<File>,
+        ///URL to the trained diffusers lora weights.
+        pub diffusers_lora_file: File,
+    }
+    impl FluxKontextTrainerOutput {
+        pub fn builder() -> builder::FluxKontextTrainerOutput {
             Default::default()
         }
     }
@@ -800,6 +1172,113 @@ Default on fal's side: `false`.*/
             Default::default()
         }
     }
+    ///`ImageSize`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ImageSize {
+        /**The height of the generated image.
+
+Default on fal's side: `512`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub height: ::std::option::Option<i64>,
+        /**The width of the generated image.
+
+Default on fal's side: `512`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub width: ::std::option::Option<i64>,
+    }
+    impl ImageSize {
+        pub fn builder() -> builder::ImageSize {
+            Default::default()
+        }
+    }
+    ///An output size: `{width, height}` or one of fal's named sizes.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum ImageSizeChoice {
+        Size(ImageSize),
+        Preset(ImageSizePreset),
+    }
+    impl ::std::convert::From<ImageSize> for ImageSizeChoice {
+        fn from(value: ImageSize) -> Self {
+            Self::Size(value)
+        }
+    }
+    impl ::std::convert::From<ImageSizePreset> for ImageSizeChoice {
+        fn from(value: ImageSizePreset) -> Self {
+            Self::Preset(value)
+        }
+    }
+    ///One of fal's named output sizes.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum ImageSizePreset {
+        #[serde(rename = "square_hd")]
+        SquareHd,
+        #[serde(rename = "square")]
+        Square,
+        #[serde(rename = "portrait_4_3")]
+        Portrait43,
+        #[serde(rename = "portrait_16_9")]
+        Portrait169,
+        #[serde(rename = "landscape_4_3")]
+        Landscape43,
+        #[serde(rename = "landscape_16_9")]
+        Landscape169,
+    }
+    impl ::std::fmt::Display for ImageSizePreset {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SquareHd => f.write_str("square_hd"),
+                Self::Square => f.write_str("square"),
+                Self::Portrait43 => f.write_str("portrait_4_3"),
+                Self::Portrait169 => f.write_str("portrait_16_9"),
+                Self::Landscape43 => f.write_str("landscape_4_3"),
+                Self::Landscape169 => f.write_str("landscape_16_9"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ImageSizePreset {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "square_hd" => Ok(Self::SquareHd),
+                "square" => Ok(Self::Square),
+                "portrait_4_3" => Ok(Self::Portrait43),
+                "portrait_16_9" => Ok(Self::Portrait169),
+                "landscape_4_3" => Ok(Self::Landscape43),
+                "landscape_16_9" => Ok(Self::Landscape169),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ImageSizePreset {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ImageSizePreset {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///Image prompt for the omni model.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -874,6 +1353,23 @@ Default on fal's side: `false`.*/
             Default::default()
         }
     }
+    ///`LoraWeight`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct LoraWeight {
+        ///URL or the path to the LoRA weights.
+        pub path: ::std::string::String,
+        /**The scale of the LoRA weight. This is used to scale the LoRA weight
+            before merging it with the base model.
+
+Default on fal's side: `1.0`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scale: ::std::option::Option<f64>,
+    }
+    impl LoraWeight {
+        pub fn builder() -> builder::LoraWeight {
+            Default::default()
+        }
+    }
     ///`OutputFormat`
     #[derive(
         ::serde::Deserialize,
@@ -922,6 +1418,61 @@ Default on fal's side: `false`.*/
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for OutputFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`OutputLoraFormat`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum OutputLoraFormat {
+        #[serde(rename = "fal")]
+        Fal,
+        #[serde(rename = "comfy")]
+        Comfy,
+    }
+    impl ::std::fmt::Display for OutputLoraFormat {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Fal => f.write_str("fal"),
+                Self::Comfy => f.write_str("comfy"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for OutputLoraFormat {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "fal" => Ok(Self::Fal),
+                "comfy" => Ok(Self::Comfy),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OutputLoraFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OutputLoraFormat {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1260,6 +1811,124 @@ Default on fal's side: `false`.*/
                 Self {
                     status: Ok(value.status),
                     success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct File {
+            content_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            file_data: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            file_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            file_size: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for File {
+            fn default() -> Self {
+                Self {
+                    content_type: Ok(Default::default()),
+                    file_data: Ok(Default::default()),
+                    file_name: Ok(Default::default()),
+                    file_size: Ok(Default::default()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl File {
+            pub fn content_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content_type: {e}")
+                    });
+                self
+            }
+            pub fn file_data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_data: {e}")
+                    });
+                self
+            }
+            pub fn file_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_name: {e}")
+                    });
+                self
+            }
+            pub fn file_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_size: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<File> for super::File {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: File,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content_type: value.content_type?,
+                    file_data: value.file_data?,
+                    file_name: value.file_name?,
+                    file_size: value.file_size?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::File> for File {
+            fn from(value: super::File) -> Self {
+                Self {
+                    content_type: Ok(value.content_type),
+                    file_data: Ok(value.file_data),
+                    file_name: Ok(value.file_name),
+                    file_size: Ok(value.file_size),
+                    url: Ok(value.url),
                 }
             }
         }
@@ -1629,6 +2298,1399 @@ Default on fal's side: `false`.*/
                     prompt: Ok(value.prompt),
                     seed: Ok(value.seed),
                     timings: Ok(value.timings),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextLoraInpaintInput {
+            acceleration: ::std::result::Result<
+                ::std::option::Option<super::Acceleration>,
+                ::std::string::String,
+            >,
+            enable_safety_checker: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            guidance_scale: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            image_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            loras: ::std::result::Result<
+                ::std::vec::Vec<super::LoraWeight>,
+                ::std::string::String,
+            >,
+            mask_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            num_images: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            num_inference_steps: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            output_format: ::std::result::Result<
+                ::std::option::Option<super::OutputFormat>,
+                ::std::string::String,
+            >,
+            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
+            reference_image_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            strength: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            sync_mode: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextLoraInpaintInput {
+            fn default() -> Self {
+                Self {
+                    acceleration: Ok(Default::default()),
+                    enable_safety_checker: Ok(Default::default()),
+                    guidance_scale: Ok(Default::default()),
+                    image_url: Err("no value supplied for image_url".to_string()),
+                    loras: Ok(Default::default()),
+                    mask_url: Err("no value supplied for mask_url".to_string()),
+                    num_images: Ok(Default::default()),
+                    num_inference_steps: Ok(Default::default()),
+                    output_format: Ok(Default::default()),
+                    prompt: Err("no value supplied for prompt".to_string()),
+                    reference_image_url: Err(
+                        "no value supplied for reference_image_url".to_string(),
+                    ),
+                    seed: Ok(Default::default()),
+                    strength: Ok(Default::default()),
+                    sync_mode: Ok(Default::default()),
+                }
+            }
+        }
+        impl FluxKontextLoraInpaintInput {
+            pub fn acceleration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Acceleration>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.acceleration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for acceleration: {e}")
+                    });
+                self
+            }
+            pub fn enable_safety_checker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enable_safety_checker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for enable_safety_checker: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn guidance_scale<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.guidance_scale = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for guidance_scale: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
+                self
+            }
+            pub fn loras<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::LoraWeight>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.loras = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for loras: {e}")
+                    });
+                self
+            }
+            pub fn mask_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mask_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mask_url: {e}")
+                    });
+                self
+            }
+            pub fn num_images<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.num_images = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for num_images: {e}")
+                    });
+                self
+            }
+            pub fn num_inference_steps<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.num_inference_steps = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for num_inference_steps: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn output_format<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OutputFormat>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.output_format = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for output_format: {e}")
+                    });
+                self
+            }
+            pub fn prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn reference_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reference_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reference_image_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
+                    });
+                self
+            }
+            pub fn strength<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.strength = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for strength: {e}")
+                    });
+                self
+            }
+            pub fn sync_mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sync_mode = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sync_mode: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextLoraInpaintInput>
+        for super::FluxKontextLoraInpaintInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextLoraInpaintInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    acceleration: value.acceleration?,
+                    enable_safety_checker: value.enable_safety_checker?,
+                    guidance_scale: value.guidance_scale?,
+                    image_url: value.image_url?,
+                    loras: value.loras?,
+                    mask_url: value.mask_url?,
+                    num_images: value.num_images?,
+                    num_inference_steps: value.num_inference_steps?,
+                    output_format: value.output_format?,
+                    prompt: value.prompt?,
+                    reference_image_url: value.reference_image_url?,
+                    seed: value.seed?,
+                    strength: value.strength?,
+                    sync_mode: value.sync_mode?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextLoraInpaintInput>
+        for FluxKontextLoraInpaintInput {
+            fn from(value: super::FluxKontextLoraInpaintInput) -> Self {
+                Self {
+                    acceleration: Ok(value.acceleration),
+                    enable_safety_checker: Ok(value.enable_safety_checker),
+                    guidance_scale: Ok(value.guidance_scale),
+                    image_url: Ok(value.image_url),
+                    loras: Ok(value.loras),
+                    mask_url: Ok(value.mask_url),
+                    num_images: Ok(value.num_images),
+                    num_inference_steps: Ok(value.num_inference_steps),
+                    output_format: Ok(value.output_format),
+                    prompt: Ok(value.prompt),
+                    reference_image_url: Ok(value.reference_image_url),
+                    seed: Ok(value.seed),
+                    strength: Ok(value.strength),
+                    sync_mode: Ok(value.sync_mode),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextLoraInpaintOutput {
+            has_nsfw_concepts: ::std::result::Result<
+                ::std::vec::Vec<bool>,
+                ::std::string::String,
+            >,
+            images: ::std::result::Result<
+                ::std::vec::Vec<super::Image>,
+                ::std::string::String,
+            >,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            timings: ::std::result::Result<
+                ::std::collections::BTreeMap<::std::string::String, f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextLoraInpaintOutput {
+            fn default() -> Self {
+                Self {
+                    has_nsfw_concepts: Ok(Default::default()),
+                    images: Err("no value supplied for images".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
+                }
+            }
+        }
+        impl FluxKontextLoraInpaintOutput {
+            pub fn has_nsfw_concepts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_nsfw_concepts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for has_nsfw_concepts: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn images<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Image>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.images = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for images: {e}")
+                    });
+                self
+            }
+            pub fn prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
+                    });
+                self
+            }
+            pub fn timings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::BTreeMap<::std::string::String, f64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timings = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timings: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextLoraInpaintOutput>
+        for super::FluxKontextLoraInpaintOutput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextLoraInpaintOutput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_nsfw_concepts: value.has_nsfw_concepts?,
+                    images: value.images?,
+                    prompt: value.prompt?,
+                    seed: value.seed?,
+                    timings: value.timings?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextLoraInpaintOutput>
+        for FluxKontextLoraInpaintOutput {
+            fn from(value: super::FluxKontextLoraInpaintOutput) -> Self {
+                Self {
+                    has_nsfw_concepts: Ok(value.has_nsfw_concepts),
+                    images: Ok(value.images),
+                    prompt: Ok(value.prompt),
+                    seed: Ok(value.seed),
+                    timings: Ok(value.timings),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextLoraInput {
+            acceleration: ::std::result::Result<
+                ::std::option::Option<super::Acceleration>,
+                ::std::string::String,
+            >,
+            enable_safety_checker: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            guidance_scale: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            image_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            loras: ::std::result::Result<
+                ::std::vec::Vec<super::LoraWeight>,
+                ::std::string::String,
+            >,
+            num_images: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            num_inference_steps: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            output_format: ::std::result::Result<
+                ::std::option::Option<super::OutputFormat>,
+                ::std::string::String,
+            >,
+            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
+            resolution_mode: ::std::result::Result<
+                ::std::option::Option<super::ResolutionMode>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            sync_mode: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextLoraInput {
+            fn default() -> Self {
+                Self {
+                    acceleration: Ok(Default::default()),
+                    enable_safety_checker: Ok(Default::default()),
+                    guidance_scale: Ok(Default::default()),
+                    image_url: Err("no value supplied for image_url".to_string()),
+                    loras: Ok(Default::default()),
+                    num_images: Ok(Default::default()),
+                    num_inference_steps: Ok(Default::default()),
+                    output_format: Ok(Default::default()),
+                    prompt: Err("no value supplied for prompt".to_string()),
+                    resolution_mode: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    sync_mode: Ok(Default::default()),
+                }
+            }
+        }
+        impl FluxKontextLoraInput {
+            pub fn acceleration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Acceleration>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.acceleration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for acceleration: {e}")
+                    });
+                self
+            }
+            pub fn enable_safety_checker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enable_safety_checker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for enable_safety_checker: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn guidance_scale<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.guidance_scale = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for guidance_scale: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
+                self
+            }
+            pub fn loras<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::LoraWeight>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.loras = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for loras: {e}")
+                    });
+                self
+            }
+            pub fn num_images<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.num_images = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for num_images: {e}")
+                    });
+                self
+            }
+            pub fn num_inference_steps<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.num_inference_steps = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for num_inference_steps: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn output_format<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OutputFormat>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.output_format = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for output_format: {e}")
+                    });
+                self
+            }
+            pub fn prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn resolution_mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ResolutionMode>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resolution_mode = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resolution_mode: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
+                    });
+                self
+            }
+            pub fn sync_mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sync_mode = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sync_mode: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextLoraInput>
+        for super::FluxKontextLoraInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextLoraInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    acceleration: value.acceleration?,
+                    enable_safety_checker: value.enable_safety_checker?,
+                    guidance_scale: value.guidance_scale?,
+                    image_url: value.image_url?,
+                    loras: value.loras?,
+                    num_images: value.num_images?,
+                    num_inference_steps: value.num_inference_steps?,
+                    output_format: value.output_format?,
+                    prompt: value.prompt?,
+                    resolution_mode: value.resolution_mode?,
+                    seed: value.seed?,
+                    sync_mode: value.sync_mode?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextLoraInput> for FluxKontextLoraInput {
+            fn from(value: super::FluxKontextLoraInput) -> Self {
+                Self {
+                    acceleration: Ok(value.acceleration),
+                    enable_safety_checker: Ok(value.enable_safety_checker),
+                    guidance_scale: Ok(value.guidance_scale),
+                    image_url: Ok(value.image_url),
+                    loras: Ok(value.loras),
+                    num_images: Ok(value.num_images),
+                    num_inference_steps: Ok(value.num_inference_steps),
+                    output_format: Ok(value.output_format),
+                    prompt: Ok(value.prompt),
+                    resolution_mode: Ok(value.resolution_mode),
+                    seed: Ok(value.seed),
+                    sync_mode: Ok(value.sync_mode),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextLoraOutput {
+            has_nsfw_concepts: ::std::result::Result<
+                ::std::vec::Vec<bool>,
+                ::std::string::String,
+            >,
+            images: ::std::result::Result<
+                ::std::vec::Vec<super::Image>,
+                ::std::string::String,
+            >,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            timings: ::std::result::Result<
+                ::std::collections::BTreeMap<::std::string::String, f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextLoraOutput {
+            fn default() -> Self {
+                Self {
+                    has_nsfw_concepts: Ok(Default::default()),
+                    images: Err("no value supplied for images".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
+                }
+            }
+        }
+        impl FluxKontextLoraOutput {
+            pub fn has_nsfw_concepts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_nsfw_concepts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for has_nsfw_concepts: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn images<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Image>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.images = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for images: {e}")
+                    });
+                self
+            }
+            pub fn prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
+                    });
+                self
+            }
+            pub fn timings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::BTreeMap<::std::string::String, f64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timings = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timings: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextLoraOutput>
+        for super::FluxKontextLoraOutput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextLoraOutput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_nsfw_concepts: value.has_nsfw_concepts?,
+                    images: value.images?,
+                    prompt: value.prompt?,
+                    seed: value.seed?,
+                    timings: value.timings?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextLoraOutput>
+        for FluxKontextLoraOutput {
+            fn from(value: super::FluxKontextLoraOutput) -> Self {
+                Self {
+                    has_nsfw_concepts: Ok(value.has_nsfw_concepts),
+                    images: Ok(value.images),
+                    prompt: Ok(value.prompt),
+                    seed: Ok(value.seed),
+                    timings: Ok(value.timings),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextLoraTextToImageInput {
+            acceleration: ::std::result::Result<
+                ::std::option::Option<super::Acceleration>,
+                ::std::string::String,
+            >,
+            enable_safety_checker: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            guidance_scale: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            image_size: ::std::result::Result<
+                ::std::option::Option<super::ImageSizeChoice>,
+                ::std::string::String,
+            >,
+            loras: ::std::result::Result<
+                ::std::vec::Vec<super::LoraWeight>,
+                ::std::string::String,
+            >,
+            num_images: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            num_inference_steps: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            output_format: ::std::result::Result<
+                ::std::option::Option<super::OutputFormat>,
+                ::std::string::String,
+            >,
+            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            sync_mode: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextLoraTextToImageInput {
+            fn default() -> Self {
+                Self {
+                    acceleration: Ok(Default::default()),
+                    enable_safety_checker: Ok(Default::default()),
+                    guidance_scale: Ok(Default::default()),
+                    image_size: Ok(Default::default()),
+                    loras: Ok(Default::default()),
+                    num_images: Ok(Default::default()),
+                    num_inference_steps: Ok(Default::default()),
+                    output_format: Ok(Default::default()),
+                    prompt: Err("no value supplied for prompt".to_string()),
+                    seed: Ok(Default::default()),
+                    sync_mode: Ok(Default::default()),
+                }
+            }
+        }
+        impl FluxKontextLoraTextToImageInput {
+            pub fn acceleration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Acceleration>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.acceleration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for acceleration: {e}")
+                    });
+                self
+            }
+            pub fn enable_safety_checker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enable_safety_checker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for enable_safety_checker: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn guidance_scale<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.guidance_scale = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for guidance_scale: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn image_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ImageSizeChoice>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_size: {e}")
+                    });
+                self
+            }
+            pub fn loras<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::LoraWeight>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.loras = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for loras: {e}")
+                    });
+                self
+            }
+            pub fn num_images<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.num_images = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for num_images: {e}")
+                    });
+                self
+            }
+            pub fn num_inference_steps<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.num_inference_steps = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for num_inference_steps: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn output_format<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OutputFormat>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.output_format = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for output_format: {e}")
+                    });
+                self
+            }
+            pub fn prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
+                    });
+                self
+            }
+            pub fn sync_mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sync_mode = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sync_mode: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextLoraTextToImageInput>
+        for super::FluxKontextLoraTextToImageInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextLoraTextToImageInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    acceleration: value.acceleration?,
+                    enable_safety_checker: value.enable_safety_checker?,
+                    guidance_scale: value.guidance_scale?,
+                    image_size: value.image_size?,
+                    loras: value.loras?,
+                    num_images: value.num_images?,
+                    num_inference_steps: value.num_inference_steps?,
+                    output_format: value.output_format?,
+                    prompt: value.prompt?,
+                    seed: value.seed?,
+                    sync_mode: value.sync_mode?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextLoraTextToImageInput>
+        for FluxKontextLoraTextToImageInput {
+            fn from(value: super::FluxKontextLoraTextToImageInput) -> Self {
+                Self {
+                    acceleration: Ok(value.acceleration),
+                    enable_safety_checker: Ok(value.enable_safety_checker),
+                    guidance_scale: Ok(value.guidance_scale),
+                    image_size: Ok(value.image_size),
+                    loras: Ok(value.loras),
+                    num_images: Ok(value.num_images),
+                    num_inference_steps: Ok(value.num_inference_steps),
+                    output_format: Ok(value.output_format),
+                    prompt: Ok(value.prompt),
+                    seed: Ok(value.seed),
+                    sync_mode: Ok(value.sync_mode),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextLoraTextToImageOutput {
+            has_nsfw_concepts: ::std::result::Result<
+                ::std::vec::Vec<bool>,
+                ::std::string::String,
+            >,
+            images: ::std::result::Result<
+                ::std::vec::Vec<super::Image>,
+                ::std::string::String,
+            >,
+            prompt: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            seed: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            timings: ::std::result::Result<
+                ::std::collections::BTreeMap<::std::string::String, f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextLoraTextToImageOutput {
+            fn default() -> Self {
+                Self {
+                    has_nsfw_concepts: Ok(Default::default()),
+                    images: Err("no value supplied for images".to_string()),
+                    prompt: Ok(Default::default()),
+                    seed: Ok(Default::default()),
+                    timings: Ok(Default::default()),
+                }
+            }
+        }
+        impl FluxKontextLoraTextToImageOutput {
+            pub fn has_nsfw_concepts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_nsfw_concepts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for has_nsfw_concepts: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn images<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Image>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.images = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for images: {e}")
+                    });
+                self
+            }
+            pub fn prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
+                    });
+                self
+            }
+            pub fn timings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::BTreeMap<::std::string::String, f64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timings = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timings: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextLoraTextToImageOutput>
+        for super::FluxKontextLoraTextToImageOutput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextLoraTextToImageOutput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_nsfw_concepts: value.has_nsfw_concepts?,
+                    images: value.images?,
+                    prompt: value.prompt?,
+                    seed: value.seed?,
+                    timings: value.timings?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextLoraTextToImageOutput>
+        for FluxKontextLoraTextToImageOutput {
+            fn from(value: super::FluxKontextLoraTextToImageOutput) -> Self {
+                Self {
+                    has_nsfw_concepts: Ok(value.has_nsfw_concepts),
+                    images: Ok(value.images),
+                    prompt: Ok(value.prompt),
+                    seed: Ok(value.seed),
+                    timings: Ok(value.timings),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextTrainerInput {
+            default_caption: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            image_data_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            learning_rate: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            output_lora_format: ::std::result::Result<
+                ::std::option::Option<super::OutputLoraFormat>,
+                ::std::string::String,
+            >,
+            steps: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextTrainerInput {
+            fn default() -> Self {
+                Self {
+                    default_caption: Ok(Default::default()),
+                    image_data_url: Err(
+                        "no value supplied for image_data_url".to_string(),
+                    ),
+                    learning_rate: Ok(Default::default()),
+                    output_lora_format: Ok(Default::default()),
+                    steps: Ok(Default::default()),
+                }
+            }
+        }
+        impl FluxKontextTrainerInput {
+            pub fn default_caption<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_caption = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for default_caption: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn image_data_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image_data_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for image_data_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn learning_rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.learning_rate = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for learning_rate: {e}")
+                    });
+                self
+            }
+            pub fn output_lora_format<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::OutputLoraFormat>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.output_lora_format = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for output_lora_format: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn steps<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.steps = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for steps: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextTrainerInput>
+        for super::FluxKontextTrainerInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextTrainerInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    default_caption: value.default_caption?,
+                    image_data_url: value.image_data_url?,
+                    learning_rate: value.learning_rate?,
+                    output_lora_format: value.output_lora_format?,
+                    steps: value.steps?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextTrainerInput>
+        for FluxKontextTrainerInput {
+            fn from(value: super::FluxKontextTrainerInput) -> Self {
+                Self {
+                    default_caption: Ok(value.default_caption),
+                    image_data_url: Ok(value.image_data_url),
+                    learning_rate: Ok(value.learning_rate),
+                    output_lora_format: Ok(value.output_lora_format),
+                    steps: Ok(value.steps),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FluxKontextTrainerOutput {
+            config_file: ::std::result::Result<
+                ::std::option::Option<super::File>,
+                ::std::string::String,
+            >,
+            diffusers_lora_file: ::std::result::Result<
+                super::File,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FluxKontextTrainerOutput {
+            fn default() -> Self {
+                Self {
+                    config_file: Ok(Default::default()),
+                    diffusers_lora_file: Err(
+                        "no value supplied for diffusers_lora_file".to_string(),
+                    ),
+                }
+            }
+        }
+        impl FluxKontextTrainerOutput {
+            pub fn config_file<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::File>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.config_file = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for config_file: {e}")
+                    });
+                self
+            }
+            pub fn diffusers_lora_file<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::File>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.diffusers_lora_file = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for diffusers_lora_file: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FluxKontextTrainerOutput>
+        for super::FluxKontextTrainerOutput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FluxKontextTrainerOutput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    config_file: value.config_file?,
+                    diffusers_lora_file: value.diffusers_lora_file?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FluxKontextTrainerOutput>
+        for FluxKontextTrainerOutput {
+            fn from(value: super::FluxKontextTrainerOutput) -> Self {
+                Self {
+                    config_file: Ok(value.config_file),
+                    diffusers_lora_file: Ok(value.diffusers_lora_file),
                 }
             }
         }
@@ -3935,6 +5997,70 @@ Default on fal's side: `false`.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ImageSize {
+            height: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            width: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ImageSize {
+            fn default() -> Self {
+                Self {
+                    height: Ok(Default::default()),
+                    width: Ok(Default::default()),
+                }
+            }
+        }
+        impl ImageSize {
+            pub fn height<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.height = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for height: {e}")
+                    });
+                self
+            }
+            pub fn width<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.width = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for width: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ImageSize> for super::ImageSize {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ImageSize,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    height: value.height?,
+                    width: value.width?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ImageSize> for ImageSize {
+            fn from(value: super::ImageSize) -> Self {
+                Self {
+                    height: Ok(value.height),
+                    width: Ok(value.width),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct LogEntry {
             level: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -4030,6 +6156,67 @@ Default on fal's side: `false`.*/
                     message: Ok(value.message),
                     source: Ok(value.source),
                     timestamp: Ok(value.timestamp),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LoraWeight {
+            path: ::std::result::Result<::std::string::String, ::std::string::String>,
+            scale: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LoraWeight {
+            fn default() -> Self {
+                Self {
+                    path: Err("no value supplied for path".to_string()),
+                    scale: Ok(Default::default()),
+                }
+            }
+        }
+        impl LoraWeight {
+            pub fn path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for path: {e}")
+                    });
+                self
+            }
+            pub fn scale<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scale = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scale: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LoraWeight> for super::LoraWeight {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LoraWeight,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    path: value.path?,
+                    scale: value.scale?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LoraWeight> for LoraWeight {
+            fn from(value: super::LoraWeight) -> Self {
+                Self {
+                    path: Ok(value.path),
+                    scale: Ok(value.scale),
                 }
             }
         }
@@ -4357,6 +6544,222 @@ const _: () = {
     {}
 };
 impl Client {
+    /**Sends a `POST` request to `/fal-ai/flux-kontext-lora`
+
+Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
+- `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
+- `x_fal_queue_priority`: `normal` (the default) or `low`.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
+- `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
+- `body`
+```ignore
+let response = client.submit_flux_kontext_lora()
+    .fal_max_queue_length(fal_max_queue_length)
+    .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
+    .x_fal_queue_priority(x_fal_queue_priority)
+    .x_fal_request_timeout(x_fal_request_timeout)
+    .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn submit_flux_kontext_lora(&self) -> builder::SubmitFluxKontextLora<'_> {
+        builder::SubmitFluxKontextLora::new(self)
+    }
+    /**Sends a `POST` request to `/fal-ai/flux-kontext-lora/inpaint`
+
+Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
+- `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
+- `x_fal_queue_priority`: `normal` (the default) or `low`.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
+- `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
+- `body`
+```ignore
+let response = client.submit_flux_kontext_lora_inpaint()
+    .fal_max_queue_length(fal_max_queue_length)
+    .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
+    .x_fal_queue_priority(x_fal_queue_priority)
+    .x_fal_request_timeout(x_fal_request_timeout)
+    .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn submit_flux_kontext_lora_inpaint(
+        &self,
+    ) -> builder::SubmitFluxKontextLoraInpaint<'_> {
+        builder::SubmitFluxKontextLoraInpaint::new(self)
+    }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext-lora/requests/{request_id}`
+
+```ignore
+let response = client.result_flux_kontext_lora()
+    .request_id(request_id)
+    .send()
+    .await;
+```*/
+    pub fn result_flux_kontext_lora(&self) -> builder::ResultFluxKontextLora<'_> {
+        builder::ResultFluxKontextLora::new(self)
+    }
+    /**Sends a `PUT` request to `/fal-ai/flux-kontext-lora/requests/{request_id}/cancel`
+
+```ignore
+let response = client.cancel_flux_kontext_lora()
+    .request_id(request_id)
+    .send()
+    .await;
+```*/
+    pub fn cancel_flux_kontext_lora(&self) -> builder::CancelFluxKontextLora<'_> {
+        builder::CancelFluxKontextLora::new(self)
+    }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext-lora/requests/{request_id}/status`
+
+```ignore
+let response = client.status_flux_kontext_lora()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_flux_kontext_lora(&self) -> builder::StatusFluxKontextLora<'_> {
+        builder::StatusFluxKontextLora::new(self)
+    }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext-lora/requests/{request_id}/status/stream`
+
+```ignore
+let response = client.status_stream_flux_kontext_lora()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_stream_flux_kontext_lora(
+        &self,
+    ) -> builder::StatusStreamFluxKontextLora<'_> {
+        builder::StatusStreamFluxKontextLora::new(self)
+    }
+    /**Sends a `POST` request to `/fal-ai/flux-kontext-lora/text-to-image`
+
+Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
+- `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
+- `x_fal_queue_priority`: `normal` (the default) or `low`.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
+- `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
+- `body`
+```ignore
+let response = client.submit_flux_kontext_lora_text_to_image()
+    .fal_max_queue_length(fal_max_queue_length)
+    .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
+    .x_fal_queue_priority(x_fal_queue_priority)
+    .x_fal_request_timeout(x_fal_request_timeout)
+    .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn submit_flux_kontext_lora_text_to_image(
+        &self,
+    ) -> builder::SubmitFluxKontextLoraTextToImage<'_> {
+        builder::SubmitFluxKontextLoraTextToImage::new(self)
+    }
+    /**Sends a `POST` request to `/fal-ai/flux-kontext-trainer`
+
+Arguments:
+- `fal_max_queue_length`: fal answers 429 at submit when the endpoint's queue is longer than this.
+- `fal_webhook`: A URL that fal calls with the result when the request completes.
+- `x_fal_no_retry`: `1` (or `true`, `yes`): fal does not retry the request internally.
+- `x_fal_object_lifecycle_preference`: How long the output files live on fal's CDN, as JSON: `{"expiration_duration_seconds": N}`. Files on the CDN are public to anyone with the URL and cannot be recovered once they expire.
+- `x_fal_queue_priority`: `normal` (the default) or `low`.
+- `x_fal_request_timeout`: Seconds (more than 1) the request may wait to start, queueing included; when they run out, fal ends it with a 504 marked `x-fal-request-timeout-type: user`.
+- `x_fal_runner_hint`: A routing hint that sends related requests to the same runner.
+- `x_fal_store_io`: `0`: fal does not keep the request's input and output (kept 30 days otherwise); files on the CDN are still stored.
+- `body`
+```ignore
+let response = client.submit_flux_kontext_trainer()
+    .fal_max_queue_length(fal_max_queue_length)
+    .fal_webhook(fal_webhook)
+    .x_fal_no_retry(x_fal_no_retry)
+    .x_fal_object_lifecycle_preference(x_fal_object_lifecycle_preference)
+    .x_fal_queue_priority(x_fal_queue_priority)
+    .x_fal_request_timeout(x_fal_request_timeout)
+    .x_fal_runner_hint(x_fal_runner_hint)
+    .x_fal_store_io(x_fal_store_io)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn submit_flux_kontext_trainer(&self) -> builder::SubmitFluxKontextTrainer<'_> {
+        builder::SubmitFluxKontextTrainer::new(self)
+    }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}`
+
+```ignore
+let response = client.result_flux_kontext_trainer()
+    .request_id(request_id)
+    .send()
+    .await;
+```*/
+    pub fn result_flux_kontext_trainer(&self) -> builder::ResultFluxKontextTrainer<'_> {
+        builder::ResultFluxKontextTrainer::new(self)
+    }
+    /**Sends a `PUT` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}/cancel`
+
+```ignore
+let response = client.cancel_flux_kontext_trainer()
+    .request_id(request_id)
+    .send()
+    .await;
+```*/
+    pub fn cancel_flux_kontext_trainer(&self) -> builder::CancelFluxKontextTrainer<'_> {
+        builder::CancelFluxKontextTrainer::new(self)
+    }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}/status`
+
+```ignore
+let response = client.status_flux_kontext_trainer()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_flux_kontext_trainer(&self) -> builder::StatusFluxKontextTrainer<'_> {
+        builder::StatusFluxKontextTrainer::new(self)
+    }
+    /**Sends a `GET` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}/status/stream`
+
+```ignore
+let response = client.status_stream_flux_kontext_trainer()
+    .request_id(request_id)
+    .logs(logs)
+    .send()
+    .await;
+```*/
+    pub fn status_stream_flux_kontext_trainer(
+        &self,
+    ) -> builder::StatusStreamFluxKontextTrainer<'_> {
+        builder::StatusStreamFluxKontextTrainer::new(self)
+    }
     /**Sends a `POST` request to `/fal-ai/flux-kontext/dev`
 
 Arguments:
@@ -4670,6 +7073,1631 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::submit_flux_kontext_lora`]
+
+[`Client::submit_flux_kontext_lora`]: super::Client::submit_flux_kontext_lora*/
+    #[derive(Debug, Clone)]
+    pub struct SubmitFluxKontextLora<'a> {
+        client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
+        fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
+        x_fal_queue_priority: Result<Option<::std::string::String>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
+        x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::FluxKontextLoraInput, String>,
+    }
+    impl<'a> SubmitFluxKontextLora<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                fal_max_queue_length: Ok(None),
+                fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
+                x_fal_queue_priority: Ok(None),
+                x_fal_request_timeout: Ok(None),
+                x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn fal_webhook<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.fal_webhook = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_queue_priority<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_queue_priority = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_queue_priority failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<f64>,
+        {
+            self.x_fal_request_timeout = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
+                });
+            self
+        }
+        pub fn x_fal_runner_hint<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_runner_hint = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::FluxKontextLoraInput>,
+            <V as std::convert::TryInto<
+                types::FluxKontextLoraInput,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `FluxKontextLoraInput` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::FluxKontextLoraInput,
+            ) -> types::builder::FluxKontextLoraInput,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/fal-ai/flux-kontext-lora`
+        pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
+            let Self {
+                client,
+                fal_max_queue_length,
+                fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
+                x_fal_queue_priority,
+                x_fal_request_timeout,
+                x_fal_runner_hint,
+                x_fal_store_io,
+                body,
+            } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
+            let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_queue_priority = x_fal_queue_priority
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_request_timeout = x_fal_request_timeout
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::FluxKontextLoraInput::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/fal-ai/flux-kontext-lora", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
+            if let Some(value) = x_fal_queue_priority {
+                header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_request_timeout {
+                header_map
+                    .append("x-fal-request-timeout", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_runner_hint {
+                header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "submit_flux_kontext_lora",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::submit_flux_kontext_lora_inpaint`]
+
+[`Client::submit_flux_kontext_lora_inpaint`]: super::Client::submit_flux_kontext_lora_inpaint*/
+    #[derive(Debug, Clone)]
+    pub struct SubmitFluxKontextLoraInpaint<'a> {
+        client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
+        fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
+        x_fal_queue_priority: Result<Option<::std::string::String>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
+        x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::FluxKontextLoraInpaintInput, String>,
+    }
+    impl<'a> SubmitFluxKontextLoraInpaint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                fal_max_queue_length: Ok(None),
+                fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
+                x_fal_queue_priority: Ok(None),
+                x_fal_request_timeout: Ok(None),
+                x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn fal_webhook<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.fal_webhook = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_queue_priority<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_queue_priority = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_queue_priority failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<f64>,
+        {
+            self.x_fal_request_timeout = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
+                });
+            self
+        }
+        pub fn x_fal_runner_hint<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_runner_hint = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::FluxKontextLoraInpaintInput>,
+            <V as std::convert::TryInto<
+                types::FluxKontextLoraInpaintInput,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `FluxKontextLoraInpaintInput` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::FluxKontextLoraInpaintInput,
+            ) -> types::builder::FluxKontextLoraInpaintInput,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/fal-ai/flux-kontext-lora/inpaint`
+        pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
+            let Self {
+                client,
+                fal_max_queue_length,
+                fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
+                x_fal_queue_priority,
+                x_fal_request_timeout,
+                x_fal_runner_hint,
+                x_fal_store_io,
+                body,
+            } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
+            let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_queue_priority = x_fal_queue_priority
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_request_timeout = x_fal_request_timeout
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::FluxKontextLoraInpaintInput::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/fal-ai/flux-kontext-lora/inpaint", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
+            if let Some(value) = x_fal_queue_priority {
+                header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_request_timeout {
+                header_map
+                    .append("x-fal-request-timeout", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_runner_hint {
+                header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "submit_flux_kontext_lora_inpaint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::result_flux_kontext_lora`]
+
+[`Client::result_flux_kontext_lora`]: super::Client::result_flux_kontext_lora*/
+    #[derive(Debug, Clone)]
+    pub struct ResultFluxKontextLora<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ResultFluxKontextLora<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext-lora/requests/{request_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
+            let Self { client, request_id } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-lora/requests/{}", client.baseurl, encode_path(&
+                request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "result_flux_kontext_lora",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cancel_flux_kontext_lora`]
+
+[`Client::cancel_flux_kontext_lora`]: super::Client::cancel_flux_kontext_lora*/
+    #[derive(Debug, Clone)]
+    pub struct CancelFluxKontextLora<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+    }
+    impl<'a> CancelFluxKontextLora<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `PUT` request to `/fal-ai/flux-kontext-lora/requests/{request_id}/cancel`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CancelStatus>, Error<types::CancelStatus>> {
+            let Self { client, request_id } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-lora/requests/{}/cancel", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cancel_flux_kontext_lora",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_flux_kontext_lora`]
+
+[`Client::status_flux_kontext_lora`]: super::Client::status_flux_kontext_lora*/
+    #[derive(Debug, Clone)]
+    pub struct StatusFluxKontextLora<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusFluxKontextLora<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext-lora/requests/{request_id}/status`
+        pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-lora/requests/{}/status", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_flux_kontext_lora",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                202u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_stream_flux_kontext_lora`]
+
+[`Client::status_stream_flux_kontext_lora`]: super::Client::status_stream_flux_kontext_lora*/
+    #[derive(Debug, Clone)]
+    pub struct StatusStreamFluxKontextLora<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusStreamFluxKontextLora<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext-lora/requests/{request_id}/status/stream`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-lora/requests/{}/status/stream", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_stream_flux_kontext_lora",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::submit_flux_kontext_lora_text_to_image`]
+
+[`Client::submit_flux_kontext_lora_text_to_image`]: super::Client::submit_flux_kontext_lora_text_to_image*/
+    #[derive(Debug, Clone)]
+    pub struct SubmitFluxKontextLoraTextToImage<'a> {
+        client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
+        fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
+        x_fal_queue_priority: Result<Option<::std::string::String>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
+        x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::FluxKontextLoraTextToImageInput, String>,
+    }
+    impl<'a> SubmitFluxKontextLoraTextToImage<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                fal_max_queue_length: Ok(None),
+                fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
+                x_fal_queue_priority: Ok(None),
+                x_fal_request_timeout: Ok(None),
+                x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn fal_webhook<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.fal_webhook = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_queue_priority<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_queue_priority = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_queue_priority failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<f64>,
+        {
+            self.x_fal_request_timeout = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
+                });
+            self
+        }
+        pub fn x_fal_runner_hint<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_runner_hint = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::FluxKontextLoraTextToImageInput>,
+            <V as std::convert::TryInto<
+                types::FluxKontextLoraTextToImageInput,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `FluxKontextLoraTextToImageInput` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::FluxKontextLoraTextToImageInput,
+            ) -> types::builder::FluxKontextLoraTextToImageInput,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/fal-ai/flux-kontext-lora/text-to-image`
+        pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
+            let Self {
+                client,
+                fal_max_queue_length,
+                fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
+                x_fal_queue_priority,
+                x_fal_request_timeout,
+                x_fal_runner_hint,
+                x_fal_store_io,
+                body,
+            } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
+            let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_queue_priority = x_fal_queue_priority
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_request_timeout = x_fal_request_timeout
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::FluxKontextLoraTextToImageInput::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-lora/text-to-image", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
+            if let Some(value) = x_fal_queue_priority {
+                header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_request_timeout {
+                header_map
+                    .append("x-fal-request-timeout", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_runner_hint {
+                header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "submit_flux_kontext_lora_text_to_image",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::submit_flux_kontext_trainer`]
+
+[`Client::submit_flux_kontext_trainer`]: super::Client::submit_flux_kontext_trainer*/
+    #[derive(Debug, Clone)]
+    pub struct SubmitFluxKontextTrainer<'a> {
+        client: &'a super::Client,
+        fal_max_queue_length: Result<Option<::std::num::NonZeroU64>, String>,
+        fal_webhook: Result<Option<::std::string::String>, String>,
+        x_fal_no_retry: Result<Option<::std::string::String>, String>,
+        x_fal_object_lifecycle_preference: Result<Option<::std::string::String>, String>,
+        x_fal_queue_priority: Result<Option<::std::string::String>, String>,
+        x_fal_request_timeout: Result<Option<f64>, String>,
+        x_fal_runner_hint: Result<Option<::std::string::String>, String>,
+        x_fal_store_io: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::FluxKontextTrainerInput, String>,
+    }
+    impl<'a> SubmitFluxKontextTrainer<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                fal_max_queue_length: Ok(None),
+                fal_webhook: Ok(None),
+                x_fal_no_retry: Ok(None),
+                x_fal_object_lifecycle_preference: Ok(None),
+                x_fal_queue_priority: Ok(None),
+                x_fal_request_timeout: Ok(None),
+                x_fal_runner_hint: Ok(None),
+                x_fal_store_io: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn fal_max_queue_length<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.fal_max_queue_length = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for fal_max_queue_length failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn fal_webhook<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.fal_webhook = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for fal_webhook failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_no_retry<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_no_retry = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_no_retry failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_object_lifecycle_preference<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_object_lifecycle_preference = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_object_lifecycle_preference failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_queue_priority<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_queue_priority = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_queue_priority failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_request_timeout<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<f64>,
+        {
+            self.x_fal_request_timeout = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `f64` for x_fal_request_timeout failed".to_string()
+                });
+            self
+        }
+        pub fn x_fal_runner_hint<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_runner_hint = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_runner_hint failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_fal_store_io<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_fal_store_io = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_fal_store_io failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::FluxKontextTrainerInput>,
+            <V as std::convert::TryInto<
+                types::FluxKontextTrainerInput,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `FluxKontextTrainerInput` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::FluxKontextTrainerInput,
+            ) -> types::builder::FluxKontextTrainerInput,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/fal-ai/flux-kontext-trainer`
+        pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
+            let Self {
+                client,
+                fal_max_queue_length,
+                fal_webhook,
+                x_fal_no_retry,
+                x_fal_object_lifecycle_preference,
+                x_fal_queue_priority,
+                x_fal_request_timeout,
+                x_fal_runner_hint,
+                x_fal_store_io,
+                body,
+            } = self;
+            let fal_max_queue_length = fal_max_queue_length
+                .map_err(Error::InvalidRequest)?;
+            let fal_webhook = fal_webhook.map_err(Error::InvalidRequest)?;
+            let x_fal_no_retry = x_fal_no_retry.map_err(Error::InvalidRequest)?;
+            let x_fal_object_lifecycle_preference = x_fal_object_lifecycle_preference
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_queue_priority = x_fal_queue_priority
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_request_timeout = x_fal_request_timeout
+                .map_err(Error::InvalidRequest)?;
+            let x_fal_runner_hint = x_fal_runner_hint.map_err(Error::InvalidRequest)?;
+            let x_fal_store_io = x_fal_store_io.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::FluxKontextTrainerInput::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/fal-ai/flux-kontext-trainer", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(7usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = x_fal_no_retry {
+                header_map.append("x-fal-no-retry", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_object_lifecycle_preference {
+                header_map
+                    .append(
+                        "x-fal-object-lifecycle-preference",
+                        value.to_string().try_into()?,
+                    );
+            }
+            if let Some(value) = x_fal_queue_priority {
+                header_map.append("x-fal-queue-priority", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_request_timeout {
+                header_map
+                    .append("x-fal-request-timeout", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_runner_hint {
+                header_map.append("x-fal-runner-hint", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_fal_store_io {
+                header_map.append("x-fal-store-io", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "fal_max_queue_length",
+                        &fal_max_queue_length,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("fal_webhook", &fal_webhook))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "submit_flux_kontext_trainer",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::result_flux_kontext_trainer`]
+
+[`Client::result_flux_kontext_trainer`]: super::Client::result_flux_kontext_trainer*/
+    #[derive(Debug, Clone)]
+    pub struct ResultFluxKontextTrainer<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ResultFluxKontextTrainer<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
+            let Self { client, request_id } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-trainer/requests/{}", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "result_flux_kontext_trainer",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cancel_flux_kontext_trainer`]
+
+[`Client::cancel_flux_kontext_trainer`]: super::Client::cancel_flux_kontext_trainer*/
+    #[derive(Debug, Clone)]
+    pub struct CancelFluxKontextTrainer<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+    }
+    impl<'a> CancelFluxKontextTrainer<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `PUT` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}/cancel`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CancelStatus>, Error<types::CancelStatus>> {
+            let Self { client, request_id } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-trainer/requests/{}/cancel", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cancel_flux_kontext_trainer",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_flux_kontext_trainer`]
+
+[`Client::status_flux_kontext_trainer`]: super::Client::status_flux_kontext_trainer*/
+    #[derive(Debug, Clone)]
+    pub struct StatusFluxKontextTrainer<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusFluxKontextTrainer<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}/status`
+        pub async fn send(self) -> Result<ResponseValue<types::QueueStatus>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-trainer/requests/{}/status", client.baseurl,
+                encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_flux_kontext_trainer",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                202u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::status_stream_flux_kontext_trainer`]
+
+[`Client::status_stream_flux_kontext_trainer`]: super::Client::status_stream_flux_kontext_trainer*/
+    #[derive(Debug, Clone)]
+    pub struct StatusStreamFluxKontextTrainer<'a> {
+        client: &'a super::Client,
+        request_id: Result<::std::string::String, String>,
+        logs: Result<Option<i64>, String>,
+    }
+    impl<'a> StatusStreamFluxKontextTrainer<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                request_id: Err("request_id was not initialized".to_string()),
+                logs: Ok(None),
+            }
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for request_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn logs<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.logs = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for logs failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/fal-ai/flux-kontext-trainer/requests/{request_id}/status/stream`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, request_id, logs } = self;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let logs = logs.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/fal-ai/flux-kontext-trainer/requests/{}/status/stream", client
+                .baseurl, encode_path(& request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("logs", &logs))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "status_stream_flux_kontext_trainer",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::submit_flux_kontext_dev`]
 
 [`Client::submit_flux_kontext_dev`]: super::Client::submit_flux_kontext_dev*/

@@ -223,6 +223,132 @@ async fn dev_submits_and_its_app_answers_status_and_result() {
     assert_eq!(output.images.len(), 1);
 }
 
+#[tokio::test]
+async fn each_lora_endpoint_submits_and_the_lora_app_answers_status_and_result() {
+    let emulator = emulator(Duration::ZERO).await;
+    let client = client(&emulator);
+    let lora = || types::LoraWeight {
+        path: "https://example.com/style.safetensors".into(),
+        scale: Some(1.5),
+    };
+    let edit = client
+        .submit_flux_kontext_lora()
+        .body(
+            types::FluxKontextLoraInput::builder()
+                .prompt("Make it a watercolour")
+                .image_url(IMAGE)
+                .loras(vec![lora()]),
+        )
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let text_to_image = client
+        .submit_flux_kontext_lora_text_to_image()
+        .body(
+            types::FluxKontextLoraTextToImageInput::builder()
+                .prompt("A lighthouse")
+                .loras(vec![lora()])
+                .image_size(Some(types::ImageSizeChoice::Preset(
+                    types::ImageSizePreset::Landscape169,
+                ))),
+        )
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let inpaint = client
+        .submit_flux_kontext_lora_inpaint()
+        .body(
+            types::FluxKontextLoraInpaintInput::builder()
+                .prompt("A sofa")
+                .image_url(IMAGE)
+                .mask_url("https://example.com/mask.png")
+                .reference_image_url("https://example.com/sofa.png"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    for submitted in [edit, text_to_image, inpaint] {
+        let id = id_of(&submitted);
+        let mut done = false;
+        for _ in 0..500 {
+            let now = client
+                .status_flux_kontext_lora()
+                .request_id(id)
+                .send()
+                .await
+                .unwrap();
+            if now.status == COMPLETED {
+                done = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(done, "{id} completed");
+        let output = client
+            .result_flux_kontext_lora()
+            .request_id(id)
+            .send()
+            .await
+            .unwrap()
+            .into_inner();
+        let output: types::FluxKontextLoraOutput = serde_json::from_value(output).unwrap();
+        assert_eq!(output.images.len(), 1);
+        assert_eq!(output.images[0].content_type.as_deref(), Some("image/png"));
+    }
+}
+
+#[tokio::test]
+async fn the_trainer_submits_and_answers_its_files() {
+    let emulator = emulator(Duration::ZERO).await;
+    let client = client(&emulator);
+    let submitted = client
+        .submit_flux_kontext_trainer()
+        .body(
+            types::FluxKontextTrainerInput::builder()
+                .image_data_url("https://example.com/pairs.zip")
+                .steps(Some(500)),
+        )
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let id = id_of(&submitted);
+    for _ in 0..500 {
+        let now = client
+            .status_flux_kontext_trainer()
+            .request_id(id)
+            .send()
+            .await
+            .unwrap();
+        if now.status == COMPLETED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let output = client
+        .result_flux_kontext_trainer()
+        .request_id(id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let output: types::FluxKontextTrainerOutput = serde_json::from_value(output).unwrap();
+    assert!(output.diffusers_lora_file.url.ends_with(".safetensors"));
+    assert!(output.config_file.expect("a config").url.ends_with(".json"));
+    let cancel = client
+        .cancel_flux_kontext_trainer()
+        .request_id(id)
+        .send()
+        .await;
+    assert!(
+        matches!(&cancel, Err(fal_kontext_api::Error::ErrorResponse(answer)) if answer.status() == 400),
+        "a finished training cannot be cancelled: {cancel:?}"
+    );
+}
+
 /// The events of a status stream: each `data:` line a status.
 async fn streamed(
     answer: fal_kontext_api::ResponseValue<fal_kontext_api::ByteStream>,

@@ -87,6 +87,12 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Edit with several reference images, wait, and save the result.
     Multi(MultiArgs),
+    /// Repaint the masked region of an image after a reference image (FLUX.1
+    /// Kontext [dev] with LoRAs), wait, and save the result.
+    Inpaint(InpaintArgs),
+    /// Train a Kontext LoRA on before/after pairs, wait, and save its
+    /// weights and config.
+    Train(TrainArgs),
     /// Submit a request, print its id and exit without waiting.
     Submit(SubmitArgs),
     /// Show the status of a submitted request.
@@ -309,6 +315,126 @@ pub struct EditArgs {
     /// Also write a before/after page, NAME.html (the name of the images), beside them.
     #[arg(long, help_heading = "Output")]
     pub gallery: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
+}
+
+/// `--lora`, repeatable.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "LoRAs")]
+pub struct LoraFlags {
+    /// A LoRA: a local .safetensors file (uploaded for you) or a URL, with
+    /// :SCALE from 0 to 4 (default 1); repeat for more. Any LoRA sends the
+    /// request to FLUX.1 Kontext [dev] with LoRAs (fal-ai/flux-kontext-lora),
+    /// which takes the --model dev fields.
+    #[arg(long = "lora", value_name = "PATH|URL[:SCALE]", value_parser = lora)]
+    pub loras: Vec<crate::job::LoraSpec>,
+}
+
+/// `--lora PATH|URL[:SCALE]`; a local file must be there (the SDK checks
+/// that it is a .safetensors file, and the scale).
+fn lora(text: &str) -> Result<crate::job::LoraSpec, String> {
+    let spec: crate::job::LoraSpec = text.parse()?;
+    let url = spec.path.starts_with("http://") || spec.path.starts_with("https://");
+    if !url && let Err(error) = std::fs::File::open(&spec.path) {
+        return Err(format!(
+            "{error}; must be a local .safetensors file or an http(s) URL, with :SCALE (0 to 4) or not"
+        ));
+    }
+    Ok(spec)
+}
+
+/// `kontext inpaint`.
+#[derive(Debug, Args)]
+pub struct InpaintArgs {
+    /// The image to repaint: a local file or an http(s) URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: String,
+    /// The mask of the region to repaint (the emulator repaints where it is
+    /// white; fal does not document its convention).
+    #[arg(long, value_name = "PATH|URL")]
+    pub mask: String,
+    /// The image the region is painted after.
+    #[arg(long, value_name = "PATH|URL")]
+    pub reference: String,
+    /// What to paint.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// How far the region may depart from the original, 0.01 to 1 (default 0.88).
+    #[arg(long, value_name = "STRENGTH", value_parser = number::<f64>("must be from 0.01 to 1"))]
+    pub strength: Option<f64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dev: DevFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+}
+
+/// How the trained weights name their keys (`--format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LoraFormat {
+    /// For fal's LoRA endpoints and diffusers.
+    #[default]
+    #[value(help = "for fal's LoRA endpoints and diffusers")]
+    Fal,
+    /// For ComfyUI.
+    #[value(help = "for ComfyUI")]
+    Comfy,
+}
+
+/// `kontext train`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The pairs: ROOT_start.EXT (before) and ROOT_end.EXT (after) images, and an optional ROOT.txt caption per pair (the edit instruction); pairs without one take --caption. They are checked before anything is sent, and a directory is zipped for you."
+)]
+pub struct TrainArgs {
+    /// The pairs: a directory, a zip, or a zip's http(s) URL.
+    #[arg(
+        long,
+        value_name = "DIR|ZIP|URL",
+        required_unless_present = "resume",
+        conflicts_with = "resume"
+    )]
+    pub pairs: Option<String>,
+    /// Collect a training submitted earlier (its request id) instead of starting one.
+    #[arg(long, value_name = "ID", value_parser = request_id)]
+    pub resume: Option<String>,
+    /// Training steps, 2 to 10000 (default 1000; the price scales with them).
+    #[arg(long, value_name = "N", value_parser = number::<u32>("must be from 2 to 10000"))]
+    pub steps: Option<u32>,
+    /// The caption (edit instruction) of pairs without a ROOT.txt.
+    #[arg(long, value_name = "TEXT")]
+    pub caption: Option<String>,
+    /// The optimiser's learning rate (default 0.0001).
+    #[arg(long, value_name = "RATE", value_parser = number::<f64>("must be a positive number"))]
+    pub learning_rate: Option<f64>,
+    /// How the weights name their keys.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: LoraFormat,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    /// Give up waiting after this many seconds (default 3600); the training
+    /// keeps running at fal, collect it with --resume.
+    #[arg(long, value_name = "SECS", value_parser = seconds(), help_heading = "Queue")]
+    pub timeout: Option<u64>,
+    /// The directory for the weights and the config (created if missing).
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub out: PathBuf,
 }
 
 /// `[pro]` or `[max]`: the models of text-to-image and multi.
@@ -356,6 +482,9 @@ pub struct GenerateArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub save: SaveFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
 }
 
 /// `kontext multi`.

@@ -84,6 +84,8 @@ pub fn code_of(error: &Error) -> u8 {
         | Error::NotFound { .. }
         | Error::Validation { .. }
         | Error::Http { .. } => REFUSED,
+        // an upload in parts: what its failing step's error says
+        Error::Upload { source, .. } => code_of(source),
         _ => FAILED,
     }
 }
@@ -298,6 +300,11 @@ fn flag_of(field: &str) -> String {
         "fal_max_queue_length" => "--max-queue-length".into(),
         "sync_mode" => "--sync".into(),
         "enable_safety_checker" => "--no-safety-checker".into(),
+        "loras" | "loras.scale" | "loras.path" => "--lora".into(),
+        "mask_url" => "--mask".into(),
+        "reference_image_url" => "--reference".into(),
+        "image_data_url" => "--pairs".into(),
+        "default_caption" => "--caption".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }

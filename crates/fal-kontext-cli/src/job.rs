@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use fal_kontext::{
-    Acceleration, AspectRatio, Client, Error, ImageInput, Images, Kind, OutputFormat, ProKind,
-    Request, ResolutionMode, SafetyTolerance,
+    Acceleration, AspectRatio, Client, Error, ImageInput, Images, Kind, LoraKind, OpenWeightsKind,
+    OutputFormat, ProKind, Request, ResolutionMode, SafetyTolerance,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -22,6 +22,93 @@ pub enum Task {
     Edit(ImageInput),
     /// Several reference images.
     Multi(Vec<ImageInput>),
+    /// Repaint a masked region (boxed: a job stays small in a batch's queue).
+    Inpaint(Box<Inpainting>),
+}
+
+/// The images of an inpaint.
+#[derive(Clone, Debug)]
+pub struct Inpainting {
+    /// The image to repaint.
+    pub image: ImageInput,
+    /// Where (white = repaint, in the emulator; fal does not document it).
+    pub mask: ImageInput,
+    /// What to paint there.
+    pub reference: ImageInput,
+    /// `strength`.
+    pub strength: Option<f64>,
+}
+
+/// One LoRA: `PATH_OR_URL[:SCALE]` on the command line, or in a batch line
+/// `"PATH_OR_URL[:SCALE]"` or `{"path": …, "scale": …}`. The scale is 1 when
+/// not given; the SDK checks its range (0 to 4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoraSpec {
+    /// A local `.safetensors` file or a URL.
+    pub path: String,
+    /// Its scale.
+    pub scale: f64,
+}
+
+impl FromStr for LoraSpec {
+    type Err = String;
+
+    /// The scale is what follows the last `:`, when that parses as a number:
+    /// a URL (`https://…`, `https://host:8080/…`) and a Windows path (`C:\…`)
+    /// hold colons that are no scale.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let whole = || LoraSpec {
+            path: text.to_owned(),
+            scale: 1.0,
+        };
+        let spec = match text.rsplit_once(':') {
+            Some((path, scale)) if !path.is_empty() && !is_url_origin(path) => {
+                match scale.trim().parse::<f64>() {
+                    Ok(scale) => LoraSpec {
+                        path: path.to_owned(),
+                        scale,
+                    },
+                    Err(_) => whole(),
+                }
+            }
+            _ => whole(),
+        };
+        if spec.path.trim().is_empty() {
+            return Err(
+                "must be a local .safetensors file or a URL, with :SCALE (0 to 4) or not".into(),
+            );
+        }
+        Ok(spec)
+    }
+}
+
+/// `https://host` (a URL with no path yet): what follows its last `:` is a
+/// port, not a scale.
+fn is_url_origin(text: &str) -> bool {
+    text.split_once("://")
+        .is_some_and(|(_, rest)| !rest.contains('/'))
+}
+
+impl<'de> Deserialize<'de> for LoraSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Line {
+            Text(String),
+            Object {
+                path: String,
+                #[serde(default)]
+                scale: Option<f64>,
+            },
+        }
+        match Line::deserialize(deserializer)? {
+            Line::Text(text) => text.parse().map_err(serde::de::Error::custom),
+            Line::Object { path, scale } => Ok(LoraSpec {
+                path,
+                scale: scale.unwrap_or(1.0),
+            }),
+        }
+    }
 }
 
 /// The optional input fields, named as fal names them (a batch line uses
@@ -58,6 +145,10 @@ pub struct Fields {
     pub resolution_mode: Option<ResolutionMode>,
     /// `enable_safety_checker` (\[dev\]).
     pub enable_safety_checker: Option<bool>,
+    /// `loras`: any LoRA selects the Kontext LoRA endpoints. (A boxed
+    /// slice, not a `Vec`: a job stays small in a batch's queue.)
+    #[serde(default)]
+    pub loras: Box<[LoraSpec]>,
 }
 
 /// Reads one of the SDK's enums with its own `FromStr`, from a string or a
@@ -96,6 +187,7 @@ impl Fields {
             acceleration: dev.and_then(|d| d.acceleration),
             resolution_mode: dev.and_then(|d| d.resolution_mode),
             enable_safety_checker: dev.and_then(|d| d.no_safety_checker.then_some(false)),
+            loras: Box::default(),
         }
     }
 }
@@ -128,6 +220,29 @@ pub trait Runner {
         K::Output: Images + serde::Serialize;
 }
 
+/// The submit options of `q` (`--webhook`, `--cdn-lifetime`, …) on `request`.
+pub fn queue_options<K: Kind>(mut request: Request<K>, q: &QueueFlags) -> Request<K> {
+    if let Some(url) = &q.webhook {
+        request = request.webhook(url);
+    }
+    if let Some(secs) = q.cdn_lifetime {
+        request = request.cdn_lifetime(Duration::from_secs(secs));
+    }
+    if q.no_store_io {
+        request = request.store_io(false);
+    }
+    if q.no_retry {
+        request = request.no_retry(true);
+    }
+    if let Some(n) = q.max_queue_length {
+        request = request.max_queue_length(n);
+    }
+    for (name, value) in &q.headers {
+        request = request.header(name, value);
+    }
+    request
+}
+
 /// A field the chosen model does not have.
 fn unavailable(field: &'static str, value: impl std::fmt::Display, model: &str) -> Error {
     Error::InvalidInput {
@@ -142,7 +257,12 @@ impl Job {
     /// before anything is sent (\[dev\] edits one image only).
     pub fn endpoint(&self) -> Option<&'static str> {
         use fal_kontext::endpoints::*;
+        let lora = !self.fields.loras.is_empty();
         Some(match (self.model, &self.task) {
+            (_, Task::Inpaint(_)) => FLUX_KONTEXT_LORA_INPAINT,
+            (Model::Max, _) | (_, Task::Multi(_)) if lora => return None,
+            (_, Task::Edit(_)) if lora => FLUX_KONTEXT_LORA,
+            (_, Task::TextToImage) if lora => FLUX_KONTEXT_LORA_TEXT_TO_IMAGE,
             (Model::Pro, Task::Edit(_)) => FLUX_PRO_KONTEXT,
             (Model::Pro, Task::TextToImage) => FLUX_PRO_KONTEXT_TEXT_TO_IMAGE,
             (Model::Pro, Task::Multi(_)) => FLUX_PRO_KONTEXT_MULTI,
@@ -172,6 +292,49 @@ impl Job {
     /// nothing, when a field does not exist for the model.
     pub async fn run<R: Runner>(self, client: &Client, runner: R) -> Result<R::Output, Error> {
         let prompt = self.prompt.clone();
+        if let Task::Inpaint(images) = self.task.clone() {
+            let Inpainting {
+                image,
+                mask,
+                reference,
+                strength,
+            } = *images;
+            let mut request =
+                self.lora(client.inpaint(prompt, image, mask, reference), "inpaint")?;
+            if let Some(strength) = strength {
+                request = request.strength(strength);
+            }
+            return Ok(runner.run(self.common(request)).await);
+        }
+        if !self.fields.loras.is_empty() {
+            if self.model == Model::Max {
+                return Err(unavailable(
+                    "model",
+                    "max",
+                    "--lora: the LoRA endpoints run FLUX.1 Kontext [dev]",
+                ));
+            }
+            return Ok(match self.task.clone() {
+                Task::Edit(image) => {
+                    let mut request = self.lora(client.lora_edit(prompt, image), "")?;
+                    if let Some(mode) = self.fields.resolution_mode {
+                        request = request.resolution_mode(mode);
+                    }
+                    runner.run(self.common(request)).await
+                }
+                Task::TextToImage => {
+                    let request = self.lora(client.lora_text_to_image(prompt), "text-to-image")?;
+                    runner.run(self.common(request)).await
+                }
+                Task::Multi(_) | Task::Inpaint(_) => {
+                    return Err(unavailable(
+                        "image_urls",
+                        "several images",
+                        "--lora: a LoRA edit takes one image",
+                    ));
+                }
+            });
+        }
         let model = match self.model {
             Model::Pro => fal_kontext::ProModel::Pro,
             Model::Max => fal_kontext::ProModel::Max,
@@ -200,7 +363,25 @@ impl Job {
                 let request = self.pro(client.multi(prompt, images).model(model))?;
                 runner.run(self.common(request)).await
             }
+            Task::Inpaint(_) => unreachable!("inpaint was sent above"),
         })
+    }
+
+    /// The LoRAs and the \[dev\] fields of a LoRA endpoint (`what`: which
+    /// one, when `resolution_mode` is not its field); those of \[pro\] and
+    /// \[max\] only are refused.
+    fn lora<K: LoraKind>(&self, request: Request<K>, what: &str) -> Result<Request<K>, Error> {
+        let f = &self.fields;
+        if !what.is_empty()
+            && let Some(mode) = f.resolution_mode
+        {
+            return Err(unavailable("resolution_mode", mode, what));
+        }
+        let mut request = self.open_weights(request, "the LoRA endpoints ([dev] with LoRAs)")?;
+        for lora in &f.loras {
+            request = request.lora(lora.path.as_str(), lora.scale);
+        }
+        Ok(request)
     }
 
     /// The fields and queue options every endpoint has.
@@ -221,25 +402,7 @@ impl Job {
         if let Some(on) = f.sync_mode {
             request = request.sync_mode(on);
         }
-        let q = &self.queue;
-        if let Some(url) = &q.webhook {
-            request = request.webhook(url);
-        }
-        if let Some(secs) = q.cdn_lifetime {
-            request = request.cdn_lifetime(Duration::from_secs(secs));
-        }
-        if q.no_store_io {
-            request = request.store_io(false);
-        }
-        if q.no_retry {
-            request = request.no_retry(true);
-        }
-        if let Some(n) = q.max_queue_length {
-            request = request.max_queue_length(n);
-        }
-        for (name, value) in &q.headers {
-            request = request.header(name, value);
-        }
+        request = queue_options(request, &self.queue);
         if let Some(timeout) = self.timeout {
             request = request.timeout(timeout);
         }
@@ -275,12 +438,23 @@ impl Job {
     }
 
     /// The fields of \[dev\]; those of \[pro\] and \[max\] only are refused.
-    fn dev(
+    fn dev(&self, request: Request<fal_kontext::Dev>) -> Result<Request<fal_kontext::Dev>, Error> {
+        let mut request = self.open_weights(request, "--model dev")?;
+        if let Some(mode) = self.fields.resolution_mode {
+            request = request.resolution_mode(mode);
+        }
+        Ok(request)
+    }
+
+    /// The fields of the open-weights endpoints (\[dev\], the LoRA ones)
+    /// but `resolution_mode`; those of \[pro\] and \[max\] only are refused,
+    /// naming `model`.
+    fn open_weights<K: OpenWeightsKind>(
         &self,
-        mut request: Request<fal_kontext::Dev>,
-    ) -> Result<Request<fal_kontext::Dev>, Error> {
+        mut request: Request<K>,
+        model: &str,
+    ) -> Result<Request<K>, Error> {
         let f = &self.fields;
-        let model = "--model dev";
         if let Some(tolerance) = f.safety_tolerance {
             return Err(unavailable("safety_tolerance", tolerance, model));
         }
@@ -295,9 +469,6 @@ impl Job {
         }
         if let Some(acceleration) = f.acceleration {
             request = request.acceleration(acceleration);
-        }
-        if let Some(mode) = f.resolution_mode {
-            request = request.resolution_mode(mode);
         }
         if let Some(on) = f.enable_safety_checker {
             request = request.enable_safety_checker(on);
@@ -330,6 +501,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("unknown field `sede`"), "{error}");
+    }
+
+    #[test]
+    fn a_lora_takes_its_scale_only_after_the_last_colon_when_it_is_a_number() {
+        let spec = |text: &str| text.parse::<LoraSpec>().unwrap();
+        let lora = |path: &str, scale: f64| LoraSpec {
+            path: path.into(),
+            scale,
+        };
+        assert_eq!(
+            spec("lora/a.safetensors:0.8"),
+            lora("lora/a.safetensors", 0.8)
+        );
+        assert_eq!(spec("lora/a.safetensors"), lora("lora/a.safetensors", 1.0));
+        assert_eq!(
+            spec("https://x.io/a.safetensors"),
+            lora("https://x.io/a.safetensors", 1.0)
+        );
+        assert_eq!(
+            spec("https://x.io/a.safetensors:2"),
+            lora("https://x.io/a.safetensors", 2.0)
+        );
+        assert_eq!(
+            spec("https://x.io:8443/a.safetensors"),
+            lora("https://x.io:8443/a.safetensors", 1.0)
+        );
+        assert_eq!(
+            spec("http://127.0.0.1:8080"),
+            lora("http://127.0.0.1:8080", 1.0)
+        );
+        assert_eq!(
+            spec(r"C:\loras\a.safetensors"),
+            lora(r"C:\loras\a.safetensors", 1.0)
+        );
+        assert_eq!(
+            spec(r"C:\loras\a.safetensors:5"),
+            lora(r"C:\loras\a.safetensors", 5.0)
+        );
+        assert!("".parse::<LoraSpec>().is_err());
+        assert!(":0.5".parse::<LoraSpec>().is_ok_and(|s| s.path == ":0.5"));
+        let line: Fields = serde_json::from_str(
+            r#"{"loras": ["a.safetensors:0.5", {"path": "https://x.io/b.safetensors", "scale": 2}, {"path": "c.safetensors"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            *line.loras,
+            [
+                lora("a.safetensors", 0.5),
+                lora("https://x.io/b.safetensors", 2.0),
+                lora("c.safetensors", 1.0)
+            ]
+        );
     }
 
     #[test]

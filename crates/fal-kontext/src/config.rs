@@ -57,6 +57,7 @@ pub(crate) struct Settings {
     pub transfer_timeout: Duration,
     pub status_poll_interval: Duration,
     pub inline_limit: u64,
+    pub multipart: crate::upload::MultipartSettings,
 }
 
 /// Builds a [`Client`](crate::Client). Every setting has a default; see
@@ -91,6 +92,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     user_agent: Option<String>,
     inline_limit: Option<u64>,
+    multipart: crate::upload::MultipartSettings,
 }
 
 impl ClientBuilder {
@@ -292,6 +294,44 @@ impl ClientBuilder {
         self
     }
 
+    /// Files larger than this many bytes are uploaded in parts (default
+    /// [`DEFAULT_MULTIPART_THRESHOLD`](crate::DEFAULT_MULTIPART_THRESHOLD),
+    /// 90 MiB, fal's JS client's threshold); smaller ones in one PUT.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().multipart_threshold(200 << 20).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart.threshold = bytes;
+        self
+    }
+    /// The size of each part of an upload in parts but the last (default
+    /// [`DEFAULT_MULTIPART_PART_SIZE`](crate::DEFAULT_MULTIPART_PART_SIZE),
+    /// 10 MiB, as fal's clients cut them); at least 1 byte.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().multipart_part_size(16 << 20).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn multipart_part_size(mut self, bytes: u64) -> Self {
+        self.multipart.part_size = bytes;
+        self
+    }
+    /// How many parts of one upload are sent at once (default
+    /// [`DEFAULT_MULTIPART_CONCURRENCY`](crate::DEFAULT_MULTIPART_CONCURRENCY),
+    /// 4); at least 1. Parts are streamed from disk, so this does not
+    /// multiply the memory an upload holds by the part size.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder().multipart_concurrency(8).build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn multipart_concurrency(mut self, parts: usize) -> Self {
+        self.multipart.concurrency = parts;
+        self
+    }
+
     /// Builds the client; fails only on an unusable base URL.
     ///
     /// ```
@@ -309,6 +349,17 @@ impl ClientBuilder {
                 .build()
                 .map_err(Error::transport)?,
         };
+        for (setting, value) in [
+            ("multipart_part_size", self.multipart.part_size),
+            ("multipart_concurrency", self.multipart.concurrency as u64),
+        ] {
+            if value == 0 {
+                return Err(Error::Config {
+                    setting,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
         let settings = Settings {
             key: self.key,
             admin_key: self.admin_key,
@@ -341,6 +392,7 @@ impl ClientBuilder {
                 .status_poll_interval
                 .unwrap_or(DEFAULT_STATUS_POLL_INTERVAL),
             inline_limit: self.inline_limit.unwrap_or(DEFAULT_INLINE_LIMIT),
+            multipart: self.multipart,
         };
         Ok(crate::Client::from_settings(Arc::new(settings)))
     }

@@ -271,6 +271,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An upload in parts failed for good at one step (`part 3 of 30`,
+    /// `complete`, or `initiate-multipart` when its answer is unusable);
+    /// `source` is what fal answered or what went wrong. The file was not
+    /// stored: nothing is served at its URL.
+    #[error("upload of {file} failed at {step}: {source}")]
+    Upload {
+        /// The uploaded file's name.
+        file: String,
+        /// The step that failed.
+        step: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// The context of an error (`&` or `&mut`, as the error is borrowed).
@@ -294,7 +308,8 @@ macro_rules! context_of {
             | Error::MissingKey
             | Error::Config { .. }
             | Error::Timeout { .. }
-            | Error::Io { .. } => None,
+            | Error::Io { .. }
+            | Error::Upload { .. } => None,
         }
     };
 }

@@ -789,8 +789,9 @@ impl<K: Kind> Request<K> {
             .map(|(_, image)| match image {
                 ImageInput::Url(url) | ImageInput::DataUri(url) => url.clone(),
                 // not known before the submit: an upload's URL
-                _ => "https://upload.invalid/unknown".to_string(),
+                _ => UNKNOWN_UPLOAD.to_string(),
             })
+            .chain(self.kind.files().iter().map(|_| UNKNOWN_UPLOAD.to_string()))
             .collect();
         let input = self.kind.input(&self.fields, urls)?;
         let input = serde_json::to_value(&input).map_err(|source| Error::Decode {
@@ -806,9 +807,17 @@ impl<K: Kind> Request<K> {
                 record = record.ignoring(field);
             }
         }
+        for (field, _) in self.kind.files() {
+            if !record.ignored.iter().any(|f| f == field) {
+                record = record.ignoring(field);
+            }
+        }
         Ok(record)
     }
 }
+
+/// The URL a record gives an upload, not known before the submit.
+const UNKNOWN_UPLOAD: &str = "https://upload.invalid/unknown";
 
 /// What the history says of a submit whose answer was lost.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result, excerpt};
-use crate::retry::limits::{Cut, Limits, MAX_ANSWER_BYTES, read_capped};
+use crate::retry::limits::{BodySent, Cut, Limits, MAX_ANSWER_BYTES, read_capped};
 use crate::retry::{Answer, Call, Failed, header_text};
 
 impl From<Cut<reqwest::Error>> for Failed {
@@ -145,18 +145,32 @@ impl Client {
         limits: Limits,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Bytes> {
+        self.send_watched(call, operation, limits, |http| (build(http), None))
+            .await
+    }
+
+    /// [`send`](Self::send) for a request whose body takes long to go (an
+    /// upload): `build` also gives the [`BodySent`] its body marks, and the
+    /// answer's head is awaited within `limits.first_byte` of the body's end.
+    pub(crate) async fn send_watched(
+        &self,
+        call: Call,
+        operation: &'static str,
+        limits: Limits,
+        build: impl Fn(&reqwest::Client) -> (reqwest::RequestBuilder, Option<BodySent>),
+    ) -> Result<Bytes> {
         let auth = match call {
             Call::Submit { .. } | Call::Api => Some(self.auth_header()?),
             Call::Foreign => None,
         };
         let http = &self.settings().http;
         self.retrying(call, operation, limits.total, || {
-            let mut request = build(http);
+            let (mut request, sent) = build(http);
             if let Some(auth) = &auth {
                 request = request.header(reqwest::header::AUTHORIZATION, auth.clone());
             }
             async move {
-                let response = self.head(request, limits).await?;
+                let response = self.head_after(request, limits, sent.as_ref()).await?;
                 // a run whose answer's head named it was taken by fal: its
                 // error names it, and it is never sent again
                 let named = match call {
@@ -182,13 +196,31 @@ impl Client {
         request: reqwest::RequestBuilder,
         limits: Limits,
     ) -> std::result::Result<reqwest::Response, Failed> {
+        self.head_after(request, limits, None).await
+    }
+
+    /// [`head`](Self::head), the head's limit counting from the end of the
+    /// body when `sent` watches it (see [`BodySent`]).
+    async fn head_after(
+        &self,
+        request: reqwest::RequestBuilder,
+        limits: Limits,
+        sent: Option<&BodySent>,
+    ) -> std::result::Result<reqwest::Response, Failed> {
         let (http, request) = request.build_split();
         let request = request.map_err(Failed::Transport)?;
         fal_kontext_api::telemetry::record_request(&request);
-        let response = tokio::time::timeout(limits.first_byte, http.execute(request))
-            .await
-            .map_err(|_| Failed::TimedOut(limits.first_byte))?
-            .map_err(Failed::Transport)?;
+        let timed_out = Failed::TimedOut(limits.first_byte);
+        let response = match sent {
+            None => tokio::time::timeout(limits.first_byte, http.execute(request))
+                .await
+                .map_err(|_| timed_out)?,
+            Some(sent) => tokio::select! {
+                response = http.execute(request) => response,
+                () = sent.then(limits.first_byte) => return Err(timed_out),
+            },
+        }
+        .map_err(Failed::Transport)?;
         fal_kontext_api::telemetry::record_status(response.status());
         if response.status().is_success() {
             Ok(response)

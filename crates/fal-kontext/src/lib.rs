@@ -72,9 +72,12 @@ pub mod fuzzing;
 mod history;
 mod http;
 mod image_input;
+mod local_file;
+mod lora;
 mod operations;
 mod options;
 mod output;
+mod pairs;
 mod platform_error;
 mod pricing;
 mod queue;
@@ -85,6 +88,7 @@ mod sse;
 mod submit_options;
 mod submitted;
 mod telemetry;
+mod trainer;
 mod upload;
 mod wait;
 pub mod webhook;
@@ -104,18 +108,26 @@ pub use history::{
     SUBMIT_CLOCK_SLACK, SubmitLookup,
 };
 pub use image_input::ImageInput;
+pub use lora::{
+    ImageSize, Inpaint, InpaintOutput, Lora, LoraEdit, LoraEditOutput, LoraKind, LoraPath,
+    LoraTextToImage, LoraTextToImageOutput, MAX_LORA_SCALE,
+};
 pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};
 pub use pricing::{Estimate, MEGAPIXELS_PER_IMAGE, Plan, Price};
 pub use queue::{CancelOutcome, RequestHandle};
 pub use requests::{
-    Dev, DevOutput, Edit, EditOutput, Kind, Multi, MultiOutput, ProKind, ProModel, Request,
-    TextToImage, TextToImageOutput,
+    Dev, DevOutput, Edit, EditOutput, Kind, MatchesInputKind, Multi, MultiOutput, OpenWeightsKind,
+    ProKind, ProModel, Request, TextToImage, TextToImageOutput,
 };
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
 pub use submit_options::Priority;
 pub use submitted::SubmitRecord;
+pub use trainer::{LoraFormat, SavedLora, Train, TrainOutput, TrainingData};
+pub use upload::{
+    DEFAULT_MULTIPART_CONCURRENCY, DEFAULT_MULTIPART_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD,
+};
 pub use wait::{Completed, Subscription, Update};
 
 /// The client: cheap to clone, safe to share between tasks.

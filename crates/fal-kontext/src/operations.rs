@@ -22,11 +22,16 @@ use crate::submit_options::Wire;
 /// The app whose queue answers a request's status, stream, result and
 /// cancel (fal answers them at the app root, whatever the endpoint).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // named after fal's app ids, which all start with `flux`
 pub(crate) enum App {
     /// `fal-ai/flux-pro`: the \[pro\] and \[max\] endpoints.
     FluxPro,
     /// `fal-ai/flux-kontext`: \[dev\].
     FluxKontext,
+    /// `fal-ai/flux-kontext-lora`: the LoRA edit, text to image and inpaint.
+    FluxKontextLora,
+    /// `fal-ai/flux-kontext-trainer`.
+    FluxKontextTrainer,
 }
 
 impl App {
@@ -35,6 +40,8 @@ impl App {
         match endpoints::app(endpoint) {
             "fal-ai/flux-pro" => Ok(App::FluxPro),
             "fal-ai/flux-kontext" => Ok(App::FluxKontext),
+            "fal-ai/flux-kontext-lora" => Ok(App::FluxKontextLora),
+            "fal-ai/flux-kontext-trainer" => Ok(App::FluxKontextTrainer),
             _ => Err(Error::InvalidInput {
                 field: "endpoint",
                 value: endpoint.to_string(),
@@ -47,11 +54,12 @@ impl App {
     }
 }
 
-/// Runs `$call` on the operation `$pro` or `$kontext` (a generated
-/// operation's builder), whichever serves `$app`: their builders are
-/// distinct types, so `$call` is written once and compiled for each.
+/// Runs `$call` on the operation `$pro`, `$kontext`, `$lora` or `$trainer`
+/// (a generated operation's builder), whichever serves `$app`: their
+/// builders are distinct types, so `$call` is written once and compiled
+/// for each.
 macro_rules! per_app {
-    ($app:expr, $pro:expr, $kontext:expr, |$op:ident| $call:expr) => {
+    ($app:expr, $pro:expr, $kontext:expr, $lora:expr, $trainer:expr, |$op:ident| $call:expr) => {
         match $app {
             $crate::operations::App::FluxPro => {
                 let $op = $pro;
@@ -59,6 +67,14 @@ macro_rules! per_app {
             }
             $crate::operations::App::FluxKontext => {
                 let $op = $kontext;
+                $call
+            }
+            $crate::operations::App::FluxKontextLora => {
+                let $op = $lora;
+                $call
+            }
+            $crate::operations::App::FluxKontextTrainer => {
+                let $op = $trainer;
                 $call
             }
         }
@@ -251,6 +267,12 @@ pub(crate) async fn submit(
             submit!(api.submit_flux_pro_kontext_max_multi(), input)
         }
         Input::Dev(input) => submit!(api.submit_flux_kontext_dev(), input),
+        Input::LoraEdit(input) => submit!(api.submit_flux_kontext_lora(), input),
+        Input::LoraTextToImage(input) => {
+            submit!(api.submit_flux_kontext_lora_text_to_image(), input)
+        }
+        Input::Inpaint(input) => submit!(api.submit_flux_kontext_lora_inpaint(), input),
+        Input::Train(input) => submit!(api.submit_flux_kontext_trainer(), input),
     }
 }
 
@@ -281,11 +303,13 @@ mod tests {
     fn every_endpoint_has_its_app_and_others_are_refused() {
         for endpoint in endpoints::ALL {
             let app = App::of(endpoint).unwrap();
-            assert_eq!(
-                app == App::FluxKontext,
-                *endpoint == endpoints::FLUX_KONTEXT_DEV,
-                "{endpoint}"
-            );
+            let expected = match endpoints::app(endpoint) {
+                "fal-ai/flux-pro" => App::FluxPro,
+                "fal-ai/flux-kontext" => App::FluxKontext,
+                "fal-ai/flux-kontext-lora" => App::FluxKontextLora,
+                _ => App::FluxKontextTrainer,
+            };
+            assert_eq!(app, expected, "{endpoint}");
         }
         let error = App::of("fal-ai/flux/dev").unwrap_err().to_string();
         assert!(

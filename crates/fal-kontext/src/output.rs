@@ -19,6 +19,11 @@ use crate::retry::{Call, Failed};
 /// ([`Error::TooLarge`]; the partial file is removed).
 pub(crate) const MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The largest LoRA file the SDK downloads, 8 GiB: a Kontext LoRA is tens
+/// to hundreds of MB (FLUX.1 \[dev\] LoRAs reach about 1.2 GB at rank 128);
+/// a body past this is a fault of the server's.
+pub(crate) const MAX_LORA_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
 /// The most images an output of the family may list: `num_images` is at
 /// most 4 on every endpoint (https://fal.ai/models/fal-ai/flux-pro/kontext/api,
 /// `num_images`). An output listing more is refused, not downloaded.
@@ -77,7 +82,10 @@ images!(
     FluxProKontextMaxTextToImageOutput,
     FluxProKontextMultiOutput,
     FluxProKontextMaxMultiOutput,
-    FluxKontextDevOutput
+    FluxKontextDevOutput,
+    FluxKontextLoraOutput,
+    FluxKontextLoraTextToImageOutput,
+    FluxKontextLoraInpaintOutput
 );
 
 impl Client {
@@ -130,19 +138,14 @@ impl Client {
         crate::check_file_stem(stem)?;
         check_image_count(output.images().len(), MAX_IMAGES)?;
         let dir = dir.as_ref();
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|source| Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        create_dir(dir).await?;
         // A temporary file deletes itself when dropped, so an error here
         // leaves none behind.
         let images = output.images();
         let fetched = async {
             let mut downloads = Vec::new();
             for image in images.iter() {
-                downloads.push(self.fetch_to_temp(image.url, dir).await?);
+                downloads.push(self.fetch_to_temp(image.url, dir, MAX_IMAGE_BYTES).await?);
             }
             Ok::<_, Error>(downloads)
         };
@@ -152,11 +155,13 @@ impl Client {
         persist_all(downloads, dir, stem)
     }
 
-    /// Writes one image to a temporary file in `dir`; returns it with its extension.
-    async fn fetch_to_temp(
+    /// Writes one file (at most `max` bytes) to a temporary file in `dir`;
+    /// returns it with the extension of an image's bytes (`bin` otherwise).
+    pub(crate) async fn fetch_to_temp(
         &self,
         url: &str,
         dir: &Path,
+        max: u64,
     ) -> Result<(tempfile::NamedTempFile, &'static str)> {
         let io = |source| Error::Io {
             path: dir.to_path_buf(),
@@ -175,19 +180,20 @@ impl Client {
         let limits = self.limits(true);
         let ext = self
             .retrying(Call::Foreign, "download", limits.total, || {
-                self.stream_into(url, temp.path(), limits)
+                self.stream_into(url, temp.path(), limits, max)
             })
             .await?;
         Ok((temp, ext))
     }
 
     /// One download attempt: the body streamed into `path` (truncated first),
-    /// at most [`MAX_IMAGE_BYTES`] of it, within `limits`.
+    /// at most `max` bytes of it, within `limits`.
     async fn stream_into(
         &self,
         url: &str,
         path: &Path,
         limits: Limits,
+        max: u64,
     ) -> std::result::Result<&'static str, Failed> {
         let io = |source| {
             Failed::Final(Error::Io {
@@ -203,10 +209,10 @@ impl Client {
         let mut body = response.bytes_stream();
         while let Some(chunk) = next_piece(&mut body, limits.idle).await? {
             written += chunk.len() as u64;
-            if written > MAX_IMAGE_BYTES {
+            if written > max {
                 return Err(Failed::Final(Error::TooLarge {
-                    what: "an image",
-                    limit: MAX_IMAGE_BYTES,
+                    what: "a downloaded file",
+                    limit: max,
                     context: Default::default(),
                 }));
             }
@@ -219,6 +225,16 @@ impl Client {
         file.sync_all().await.map_err(io)?;
         Ok(extension(&head))
     }
+}
+
+/// Creates `dir` (and its parents) when missing.
+pub(crate) async fn create_dir(dir: &Path) -> Result<()> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 /// Renames each whole download into place; if one cannot be, removes those
@@ -244,7 +260,7 @@ fn persist_all(
 }
 
 /// Renames a whole download to the first free `<stem>-<n>.<ext>`, `n` from `first`.
-fn persist(
+pub(crate) fn persist(
     temp: (tempfile::NamedTempFile, &'static str),
     dir: &Path,
     stem: &str,

@@ -380,6 +380,8 @@ impl<O> RequestHandle<O> {
                     app,
                     api.status_flux_pro(),
                     api.status_flux_kontext(),
+                    api.status_flux_kontext_lora(),
+                    api.status_flux_kontext_trainer(),
                     |op| op.request_id(&id).logs(i64::from(logs)).send().await
                 );
                 Failed::answer(sent, "the status", idle).await
@@ -405,6 +407,8 @@ impl<O> RequestHandle<O> {
                     app,
                     api.cancel_flux_pro(),
                     api.cancel_flux_kontext(),
+                    api.cancel_flux_kontext_lora(),
+                    api.cancel_flux_kontext_trainer(),
                     |op| op.request_id(&id).send().await
                 );
                 match sent {
@@ -479,6 +483,8 @@ impl<O: DeserializeOwned> RequestHandle<O> {
                         app,
                         api.result_flux_pro(),
                         api.result_flux_kontext(),
+                        api.result_flux_kontext_lora(),
+                        api.result_flux_kontext_trainer(),
                         |op| op.request_id(&id).send().await
                     );
                     let units = sent

@@ -68,7 +68,9 @@ pub struct Dev {
 }
 
 /// A request being built; `K` is the kind of endpoint ([`Edit`],
-/// [`TextToImage`], [`Multi`] or [`Dev`]). Setters only record; every rule is
+/// [`TextToImage`], [`Multi`], [`Dev`], the LoRA kinds
+/// ([`LoraEdit`](crate::LoraEdit), [`LoraTextToImage`](crate::LoraTextToImage),
+/// [`Inpaint`](crate::Inpaint)) or [`Train`](crate::Train)). Setters only record; every rule is
 /// checked when the request is sent, before any byte leaves.
 ///
 /// ```
@@ -92,7 +94,7 @@ pub struct Request<K> {
     pub(crate) queue: QueueOptions,
 }
 
-/// What an endpoint kind does with the fields. Sealed: implemented by the four kinds.
+/// What an endpoint kind does with the fields. Sealed: implemented by the kinds of this crate.
 pub trait Kind: sealed::Sealed + Clone + Send + Sync + 'static {
     /// The decoded output of the endpoint.
     type Output: serde::de::DeserializeOwned + Send + 'static;
@@ -100,9 +102,30 @@ pub trait Kind: sealed::Sealed + Clone + Send + Sync + 'static {
     fn endpoint(&self) -> &'static str;
     #[doc(hidden)]
     fn images(&self) -> Vec<(&'static str, &ImageInput)>;
+    /// Local files other than images that the request uploads (LoRA
+    /// weights, a training zip), after its images.
+    #[doc(hidden)]
+    fn files(&self) -> Vec<(&'static str, FileSource<'_>)> {
+        Vec::new()
+    }
+    /// `guidance_scale`'s allowed range: 1 to 20 on the \[pro\], \[max\]
+    /// and \[dev\] documents.
+    #[doc(hidden)]
+    fn guidance_range(&self) -> (f64, f64) {
+        (1.0, 20.0)
+    }
+    /// The kind's own rules, checked with the common ones before anything is sent.
+    #[doc(hidden)]
+    fn check(&self, _fields: &Fields) -> Result<()> {
+        Ok(())
+    }
+    /// The input, given the URLs of [`images`](Self::images) followed by
+    /// those of [`files`](Self::files).
     #[doc(hidden)]
     fn input(&self, fields: &Fields, image_urls: Vec<String>) -> Result<Input>;
 }
+
+pub use crate::local_file::FileSource;
 
 /// The typed input of one endpoint, as its generated submit operation takes
 /// it; it serializes as that input (for the run host, which takes the same
@@ -119,6 +142,10 @@ pub enum Input {
     ProMulti(types::FluxProKontextMultiInput),
     MaxMulti(types::FluxProKontextMaxMultiInput),
     Dev(types::FluxKontextDevInput),
+    LoraEdit(types::FluxKontextLoraInput),
+    LoraTextToImage(types::FluxKontextLoraTextToImageInput),
+    Inpaint(types::FluxKontextLoraInpaintInput),
+    Train(types::FluxKontextTrainerInput),
 }
 
 mod sealed {
@@ -127,6 +154,10 @@ mod sealed {
     impl Sealed for super::TextToImage {}
     impl Sealed for super::Multi {}
     impl Sealed for super::Dev {}
+    impl Sealed for crate::lora::LoraEdit {}
+    impl Sealed for crate::lora::LoraTextToImage {}
+    impl Sealed for crate::lora::Inpaint {}
+    impl Sealed for crate::trainer::Train {}
 }
 
 /// The output of an [`Edit`] (\[pro\] and \[max\] share its schema).
@@ -138,7 +169,7 @@ pub type MultiOutput = types::FluxProKontextMultiOutput;
 /// The output of a [`Dev`] edit.
 pub type DevOutput = types::FluxKontextDevOutput;
 
-fn num_images(fields: &Fields) -> Option<std::num::NonZeroU64> {
+pub(crate) fn num_images(fields: &Fields) -> Option<std::num::NonZeroU64> {
     fields
         .num_images
         .and_then(|n| std::num::NonZeroU64::new(n.into()))
@@ -155,7 +186,7 @@ fn image_url(urls: &[String]) -> Result<types::ImageUrl> {
 
 /// A generated input type from its builder. Every value was checked before,
 /// so a refusal here is a rule the SDK does not know yet: it names it.
-fn built<B, T>(builder: B) -> Result<T>
+pub(crate) fn built<B, T>(builder: B) -> Result<T>
 where
     B: TryInto<T, Error = types::error::ConversionError>,
 {
@@ -289,7 +320,7 @@ impl Kind for Dev {
 }
 
 impl Client {
-    fn request<K: Kind>(&self, prompt: impl Into<String>, kind: K) -> Request<K> {
+    pub(crate) fn request<K: Kind>(&self, prompt: impl Into<String>, kind: K) -> Request<K> {
         let fields = Fields {
             prompt: prompt.into(),
             ..Fields::default()
@@ -586,11 +617,12 @@ impl<K: Kind> Request<K> {
     pub(crate) fn validate(&self) -> Result<()> {
         let f = &self.fields;
         if let Some(scale) = f.guidance_scale {
+            let (low, high) = self.kind.guidance_range();
             check(
-                scale.is_finite() && (1.0..=20.0).contains(&scale),
+                scale.is_finite() && (low..=high).contains(&scale),
                 "guidance_scale",
                 scale,
-                "must be from 1 to 20",
+                &format!("must be from {low} to {high}"),
             )?;
         }
         if let Some(n) = f.num_images {
@@ -636,6 +668,7 @@ impl<K: Kind> Request<K> {
                 "must be visible ASCII text (it is sent as a header)",
             )?;
         }
+        self.kind.check(f)?;
         crate::submit_options::validate(&self.queue)
     }
 
@@ -647,7 +680,11 @@ impl<K: Kind> Request<K> {
         for (field, image) in self.kind.images() {
             prepared.push(image.prepare(field).await?);
         }
-        let mut urls = Vec::with_capacity(prepared.len());
+        let mut files = Vec::new();
+        for (field, file) in self.kind.files() {
+            files.push(file.prepare(field).await?);
+        }
+        let mut urls = Vec::with_capacity(prepared.len() + files.len());
         for image in prepared {
             urls.push(
                 image
@@ -655,11 +692,19 @@ impl<K: Kind> Request<K> {
                     .await?,
             );
         }
+        for file in files {
+            urls.push(file.upload(&self.client, self.queue.cdn_lifetime).await?);
+        }
         self.kind.input(&self.fields, urls)
     }
 }
 
-fn check(ok: bool, field: &'static str, value: impl std::fmt::Display, rule: &str) -> Result<()> {
+pub(crate) fn check(
+    ok: bool,
+    field: &'static str,
+    value: impl std::fmt::Display,
+    rule: &str,
+) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -725,8 +770,18 @@ impl<K: ProKind> Request<K> {
     }
 }
 
-impl Request<Dev> {
-    /// Denoising steps, 10 to 50 (default 28).
+/// Kinds of the open-weights FLUX.1 Kontext \[dev\] model (\[dev\] and the
+/// LoRA endpoints): steps, safety checker and acceleration are theirs.
+pub trait OpenWeightsKind: Kind {}
+impl OpenWeightsKind for Dev {}
+
+/// Kinds that edit one image and size their output from it
+/// (`resolution_mode`): \[dev\] and the LoRA edit.
+pub trait MatchesInputKind: OpenWeightsKind {}
+impl MatchesInputKind for Dev {}
+
+impl<K: OpenWeightsKind> Request<K> {
+    /// Denoising steps, 10 to 50 (default 28; 30 on the LoRA endpoints).
     ///
     /// ```
     /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
@@ -756,6 +811,9 @@ impl Request<Dev> {
         self.fields.acceleration = Some(acceleration);
         self
     }
+}
+
+impl<K: MatchesInputKind> Request<K> {
     /// The output size.
     ///
     /// ```

@@ -154,5 +154,6 @@ pub(crate) fn error_type(error: &Error) -> &'static str {
         Error::Decode { .. } => "decode",
         Error::TooLarge { .. } => "too_large",
         Error::Io { .. } => "io",
+        Error::Upload { .. } => "upload",
     }
 }

@@ -284,6 +284,8 @@ impl<O> RequestHandle<O> {
             app,
             api.status_stream_flux_pro(),
             api.status_stream_flux_kontext(),
+            api.status_stream_flux_kontext_lora(),
+            api.status_stream_flux_kontext_trainer(),
             |op| op
                 .request_id(id)
                 .logs(1)

@@ -11,8 +11,10 @@
 //! - [`gallery`]: `--gallery`, the batch gallery's build time and size, alone.
 //! - [`batch_pacing`]: `--batch-concurrency`, `kontext batch` on a 4-slot
 //!   account with a fixed concurrency and with `auto`, alone.
+//! - [`big_upload`]: `--big-upload`, a 300 MB upload in one PUT and in parts, alone.
 
 mod batch_pacing;
+mod big_upload;
 mod clients;
 mod figures;
 mod fixture;
@@ -66,6 +68,11 @@ pub struct BenchArgs {
     /// writes nothing.
     #[arg(long)]
     pub batch_concurrency: bool,
+    /// Only a 300 MB upload, in one PUT and in parts, by fal-kontext and (when
+    /// installed) fal-client: throughput and peak RSS; prints the figures,
+    /// writes nothing.
+    #[arg(long)]
+    pub big_upload: bool,
 }
 
 fn workspace_root() -> PathBuf {
@@ -118,6 +125,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         .unwrap_or_default();
     let mut bench = Bench::new(plan, drivers, isolated)?;
+    if args.big_upload {
+        let peers: Vec<Client> = lineup
+            .iter()
+            .copied()
+            .filter(|&client| matches!(client, Client::Rust | Client::Python))
+            .collect();
+        return big_upload::run(&bench, &peers);
+    }
     let mut results: Results = lineup.iter().map(|&c| (c, Measured::default())).collect();
     for &client in &lineup {
         let measured = measure("completion latency", client, || bench.latency(client));

@@ -179,6 +179,28 @@ impl Bench {
         self.isolated.then(netns::accepted_connections).flatten()
     }
 
+    /// The bench's temporary folder.
+    pub fn work_dir(&self) -> &std::path::Path {
+        self.work.path()
+    }
+
+    /// See [`emulator`](Self::emulator) (for the other scenarios' modules).
+    pub fn tls_emulator(&self, concurrency: usize) -> Result<(Emulator, PathBuf)> {
+        self.emulator(concurrency)
+    }
+
+    /// See [`driver`](Self::driver) (for the other scenarios' modules).
+    pub fn spawn_driver(
+        &self,
+        client: Client,
+        emulator: &Emulator,
+        ca: &std::path::Path,
+        scenario: serde_json::Value,
+        limit: Duration,
+    ) -> Result<Driver> {
+        self.driver(client, emulator, ca, scenario, limit)
+    }
+
     /// A TLS emulator whose jobs start and finish at once, and the file
     /// holding its CA certificate.
     fn emulator(&self, concurrency: usize) -> Result<(Emulator, PathBuf)> {

@@ -109,6 +109,10 @@ pub const DOCUMENT_STEPS: &[Step] = &[
         name: "rename_schemas",
         apply: rename_schemas,
     },
+    Step {
+        name: "image_size_preset_or_size",
+        apply: image_size_preset_or_size,
+    },
 ];
 
 /// Runs every step on every document, merges them, and names the shared enums.
@@ -499,6 +503,12 @@ fn output_needs_only_image_urls(doc: &mut Value, endpoint: &Endpoint) -> Found {
     let Some(schemas) = schemas(doc) else {
         return Found::Missing("the schemas");
     };
+    if let Some(weights) = schemas
+        .get(&output)
+        .and_then(|o| o.pointer("/properties/diffusers_lora_file"))
+    {
+        return trained_output_needs_only_weights(schemas, &output, weights.clone(), &reference);
+    }
     let image = reference(
         schemas
             .get(&output)
@@ -509,6 +519,35 @@ fn output_needs_only_image_urls(doc: &mut Value, endpoint: &Endpoint) -> Found {
     };
     let mut changed = false;
     for (schema, required) in [(output, json!(["images"])), (image, json!(["url"]))] {
+        if let Some(schema) = schemas.get_mut(&schema) {
+            changed |= schema.get("required") != Some(&required);
+            schema["required"] = required;
+        }
+    }
+    Found::by_change(changed)
+}
+
+/// The same rule for a trainer's output, which holds files, not images
+/// (`fal-ai/flux-kontext-trainer`: `diffusers_lora_file` and `config_file`,
+/// <https://fal.ai/models/fal-ai/flux-kontext-trainer/api>): what a client
+/// needs of a finished, paid training is the weights, so the output requires
+/// only `diffusers_lora_file` (a missing `config_file` must not lose them),
+/// and a file only its `url`.
+fn trained_output_needs_only_weights(
+    schemas: &mut Map<String, Value>,
+    output: &str,
+    weights: Value,
+    reference: &dyn Fn(Option<&Value>) -> Option<String>,
+) -> Found {
+    let file = reference(Some(&weights)).or_else(|| reference(weights.pointer("/allOf/0")));
+    let Some(file) = file.filter(|file| schemas.contains_key(file)) else {
+        return Found::Missing("the file schema of the output's `diffusers_lora_file`");
+    };
+    let mut changed = false;
+    for (schema, required) in [
+        (output.to_owned(), json!(["diffusers_lora_file"])),
+        (file, json!(["url"])),
+    ] {
         if let Some(schema) = schemas.get_mut(&schema) {
             changed |= schema.get("required") != Some(&required);
             schema["required"] = required;
@@ -845,6 +884,58 @@ fn rename_schemas(doc: &mut Value, _: &Endpoint) -> Found {
     Found::by_change(renamed)
 }
 
+/// fal writes an output size as `image_size: anyOf [{$ref: ImageSize},
+/// {enum: [square_hd, …]}]` titled "Image Size"
+/// (<https://fal.ai/models/fal-ai/flux-kontext-lora/text-to-image/api>);
+/// progenitor names the union after the title, `ImageSize`, the name of the
+/// `{width, height}` schema it holds, and the generated code does not
+/// compile. The union becomes the named schema `ImageSizeChoice` (`Size` or
+/// `Preset`, an untagged enum), its presets the named enum `ImageSizePreset`.
+/// A document without such a union has nothing to name.
+fn image_size_preset_or_size(doc: &mut Value, _: &Endpoint) -> Found {
+    let Some(schemas) = schemas(doc) else {
+        return Found::Missing("`components.schemas`");
+    };
+    let mut presets = None;
+    for schema in schemas.values_mut() {
+        let Some(property) = schema.pointer_mut("/properties/image_size") else {
+            continue;
+        };
+        let Some(Value::Array(members)) = property.get("anyOf") else {
+            continue;
+        };
+        let Some(values) = members.iter().find_map(|m| m.get("enum")).cloned() else {
+            continue;
+        };
+        let map = property.as_object_mut().expect("it has an `anyOf`");
+        map.remove("anyOf");
+        map.remove("title");
+        map.insert(
+            "allOf".into(),
+            json!([{"$ref": "#/components/schemas/ImageSizeChoice"}]),
+        );
+        presets = Some(values);
+    }
+    let Some(values) = presets else {
+        return Found::AlreadyThere;
+    };
+    schemas.insert(
+        "ImageSizePreset".into(),
+        json!({"type": "string", "enum": values, "description": "One of fal's named output sizes."}),
+    );
+    schemas.insert(
+        "ImageSizeChoice".into(),
+        json!({
+            "description": "An output size: `{width, height}` or one of fal's named sizes.",
+            "oneOf": [
+                {"title": "Size", "allOf": [{"$ref": "#/components/schemas/ImageSize"}]},
+                {"title": "Preset", "allOf": [{"$ref": "#/components/schemas/ImageSizePreset"}]}
+            ]
+        }),
+    );
+    Found::Patched
+}
+
 // ---------------------------------------------------------------------------
 // The merge
 
@@ -1153,6 +1244,59 @@ mod tests {
         logs_parameter_integer(&mut doc, &kontext());
         let op = &doc["paths"]["/fal-ai/flux-pro/kontext/requests/{request_id}/status"]["get"];
         assert_eq!(op["parameters"][0]["schema"]["type"], json!("integer"));
+    }
+
+    #[test]
+    fn a_trained_output_needs_only_its_weights() {
+        let endpoint = Endpoint::new("fal-ai/flux-kontext-trainer").unwrap();
+        let file = json!({"allOf": [{"$ref": "#/components/schemas/File"}]});
+        let mut doc = json!({
+            "paths": {"/fal-ai/flux-kontext-trainer/requests/{request_id}": {"get": {"responses": {"200": {
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Out"}}}
+            }}}}},
+            "components": {"schemas": {
+                "Out": {"required": ["diffusers_lora_file", "config_file"],
+                        "properties": {"diffusers_lora_file": file, "config_file": file}},
+                "File": {"required": ["url", "file_name"], "properties": {"url": {"type": "string"}}}
+            }}
+        });
+        let found = output_needs_only_image_urls(&mut doc, &endpoint);
+        assert_eq!(found, Found::Patched);
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Out"]["required"], json!(["diffusers_lora_file"]));
+        assert_eq!(schemas["File"]["required"], json!(["url"]));
+        assert_eq!(
+            output_needs_only_image_urls(&mut doc, &endpoint),
+            Found::AlreadyThere
+        );
+    }
+
+    #[test]
+    fn an_image_size_union_gets_names_of_its_own() {
+        let mut doc = json!({"components": {"schemas": {
+            "In": {"properties": {"image_size": {"title": "Image Size", "anyOf": [
+                {"$ref": "#/components/schemas/ImageSize"},
+                {"type": "string", "enum": ["square", "landscape_4_3"]}
+            ]}}},
+            "ImageSize": {"properties": {"width": {"type": "integer"}}}
+        }}});
+        let found = image_size_preset_or_size(&mut doc, &kontext());
+        assert_eq!(found, Found::Patched);
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["In"]["properties"]["image_size"],
+            json!({"allOf": [{"$ref": "#/components/schemas/ImageSizeChoice"}]})
+        );
+        assert_eq!(
+            schemas["ImageSizePreset"]["enum"],
+            json!(["square", "landscape_4_3"])
+        );
+        assert!(schemas["ImageSizeChoice"]["oneOf"].is_array());
+        let mut plain = document();
+        assert_eq!(
+            image_size_preset_or_size(&mut plain, &kontext()),
+            Found::AlreadyThere
+        );
     }
 
     #[test]

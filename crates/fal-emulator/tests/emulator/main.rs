@@ -7,6 +7,7 @@ mod common;
 mod failures;
 mod faults;
 mod images;
+mod multipart;
 mod pricing;
 mod queue;
 mod requests;

@@ -14,7 +14,10 @@ pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
         prompt: args.prompt,
         task: Task::Edit(ImageInput::from(args.image)),
         model: args.model,
-        fields: Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev)),
+        fields: Fields {
+            loras: args.lora.loras.clone().into(),
+            ..Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev))
+        },
         queue: args.queue,
         timeout: args.wait.timeout(),
     };

@@ -11,7 +11,10 @@ pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {
         prompt: args.prompt,
         task: Task::TextToImage,
         model: args.model.into(),
-        fields: Fields::from_flags(&args.input, Some(&args.pro), None),
+        fields: Fields {
+            loras: args.lora.loras.into(),
+            ..Fields::from_flags(&args.input, Some(&args.pro), None)
+        },
         queue: args.queue,
         timeout: args.wait.timeout(),
     };

@@ -12,12 +12,14 @@ mod emulator;
 mod gallery;
 mod generate;
 mod history;
+mod inpaint;
 mod multi;
 mod one;
 mod price;
 mod result;
 mod status;
 mod submit;
+mod train;
 mod webhook;
 
 pub use delete::DeleteArgs;
@@ -47,6 +49,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Edit(args) => edit::run(args, &global).await,
         Command::Generate(args) => generate::run(args, &global).await,
         Command::Multi(args) => multi::run(args, &global).await,
+        Command::Inpaint(args) => inpaint::run(args, &global).await,
+        Command::Train(args) => train::run(args, &global).await,
         Command::Submit(args) => submit::run(args, &global).await,
         Command::Status(args) => status::run(args, &global).await,
         Command::Result(args) => result::run(args, &global).await,

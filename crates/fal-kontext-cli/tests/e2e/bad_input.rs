@@ -85,6 +85,19 @@ const CASES: &[Case] = &[
     case(&["edit", "--image", "{out}/missing.png", "--prompt", "p", "--out", "{out}"], "'--image'", "a readable JPEG, PNG, WebP, GIF or AVIF file, or an http(s) URL"),
     case(&["edit", "--image", "{pdf}", "--prompt", "p", "--out", "{out}"], "'--image'", "must be a JPEG, PNG, WebP, GIF or AVIF image"),
     case(&["edit", "--image", "", "--prompt", "p", "--out", "{out}"], "'--image'", "give a URL, a data: URI or a file"),
+    // LoRAs, inpaint, train
+    case(edit!("--lora", "https://example.com/a.safetensors:5"), "'--lora'", "must be from 0 to 4"),
+    case(edit!("--lora", "{out}/missing.safetensors"), "'--lora <PATH|URL[:SCALE]>'", "must be a local .safetensors file or an http(s) URL"),
+    case(edit!("--lora", "{file}"), "'--lora'", "must be a URL or a .safetensors file"),
+    case(edit!("--lora", "https://example.com/a.safetensors", "--model", "max"), "'--model'", "the LoRA endpoints run FLUX.1 Kontext [dev]"),
+    case(edit!("--lora", "https://example.com/a.safetensors", "--aspect-ratio", "16:9"), "'--aspect-ratio'", "not available with the LoRA endpoints"),
+    case(&["inpaint", "--image", SAMPLE, "--mask", "{out}/mask.png", "--reference", SAMPLE, "--prompt", "p", "--out", "{out}"], "'--mask'", "must be a readable JPEG, PNG, WebP, GIF or AVIF file"),
+    case(&["inpaint", "--image", SAMPLE, "--mask", SAMPLE, "--reference", "{out}/sofa.png", "--prompt", "p", "--out", "{out}"], "'--reference'", "must be a readable JPEG, PNG, WebP, GIF or AVIF file"),
+    case(&["inpaint", "--image", SAMPLE, "--mask", SAMPLE, "--reference", SAMPLE, "--prompt", "p", "--out", "{out}", "--strength", "2"], "'--strength'", "must be from 0.01 to 1"),
+    case(&["train", "--pairs", "{pairs}", "--out", "{out}"], "'--caption'", "the pair `blue` has no caption"),
+    case(&["train", "--pairs", "{lone}", "--out", "{out}", "--caption", "c"], "'--pairs'", "has no `red_end.EXT`"),
+    case(&["train", "--pairs", "{pairs}", "--out", "{out}", "--caption", "c", "--steps", "1"], "'--steps'", "must be from 2 to 10000"),
+    case(&["train", "--pairs", "{pairs}", "--out", "{out}", "--format", "kohya"], "'--format <FORMAT>'", "[possible values: fal, comfy]"),
     // generate, multi, submit
     case(&["generate", "--prompt", "p", "--out", "{out}", "--model", "dev"], "'--model <MODEL>'", "[possible values: pro, max]"),
     case(&["generate", "--prompt", "p", "--out", "{out}", "--num-images", "9"], "'--num-images'", "must be from 1 to 4"),
@@ -151,6 +164,18 @@ fn every_invalid_flag_value_exits_2_with_one_line_naming_the_flag_and_sends_noth
         std::fs::write(&file, "{}\n").unwrap();
         let pdf = scratch.path().join("notes.pdf");
         std::fs::write(&pdf, b"%PDF-1.7\n").unwrap();
+        // pairs: `blue` without its caption; `lone`: `red` without its after image
+        let (pairs, lone) = (scratch.path().join("pairs"), scratch.path().join("lone"));
+        for (dir, roots) in [(&pairs, ["red", "blue"]), (&lone, ["red", "red"])] {
+            std::fs::create_dir(dir).unwrap();
+            for root in roots {
+                std::fs::copy(SAMPLE, dir.join(format!("{root}_start.png"))).unwrap();
+                if dir == &pairs {
+                    std::fs::copy(SAMPLE, dir.join(format!("{root}_end.png"))).unwrap();
+                }
+            }
+        }
+        std::fs::write(pairs.join("red.txt"), "Paint it red").unwrap();
         let args: Vec<String> = case
             .args
             .iter()
@@ -158,6 +183,8 @@ fn every_invalid_flag_value_exits_2_with_one_line_naming_the_flag_and_sends_noth
                 arg.replace("{out}", out.to_str().unwrap())
                     .replace("{file}", file.to_str().unwrap())
                     .replace("{pdf}", pdf.to_str().unwrap())
+                    .replace("{pairs}", pairs.to_str().unwrap())
+                    .replace("{lone}", lone.to_str().unwrap())
                     .replace("{busy}", busy_port)
             })
             .collect();

@@ -13,6 +13,7 @@ mod gallery;
 mod harness;
 mod help;
 mod history;
+mod lora;
 mod pricing;
 mod server_text;
 mod telemetry;

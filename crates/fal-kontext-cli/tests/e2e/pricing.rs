@@ -30,11 +30,11 @@ fn records(out: &Path) -> Vec<Value> {
 }
 
 #[test]
-fn price_lists_the_seven_endpoints_or_those_named() {
+fn price_lists_the_eleven_endpoints_or_those_named() {
     let emu = Emu::start();
     let output = run(emu.kontext(["price"]));
     let text = success(&output);
-    assert_eq!(text.lines().count(), 7, "{text}");
+    assert_eq!(text.lines().count(), 11, "{text}");
     let line = |endpoint: &str| {
         text.lines()
             .find(|l| l.split_whitespace().next() == Some(endpoint))
@@ -46,6 +46,11 @@ fn price_lists_the_seven_endpoints_or_those_named() {
     };
     assert_eq!(line("fal-ai/flux-pro/kontext/max"), "0.08 USD per image");
     assert_eq!(line("fal-ai/flux-kontext/dev"), "0.025 USD per megapixels");
+    assert_eq!(
+        line("fal-ai/flux-kontext-lora/inpaint"),
+        "0.035 USD per megapixels"
+    );
+    assert_eq!(line("fal-ai/flux-kontext-trainer"), "0.0025 USD per steps");
 
     let output = run(emu.kontext([
         "price",

@@ -30,6 +30,48 @@ pub(crate) const JWKS_LIMITS: Limits = Limits {
     total: Duration::from_secs(10),
 };
 
+/// The end of a request's body, for an upload: its answer's head can come
+/// only once the body is sent, which takes as long as the link needs, so the
+/// head's limit counts from then ([`BodySent::then`]); the sending itself is
+/// bounded by the call's total. One per try.
+#[derive(Clone, Default)]
+pub(crate) struct BodySent(std::sync::Arc<tokio::sync::Notify>);
+
+impl BodySent {
+    /// `body`, of `len` bytes, which marks its end when its last byte has
+    /// been taken (an HTTP client stops reading a body at its declared
+    /// length, so its end is not waited for).
+    pub(crate) fn watch<S, E>(
+        &self,
+        body: S,
+        len: u64,
+    ) -> impl Stream<Item = std::result::Result<Bytes, E>> + use<S, E>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>>,
+    {
+        let sent = self.0.clone();
+        let mut taken = 0;
+        if len == 0 {
+            sent.notify_one();
+        }
+        body.inspect(move |piece| {
+            if let Ok(piece) = piece {
+                taken += piece.len() as u64;
+                if taken >= len && !piece.is_empty() {
+                    // a permit is kept if the head is not waiting yet
+                    sent.notify_one();
+                }
+            }
+        })
+    }
+
+    /// Returns `limit` after the body's end.
+    pub(crate) async fn then(&self, limit: Duration) {
+        self.0.notified().await;
+        tokio::time::sleep(limit).await;
+    }
+}
+
 /// Why a body was not read whole.
 pub(crate) enum Cut<E> {
     /// It broke (a reset, fewer bytes than promised).
@@ -96,6 +138,26 @@ mod tests {
             read_capped(mib(limit + 1), MAX_ANSWER_BYTES, idle).await,
             Err(Cut::TooLarge)
         ));
+    }
+
+    #[tokio::test]
+    async fn an_uploads_head_limit_counts_from_the_end_of_its_body() {
+        let sent = BodySent::default();
+        let pieces = [b"ab", b"cd"].map(|piece| Ok::<_, ()>(Bytes::from_static(piece)));
+        let mut body = std::pin::pin!(sent.watch(futures::stream::iter(pieces), 4));
+        let limit = sent.then(Duration::from_millis(50));
+        let mut limit = std::pin::pin!(limit);
+        let early = tokio::time::timeout(Duration::from_millis(300), &mut limit).await;
+        assert!(early.is_err(), "the limit ran before the body was sent");
+        body.next().await;
+        let half = tokio::time::timeout(Duration::from_millis(300), &mut limit).await;
+        assert!(
+            half.is_err(),
+            "the limit ran while the body was still going"
+        );
+        body.next().await; // its last byte, and nothing asked after it
+        let after = tokio::time::timeout(Duration::from_secs(5), &mut limit).await;
+        assert!(after.is_ok(), "the limit runs once the body is sent");
     }
 
     #[tokio::test]

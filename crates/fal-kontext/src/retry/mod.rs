@@ -1,7 +1,7 @@
 //! The rules of every network call, in one place: which failures are worth
 //! another try, how long to wait between tries, and how long one call may
 //! take. Every call goes through [`Client::retrying`]: submit, status,
-//! stream open, result, cancel, upload initiate and PUT, download, the
+//! stream open, result, cancel, upload initiate, PUT, part and complete, download, the
 //! Platform API; the status stream's reading and the JWKS fetch read their
 //! bodies with [`limits::read_capped`]. `http.rs`, `wait.rs` and `output.rs`
 //! keep no rule of their own.
@@ -45,6 +45,9 @@
 //! **How long one call may take** ([`limits::Limits`]):
 //! - *time to first byte*: the answer's head within the call timeout
 //!   (default 60 s, [`ClientBuilder::call_timeout`](crate::ClientBuilder::call_timeout));
+//!   for an upload (a `PUT`, a part), within the call timeout of the end of
+//!   its body ([`limits::BodySent`]), as a slow link may take minutes to
+//!   send it and no answer can come before;
 //! - *idle time between body bytes*: at most the body idle timeout (default
 //!   30 s, [`ClientBuilder::body_idle_timeout`](crate::ClientBuilder::body_idle_timeout)),
 //!   an error answer's body included, so a body that never comes or

@@ -110,6 +110,16 @@ async fn drive() -> Result<()> {
             runner.upload(&config).await?;
             say(&json!({"wall_s": started.elapsed().as_secs_f64()}))?;
         }
+        Scenario::BigUpload => {
+            let Runner::Sdk(sdk) = runner.as_ref() else {
+                bail!("the floor has no big upload");
+            };
+            let path = config.image.as_deref().context("no file given")?;
+            wait_go().await?;
+            let started = Instant::now();
+            sdk.big_upload(path, config.multipart).await?;
+            say(&json!({"wall_s": started.elapsed().as_secs_f64()}))?;
+        }
     }
     wait_for_end().await
 }

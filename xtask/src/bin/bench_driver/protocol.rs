@@ -17,8 +17,11 @@ pub struct Config {
     pub jobs: usize,
     /// Jobs run before `ready`, so that connections, caches and JITs are warm.
     pub warmup: usize,
-    /// The input image of the upload scenario.
+    /// The input image of the upload scenario (the file of `big_upload`).
     pub image: Option<PathBuf>,
+    /// `big_upload`: in parts (the client's default) rather than in one PUT.
+    #[serde(default)]
+    pub multipart: bool,
 }
 
 #[derive(Clone, Copy, Deserialize)]
@@ -28,6 +31,8 @@ pub enum Scenario {
     Cost,
     Concurrency,
     Upload,
+    /// A file uploaded to storage alone, no job.
+    BigUpload,
 }
 
 /// Every driver sends the same request, so that the emulator renders its

@@ -33,6 +33,21 @@ impl Sdk {
         Ok(())
     }
 
+    /// A file uploaded alone, as `Client::upload` does it: in parts above
+    /// the default threshold, or, with `multipart` false, in one PUT (the
+    /// threshold raised past any file).
+    pub async fn big_upload(&self, path: &Path, multipart: bool) -> Result<()> {
+        let client = if multipart {
+            self.client.clone()
+        } else {
+            Client::builder_from_env()
+                .multipart_threshold(u64::MAX)
+                .build()?
+        };
+        client.upload(path, "application/octet-stream").await?;
+        Ok(())
+    }
+
     /// An edit of a local file: the SDK uploads it (it is over the inline limit).
     pub async fn upload(&self, path: &Path) -> Result<()> {
         let job = self
