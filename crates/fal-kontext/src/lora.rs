@@ -94,6 +94,10 @@ pub struct Inpaint {
     strength: Option<f64>,
 }
 
+impl crate::requests::sealed::Sealed for LoraEdit {}
+impl crate::requests::sealed::Sealed for LoraTextToImage {}
+impl crate::requests::sealed::Sealed for Inpaint {}
+
 /// The output size of a [`LoraTextToImage`]: one of fal's named sizes, or
 /// width and height in pixels (at most 14142 each; multiples of 16 are
 /// safest, whether fal rounds others is not documented).

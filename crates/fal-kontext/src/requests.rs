@@ -148,16 +148,13 @@ pub enum Input {
     Train(types::FluxKontextTrainerInput),
 }
 
-mod sealed {
+/// Only the crate's kinds are [`Kind`]s: each kind's module implements it.
+pub(crate) mod sealed {
     pub trait Sealed {}
     impl Sealed for super::Edit {}
     impl Sealed for super::TextToImage {}
     impl Sealed for super::Multi {}
     impl Sealed for super::Dev {}
-    impl Sealed for crate::lora::LoraEdit {}
-    impl Sealed for crate::lora::LoraTextToImage {}
-    impl Sealed for crate::lora::Inpaint {}
-    impl Sealed for crate::trainer::Train {}
 }
 
 /// The output of an [`Edit`] (\[pro\] and \[max\] share its schema).

@@ -82,6 +82,8 @@ pub struct Train {
     format: Option<LoraFormat>,
 }
 
+impl crate::requests::sealed::Sealed for Train {}
+
 /// The output of a [`Train`]: `diffusers_lora_file` is the trained
 /// weights, whose `url` the LoRA endpoints take as a LoRA's path;
 /// `config_file`, the training's configuration.
