@@ -228,12 +228,16 @@ pub(crate) async fn complete(shared: &Shared, request: Request) -> Response {
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
-    let Ok(listed) = serde_json::from_slice::<CompleteBody>(&body) else {
+    let Ok(mut listed) = serde_json::from_slice::<CompleteBody>(&body) else {
         return detail(
             StatusCode::BAD_REQUEST,
             "Expected {\"parts\": [{\"partNumber\": n, \"etag\": \"…\"}, …]}",
         );
     };
+    // fal_client lists its parts in the order they finished (fal-client
+    // 1.0.3 `MultipartUpload.upload_part` appends as each one ends), and
+    // fal takes that: the file is assembled in part order whatever the list's
+    listed.parts.sort_by_key(|part| part.part_number);
     let checked = shared.files.with_multipart(target.id, |upload| {
         if upload.completed {
             return Ok(None);
@@ -301,7 +305,7 @@ fn check_listed(
         .windows(2)
         .any(|pair| pair[0].part_number >= pair[1].part_number)
     {
-        return Err("Parts must be listed in ascending order of partNumber, each once".into());
+        return Err("Each part must be listed once".into());
     }
     for part in listed {
         match upload.parts.get(&part.part_number) {

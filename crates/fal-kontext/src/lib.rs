@@ -47,7 +47,8 @@
 //!   [`Request::header`] (an option fal adds later), besides
 //!   [`Request::webhook`], [`Request::request_timeout`],
 //!   [`Request::priority`] and [`Request::runner_hint`].
-//! - [`Client::download`]: images out.
+//! - [`Client::download`]: images out; [`Client::upload`]: any local file
+//!   to fal's storage (in parts above the multipart threshold).
 //! - [`Client::history`], [`Client::delete_payloads`],
 //!   [`Client::find_submitted`]: your requests at fal, deleting what fal
 //!   stored of them, and finding a job whose submit answer was lost.
