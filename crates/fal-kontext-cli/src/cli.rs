@@ -88,7 +88,10 @@ pub enum Command {
     /// Edit with several reference images, wait, and save the result.
     Multi(MultiArgs),
     /// Repaint the masked region of an image after a reference image (FLUX.1
-    /// Kontext [dev] with LoRAs), wait, and save the result.
+    /// Kontext \[dev\] with LoRAs), wait, and save the result.
+    #[command(
+        about = "Repaint the masked region of an image after a reference image (FLUX.1 Kontext [dev] with LoRAs), wait, and save the result"
+    )]
     Inpaint(InpaintArgs),
     /// Train a Kontext LoRA on before/after pairs, wait, and save its
     /// weights and config.
@@ -326,9 +329,14 @@ pub struct EditArgs {
 pub struct LoraFlags {
     /// A LoRA: a local .safetensors file (uploaded for you) or a URL, with
     /// :SCALE from 0 to 4 (default 1); repeat for more. Any LoRA sends the
-    /// request to FLUX.1 Kontext [dev] with LoRAs (fal-ai/flux-kontext-lora),
+    /// request to FLUX.1 Kontext \[dev\] with LoRAs (fal-ai/flux-kontext-lora),
     /// which takes the --model dev fields.
-    #[arg(long = "lora", value_name = "PATH|URL[:SCALE]", value_parser = lora)]
+    #[arg(
+        long = "lora",
+        value_name = "PATH|URL[:SCALE]",
+        value_parser = lora,
+        help = "A LoRA: a local .safetensors file (uploaded for you) or a URL, with :SCALE from 0 to 4 (default 1); repeat for more. Any LoRA sends the request to FLUX.1 Kontext [dev] with LoRAs (fal-ai/flux-kontext-lora), which takes the --model dev fields"
+    )]
     pub loras: Vec<crate::job::LoraSpec>,
 }
 
