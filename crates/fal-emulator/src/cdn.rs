@@ -155,19 +155,10 @@ async fn store_body(
     Ok(())
 }
 
-/// Whether `request` carries the bearer token of `{rest}/storage/auth/token`.
-pub(crate) fn has_cdn_token(shared: &Shared, request: &Request) -> bool {
-    let expected = format!("Bearer {}", shared.cdn_token);
-    request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .is_some_and(|value| value.as_bytes() == expected.as_bytes())
-}
-
 /// `POST {cdn}/files/upload` with the bearer token from
 /// `{rest}/storage/auth/token`: fal's v3 CDN upload.
 async fn direct_upload(shared: &Shared, request: Request) -> Response {
-    if !has_cdn_token(shared, &request) {
+    if !shared.has_cdn_token(&request) {
         return detail(StatusCode::UNAUTHORIZED, "Invalid or missing CDN token");
     }
     let file_name = safe_file_name(

@@ -7,6 +7,7 @@ use base64::Engine;
 use bytes::Bytes;
 use std::net::IpAddr;
 
+use crate::rng::fnv1a;
 use crate::state::Shared;
 
 /// Where an input image's bytes came from.
@@ -88,6 +89,15 @@ pub(crate) fn is_loopback(url: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A stable digest of an input: its bytes, or a placeholder's URL (what the
+/// simulated outputs and a LoRA's effect are keyed by).
+pub(crate) fn digest(source: &Source) -> u64 {
+    match source {
+        Source::Bytes(bytes) => fnv1a(&[bytes]),
+        Source::Placeholder(url) => fnv1a(&[b"placeholder", url.as_bytes()]),
+    }
 }
 
 #[cfg(test)]

@@ -13,9 +13,8 @@
 use image::{Rgb, RgbImage};
 use serde_json::{Value, json};
 
-use crate::fetch::{self, DownloadError};
+use crate::fetch::{self, DownloadError, digest};
 use crate::images::{mix, sample_cover};
-use crate::model::digest;
 use crate::rng::{SplitMix64, fnv1a};
 use crate::state::Shared;
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::endpoints::Endpoint;
-use crate::fetch::{self, DownloadError, Source};
+use crate::fetch::{self, DownloadError, Source, digest};
 use crate::images::{self, Format, Sizing};
 use crate::rng::fnv1a;
 use crate::state::Shared;
@@ -192,13 +192,6 @@ async fn decode_inputs(sources: Vec<(Value, Source)>) -> Result<Vec<image::RgbIm
     })
     .await
     .expect("decoding does not panic")
-}
-
-pub(crate) fn digest(source: &Source) -> u64 {
-    match source {
-        Source::Bytes(bytes) => fnv1a(&[bytes]),
-        Source::Placeholder(url) => fnv1a(&[b"placeholder", url.as_bytes()]),
-    }
 }
 
 /// The CDN key of one output: content-addressed by everything that shapes it.

@@ -96,7 +96,7 @@ pub(crate) fn initiate_signed(
 
 /// `POST {cdn}/files/upload/multipart` with the CDN token (fal_client's dialect).
 pub(crate) fn initiate_token(shared: &Shared, request: &Request) -> Response {
-    if !crate::cdn::has_cdn_token(shared, request) {
+    if !shared.has_cdn_token(request) {
         return detail(StatusCode::UNAUTHORIZED, "Invalid or missing CDN token");
     }
     let header_text = |name: header::HeaderName, default: &str| {
@@ -131,7 +131,7 @@ pub(crate) fn initiate_token(shared: &Shared, request: &Request) -> Response {
 /// token, the signed one its URL's `signature` kept.
 fn authorized(shared: &Shared, target: &Target<'_>, request: &Request) -> Option<Response> {
     if target.token_dialect {
-        return (!crate::cdn::has_cdn_token(shared, request))
+        return (!shared.has_cdn_token(request))
             .then(|| detail(StatusCode::UNAUTHORIZED, "Invalid or missing CDN token"));
     }
     let sent = request.uri().query().and_then(|query| {

@@ -63,6 +63,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Whether `request` carries the bearer token of `{rest}/storage/auth/token`.
+    pub(crate) fn has_cdn_token(&self, request: &axum::extract::Request) -> bool {
+        let expected = format!("Bearer {}", self.cdn_token);
+        request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .is_some_and(|value| value.as_bytes() == expected.as_bytes())
+    }
+
     pub(crate) fn new(
         config: &Config,
         urls: Urls,
