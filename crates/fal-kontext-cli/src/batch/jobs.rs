@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fal_kontext::ImageInput;
+use fal_kontext::{ImageInput, LoraPath};
 use serde_json::{Map, Value};
 
 use crate::cli::{Model, QueueFlags};
@@ -96,8 +96,11 @@ fn parse_line(
         (None, Some(_)) => return Err(fail("\"image_urls\" must be a list".into())),
         (None, None) => Task::TextToImage,
     };
-    let fields: Fields =
+    let mut fields: Fields =
         serde_json::from_value(Value::Object(map)).map_err(|e| fail(e.to_string()))?;
+    for lora in fields.loras.iter_mut() {
+        lora.path = lora_path(&lora.path, base);
+    }
     let job = Job {
         prompt,
         task,
@@ -114,6 +117,15 @@ fn image_input(text: &str, base: &Path) -> ImageInput {
     match ImageInput::from(text) {
         ImageInput::Path(path) if path.is_relative() => ImageInput::Path(base.join(path)),
         other => other,
+    }
+}
+
+/// A LoRA as the SDK reads it (a URL, or a local file), with a relative
+/// local path taken from `base`, as an image's is.
+fn lora_path(text: &str, base: &Path) -> String {
+    match LoraPath::from(text) {
+        LoraPath::File(path) if path.is_relative() => base.join(path).display().to_string(),
+        _ => text.to_owned(),
     }
 }
 
@@ -150,6 +162,21 @@ mod tests {
 
         let (_, job) = parse_one(r#"{"id": "t", "prompt": "p"}"#).unwrap();
         assert!(matches!(job.task, Task::TextToImage));
+
+        let (_, job) = parse_one(
+            r#"{"id": "l", "prompt": "p", "loras": ["styles/ink.safetensors:0.5", "https://x/l.safetensors", {"path": "/abs/m.safetensors"}]}"#,
+        )
+        .unwrap();
+        let paths: Vec<&str> = job.fields.loras.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                Path::new("jobs/styles/ink.safetensors").to_str().unwrap(),
+                "https://x/l.safetensors",
+                "/abs/m.safetensors"
+            ]
+        );
+        assert_eq!(job.fields.loras[0].scale, 0.5);
     }
 
     #[test]
