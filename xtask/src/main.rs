@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod circles;
 mod regen;
 
 #[derive(Parser)]
@@ -20,6 +21,8 @@ enum Command {
     /// Benchmark fal-kontext against fal's Python and JS clients on a local
     /// emulator (a release build); writes BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Fail if the modules of a crate import each other in a circle.
+    Circles(circles::CirclesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -27,6 +30,7 @@ fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Regen(args) => regen::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Circles(args) => circles::run(&args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
