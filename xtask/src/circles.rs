@@ -3,9 +3,9 @@
 //!
 //! Layering is the map a newcomer reads: a module may use what is below it,
 //! never what uses it. rustc accepts circles between the modules of a crate,
-//! so this check keeps them out: at every level of the module tree, the
-//! children of one module (each with everything under it) and the parent's
-//! own code form a graph, an edge for every path one names into another
+//! so this check keeps them out: each module's own code (a file, or an inline
+//! `mod` block; a folder's `mod.rs` is its parent's own code, not its
+//! children's) is a node, with an edge for every path it names into another
 //! (`use`, a path in code, a path inside a macro's tokens), re-exports
 //! followed to where the item is defined; a strongly connected set of two or
 //! more is a circle. Test code (`#[cfg(test)]`) is left out: a test may
@@ -82,7 +82,7 @@ pub struct ModuleTree {
     /// Each module, with the paths its own code names, as written
     /// (`crate::a::B`, `super::c`, `config::Settings`).
     uses: BTreeMap<ModPath, BTreeSet<Vec<String>>>,
-    /// `pub use` re-exports: (module, name) → the path it points at, as
+    /// Re-exports (`pub use`, `pub(crate) use`): (module, name) → the path it points at, as
     /// written. A re-export is a module's facade, not a use by its code.
     reexports: BTreeMap<(ModPath, String), Vec<String>>,
 }
@@ -134,7 +134,7 @@ impl ModuleTree {
                         }
                     }
                 }
-                syn::Item::Use(used) if matches!(used.vis, syn::Visibility::Public(_)) => {
+                syn::Item::Use(used) if !matches!(used.vis, syn::Visibility::Inherited) => {
                     for (name, path) in use_paths(&used.tree) {
                         self.reexports.insert((module.clone(), name), path);
                     }
@@ -223,78 +223,53 @@ impl ModuleTree {
         module
     }
 
-    /// The circles: at every level, the children of a module (each with its
-    /// subtree) and the module's own code, as a graph.
+    /// The circles: modules (each its own file's or block's code, not its
+    /// children's) that reach each other through the paths they name.
     pub fn circles(&self) -> Vec<Circle> {
-        let mut levels: BTreeMap<ModPath, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-        // One example an edge, to say where a circle is made.
-        let mut examples: BTreeMap<(ModPath, String, String), String> = BTreeMap::new();
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // One path an edge, to say what makes a circle.
+        let mut examples: BTreeMap<(String, String), String> = BTreeMap::new();
         for (from, written) in &self.uses {
             for path in written {
                 let Some(path) = self.absolute(from, path) else {
                     continue;
                 };
                 let to = self.defining_module(&path);
-                let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-                if common == from.len() && common == to.len() {
+                if &to == from {
                     continue;
                 }
-                let node = |module: &ModPath| {
-                    module
-                        .get(common)
-                        .cloned()
-                        .unwrap_or_else(|| OWN_CODE.into())
-                };
-                let parent = from[..common].to_vec();
-                let (from_node, to_node) = (node(from), node(&to));
+                let (from, to) = (display(from), display(&to));
                 examples
-                    .entry((parent.clone(), from_node.clone(), to_node.clone()))
-                    .or_insert_with(|| {
-                        let place = std::iter::once("crate").chain(from.iter().map(String::as_str));
-                        format!(
-                            "{} uses {}",
-                            place.collect::<Vec<_>>().join("::"),
-                            path.join("::")
-                        )
-                    });
-                levels
-                    .entry(parent)
-                    .or_default()
-                    .entry(from_node)
-                    .or_default()
-                    .insert(to_node);
+                    .entry((from.clone(), to.clone()))
+                    .or_insert_with(|| format!("{from} uses {}", display(&path)));
+                graph.entry(from).or_default().insert(to);
             }
         }
-        let mut found = Vec::new();
-        for (parent, graph) in &levels {
-            let place = std::iter::once("crate")
-                .chain(parent.iter().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join("::");
-            for set in strongly_connected(graph) {
+        strongly_connected(&graph)
+            .into_iter()
+            .map(|modules| {
                 let edges = examples
                     .iter()
-                    .filter(|((at, from, to), _)| {
-                        at == parent && set.contains(from) && set.contains(to)
-                    })
+                    .filter(|((from, to), _)| modules.contains(from) && modules.contains(to))
                     .map(|(_, example)| example.clone())
                     .collect();
-                found.push(Circle {
-                    place: place.clone(),
-                    modules: set,
-                    edges,
-                });
-            }
-        }
-        found
+                Circle { modules, edges }
+            })
+            .collect()
     }
 }
 
-/// Modules of one parent that import each other in a circle.
+/// `crate::retry::limits` for `["retry", "limits"]`.
+fn display(path: &[String]) -> String {
+    std::iter::once("crate")
+        .chain(path.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// Modules that import each other in a circle.
 pub struct Circle {
-    /// The parent: `crate`, `crate::retry`.
-    place: String,
-    /// The children (and `(its own code)`, the parent's) in the circle.
+    /// The modules: `crate::retry`, `crate::retry::limits`.
     modules: Vec<String>,
     /// One path each edge of the circle is made of: `crate::a uses crate::b::B`.
     edges: Vec<String>,
@@ -302,12 +277,9 @@ pub struct Circle {
 
 impl std::fmt::Display for Circle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "in {}: {}", self.place, self.modules.join(" ↔ "))
+        write!(f, "{}", self.modules.join(" ↔ "))
     }
 }
-
-/// The node of a parent module's own code, beside its children.
-const OWN_CODE: &str = "(its own code)";
 
 /// Whether an item is compiled for tests only (`#[cfg(test)]`).
 fn is_test_only(item: &syn::Item) -> bool {
@@ -512,7 +484,7 @@ mod tests {
             ("a.rs", "use crate::b::B; pub struct A;"),
             ("b.rs", "pub struct B; fn f(_: super::a::A) {}"),
         ]);
-        assert_eq!(found, ["in crate: a ↔ b"]);
+        assert_eq!(found, ["crate::a ↔ crate::b"]);
     }
 
     #[test]
@@ -525,7 +497,7 @@ mod tests {
             ("c/mod.rs", "pub mod x;"),
             ("c/x.rs", "pub struct X(crate::A);"),
         ]);
-        assert_eq!(found, ["in crate: a ↔ c"]);
+        assert_eq!(found, ["crate::a ↔ crate::c::x"]);
     }
 
     #[test]
@@ -534,7 +506,7 @@ mod tests {
             ("lib.rs", "mod a; pub struct Client; fn f() { a::go(); }"),
             ("a.rs", "pub fn go() { let _ = crate::Client; }"),
         ]);
-        assert_eq!(found, ["in crate: (its own code) ↔ a"]);
+        assert_eq!(found, ["crate ↔ crate::a"]);
     }
 
     #[test]

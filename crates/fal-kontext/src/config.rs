@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client::{Client, Settings};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::secret::ApiKey;
@@ -39,27 +40,6 @@ pub const DEFAULT_STATUS_POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// fal sends about every 15 s.
 pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
-pub(crate) struct Settings {
-    pub key: Option<ApiKey>,
-    /// A key with fal's ADMIN scope for the operations that need it
-    /// (deleting stored payloads); `key` serves them when unset.
-    pub admin_key: Option<ApiKey>,
-    pub queue_url: String,
-    pub run_url: String,
-    pub rest_url: String,
-    pub platform_url: String,
-    pub http: reqwest::Client,
-    pub retry: RetryPolicy,
-    pub wait_timeout: Duration,
-    pub call_timeout: Duration,
-    pub stream_idle_timeout: Duration,
-    pub body_idle_timeout: Duration,
-    pub transfer_timeout: Duration,
-    pub status_poll_interval: Duration,
-    pub inline_limit: u64,
-    pub multipart: crate::upload::MultipartSettings,
-}
-
 /// Builds a [`Client`](crate::Client). Every setting has a default; see
 /// [`Client::from_env`](crate::Client::from_env) for the environment.
 ///
@@ -93,6 +73,47 @@ pub struct ClientBuilder {
     user_agent: Option<String>,
     inline_limit: Option<u64>,
     multipart: crate::upload::MultipartSettings,
+}
+
+impl Client {
+    /// A client configured from the environment: `FAL_KEY` (or `FAL_KEY_ID` and
+    /// `FAL_KEY_SECRET`, joined as `id:secret`), `FAL_ADMIN_KEY` (see
+    /// [`ClientBuilder::admin_key`]), and the base URLs
+    /// `FAL_QUEUE_URL`, `FAL_RUN_URL`, `FAL_REST_URL` and `FAL_PLATFORM_URL`. A missing key is no
+    /// error here, only at the first call that needs one.
+    ///
+    /// ```no_run
+    /// let client = fal_kontext::Client::from_env()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env(|name| std::env::var(name).ok()).build()
+    }
+
+    /// A builder that starts from the defaults, ignoring the environment.
+    ///
+    /// ```
+    /// let client = fal_kontext::Client::builder()
+    ///     .key("id:secret")
+    ///     .queue_url("http://127.0.0.1:8080")
+    ///     .build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A builder that starts from the environment, to override some settings.
+    ///
+    /// ```no_run
+    /// let client = fal_kontext::Client::builder_from_env()
+    ///     .wait_timeout(std::time::Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok::<(), fal_kontext::Error>(())
+    /// ```
+    pub fn builder_from_env() -> ClientBuilder {
+        ClientBuilder::from_env(|name| std::env::var(name).ok())
+    }
 }
 
 impl ClientBuilder {

@@ -60,8 +60,7 @@
 
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
+mod client;
 mod config;
 mod durations;
 pub mod endpoints;
@@ -94,6 +93,7 @@ mod upload;
 mod wait;
 pub mod webhook;
 
+pub use client::Client;
 pub use config::{
     ClientBuilder, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_CALL_TIMEOUT, DEFAULT_INLINE_LIMIT,
     DEFAULT_PLATFORM_URL, DEFAULT_QUEUE_URL, DEFAULT_REST_URL, DEFAULT_RUN_URL,
@@ -130,89 +130,3 @@ pub use upload::{
     DEFAULT_MULTIPART_CONCURRENCY, DEFAULT_MULTIPART_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD,
 };
 pub use wait::{Completed, Subscription, Update};
-
-/// The client: cheap to clone, safe to share between tasks.
-///
-/// ```
-/// let client = fal_kontext::Client::builder().key("id:secret").build()?;
-/// let also = client.clone(); // shares the connection pool
-/// # Ok::<(), fal_kontext::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct Client {
-    settings: Arc<config::Settings>,
-}
-
-impl Client {
-    /// A client configured from the environment: `FAL_KEY` (or `FAL_KEY_ID` and
-    /// `FAL_KEY_SECRET`, joined as `id:secret`), `FAL_ADMIN_KEY` (see
-    /// [`ClientBuilder::admin_key`]), and the base URLs
-    /// `FAL_QUEUE_URL`, `FAL_RUN_URL`, `FAL_REST_URL` and `FAL_PLATFORM_URL`. A missing key is no
-    /// error here, only at the first call that needs one.
-    ///
-    /// ```no_run
-    /// let client = fal_kontext::Client::from_env()?;
-    /// # Ok::<(), fal_kontext::Error>(())
-    /// ```
-    pub fn from_env() -> Result<Self> {
-        ClientBuilder::from_env(|name| std::env::var(name).ok()).build()
-    }
-
-    /// A builder that starts from the defaults, ignoring the environment.
-    ///
-    /// ```
-    /// let client = fal_kontext::Client::builder()
-    ///     .key("id:secret")
-    ///     .queue_url("http://127.0.0.1:8080")
-    ///     .build()?;
-    /// # Ok::<(), fal_kontext::Error>(())
-    /// ```
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
-    /// A builder that starts from the environment, to override some settings.
-    ///
-    /// ```no_run
-    /// let client = fal_kontext::Client::builder_from_env()
-    ///     .wait_timeout(std::time::Duration::from_secs(60))
-    ///     .build()?;
-    /// # Ok::<(), fal_kontext::Error>(())
-    /// ```
-    pub fn builder_from_env() -> ClientBuilder {
-        ClientBuilder::from_env(|name| std::env::var(name).ok())
-    }
-
-    pub(crate) fn from_settings(settings: Arc<config::Settings>) -> Self {
-        Self { settings }
-    }
-
-    pub(crate) fn settings(&self) -> &config::Settings {
-        &self.settings
-    }
-
-    /// The queue base URL in use.
-    ///
-    /// ```
-    /// let client = fal_kontext::Client::builder().build()?;
-    /// assert_eq!(client.queue_url(), "https://queue.fal.run");
-    /// # Ok::<(), fal_kontext::Error>(())
-    /// ```
-    pub fn queue_url(&self) -> &str {
-        &self.settings.queue_url
-    }
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = &self.settings;
-        f.debug_struct("Client")
-            .field("key", &s.key)
-            .field("admin_key", &s.admin_key)
-            .field("queue_url", &s.queue_url)
-            .field("run_url", &s.run_url)
-            .field("rest_url", &s.rest_url)
-            .field("retry", &s.retry)
-            .finish_non_exhaustive()
-    }
-}

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use super::limits::{MAX_ANSWER_BYTES, read_capped};
-use super::{is_user_timeout, retry_after};
+use super::policy::retry_after;
 use crate::error::{Error, ErrorContext, ValidationDetail, excerpt};
 use crate::platform_error;
 
@@ -161,6 +161,18 @@ pub(crate) fn validation_details(body: &[u8]) -> Vec<ValidationDetail> {
             kind: String::new(),
         }],
     }
+}
+
+/// The 504 fal answers when the start deadline the caller set with
+/// `x-fal-request-timeout` ran out: fal's clients never retry it
+/// (@fal-ai/client 1.10.1, `ApiError.isUserTimeout`; fal-client 1.0.3,
+/// `_should_retry_response`).
+pub(crate) fn is_user_timeout(answer: &Answer) -> bool {
+    answer.status == StatusCode::GATEWAY_TIMEOUT
+        && answer
+            .headers
+            .get("x-fal-request-timeout-type")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"user"))
 }
 
 #[cfg(test)]

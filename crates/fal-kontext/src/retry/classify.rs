@@ -1,10 +1,69 @@
-//! The one classifier of failed attempts: retry, stop, or (a submit) stop
-//! as ambiguous. The evidence for each rule is in the module above.
+//! The one classifier of failed attempts: what a call is ([`Call`]), how an
+//! attempt failed ([`Failed`]), and what to do ([`Verdict`]): retry, stop,
+//! or (a submit) stop as ambiguous. The evidence for each rule is in the module above.
 
-use reqwest::StatusCode;
+use std::time::Duration;
 
-use super::Answer;
-use super::{Call, Failed, Verdict};
+use super::answer::{Answer, is_user_timeout};
+use crate::error::Error;
+
+/// What a call is, which decides whether it carries the key and when it may
+/// be repeated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// Creates a paid job at `endpoint`: repeated only when fal provably
+    /// never saw it.
+    Submit {
+        /// The endpoint the job is for (named by an ambiguous submit's error).
+        endpoint: &'static str,
+    },
+    /// An idempotent call to fal's API (status, result, cancel, upload
+    /// initiate, the Platform API).
+    Api,
+    /// A call to a host that is not fal's API (CDN download, storage PUT):
+    /// idempotent, and never carries the key.
+    Foreign,
+}
+
+/// A failed attempt, as the retry rules see it.
+#[derive(Debug)]
+pub(crate) enum Failed {
+    /// An unsuccessful answer.
+    Answer(Answer),
+    /// No whole answer: the connection failed or broke.
+    Transport(reqwest::Error),
+    /// No whole answer within one of the call's time limits.
+    TimedOut(Duration),
+    /// An error no retry can help.
+    Final(Error),
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Try again (after a pause).
+    Retry,
+    /// Stop with the attempt's error.
+    Stop,
+    /// Stop: a submit that fal may have taken, for this reason.
+    Ambiguous(String),
+}
+
+impl Failed {
+    /// The error a failed attempt stands for.
+    pub fn into_error(self) -> Error {
+        match self {
+            Failed::Answer(answer) => answer.into_error(),
+            Failed::Transport(error) => Error::transport(error),
+            Failed::TimedOut(after) => Error::Timeout {
+                request_id: None,
+                after,
+                cancel: crate::error::CancelAtDeadline::NotSent,
+            },
+            Failed::Final(error) => error,
+        }
+    }
+}
 
 /// What to do after `failed`, an attempt of `call`.
 pub(super) fn verdict(call: Call, failed: &Failed) -> Verdict {
@@ -76,22 +135,11 @@ fn is_ingress_page(answer: &Answer) -> bool {
                 .is_some_and(|server| nginx(server.as_bytes())))
 }
 
-/// The 504 fal answers when the start deadline the caller set with
-/// `x-fal-request-timeout` ran out: fal's clients never retry it
-/// (@fal-ai/client 1.10.1, `ApiError.isUserTimeout`; fal-client 1.0.3,
-/// `_should_retry_response`).
-pub(crate) fn is_user_timeout(answer: &Answer) -> bool {
-    answer.status == StatusCode::GATEWAY_TIMEOUT
-        && answer
-            .headers
-            .get("x-fal-request-timeout-type")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"user"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use reqwest::StatusCode;
     use reqwest::header::HeaderMap;
 
     const SUBMIT: Call = Call::Submit { endpoint: "e" };

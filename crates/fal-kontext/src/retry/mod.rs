@@ -87,7 +87,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub(crate) use answer::{Answer, header_text};
-pub(crate) use classify::is_user_timeout;
+pub(crate) use classify::{Call, Failed, Verdict};
 pub use policy::RetryPolicy;
 pub(crate) use policy::retry_after;
 
@@ -95,64 +95,6 @@ use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
 use crate::telemetry;
 use limits::Limits;
-
-/// What a call is, which decides whether it carries the key and when it may
-/// be repeated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Call {
-    /// Creates a paid job at `endpoint`: repeated only when fal provably
-    /// never saw it.
-    Submit {
-        /// The endpoint the job is for (named by an ambiguous submit's error).
-        endpoint: &'static str,
-    },
-    /// An idempotent call to fal's API (status, result, cancel, upload
-    /// initiate, the Platform API).
-    Api,
-    /// A call to a host that is not fal's API (CDN download, storage PUT):
-    /// idempotent, and never carries the key.
-    Foreign,
-}
-
-/// A failed attempt, as the retry rules see it.
-#[derive(Debug)]
-pub(crate) enum Failed {
-    /// An unsuccessful answer.
-    Answer(Answer),
-    /// No whole answer: the connection failed or broke.
-    Transport(reqwest::Error),
-    /// No whole answer within one of the call's time limits.
-    TimedOut(Duration),
-    /// An error no retry can help.
-    Final(Error),
-}
-
-/// What to do after a failed attempt.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Try again (after a pause).
-    Retry,
-    /// Stop with the attempt's error.
-    Stop,
-    /// Stop: a submit that fal may have taken, for this reason.
-    Ambiguous(String),
-}
-
-impl Failed {
-    /// The error a failed attempt stands for.
-    pub fn into_error(self) -> Error {
-        match self {
-            Failed::Answer(answer) => answer.into_error(),
-            Failed::Transport(error) => Error::transport(error),
-            Failed::TimedOut(after) => Error::Timeout {
-                request_id: None,
-                after,
-                cancel: crate::error::CancelAtDeadline::NotSent,
-            },
-            Failed::Final(error) => error,
-        }
-    }
-}
 
 /// Whether an error of a status or result call may pass while waiting: the
 /// call may succeed later (the same failures [`classify`] retries for an

@@ -12,9 +12,12 @@
 //! there and nowhere else.
 
 mod multipart;
+mod read;
+mod settings;
 
-pub(crate) use multipart::MultipartSettings;
-pub use multipart::{
+use read::read_range;
+pub(crate) use settings::MultipartSettings;
+pub use settings::{
     DEFAULT_MULTIPART_CONCURRENCY, DEFAULT_MULTIPART_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD,
 };
 
@@ -22,11 +25,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::Client;
 use crate::error::{Error, Result};
@@ -169,27 +169,6 @@ impl Client {
         .await?;
         Ok(initiated.file_url)
     }
-}
-
-/// Bytes read from the file at each part's (or a PUT's) pace: the most an
-/// upload holds per request in flight (256 KiB).
-const READ_BUFFER: usize = 256 * 1024;
-
-/// `len` bytes of the file at `path` from `offset`, read as they are sent.
-/// Each try of a request opens the file again, so a retry sends its range
-/// whole.
-fn read_range(
-    path: &Path,
-    offset: u64,
-    len: u64,
-) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    let path = path.to_path_buf();
-    let opened = async move {
-        let mut file = tokio::fs::File::open(path).await?;
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
-        Ok::<_, std::io::Error>(ReaderStream::with_capacity(file.take(len), READ_BUFFER))
-    };
-    futures::stream::once(opened).try_flatten()
 }
 
 /// A content type is sent as a header: it must be `type/subtype` that a

@@ -13,7 +13,7 @@
 //! 4. the file is served at `file_url`.
 //!
 //! Where we differ from fal-js, and why:
-//! - parts go up [`DEFAULT_MULTIPART_CONCURRENCY`] at once (fal-js sends
+//! - parts go up [`DEFAULT_MULTIPART_CONCURRENCY`](crate::DEFAULT_MULTIPART_CONCURRENCY) at once (fal-js sends
 //!   them one after another; fal's Python client 10 at once);
 //! - each part is streamed from disk (opened and read from its offset for
 //!   each try), never held in memory: what the upload holds is a read
@@ -44,48 +44,13 @@ use crate::http::decode;
 use crate::retry::Call;
 use crate::retry::limits::BodySent;
 
-use super::read_range;
+use super::read::read_range;
 
-/// Files larger than this (90 MiB) are uploaded in parts: fal's JS client's
-/// threshold (@fal-ai/client 1.10.1 `storage.ts`: `file.size > 90 * 1024 *
-/// 1024`), whose protocol the SDK follows; fal's Python client switches at
-/// 100 MiB (fal-client 1.0.1 `client.py`, `MULTIPART_THRESHOLD`).
-pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 90 * 1024 * 1024;
-/// The size of each part but the last (10 MiB), as both of fal's clients
-/// cut them (`storage.ts` `chunkSize`; `client.py` `MULTIPART_CHUNK_SIZE`).
-pub const DEFAULT_MULTIPART_PART_SIZE: u64 = 10 * 1024 * 1024;
-/// Parts uploaded at once (4). fal's Python client sends up to 10, fal-js
-/// one. Four keep one connection busy while others wait for their answers
-/// (on one link, more parts at once share the same bandwidth and only add
-/// connections), and, as parts are streamed from disk, the memory an upload
-/// holds does not grow with the part size.
-pub const DEFAULT_MULTIPART_CONCURRENCY: usize = 4;
 /// The most parts one upload is cut into: a fal engineer's note puts the
 /// server's cap at 10,000 parts (<https://github.com/fal-ai/fal/pull/1118>,
 /// for fal's `/data` storage; the CDN's cap is not published). A file that
 /// would need more gets larger parts.
 const MAX_PARTS: u64 = 10_000;
-
-/// How files are cut into parts (see [`ClientBuilder::multipart_threshold`](crate::ClientBuilder::multipart_threshold)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct MultipartSettings {
-    /// Files larger than this many bytes go up in parts.
-    pub threshold: u64,
-    /// The size of each part but the last.
-    pub part_size: u64,
-    /// Parts in flight at once.
-    pub concurrency: usize,
-}
-
-impl Default for MultipartSettings {
-    fn default() -> Self {
-        Self {
-            threshold: DEFAULT_MULTIPART_THRESHOLD,
-            part_size: DEFAULT_MULTIPART_PART_SIZE,
-            concurrency: DEFAULT_MULTIPART_CONCURRENCY,
-        }
-    }
-}
 
 /// Where the upload's bytes come from.
 pub(super) enum Source<'a> {

@@ -1,0 +1,30 @@
+//! A file's bytes, read as they are sent: what an upload holds is one read
+//! buffer per request in flight, whatever the file's or the part's size.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+/// Bytes read from the file at each part's (or a PUT's) pace: the most an
+/// upload holds per request in flight (256 KiB).
+const READ_BUFFER: usize = 256 * 1024;
+
+/// `len` bytes of the file at `path` from `offset`, read as they are sent.
+/// Each try of a request opens the file again, so a retry sends its range
+/// whole.
+pub(super) fn read_range(
+    path: &Path,
+    offset: u64,
+    len: u64,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let path = path.to_path_buf();
+    let opened = async move {
+        let mut file = tokio::fs::File::open(path).await?;
+        file.seek(std::io::SeekFrom::Start(offset)).await?;
+        Ok::<_, std::io::Error>(ReaderStream::with_capacity(file.take(len), READ_BUFFER))
+    };
+    futures::stream::once(opened).try_flatten()
+}
