@@ -19,6 +19,7 @@ mod fixtures;
 mod merge;
 mod names;
 mod openapi_3_0;
+pub mod platform_apis;
 mod queue_paths;
 mod status;
 mod submit;

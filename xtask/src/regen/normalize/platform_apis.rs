@@ -13,8 +13,8 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use super::fetch::{client, get_json, read_json};
-use super::normalize::{Found, checked, nullable_unions, walk_objects};
+use super::{Found, checked, nullable_unions, walk_objects};
+use crate::regen::fetch::{client, get_json, read_json};
 
 /// The vendored copy, in `openapi/`.
 pub const FILE_NAME: &str = "fal-platform-apis__v1.json";
