@@ -11,7 +11,7 @@
 //!    committed tree and prints a diff.
 //!
 //! fal's Platform APIs document (prices and estimates) goes the same way
-//! through [`normalize::platform_apis`], into `crates/fal-kontext-api/src/generated_platform.rs`
+//! through [`platform`], into `crates/fal-kontext-api/src/generated_platform.rs`
 //! (the module `fal_kontext_api::platform`).
 //!
 //! With `--report FILE`, [`report`] writes what the fetched documents change
@@ -26,6 +26,7 @@ pub mod endpoints;
 pub mod fetch;
 pub mod generate;
 pub mod normalize;
+pub mod platform;
 pub mod report;
 
 /// Where fal serves its queue OpenAPI documents.
@@ -96,18 +97,12 @@ pub fn run(args: &RegenArgs) -> Result<()> {
     let (documents, platform_raw) = if args.offline {
         (
             fetch::read_vendored(&layout.openapi_dir(), &endpoints)?,
-            normalize::platform_apis::read_vendored(&layout.openapi_dir())?,
+            platform::read_vendored(&layout.openapi_dir())?,
         )
     } else {
         let base = args.base_url.as_deref().unwrap_or(FAL_OPENAPI_BASE);
-        let docs = args
-            .base_url
-            .as_deref()
-            .unwrap_or(normalize::platform_apis::DOCS_ORIGIN);
-        (
-            fetch::fetch_all(base, &endpoints)?,
-            normalize::platform_apis::fetch(docs)?,
-        )
+        let docs = args.base_url.as_deref().unwrap_or(platform::DOCS_ORIGIN);
+        (fetch::fetch_all(base, &endpoints)?, platform::fetch(docs)?)
     };
 
     if let Some(file) = &args.report {
@@ -120,7 +115,7 @@ pub fn run(args: &RegenArgs) -> Result<()> {
     let merged = normalize::normalize_and_merge(&documents)?;
     let code = generate::client(&merged)
         .map_err(|error| generate::attribute_failure(&documents).unwrap_or(error))?;
-    let platform_code = generate::client(&normalize::platform_apis::normalize(&platform_raw)?)
+    let platform_code = generate::client(&normalize::normalize_platform(&platform_raw)?)
         .map_err(|error| error.context("the Platform APIs document"))?;
 
     let mut outputs: Vec<(PathBuf, String)> = documents
@@ -132,9 +127,7 @@ pub fn run(args: &RegenArgs) -> Result<()> {
         .collect();
     outputs.push((layout.generated_file(), code));
     outputs.push((
-        layout
-            .openapi_dir()
-            .join(normalize::platform_apis::FILE_NAME),
+        layout.openapi_dir().join(platform::FILE_NAME),
         fetch::canonical_json(&platform_raw),
     ));
     outputs.push((layout.platform_generated_file(), platform_code));
@@ -147,10 +140,7 @@ pub fn run(args: &RegenArgs) -> Result<()> {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         let steps: Vec<&str> = normalize::DOCUMENT_STEPS.iter().map(|s| s.name).collect();
-        let platform_steps: Vec<&str> = normalize::platform_apis::STEPS
-            .iter()
-            .map(|s| s.name)
-            .collect();
+        let platform_steps: Vec<&str> = normalize::PLATFORM_STEPS.iter().map(|s| s.name).collect();
         eprintln!(
             "regenerated {} documents and {} (normalized by: {}, hoist_shared_enums), \
              and the Platform APIs document and {} (normalized by: {})",

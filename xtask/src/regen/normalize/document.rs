@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::regen::endpoints::Endpoint;
 
 /// Visits every JSON object in `value`, parents before children.
-pub fn walk_objects(value: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>)) {
+pub(super) fn walk_objects(value: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>)) {
     match value {
         Value::Object(map) => {
             visit(map);

@@ -2,9 +2,22 @@
 //! progenitor generates a good client from out.
 //!
 //! The raw documents stay untouched in `openapi/`; every patch happens here,
-//! in memory, as a named step with its own test. Each step says which fact
-//! about fal's documents or the live service it answers (the facts are listed
-//! in `openapi/README.md`).
+//! in memory, as a named [`Step`] with its own test. Each step says which
+//! fact about fal's documents or the live service it answers (the facts are
+//! listed in `openapi/README.md`). This file holds the step type and the
+//! order the steps run in; the steps live in a file per thing they fix:
+//!
+//! - [`openapi_3_0`]: OpenAPI 3.1 constructs progenitor cannot read;
+//! - [`answers`]: result and cancel answers as fal sends them, and defaults
+//!   left to fal;
+//! - [`status`]: the status call and its event stream as the queue answers;
+//! - [`submit`]: the options fal's queue accepts on submit;
+//! - [`queue_paths`]: the queue calls at the app root, and operation ids;
+//! - [`names`]: the names of the generated types, shared enums included
+//!   (after the [`merge`]);
+//! - [`platform_apis`]: fal's Platform APIs document (prices, requests).
+//!
+//! [`document`] finds things in a raw document for all of them.
 
 use anyhow::{Result, bail};
 use serde_json::Value;
@@ -19,19 +32,22 @@ mod fixtures;
 mod merge;
 mod names;
 mod openapi_3_0;
-pub mod platform_apis;
+mod platform_apis;
 mod queue_paths;
 mod status;
 mod submit;
 
-pub use document::walk_objects;
 pub use names::hoist_shared_enums;
-pub use openapi_3_0::nullable_unions;
 
-/// A patch applied to one endpoint's document before the merge.
-pub struct Step {
+/// A named patch of one document. `D` is what the document describes and
+/// the step may need to know: the [`Endpoint`] of a queue document (one
+/// document per endpoint, see [`DOCUMENT_STEPS`]), or nothing, `()`, for
+/// fal's Platform APIs document (one for the platform, see
+/// [`PLATFORM_STEPS`]).
+pub struct Step<D> {
+    /// What the regen prints, and what an error names.
     pub name: &'static str,
-    pub apply: fn(&mut Value, &Endpoint) -> Found,
+    pub apply: fn(&mut Value, &D) -> Found,
 }
 
 /// What a step found in a document. A step that finds nothing to patch fails
@@ -61,8 +77,9 @@ impl Found {
     }
 }
 
-/// The per-document steps, in the order they run.
-pub const DOCUMENT_STEPS: &[Step] = &[
+/// The steps of each endpoint's document, in the order they run, before the
+/// merge.
+pub const DOCUMENT_STEPS: &[Step<Endpoint>] = &[
     Step {
         name: "null_unions_to_nullable",
         apply: openapi_3_0::null_unions_to_nullable,
@@ -129,6 +146,34 @@ pub const DOCUMENT_STEPS: &[Step] = &[
     },
 ];
 
+/// The steps of fal's Platform APIs document, in the order they run.
+pub const PLATFORM_STEPS: &[Step<()>] = &[
+    Step {
+        name: "platform_keep_used_operations",
+        apply: platform_apis::keep_used_operations,
+    },
+    Step {
+        name: "platform_operation_ids",
+        apply: platform_apis::operation_ids,
+    },
+    Step {
+        name: "platform_openapi_3_0",
+        apply: platform_apis::openapi_3_0,
+    },
+    Step {
+        name: "platform_answers_need_only_what_is_used",
+        apply: platform_apis::answers_need_only_what_is_used,
+    },
+    Step {
+        name: "platform_ids_and_times_as_text",
+        apply: platform_apis::ids_and_times_as_text,
+    },
+    Step {
+        name: "platform_errors_read_by_the_sdk",
+        apply: platform_apis::errors_read_by_the_sdk,
+    },
+];
+
 /// Runs every step on every document, merges them, and names the shared enums.
 pub fn normalize_and_merge(documents: &[RawDocument]) -> Result<Value> {
     let normalized = documents
@@ -146,16 +191,28 @@ pub fn normalize_and_merge(documents: &[RawDocument]) -> Result<Value> {
 }
 
 /// One endpoint's document normalized on its own (used to say which endpoint
-/// a generation failure comes from). Fails, naming the step and the
-/// endpoint, when a step finds nothing to patch and does not say that the
-/// change is already in fal's document; whether a step changed the document
-/// is checked here, not taken on its word.
+/// a generation failure comes from); fails as [`run`] does.
 pub fn normalize_one(raw: &Value, endpoint: &Endpoint) -> Result<Value> {
+    run(DOCUMENT_STEPS, raw, endpoint, &endpoint.id)
+}
+
+/// fal's Platform APIs document after every one of [`PLATFORM_STEPS`]; fails
+/// as [`run`] does.
+pub fn normalize_platform(raw: &Value) -> Result<Value> {
+    run(PLATFORM_STEPS, raw, &(), "fal's Platform APIs")
+}
+
+/// `steps` run in order on a copy of `raw`, the document of `subject`, which
+/// describes `about`. Fails, naming the step and the subject, when a step
+/// finds nothing to patch and does not say that the change is already in
+/// fal's document; whether a step changed the document is checked here, not
+/// taken on its word.
+fn run<D>(steps: &[Step<D>], raw: &Value, about: &D, subject: &str) -> Result<Value> {
     let mut doc = raw.clone();
-    for step in DOCUMENT_STEPS {
+    for step in steps {
         let before = doc.clone();
-        let found = (step.apply)(&mut doc, endpoint);
-        checked(step.name, found, doc != before, &endpoint.id)?;
+        let found = (step.apply)(&mut doc, about);
+        checked(step.name, found, doc != before, subject)?;
     }
     Ok(doc)
 }
@@ -163,7 +220,7 @@ pub fn normalize_one(raw: &Value, endpoint: &Endpoint) -> Result<Value> {
 /// Whether a step did what it said to the document of `subject`: it patched
 /// (and changed) it, or said the change was already there (and changed
 /// nothing); anything else fails the regen, naming the step.
-pub fn checked(step: &str, found: Found, changed: bool, subject: &str) -> Result<()> {
+fn checked(step: &str, found: Found, changed: bool, subject: &str) -> Result<()> {
     let missing = match (found, changed) {
         (Found::Patched, true) | (Found::AlreadyThere, false) => return Ok(()),
         (Found::Missing(what), _) => what,

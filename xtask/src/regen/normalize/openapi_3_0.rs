@@ -19,7 +19,7 @@ pub(super) fn null_unions_to_nullable(doc: &mut Value, _: &Endpoint) -> Found {
 
 /// [`null_unions_to_nullable`] on any document (fal's Platform APIs
 /// document spells its optional values the same way).
-pub fn nullable_unions(doc: &mut Value) -> Found {
+pub(super) fn nullable_unions(doc: &mut Value) -> Found {
     let mut rewritten = false;
     walk_objects(doc, &mut |map| {
         for key in ["anyOf", "oneOf"] {

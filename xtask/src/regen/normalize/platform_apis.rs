@@ -1,30 +1,21 @@
-//! fal's Platform APIs document (prices and estimates, request history and
-//! payload deletion): fetched from fal's documentation site (or read from
-//! `openapi/` with `--offline`), reduced to the operations this project uses
-//! and made OpenAPI 3.0, step by named step, for `fal_kontext_api::platform`.
-//!
-//! The facts (<https://api.fal.ai/v1/openapi.json>): fal publishes an OpenAPI
-//! 3.1 document for its Platform APIs, served by its docs site at
-//! `/api-reference/platform-apis/openapi/v1.json`; the API is at
-//! `https://api.fal.ai/v1`, with the same `Authorization: Key …`.
+//! Steps that fix fal's Platform APIs document for the generated
+//! `fal_kontext_api::platform`: it describes every platform resource, of
+//! which the project uses four operations; it is OpenAPI 3.1, which
+//! progenitor cannot read; and it declares answers stricter, and typed more
+//! narrowly, than a lenient client may read them. Where the document comes
+//! from is `regen/platform.rs`.
 
-use std::path::Path;
+use std::collections::BTreeSet;
 
-use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use super::{Found, checked, nullable_unions, walk_objects};
-use crate::regen::fetch::{client, get_json, read_json};
-
-/// The vendored copy, in `openapi/`.
-pub const FILE_NAME: &str = "fal-platform-apis__v1.json";
-/// Where fal's docs site serves the document (`--base-url` replaces the origin).
-pub const DOCS_ORIGIN: &str = "https://docs.fal.ai";
-pub const DOCUMENT_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";
+use super::Found;
+use super::document::walk_objects;
+use super::openapi_3_0::nullable_unions;
 
 /// The operations the project uses, by path and method, and the
 /// `operationId` each gets (the generated method's name).
-pub const OPERATIONS: [(&str, &str, &str); 4] = [
+const OPERATIONS: [(&str, &str, &str); 4] = [
     ("/models/pricing", "get", "pricing"),
     ("/models/pricing/estimate", "post", "estimate"),
     (
@@ -39,69 +30,11 @@ pub const OPERATIONS: [(&str, &str, &str); 4] = [
     ),
 ];
 
-/// A patch of the platform document.
-pub struct Step {
-    pub name: &'static str,
-    pub apply: fn(&mut Value) -> Found,
-}
-
-/// The steps, in the order they run.
-pub const STEPS: &[Step] = &[
-    Step {
-        name: "platform_keep_used_operations",
-        apply: keep_used_operations,
-    },
-    Step {
-        name: "platform_operation_ids",
-        apply: operation_ids,
-    },
-    Step {
-        name: "platform_openapi_3_0",
-        apply: openapi_3_0,
-    },
-    Step {
-        name: "platform_answers_need_only_what_is_used",
-        apply: answers_need_only_what_is_used,
-    },
-    Step {
-        name: "platform_ids_and_times_as_text",
-        apply: ids_and_times_as_text,
-    },
-    Step {
-        name: "platform_errors_read_by_the_sdk",
-        apply: errors_read_by_the_sdk,
-    },
-];
-
-/// What errors call the document.
-const WHAT: &str = "the Platform APIs document";
-
-pub fn read_vendored(openapi_dir: &Path) -> Result<Value> {
-    read_json(&openapi_dir.join(FILE_NAME), WHAT)
-}
-
-pub fn fetch(base: &str) -> Result<Value> {
-    let url = format!("{}{DOCUMENT_PATH}", base.trim_end_matches('/'));
-    get_json(&client()?, &url, WHAT)
-}
-
-/// The document after every step; fails naming a step that found nothing
-/// to patch (see `normalize::checked`).
-pub fn normalize(raw: &Value) -> Result<Value> {
-    let mut doc = raw.clone();
-    for step in STEPS {
-        let before = doc.clone();
-        let found = (step.apply)(&mut doc);
-        checked(step.name, found, doc != before, "fal's Platform APIs")?;
-    }
-    Ok(doc)
-}
-
 /// The document describes every platform resource (models, usage, requests,
 /// files, metrics …); the project uses only [`OPERATIONS`]. The other paths,
 /// methods and the schemas only they use are dropped, so that a change to
 /// them is no change here.
-fn keep_used_operations(doc: &mut Value) -> Found {
+pub(super) fn keep_used_operations(doc: &mut Value, _: &()) -> Found {
     let before = doc.clone();
     let Some(Value::Object(paths)) = doc.get("paths").cloned() else {
         return Found::Missing("`paths`");
@@ -128,8 +61,8 @@ fn keep_used_operations(doc: &mut Value) -> Found {
 }
 
 /// The schemas the paths refer to, directly or through other schemas.
-fn used_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
-    let mut used = std::collections::BTreeSet::new();
+fn used_schemas(doc: &Value) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
     let mut pending = vec![doc["paths"].clone()];
     while let Some(mut value) = pending.pop() {
         let mut found = Vec::new();
@@ -155,7 +88,7 @@ fn used_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
 /// own (`getPricing`, `listRequestsByEndpoint`, …) could change with any edit
 /// of fal's, so the project's names are set here: `pricing`, `estimate`,
 /// `requests_by_endpoint` and `delete_payloads`.
-fn operation_ids(doc: &mut Value) -> Found {
+pub(super) fn operation_ids(doc: &mut Value, _: &()) -> Found {
     let mut changed = false;
     for (path, method, id) in OPERATIONS {
         let Some(Value::Object(operation)) =
@@ -176,7 +109,7 @@ fn escape(path: &str) -> String {
 /// The document is OpenAPI 3.1; progenitor reads 3.0. The version is set to
 /// 3.0.3, and 3.1's optional values (`anyOf` with `{"type": "null"}`) become
 /// `nullable`, as for the queue documents.
-fn openapi_3_0(doc: &mut Value) -> Found {
+pub(super) fn openapi_3_0(doc: &mut Value, _: &()) -> Found {
     let Some(version) = doc.get("openapi").and_then(Value::as_str) else {
         return Found::Missing("the `openapi` version");
     };
@@ -199,7 +132,7 @@ fn openapi_3_0(doc: &mut Value) -> Found {
 /// outcome fal does not state is never reported deleted); of an error only
 /// its `message`. An estimate's `estimate_type`, or an error's `type`, that
 /// fal adds one day is no decode error.
-fn answers_need_only_what_is_used(doc: &mut Value) -> Found {
+pub(super) fn answers_need_only_what_is_used(doc: &mut Value, _: &()) -> Found {
     let wanted: [(&str, &[&str]); 8] = [
         ("PricingResponse", &["prices"]),
         ("ModelPrice", &["endpoint_id", "unit_price"]),
@@ -236,7 +169,7 @@ fn answers_need_only_what_is_used(doc: &mut Value) -> Found {
 /// dependencies, and a request id or a time fal writes otherwise (a time
 /// without its offset) a decode error of a whole page. They are read as the
 /// text fal sends, and sent as the text the caller gives.
-fn ids_and_times_as_text(doc: &mut Value) -> Found {
+pub(super) fn ids_and_times_as_text(doc: &mut Value, _: &()) -> Found {
     let mut changed = false;
     walk_objects(doc, &mut |map| {
         if matches!(
@@ -258,7 +191,7 @@ fn ids_and_times_as_text(doc: &mut Value) -> Found {
 /// declared errors are dropped, so that every unsuccessful answer reaches the
 /// SDK unread; the SDK reads the shape itself (`types::ErrorResponse`, which
 /// stays), leniently.
-fn errors_read_by_the_sdk(doc: &mut Value) -> Found {
+pub(super) fn errors_read_by_the_sdk(doc: &mut Value, _: &()) -> Found {
     let mut changed = false;
     let Some(Value::Object(paths)) = doc.get_mut("paths") else {
         return Found::Missing("`paths`");
@@ -286,9 +219,11 @@ fn errors_read_by_the_sdk(doc: &mut Value) -> Found {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::regen::normalize::normalize_platform;
+    use crate::regen::platform::read_vendored;
 
     fn vendored() -> Value {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi");
         read_vendored(&dir).unwrap()
     }
 
@@ -301,7 +236,7 @@ mod tests {
         }}}});
         doc["components"]["schemas"]["Usage"] = json!({"type": "object"});
         doc["paths"]["/models/pricing"]["delete"] = json!({"responses": {}});
-        let normalized = normalize(&doc).unwrap();
+        let normalized = normalize_platform(&doc).unwrap();
         let paths: Vec<_> = normalized["paths"].as_object().unwrap().keys().collect();
         assert_eq!(
             paths,
@@ -332,13 +267,13 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("/models/pricing/estimate");
-        let error = normalize(&doc).unwrap_err().to_string();
+        let error = normalize_platform(&doc).unwrap_err().to_string();
         assert!(error.contains("platform_keep_used_operations"), "{error}");
     }
 
     #[test]
     fn the_result_is_openapi_3_0_with_named_operations_and_lenient_answers() {
-        let normalized = normalize(&vendored()).unwrap();
+        let normalized = normalize_platform(&vendored()).unwrap();
         assert_eq!(normalized["openapi"], "3.0.3");
         assert_eq!(
             normalized["paths"]["/models/pricing"]["get"]["operationId"],
@@ -361,7 +296,7 @@ mod tests {
 
     #[test]
     fn errors_reach_the_sdk_unread_and_their_shape_stays_a_type() {
-        let normalized = normalize(&vendored()).unwrap();
+        let normalized = normalize_platform(&vendored()).unwrap();
         for (path, method, _) in OPERATIONS {
             let pointer = format!("/paths/{}/{method}/responses", escape(path));
             let codes: Vec<_> = normalized
@@ -383,7 +318,7 @@ mod tests {
 
     #[test]
     fn ids_and_times_are_text() {
-        let normalized = normalize(&vendored()).unwrap();
+        let normalized = normalize_platform(&vendored()).unwrap();
         let item = &normalized["components"]["schemas"]["RequestItem"]["properties"];
         for field in ["request_id", "sent_at", "ended_at"] {
             assert!(
@@ -398,7 +333,7 @@ mod tests {
     #[test]
     fn a_document_already_3_0_is_left_as_it_is() {
         let mut doc = json!({"openapi": "3.0.3"});
-        assert_eq!(openapi_3_0(&mut doc), Found::AlreadyThere);
+        assert_eq!(openapi_3_0(&mut doc, &()), Found::AlreadyThere);
         assert_eq!(doc, json!({"openapi": "3.0.3"}));
     }
 }
