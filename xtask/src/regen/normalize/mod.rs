@@ -233,7 +233,7 @@ fn checked(step: &str, found: Found, changed: bool, subject: &str) -> Result<()>
     bail!(
         "normalization step `{step}` found nothing to patch in the document of {subject}: \
          {missing} is not there. fal changed the document; adapt the step in \
-         xtask/src/regen/ (or have it say that the change is already there)"
+         xtask/src/regen/normalize/ (or have it say that the change is already there)"
     )
 }
 
