@@ -115,7 +115,7 @@ pub fn run(args: &RegenArgs) -> Result<()> {
     let merged = normalize::normalize_and_merge(&documents)?;
     let code = generate::client(&merged)
         .map_err(|error| generate::attribute_failure(&documents).unwrap_or(error))?;
-    let platform_code = generate::client(&platform::normalize(&platform_raw)?)
+    let platform_code = generate::client(&normalize::normalize_platform(&platform_raw)?)
         .map_err(|error| error.context("the Platform APIs document"))?;
 
     let mut outputs: Vec<(PathBuf, String)> = documents
@@ -140,7 +140,7 @@ pub fn run(args: &RegenArgs) -> Result<()> {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         let steps: Vec<&str> = normalize::DOCUMENT_STEPS.iter().map(|s| s.name).collect();
-        let platform_steps: Vec<&str> = platform::STEPS.iter().map(|s| s.name).collect();
+        let platform_steps: Vec<&str> = normalize::PLATFORM_STEPS.iter().map(|s| s.name).collect();
         eprintln!(
             "regenerated {} documents and {} (normalized by: {}, hoist_shared_enums), \
              and the Platform APIs document and {} (normalized by: {})",
