@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::jobs::{JobView, Outcome, Phase};
+use crate::replies::{detail, with_request_id};
 use crate::state::Shared;
 
 /// Which logs a status object carries.
@@ -16,18 +17,6 @@ pub(crate) enum Logs {
     /// Every line so far (status polls; a stream sends each line once and
     /// fills `logs` itself).
     All,
-}
-
-/// `{"detail": "…"}` with a status code.
-pub(crate) fn detail(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"detail": message}))).into_response()
-}
-
-pub(crate) fn with_request_id(mut response: Response, id: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(id) {
-        response.headers_mut().insert("x-fal-request-id", value);
-    }
-    response
 }
 
 /// The status object of a job, as submit, status polls and streams send it.

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, middleware};
 use serde_json::json;
 
-use crate::answers::detail;
-use crate::faults::Route;
-use crate::gateway::{Edge, Origin, gateway};
+use crate::gateway::{Edge, gateway};
 use crate::multipart;
+use crate::replies::detail;
+use crate::route::{Origin, Route};
 use crate::state::Shared;
 use crate::storage::{DiskFile, StoredFile, safe_file_name};
 

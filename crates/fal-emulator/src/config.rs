@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::catalog::prices::{self, Price, PriceOverride};
 use crate::faults::FaultRule;
-use crate::prices::{self, Price, PriceOverride};
 use crate::webhook::{WebhookFault, WebhookRetry};
 
 /// Everything an [`Emulator`](crate::Emulator) is started with.

@@ -15,78 +15,10 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::replies::buffered;
 use crate::rewrite::{self, Rewrite};
 use crate::rng::SplitMix64;
-
-/// A kind of request, as the emulator counts, records and faults them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum Route {
-    /// `POST {queue}/<endpoint-id>`.
-    Submit,
-    /// `GET {queue}/…/requests/{id}/status`.
-    Status,
-    /// `GET {queue}/…/requests/{id}/status/stream`.
-    Stream,
-    /// `GET {queue}/…/requests/{id}`.
-    Result,
-    /// `PUT {queue}/…/requests/{id}/cancel`.
-    Cancel,
-    /// `POST {run}/<endpoint-id>`.
-    Run,
-    /// `POST {rest}/storage/upload/initiate` (and `/storage/auth/token`,
-    /// `/storage/upload/initiate-multipart`, `POST {cdn}/files/upload/multipart`).
-    UploadInitiate,
-    /// `PUT {cdn}/uploads/{token}` (and `POST {cdn}/files/upload`).
-    UploadPut,
-    /// A part of an upload in parts: `PUT {cdn}/uploads/{id}/{n}` (fal-js's
-    /// dialect) or `PUT {cdn}/files/{key}/multipart/{id}/{n}` (fal_client's).
-    /// [`Fault::ResetMidBody`] here cuts the connection while the part's
-    /// body is being sent.
-    UploadPart,
-    /// The end of an upload in parts: `POST {cdn}/uploads/{id}/complete` or
-    /// `POST {cdn}/files/{key}/multipart/{id}/complete`.
-    UploadComplete,
-    /// `GET {cdn}/files/…`: result images and uploaded files.
-    Cdn,
-    /// In a [`FaultRule`]: every route. In a [`RecordedRequest`](crate::RecordedRequest):
-    /// a request that matched no route (answered 404).
-    Any,
-    /// `GET {queue}/api/openapi/queue/openapi.json?endpoint_id=…` (an
-    /// endpoint's document) and `GET {queue}/api-reference/platform-apis/openapi/v1.json`
-    /// (the Platform APIs' document).
-    OpenApi,
-    /// `GET {rest}/.well-known/jwks.json`: the webhook signing keys.
-    Jwks,
-    /// `GET {rest}/v1/models/pricing?endpoint_id=…`: endpoint prices (fal's
-    /// `https://api.fal.ai/v1/models/pricing`).
-    Pricing,
-    /// `POST {rest}/v1/models/pricing/estimate`: a cost estimate (fal's
-    /// `https://api.fal.ai/v1/models/pricing/estimate`).
-    Estimate,
-    /// `GET {rest}/v1/models/requests/by-endpoint`: the request history (fal's
-    /// `https://api.fal.ai/v1/models/requests/by-endpoint`).
-    History,
-    /// `DELETE {rest}/v1/models/requests/{id}/payloads`: a payload deletion.
-    DeletePayloads,
-    /// Only in a [`FaultRule`]: every queue call ([`Submit`](Route::Submit),
-    /// [`Status`](Route::Status), [`Stream`](Route::Stream),
-    /// [`Result`](Route::Result), [`Cancel`](Route::Cancel)); never recorded.
-    Queue,
-}
-
-impl Route {
-    /// Whether a rule for `self` applies to a request of `route`.
-    fn covers(self, route: Route) -> bool {
-        match self {
-            Route::Any => true,
-            Route::Queue => matches!(
-                route,
-                Route::Submit | Route::Status | Route::Stream | Route::Result | Route::Cancel
-            ),
-            _ => self == route,
-        }
-    }
-}
+use crate::route::Route;
 
 /// What goes wrong.
 #[derive(Clone, Debug)]
@@ -435,12 +367,12 @@ impl Fault {
                 }
                 Some(response)
             }
-            Fault::PlatformRateLimited => Some(crate::requests::platform_error(
+            Fault::PlatformRateLimited => Some(crate::replies::platform_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "Rate limit exceeded",
             )),
-            Fault::Unauthorized => Some(crate::gateway::unauthorized(
+            Fault::Unauthorized => Some(crate::replies::unauthorized(
                 "No user found for Key ID and Secret",
             )),
             Fault::NotFound => Some(
@@ -623,14 +555,6 @@ async fn cut_short(response: Response, error: Option<std::io::Error>) -> Respons
     })
     .filter_map(|error| async move { error.map(Err) });
     Response::from_parts(parts, Body::from_stream(first.chain(rest)))
-}
-
-pub(crate) async fn buffered(response: Response) -> (axum::http::response::Parts, Bytes) {
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    (parts, bytes)
 }
 
 /// The answer, its `x-fal-billable-units` (if any) replaced by `units`.

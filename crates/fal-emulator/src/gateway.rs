@@ -8,15 +8,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
-use crate::answers::{detail, with_request_id};
-use crate::endpoints;
-use crate::faults::{Fault, Route, spoil};
+use crate::faults::{Fault, spoil};
+use crate::replies::{detail, unauthorized, with_request_id};
 use crate::rewrite::{self, Rewrite};
+use crate::route::{Origin, Route, classify, needs_key};
 use crate::server::Hangup;
 use crate::state::Shared;
 use crate::stats::bump;
@@ -24,28 +23,10 @@ use crate::stats::bump;
 /// The largest request body taken (inputs with data URIs, uploads).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// Which of the origins a listener serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Origin {
-    Queue,
-    Run,
-    Rest,
-    Cdn,
-    /// Another host, named by [`Fault::ForeignUrls`] answers: it serves the
-    /// queue's status, stream, result and cancel calls without asking for a
-    /// key, and counts every key it is sent. No fault applies to it.
-    Foreign,
-}
-
 #[derive(Clone)]
 pub(crate) struct Edge {
     pub(crate) shared: Arc<Shared>,
     pub(crate) origin: Origin,
-}
-
-/// fal's 401.
-pub(crate) fn unauthorized(message: &str) -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({"detail": message}))).into_response()
 }
 
 pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Next) -> Response {
@@ -221,95 +202,6 @@ async fn foreign(shared: &Shared, route: Route, mut request: Request, next: Next
     rewrite::answer(response, origins).await
 }
 
-/// The route of a request, from its origin, method and path.
-pub(crate) fn classify(origin: Origin, method: &Method, path: &str) -> Route {
-    match origin {
-        Origin::Queue | Origin::Foreign => {
-            if matches!(
-                path,
-                "/api/openapi/queue/openapi.json" | endpoints::PLATFORM_DOCUMENT_PATH
-            ) && method == Method::GET
-            {
-                return Route::OpenApi;
-            }
-            if let Some((_, rest)) = path.split_once("/requests/") {
-                let mut segments = rest.split('/');
-                let _id = segments.next();
-                return match (method, segments.next(), segments.next(), segments.next()) {
-                    (&Method::GET, None, _, _) => Route::Result,
-                    (&Method::GET, Some("status"), None, _) => Route::Status,
-                    (&Method::GET, Some("status"), Some("stream"), None) => Route::Stream,
-                    (&Method::PUT, Some("cancel"), None, _) => Route::Cancel,
-                    _ => Route::Any,
-                };
-            }
-            if method == Method::POST {
-                Route::Submit
-            } else {
-                Route::Any
-            }
-        }
-        Origin::Run if method == Method::POST => Route::Run,
-        Origin::Rest if method == Method::GET && path == "/.well-known/jwks.json" => Route::Jwks,
-        Origin::Rest if method == Method::GET && path == "/v1/models/pricing" => Route::Pricing,
-        Origin::Rest if method == Method::POST && path == "/v1/models/pricing/estimate" => {
-            Route::Estimate
-        }
-        Origin::Rest if method == Method::GET && path == "/v1/models/requests/by-endpoint" => {
-            Route::History
-        }
-        Origin::Rest
-            if method == Method::DELETE
-                && path
-                    .strip_prefix("/v1/models/requests/")
-                    .and_then(|rest| rest.strip_suffix("/payloads"))
-                    .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
-        {
-            Route::DeletePayloads
-        }
-        Origin::Rest
-            if method == Method::POST
-                && matches!(
-                    path,
-                    "/storage/upload/initiate"
-                        | "/storage/upload/initiate-multipart"
-                        | "/storage/auth/token"
-                ) =>
-        {
-            Route::UploadInitiate
-        }
-        Origin::Cdn => match (method, path) {
-            (&Method::PUT, path) if path.starts_with("/uploads/") => {
-                if path["/uploads/".len()..].contains('/') {
-                    Route::UploadPart
-                } else {
-                    Route::UploadPut
-                }
-            }
-            (&Method::POST, path)
-                if path.ends_with("/complete")
-                    && (path.starts_with("/uploads/") || path.contains("/multipart/")) =>
-            {
-                Route::UploadComplete
-            }
-            (&Method::PUT, path) if path.starts_with("/files/") && path.contains("/multipart/") => {
-                Route::UploadPart
-            }
-            (&Method::POST, "/files/upload") => Route::UploadPut,
-            (&Method::POST, "/files/upload/multipart") => Route::UploadInitiate,
-            (&Method::GET | &Method::HEAD, path) if path.starts_with("/files/") => Route::Cdn,
-            _ => Route::Any,
-        },
-        _ => Route::Any,
-    }
-}
-
-/// The API origins want the key; the CDN, the public documents (OpenAPI,
-/// webhook keys) and unmatched paths (404) do not.
-fn needs_key(origin: Origin, route: Route) -> bool {
-    origin != Origin::Cdn && !matches!(route, Route::OpenApi | Route::Jwks | Route::Any)
-}
-
 /// `Err` holds the 401's detail.
 fn check_key(headers: &HeaderMap, key: &str) -> Result<(), &'static str> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
@@ -345,98 +237,6 @@ fn carries_key(headers: &HeaderMap, key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queue_paths_classify_with_app_root_or_full_endpoint() {
-        let get = Method::GET;
-        for prefix in ["/fal-ai/flux-pro", "/fal-ai/flux-pro/kontext"] {
-            assert_eq!(
-                classify(Origin::Queue, &get, &format!("{prefix}/requests/x")),
-                Route::Result
-            );
-            assert_eq!(
-                classify(Origin::Queue, &get, &format!("{prefix}/requests/x/status")),
-                Route::Status
-            );
-            assert_eq!(
-                classify(
-                    Origin::Queue,
-                    &get,
-                    &format!("{prefix}/requests/x/status/stream")
-                ),
-                Route::Stream
-            );
-            assert_eq!(
-                classify(
-                    Origin::Queue,
-                    &Method::PUT,
-                    &format!("{prefix}/requests/x/cancel")
-                ),
-                Route::Cancel
-            );
-        }
-        assert_eq!(
-            classify(Origin::Queue, &Method::POST, "/fal-ai/flux-pro/kontext"),
-            Route::Submit
-        );
-        assert_eq!(
-            classify(Origin::Cdn, &Method::PUT, "/uploads/abc"),
-            Route::UploadPut
-        );
-        assert_eq!(classify(Origin::Cdn, &get, "/files/out/a.jpg"), Route::Cdn);
-        assert_eq!(classify(Origin::Run, &get, "/x"), Route::Any);
-    }
-
-    #[test]
-    fn platform_paths_classify_on_their_origins_only() {
-        let get = Method::GET;
-        let post = Method::POST;
-        assert_eq!(
-            classify(Origin::Rest, &get, "/v1/models/pricing"),
-            Route::Pricing
-        );
-        assert_eq!(
-            classify(Origin::Rest, &post, "/v1/models/pricing/estimate"),
-            Route::Estimate
-        );
-        assert_eq!(
-            classify(Origin::Rest, &post, "/v1/models/pricing"),
-            Route::Any
-        );
-        assert_eq!(
-            classify(Origin::Queue, &get, "/v1/models/pricing"),
-            Route::Any
-        );
-        assert_eq!(
-            classify(Origin::Queue, &get, endpoints::PLATFORM_DOCUMENT_PATH),
-            Route::OpenApi
-        );
-        assert_eq!(
-            classify(Origin::Rest, &get, "/v1/models/requests/by-endpoint"),
-            Route::History
-        );
-        assert_eq!(
-            classify(
-                Origin::Rest,
-                &Method::DELETE,
-                "/v1/models/requests/abc/payloads"
-            ),
-            Route::DeletePayloads
-        );
-        for odd in [
-            "/v1/models/requests//payloads",
-            "/v1/models/requests/a/b/payloads",
-        ] {
-            assert_eq!(
-                classify(Origin::Rest, &Method::DELETE, odd),
-                Route::Any,
-                "{odd}"
-            );
-        }
-        assert!(needs_key(Origin::Rest, Route::DeletePayloads));
-        assert!(needs_key(Origin::Rest, Route::Pricing));
-        assert!(needs_key(Origin::Rest, Route::Estimate));
-    }
 
     #[test]
     fn keys_are_caught_in_any_header() {

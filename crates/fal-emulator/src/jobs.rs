@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::endpoints::Endpoint;
+use crate::catalog::endpoints::Endpoint;
 
 /// Finished jobs kept for status and result calls; the oldest go first.
 const KEPT_FINISHED: usize = 10_000;
@@ -305,7 +305,7 @@ impl Jobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints;
+    use crate::catalog::endpoints;
     use serde_json::json;
 
     fn endpoint() -> &'static Endpoint {

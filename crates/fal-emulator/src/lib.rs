@@ -19,10 +19,10 @@
 #![warn(missing_docs)]
 
 mod answers;
+mod catalog;
 mod cdn;
 mod cli;
 mod config;
-mod endpoints;
 mod faults;
 mod fetch;
 mod gateway;
@@ -33,14 +33,15 @@ mod lora;
 mod model;
 mod multipart;
 mod platform;
-mod prices;
 mod proxy;
 mod queue;
 mod recording;
+mod replies;
 mod requests;
 mod rest;
 mod rewrite;
 mod rng;
+mod route;
 mod run;
 mod server;
 mod state;
@@ -48,7 +49,6 @@ mod stats;
 mod storage;
 mod tls;
 mod trainer;
-mod validation;
 mod webhook;
 mod worker;
 
@@ -58,15 +58,16 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use catalog::prices::{Price, PriceOverride};
 pub use cli::{ReadyLine, serve_until_ctrl_c};
 pub use config::{Config, EmulatorArgs, Timing};
-pub use faults::{Fault, FaultRule, Route};
-pub use prices::{Price, PriceOverride};
+pub use faults::{Fault, FaultRule};
 pub use recording::RecordedRequest;
+pub use route::Route;
 pub use stats::Stats;
 pub use webhook::{WebhookFault, WebhookRetry};
 
-use gateway::Origin;
+use route::Origin;
 use state::Shared;
 
 /// The base URLs of a running emulator (no trailing slash) and its key.

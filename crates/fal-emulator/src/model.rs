@@ -8,7 +8,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::endpoints::Endpoint;
+use crate::catalog::endpoints::Endpoint;
 use crate::fetch::{self, DownloadError, Source, digest};
 use crate::images::{self, Format, Sizing};
 use crate::rng::fnv1a;

@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::answers::detail;
+use crate::replies::detail;
 use crate::state::Shared;
 use crate::storage::{DiskFile, part_path, safe_file_name};
 

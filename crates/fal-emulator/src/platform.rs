@@ -14,9 +14,9 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::endpoints::PLATFORM_DOCUMENT;
-use crate::prices::{self, Price};
-use crate::validation::{self, InputValidator};
+use crate::catalog::endpoints::PLATFORM_DOCUMENT;
+use crate::catalog::prices::{self, Price};
+use crate::catalog::validation::{self, InputValidator};
 
 /// The most endpoint ids one pricing call may ask for.
 const MOST_IDS: usize = 50;

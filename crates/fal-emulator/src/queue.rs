@@ -14,14 +14,16 @@ use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::answers::{Logs, detail, result_response, status_body, status_code, with_request_id};
-use crate::endpoints::{self, Endpoint};
-use crate::faults::{Fault, Route};
-use crate::gateway::{Edge, Origin, gateway};
+use crate::answers::{Logs, result_response, status_body, status_code};
+use crate::catalog::endpoints::{self, Endpoint};
+use crate::catalog::validation;
+use crate::faults::Fault;
+use crate::gateway::{Edge, gateway};
 use crate::jobs::{CancelAnswer, JobView, Phase};
+use crate::replies::{detail, with_request_id};
+use crate::route::{Origin, Route};
 use crate::state::Shared;
 use crate::stats::bump;
-use crate::validation;
 use crate::worker::{self, Submission};
 
 /// The queue's routes, served by the queue origin, and by the foreign

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
-use crate::faults::Route;
+use crate::route::Route;
 
 /// How many requests are kept (the oldest go first), so that a long soak
 /// does not grow without bound.

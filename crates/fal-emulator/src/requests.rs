@@ -20,6 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, Month, OffsetDateTime};
 
 use crate::history::Entry;
+use crate::replies::platform_error;
 use crate::state::Shared;
 
 /// The most endpoint ids one call may name.
@@ -27,16 +28,6 @@ const MOST_IDS: usize = 50;
 /// fal's page size, by default and at most.
 const DEFAULT_LIMIT: usize = 50;
 const MOST_LIMIT: usize = 100;
-
-/// An answer in the Platform APIs' error shape.
-pub(crate) fn platform_error(status: StatusCode, kind: &str, message: &str) -> Response {
-    let id = uuid::Uuid::new_v4().to_string();
-    (
-        status,
-        Json(json!({"error": {"type": kind, "message": message, "request_id": id}})),
-    )
-        .into_response()
-}
 
 fn invalid(message: &str) -> Response {
     platform_error(StatusCode::BAD_REQUEST, "validation_error", message)

@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::answers::detail;
-use crate::faults::Route;
-use crate::gateway::{Edge, Origin, gateway};
+use crate::gateway::{Edge, gateway};
 use crate::platform;
+use crate::replies::detail;
 use crate::requests;
+use crate::route::{Origin, Route};
 use crate::state::Shared;
 use crate::storage::{PendingUpload, safe_file_name};
 

@@ -9,7 +9,7 @@ use axum::response::Response;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
-use crate::faults::buffered;
+use crate::replies::buffered;
 
 /// How the JSON of an answer changes.
 #[derive(Clone, Debug)]

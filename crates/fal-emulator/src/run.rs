@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, middleware};
 use serde_json::json;
 
-use crate::answers::{detail, result_response};
-use crate::endpoints;
-use crate::faults::Route;
-use crate::gateway::{Edge, Origin, gateway};
+use crate::answers::result_response;
+use crate::catalog::endpoints;
+use crate::gateway::{Edge, gateway};
 use crate::queue::{read_input, start_timeout, unknown_endpoint};
+use crate::replies::detail;
+use crate::route::{Origin, Route};
 use crate::state::Shared;
 use crate::worker::{self, Submission};
 

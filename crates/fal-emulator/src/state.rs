@@ -8,12 +8,12 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Urls;
+use crate::catalog::endpoints::Endpoint;
+use crate::catalog::prices::{self, Price};
 use crate::config::{Config, Timing};
-use crate::endpoints::Endpoint;
 use crate::faults::FaultEngine;
 use crate::history::RequestLog;
 use crate::jobs::Jobs;
-use crate::prices::{self, Price};
 use crate::recording::Recorder;
 use crate::rng::SplitMix64;
 use crate::stats::Counters;

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::faults::Route;
+use crate::route::Route;
 
 /// A snapshot of an emulator's counters.
 ///

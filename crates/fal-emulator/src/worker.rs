@@ -13,7 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use crate::endpoints::Endpoint;
+use crate::catalog::endpoints::Endpoint;
 use crate::jobs::{LogLine, Outcome};
 use crate::model;
 use crate::state::Shared;

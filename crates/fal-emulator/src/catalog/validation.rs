@@ -212,7 +212,7 @@ fn plural(count: u64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints;
+    use crate::catalog::endpoints;
 
     fn check(id: &str, input: Value) -> Result<(), Vec<Value>> {
         endpoints::find(id)

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use crate::validation::InputValidator;
+use crate::catalog::validation::InputValidator;
 
 /// `(endpoint id, raw document)` for each line of `openapi/endpoints.txt`.
 static DOCUMENTS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/documents.rs"));
@@ -21,7 +21,8 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
 
 /// fal's Platform APIs document (the prices and estimate operations), byte
 /// for byte: `cargo xtask regen` reads it from where fal's docs site serves it.
-pub(crate) static PLATFORM_DOCUMENT: &str = include_str!("../openapi/fal-platform-apis__v1.json");
+pub(crate) static PLATFORM_DOCUMENT: &str =
+    include_str!("../../openapi/fal-platform-apis__v1.json");
 
 /// Where fal's docs site, and the emulator's queue origin, serve [`PLATFORM_DOCUMENT`].
 pub(crate) const PLATFORM_DOCUMENT_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";

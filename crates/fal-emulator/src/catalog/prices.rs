@@ -231,7 +231,7 @@ mod tests {
     fn the_published_prices_cover_the_eleven_endpoints() {
         let prices = published();
         assert_eq!(prices.len(), 11);
-        for endpoint in crate::endpoints::all() {
+        for endpoint in crate::catalog::endpoints::all() {
             assert!(find(&prices, endpoint.id).is_some(), "{}", endpoint.id);
         }
         let dev = find(&prices, "fal-ai/flux-kontext/dev").expect("dev");
