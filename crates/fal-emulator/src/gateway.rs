@@ -12,9 +12,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::faults::{Fault, spoil};
+use crate::faults::rewrite::{self, Rewrite};
+use crate::faults::{Fault, short_circuit, spoil};
 use crate::replies::{detail, unauthorized, with_request_id};
-use crate::rewrite::{self, Rewrite};
 use crate::route::{Origin, Route, classify, needs_key};
 use crate::server::Hangup;
 use crate::state::Shared;
@@ -84,7 +84,7 @@ pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Ne
         }
         other => other,
     };
-    let response = match fault.as_ref().and_then(Fault::short_circuit) {
+    let response = match fault.as_ref().and_then(short_circuit) {
         Some(response) => {
             // read the refused body, as a server does before it answers, so
             // the client reads the answer rather than a broken pipe

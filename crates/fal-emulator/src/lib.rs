@@ -39,7 +39,6 @@ mod recording;
 mod replies;
 mod requests;
 mod rest;
-mod rewrite;
 mod rng;
 mod route;
 mod run;
