@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::jobs::{JobView, Outcome, Phase};
 use crate::replies::{detail, with_request_id};
 use crate::state::Shared;
+use crate::state::jobs::{JobView, Outcome, Phase};
 
 /// Which logs a status object carries.
 #[derive(Clone, Copy, Debug)]

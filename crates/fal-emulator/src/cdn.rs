@@ -16,7 +16,7 @@ use crate::multipart;
 use crate::replies::detail;
 use crate::route::{Origin, Route};
 use crate::state::Shared;
-use crate::storage::{DiskFile, StoredFile, safe_file_name};
+use crate::state::storage::{DiskFile, StoredFile, safe_file_name};
 
 /// Upload bodies longer than this (8 MiB) are written to disk as they come
 /// rather than kept in memory.

@@ -18,7 +18,7 @@ use crate::replies::{detail, unauthorized, with_request_id};
 use crate::route::{Origin, Route, classify, needs_key};
 use crate::server::Hangup;
 use crate::state::Shared;
-use crate::stats::bump;
+use crate::state::stats::bump;
 
 /// The largest request body taken (inputs with data URIs, uploads).
 const MAX_BODY: usize = 64 * 1024 * 1024;

@@ -22,20 +22,16 @@ mod answers;
 mod catalog;
 mod cdn;
 mod cli;
-mod config;
 mod faults;
 mod fetch;
 mod gateway;
-mod history;
 mod images;
-mod jobs;
 mod lora;
 mod model;
 mod multipart;
 mod platform;
 mod proxy;
 mod queue;
-mod recording;
 mod replies;
 mod requests;
 mod rest;
@@ -44,8 +40,6 @@ mod route;
 mod run;
 mod server;
 mod state;
-mod stats;
-mod storage;
 mod tls;
 mod trainer;
 mod webhook;
@@ -59,40 +53,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use catalog::prices::{Price, PriceOverride};
 pub use cli::{ReadyLine, serve_until_ctrl_c};
-pub use config::{Config, EmulatorArgs, Timing};
-pub use faults::{Fault, FaultRule};
-pub use recording::RecordedRequest;
+pub use faults::{Fault, FaultRule, WebhookFault};
 pub use route::Route;
-pub use stats::Stats;
-pub use webhook::{WebhookFault, WebhookRetry};
+pub use state::config::{Config, EmulatorArgs, Timing, WebhookRetry};
+pub use state::recording::RecordedRequest;
+pub use state::stats::Stats;
+pub use state::urls::Urls;
 
 use route::Origin;
 use state::Shared;
-
-/// The base URLs of a running emulator (no trailing slash) and its key.
-///
-/// `queue`, `run` and `rest` are what `FAL_QUEUE_URL`, `FAL_RUN_URL` and
-/// `FAL_REST_URL` take.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Urls {
-    /// The queue origin (fal's `https://queue.fal.run`).
-    pub queue: String,
-    /// The synchronous run origin (fal's `https://fal.run`).
-    pub run: String,
-    /// The REST origin, for uploads (fal's `https://rest.fal.ai`).
-    pub rest: String,
-    /// The CDN origin: result images and uploaded files.
-    pub cdn: String,
-    /// The API key the emulator accepts.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> std::io::Result<()> {
-    /// let emulator = fal_emulator::Emulator::start().await?;
-    /// let header = format!("Key {}", emulator.key());
-    /// # Ok(()) }
-    /// ```
-    pub key: String,
-}
 
 /// A running emulator: four origins on 127.0.0.1, plus a forward proxy for
 /// clients whose hosts are fixed. It stops serving when dropped.

@@ -13,7 +13,7 @@ use crate::fetch::{self, DownloadError, Source, digest};
 use crate::images::{self, Format, Sizing};
 use crate::rng::fnv1a;
 use crate::state::Shared;
-use crate::storage::StoredFile;
+use crate::state::storage::StoredFile;
 
 /// Runs the model; `Err` is the app's 422 `detail` list.
 pub(crate) async fn generate(

@@ -31,7 +31,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::replies::detail;
 use crate::state::Shared;
-use crate::storage::{DiskFile, part_path, safe_file_name};
+use crate::state::storage::{DiskFile, part_path, safe_file_name};
 
 /// The most parts one upload takes (S3's and, per a fal engineer's note,
 /// fal's storage's cap).
@@ -296,7 +296,7 @@ fn completed(shared: &Shared, id: &str) -> Response {
 /// `Err` names what is wrong with the list `complete` was sent.
 fn check_listed(
     listed: &[Listed],
-    upload: &crate::storage::Multipart,
+    upload: &crate::state::storage::Multipart,
 ) -> std::result::Result<(), String> {
     if listed.is_empty() {
         return Err("No parts listed".into());

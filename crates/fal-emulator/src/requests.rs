@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, Month, OffsetDateTime};
 
-use crate::history::Entry;
 use crate::replies::platform_error;
 use crate::state::Shared;
+use crate::state::history::Entry;
 
 /// The most endpoint ids one call may name.
 const MOST_IDS: usize = 50;

@@ -22,7 +22,7 @@ use crate::replies::detail;
 use crate::requests;
 use crate::route::{Origin, Route};
 use crate::state::Shared;
-use crate::storage::{PendingUpload, safe_file_name};
+use crate::state::storage::{PendingUpload, safe_file_name};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let edge = Edge {

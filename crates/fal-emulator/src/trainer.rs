@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::fetch::{self, DownloadError, Source};
 use crate::rng::fnv1a;
 use crate::state::Shared;
-use crate::storage::StoredFile;
+use crate::state::storage::StoredFile;
 
 /// The trainer's endpoint id.
 pub(crate) const ENDPOINT: &str = "fal-ai/flux-kontext-trainer";

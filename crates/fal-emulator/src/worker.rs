@@ -14,10 +14,10 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::endpoints::Endpoint;
-use crate::jobs::{LogLine, Outcome};
 use crate::model;
 use crate::state::Shared;
-use crate::stats::bump;
+use crate::state::jobs::{LogLine, Outcome};
+use crate::state::stats::bump;
 use crate::webhook;
 
 /// A request accepted into the queue (or by the run origin).

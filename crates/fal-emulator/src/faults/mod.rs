@@ -9,15 +9,18 @@
 //! - `rules.rs`: what a user sets ([`Fault`], [`FaultRule`]);
 //! - `engine.rs`: which rule fires for a request ([`FaultEngine`]);
 //! - `replace.rs`: the answers given instead of the app's;
-//! - `spoil.rs`: the app's answer spoiled; `rewrite.rs`: its JSON rewritten.
+//! - `spoil.rs`: the app's answer spoiled; `rewrite.rs`: its JSON rewritten;
+//! - `webhook.rs`: what goes wrong with a webhook delivery ([`WebhookFault`]).
 
 mod engine;
 mod replace;
 pub(crate) mod rewrite;
 mod rules;
 mod spoil;
+mod webhook;
 
 pub(crate) use engine::FaultEngine;
 pub(crate) use replace::short_circuit;
 pub use rules::{Fault, FaultRule};
 pub(crate) use spoil::spoil;
+pub use webhook::WebhookFault;

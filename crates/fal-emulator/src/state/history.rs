@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::jobs::Outcome;
+use crate::state::jobs::Outcome;
 
 /// Requests kept; the oldest go first.
 const KEPT: usize = 10_000;

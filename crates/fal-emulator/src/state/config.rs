@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::catalog::prices::{self, Price, PriceOverride};
 use crate::faults::FaultRule;
-use crate::webhook::{WebhookFault, WebhookRetry};
+use crate::faults::WebhookFault;
 
 /// Everything an [`Emulator`](crate::Emulator) is started with.
 ///
@@ -89,6 +89,32 @@ impl Default for Config {
             webhook_retry: WebhookRetry::default(),
             webhook_faults: Vec::new(),
             prices: prices::published(),
+        }
+    }
+}
+
+/// How failed deliveries are retried: `attempts` in all, the first pause
+/// `first_delay`, doubling up to a minute (fal retries for up to hours; the
+/// default is ten attempts over about four minutes).
+///
+/// ```
+/// use std::time::Duration;
+/// let quick = fal_emulator::WebhookRetry { attempts: 3, first_delay: Duration::from_millis(10) };
+/// assert_eq!(fal_emulator::WebhookRetry::default().attempts, 10);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebhookRetry {
+    /// Attempts in all, at least 1.
+    pub attempts: u32,
+    /// The pause after the first failed attempt.
+    pub first_delay: Duration,
+}
+
+impl Default for WebhookRetry {
+    fn default() -> Self {
+        Self {
+            attempts: 10,
+            first_delay: Duration::from_secs(1),
         }
     }
 }

@@ -1,4 +1,16 @@
-//! What every origin of one emulator shares.
+//! What every origin of one emulator shares ([`Shared`]): its settings, the
+//! job table, the stored files, the request history, the counters and the
+//! recording of requests, the fault engine and the webhook keys. Every layer
+//! above reads it; nothing here reads a layer above.
+
+pub(crate) mod config;
+pub(crate) mod history;
+pub(crate) mod jobs;
+pub(crate) mod recording;
+pub(crate) mod stats;
+pub(crate) mod storage;
+pub(crate) mod urls;
+pub(crate) mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -7,18 +19,18 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::Urls;
 use crate::catalog::endpoints::Endpoint;
 use crate::catalog::prices::{self, Price};
-use crate::config::{Config, Timing};
-use crate::faults::FaultEngine;
-use crate::history::RequestLog;
-use crate::jobs::Jobs;
-use crate::recording::Recorder;
+use crate::faults::{FaultEngine, FaultRule};
 use crate::rng::SplitMix64;
-use crate::stats::Counters;
-use crate::storage::FileStore;
-use crate::webhook::Webhooks;
+use crate::state::config::{Config, Timing};
+use crate::state::history::RequestLog;
+use crate::state::jobs::Jobs;
+use crate::state::recording::Recorder;
+use crate::state::stats::Counters;
+use crate::state::storage::FileStore;
+use crate::state::urls::Urls;
+use crate::state::webhooks::Webhooks;
 
 pub(crate) struct Shared {
     pub(crate) key: String,
@@ -135,7 +147,7 @@ impl Shared {
     }
 
     /// Replaces the fault rules; an outage among them cuts the open streams.
-    pub(crate) fn set_faults(&self, faults: Vec<crate::FaultRule>) {
+    pub(crate) fn set_faults(&self, faults: Vec<FaultRule>) {
         if self.faults.lock().expect("fault lock").replace(faults) {
             self.outages.send_modify(|outages| *outages += 1);
         }
