@@ -19,12 +19,12 @@ use crate::catalog::endpoints::{self, Endpoint};
 use crate::catalog::validation;
 use crate::faults::Fault;
 use crate::gateway::{Edge, gateway};
+use crate::model::worker::{self, Submission};
 use crate::replies::{detail, with_request_id};
 use crate::route::{Origin, Route};
 use crate::state::Shared;
 use crate::state::jobs::{CancelAnswer, JobView, Phase};
 use crate::state::stats::bump;
-use crate::worker::{self, Submission};
 
 /// The queue's routes, served by the queue origin, and by the foreign
 /// origin (whose edge lets only status, stream, result and cancel through).

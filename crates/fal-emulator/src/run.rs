@@ -13,11 +13,11 @@ use serde_json::json;
 use crate::answers::result_response;
 use crate::catalog::endpoints;
 use crate::gateway::{Edge, gateway};
+use crate::model::worker::{self, Submission};
 use crate::queue::{read_input, start_timeout, unknown_endpoint};
 use crate::replies::detail;
 use crate::route::{Origin, Route};
 use crate::state::Shared;
-use crate::worker::{self, Submission};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let edge = Edge {

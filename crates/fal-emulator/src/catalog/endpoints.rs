@@ -27,6 +27,9 @@ pub(crate) static PLATFORM_DOCUMENT: &str =
 /// Where fal's docs site, and the emulator's queue origin, serve [`PLATFORM_DOCUMENT`].
 pub(crate) const PLATFORM_DOCUMENT_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";
 
+/// The trainer's endpoint id: its output is a LoRA file, not images.
+pub(crate) const TRAINER: &str = "fal-ai/flux-kontext-trainer";
+
 /// fal's app namespaces: an id in one of them has three app segments, not two.
 const NAMESPACES: [&str; 2] = ["workflows", "comfy"];
 
@@ -145,7 +148,7 @@ mod tests {
     fn every_vendored_endpoint_loads() {
         assert!(all().len() >= 7, "{} endpoints", all().len());
         // the trainer takes pairs, not a prompt, and answers files, not images
-        for endpoint in all().iter().filter(|e| e.id != crate::trainer::ENDPOINT) {
+        for endpoint in all().iter().filter(|e| e.id != TRAINER) {
             assert!(endpoint.input_field("prompt").is_some(), "{}", endpoint.id);
             assert!(
                 endpoint.image_fields().iter().any(|field| field == "url"),
@@ -157,7 +160,7 @@ mod tests {
 
     #[test]
     fn every_output_image_has_the_size_megapixel_billing_reads() {
-        for endpoint in all().iter().filter(|e| e.id != crate::trainer::ENDPOINT) {
+        for endpoint in all().iter().filter(|e| e.id != TRAINER) {
             for field in ["width", "height"] {
                 assert!(
                     endpoint.image_fields().iter().any(|name| name == field),

@@ -13,8 +13,8 @@
 use image::{Rgb, RgbImage};
 use serde_json::{Value, json};
 
-use crate::fetch::{self, DownloadError, digest};
-use crate::images::{mix, sample_cover};
+use super::fetch::{self, DownloadError, digest};
+use super::render::{mix, sample_cover};
 use crate::rng::{SplitMix64, fnv1a};
 use crate::state::Shared;
 

@@ -1,16 +1,17 @@
-//! The simulated model behind every endpoint: reads the input the way the
+//! What an endpoint answers, from its input: reads the input the way the
 //! endpoint's schema describes it (defaults from the document), renders
-//! `num_images` variants with `images.rs`, stores them on the CDN (or
-//! inlines them as data URIs with `sync_mode`), and builds an output with
-//! exactly the image fields the endpoint's output schema lists.
+//! `num_images` variants with `render.rs` (and the LoRAs of `lora.rs`),
+//! stores them on the CDN (or inlines them as data URIs with `sync_mode`),
+//! and builds an output with exactly the image fields the endpoint's output
+//! schema lists. The trainer's output is `trainer.rs`'s.
 
 use base64::Engine;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::catalog::endpoints::Endpoint;
-use crate::fetch::{self, DownloadError, Source, digest};
-use crate::images::{self, Format, Sizing};
+use super::fetch::{self, DownloadError, Source, digest};
+use super::render::{self, Format, Sizing};
+use crate::catalog::endpoints::{self, Endpoint};
 use crate::rng::fnv1a;
 use crate::state::Shared;
 use crate::state::storage::StoredFile;
@@ -23,8 +24,8 @@ pub(crate) async fn generate(
     seed: u64,
     seconds: f64,
 ) -> Result<Value, Vec<Value>> {
-    if endpoint.id == crate::trainer::ENDPOINT {
-        return crate::trainer::train(shared, input).await;
+    if endpoint.id == endpoints::TRAINER {
+        return super::trainer::train(shared, input).await;
     }
     let setting = |name: &str| {
         input
@@ -52,11 +53,11 @@ pub(crate) async fn generate(
         .unwrap_or(Sizing::MatchInput);
 
     let sources = load_inputs(shared, input).await?;
-    let loras = crate::lora::load(shared, input).await?;
+    let loras = super::lora::load(shared, input).await?;
     let mut digests: Vec<u64> = sources.iter().map(|(_, source)| digest(source)).collect();
     digests.extend(loras.iter().map(|lora| lora.key()));
     let mut inputs = decode_inputs(sources).await?;
-    let size = images::output_size(sizing, inputs.first().map(|image| image.dimensions()));
+    let size = render::output_size(sizing, inputs.first().map(|image| image.dimensions()));
     // Inpainting: the reference is what the masked region is painted
     // from; the image and the mask say where.
     let inpaint = if input.get("mask_url").is_some() && inputs.len() == 3 {
@@ -82,12 +83,12 @@ pub(crate) async fn generate(
                 let (inputs, inpaint, loras) = (inputs.clone(), inpaint.clone(), loras.clone());
                 let prompt = prompt.clone();
                 let bytes = tokio::task::spawn_blocking(move || {
-                    let mut image = images::render(&inputs, &prompt, variant_seed, size);
-                    crate::lora::apply(&mut image, &loras);
+                    let mut image = render::render(&inputs, &prompt, variant_seed, size);
+                    super::lora::apply(&mut image, &loras);
                     if let Some((original, mask)) = inpaint.as_ref() {
-                        image = crate::lora::inpaint(original, mask, &image);
+                        image = super::lora::inpaint(original, mask, &image);
                     }
-                    images::encode(&image, format)
+                    render::encode(&image, format)
                 })
                 .await
                 .expect("rendering does not panic");
@@ -179,14 +180,14 @@ async fn decode_inputs(sources: Vec<(Value, Source)>) -> Result<Vec<image::RgbIm
         sources
             .into_iter()
             .map(|(loc, source)| match source {
-                Source::Bytes(bytes) => images::decode(&bytes).map_err(|_| {
+                Source::Bytes(bytes) => render::decode(&bytes).map_err(|_| {
                     vec![json!({
                         "loc": loc,
                         "msg": "Failed to load the image. Please ensure the image file is valid.",
                         "type": "image_load_error",
                     })]
                 }),
-                Source::Placeholder(url) => Ok(images::placeholder(&url)),
+                Source::Placeholder(url) => Ok(render::placeholder(&url)),
             })
             .collect()
     })

@@ -13,12 +13,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use super::output;
+use super::webhook;
 use crate::catalog::endpoints::Endpoint;
-use crate::model;
 use crate::state::Shared;
 use crate::state::jobs::{LogLine, Outcome};
 use crate::state::stats::bump;
-use crate::webhook;
 
 /// A request accepted into the queue (or by the run origin).
 pub(crate) struct Submission {
@@ -233,7 +233,7 @@ async fn process(
     }
     sleep(pause).await;
     let seconds = started.elapsed().as_secs_f64();
-    match model::generate(shared, endpoint, input, seed, seconds).await {
+    match output::generate(shared, endpoint, input, seed, seconds).await {
         Ok(output) => Outcome::Done(Arc::new(output)),
         Err(details) => Outcome::Invalid(Arc::new(details)),
     }

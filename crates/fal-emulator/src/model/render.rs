@@ -1,5 +1,6 @@
-//! The simulated model: a deterministic transformation of the input images
-//! (or, with none, a pattern drawn from the seed and prompt). It is not a
+//! The pixels of an output image: a deterministic transformation of the
+//! input images (or, with none, a pattern drawn from the seed and prompt),
+//! at the size asked, encoded as JPEG or PNG. It is not a
 //! diffusion model; what it guarantees is that sizes, aspect ratios, formats,
 //! byte counts and content types are real, and that the same input and seed
 //! give the same bytes.

@@ -12,13 +12,10 @@ use std::io::Cursor;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::fetch::{self, DownloadError, Source};
+use super::fetch::{self, DownloadError, Source};
 use crate::rng::fnv1a;
 use crate::state::Shared;
 use crate::state::storage::StoredFile;
-
-/// The trainer's endpoint id.
-pub(crate) const ENDPOINT: &str = "fal-ai/flux-kontext-trainer";
 
 /// Trains; `Err` is the app's 422 `detail` list.
 pub(crate) async fn train(shared: &Shared, input: &Value) -> Result<Value, Vec<Value>> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::fetch::is_loopback;
 use crate::faults::WebhookFault;
-use crate::fetch::is_loopback;
 use crate::state::Shared;
 use crate::state::jobs::Outcome;
 use crate::state::stats::bump;
