@@ -18,23 +18,15 @@
 //! ```
 #![warn(missing_docs)]
 
-mod answers;
 mod catalog;
-mod cdn;
 mod cli;
 mod faults;
-mod gateway;
 mod model;
-mod multipart;
-mod platform;
+mod origins;
 mod proxy;
-mod queue;
 mod replies;
-mod requests;
-mod rest;
 mod rng;
 mod route;
-mod run;
 mod server;
 mod state;
 mod tls;
@@ -128,11 +120,11 @@ impl Emulator {
             shutdown.clone(),
         ));
         let routers = [
-            queue::router(shared.clone(), Origin::Queue),
-            run::router(shared.clone()),
-            rest::router(shared.clone()),
-            cdn::router(shared.clone()),
-            queue::router(shared.clone(), Origin::Foreign),
+            origins::queue::router(shared.clone(), Origin::Queue),
+            origins::run::router(shared.clone()),
+            origins::rest::router(shared.clone()),
+            origins::cdn::router(shared.clone()),
+            origins::queue::router(shared.clone(), Origin::Foreign),
         ];
         let listeners = [queue, run, rest, cdn, foreign];
         for (listener, router) in listeners.into_iter().zip(routers) {

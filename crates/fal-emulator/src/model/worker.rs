@@ -36,26 +36,6 @@ pub(crate) struct Submission {
     pub(crate) key: String,
 }
 
-/// The key an `Authorization: Key <key>` header names (empty without one).
-pub(crate) fn key_of(headers: &axum::http::HeaderMap) -> String {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Key "))
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
-/// Whether a request lets fal keep its payloads: not with `x-fal-store-io: 0`
-/// (<https://docs.fal.ai/documentation/model-apis/common-parameters>).
-pub(crate) fn store_io(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get("x-fal-store-io")
-        .and_then(|value| value.to_str().ok())
-        .is_none_or(|value| value.trim() != "0")
-}
-
 /// Creates the job and starts its worker; returns the request id and the
 /// job's queue position.
 pub(crate) fn spawn(shared: &Arc<Shared>, submission: Submission) -> (String, usize) {

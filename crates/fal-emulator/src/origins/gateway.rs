@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, middleware};
 
 use crate::faults::rewrite::{self, Rewrite};
 use crate::faults::{Fault, short_circuit, spoil};
@@ -23,13 +24,32 @@ use crate::state::stats::bump;
 /// The largest request body taken (inputs with data URIs, uploads).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// What the edge of one listener knows: the emulator, and which origin it is.
 #[derive(Clone)]
-pub(crate) struct Edge {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) origin: Origin,
+struct Edge {
+    shared: Arc<Shared>,
+    origin: Origin,
 }
 
-pub(crate) async fn gateway(State(edge): State<Edge>, request: Request, next: Next) -> Response {
+/// An origin's router: every request passes the edge ([`gateway`]), then
+/// goes to `handle`, with the [`Route`] (and the [`Fault`], if one let the
+/// request through) in its extensions.
+pub(crate) fn router<H, T>(shared: Arc<Shared>, origin: Origin, handle: H) -> Router
+where
+    H: Handler<T, Arc<Shared>>,
+    T: 'static,
+{
+    let edge = Edge {
+        shared: shared.clone(),
+        origin,
+    };
+    Router::new()
+        .fallback(handle)
+        .layer(middleware::from_fn_with_state(edge, gateway))
+        .with_state(shared)
+}
+
+async fn gateway(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let shared = &edge.shared;
     if edge.origin == Origin::Queue && request.uri().path() == "/__emulator/stats" {
         return Json(shared.counters.snapshot()).into_response();

@@ -7,27 +7,20 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde_json::json;
 
-use crate::answers::result_response;
+use super::answers::result_response;
+use super::gateway;
+use super::intake::{self, read_input, start_timeout, unknown_endpoint};
 use crate::catalog::endpoints;
-use crate::gateway::{Edge, gateway};
 use crate::model::worker::{self, Submission};
-use crate::queue::{read_input, start_timeout, unknown_endpoint};
 use crate::replies::detail;
 use crate::route::{Origin, Route};
 use crate::state::Shared;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let edge = Edge {
-        shared: shared.clone(),
-        origin: Origin::Run,
-    };
-    Router::new()
-        .fallback(handle)
-        .layer(middleware::from_fn_with_state(edge, gateway))
-        .with_state(shared)
+    gateway::router(shared, Origin::Run, handle)
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -38,8 +31,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return unknown_endpoint(request.uri().path());
     };
     let timeout = start_timeout(&request);
-    let store_io = worker::store_io(request.headers());
-    let key = worker::key_of(request.headers());
+    let store_io = intake::store_io(request.headers());
+    let key = intake::key_of(request.headers());
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .unwrap_or_default();

@@ -4,21 +4,19 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::answers::{Logs, result_response, status_body, status_code};
-use crate::catalog::endpoints::{self, Endpoint};
-use crate::catalog::validation;
-use crate::faults::Fault;
-use crate::gateway::{Edge, gateway};
+use super::answers::{Logs, result_response, status_body, status_code};
+use super::gateway;
+use super::intake::{self, read_input, start_timeout, unknown_endpoint};
+use crate::catalog::endpoints;
 use crate::model::worker::{self, Submission};
 use crate::replies::{detail, with_request_id};
 use crate::route::{Origin, Route};
@@ -29,14 +27,7 @@ use crate::state::stats::bump;
 /// The queue's routes, served by the queue origin, and by the foreign
 /// origin (whose edge lets only status, stream, result and cancel through).
 pub(crate) fn router(shared: Arc<Shared>, origin: Origin) -> Router {
-    let edge = Edge {
-        shared: shared.clone(),
-        origin,
-    };
-    Router::new()
-        .fallback(handle)
-        .layer(middleware::from_fn_with_state(edge, gateway))
-        .with_state(shared)
+    gateway::router(shared, origin, handle)
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -65,42 +56,6 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
 }
 
-/// The input of a request body, or the `detail` list fal's app answers.
-pub(crate) fn read_input(endpoint: &Endpoint, body: &Bytes) -> Result<Value, Vec<Value>> {
-    let input: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|error| validation::invalid_json(&error))?
-    };
-    endpoint.validator.check(&input)?;
-    Ok(input)
-}
-
-/// How long the job may wait to start: none when a `Fault::UserTimeout`
-/// hit the request, else `x-fal-request-timeout` (seconds, maybe fractional).
-pub(crate) fn start_timeout(request: &Request) -> Option<Duration> {
-    if let Some(Fault::UserTimeout) = request.extensions().get::<Fault>() {
-        return Some(Duration::ZERO);
-    }
-    let seconds: f64 = request
-        .headers()
-        .get("x-fal-request-timeout")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
-}
-
-/// The 404 for a path that names no endpoint.
-pub(crate) fn unknown_endpoint(path: &str) -> Response {
-    detail(
-        StatusCode::NOT_FOUND,
-        &format!("Application '{}' not found", path.trim_matches('/')),
-    )
-}
-
 async fn submit(
     shared: &Arc<Shared>,
     request: Request,
@@ -110,8 +65,8 @@ async fn submit(
         return unknown_endpoint(request.uri().path());
     };
     let timeout = start_timeout(&request);
-    let store_io = worker::store_io(request.headers());
-    let key = worker::key_of(request.headers());
+    let store_io = intake::store_io(request.headers());
+    let key = intake::key_of(request.headers());
     if let Some(refused) = queue_too_long(shared, &key, query) {
         return refused;
     }

@@ -11,35 +11,28 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::gateway::{Edge, gateway};
-use crate::platform;
+use super::gateway;
+use super::platform::pricing;
+use super::platform::requests;
 use crate::replies::detail;
-use crate::requests;
 use crate::route::{Origin, Route};
 use crate::state::Shared;
 use crate::state::storage::{PendingUpload, safe_file_name};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let edge = Edge {
-        shared: shared.clone(),
-        origin: Origin::Rest,
-    };
-    Router::new()
-        .fallback(handle)
-        .layer(middleware::from_fn_with_state(edge, gateway))
-        .with_state(shared)
+    gateway::router(shared, Origin::Rest, handle)
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     match request.extensions().get::<Route>().copied() {
         Some(Route::Jwks) => Json(shared.webhooks.jwks()).into_response(),
-        Some(Route::Pricing) => platform::pricing(&shared.prices(), request.uri()),
-        Some(Route::Estimate) => platform::estimate(&shared.prices(), &body(request).await),
+        Some(Route::Pricing) => pricing::pricing(&shared.prices(), request.uri()),
+        Some(Route::Estimate) => pricing::estimate(&shared.prices(), &body(request).await),
         Some(Route::History) => requests::by_endpoint(&shared, request.uri()),
         Some(Route::DeletePayloads) => {
             requests::delete_payloads(&shared, request.uri().path(), request.headers())
@@ -79,7 +72,7 @@ fn initiate_upload(shared: &Shared, body: &Bytes, multipart: bool) -> Response {
             .into_response();
     };
     if multipart {
-        return crate::multipart::initiate_signed(shared, &fields);
+        return super::multipart::initiate_signed(shared, &fields);
     }
     let content_type = fields
         .get("content_type")

@@ -8,11 +8,11 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde_json::json;
 
-use crate::gateway::{Edge, gateway};
-use crate::multipart;
+use super::gateway;
+use super::multipart;
 use crate::replies::detail;
 use crate::route::{Origin, Route};
 use crate::state::Shared;
@@ -23,14 +23,7 @@ use crate::state::storage::{DiskFile, StoredFile, safe_file_name};
 const SPOOL_ABOVE: u64 = 8 * 1024 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let edge = Edge {
-        shared: shared.clone(),
-        origin: Origin::Cdn,
-    };
-    Router::new()
-        .fallback(handle)
-        .layer(middleware::from_fn_with_state(edge, gateway))
-        .with_state(shared)
+    gateway::router(shared, Origin::Cdn, handle)
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
