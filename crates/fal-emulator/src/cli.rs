@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::Emulator;
+use crate::emulator::Emulator;
 use crate::state::config::Config;
 use crate::state::urls::Urls;
 

@@ -15,9 +15,9 @@ use axum::{Json, Router, middleware};
 
 use crate::faults::rewrite::{self, Rewrite};
 use crate::faults::{Fault, short_circuit, spoil};
+use crate::net::server::Hangup;
 use crate::replies::{detail, unauthorized, with_request_id};
 use crate::route::{Origin, Route, classify, needs_key};
-use crate::server::Hangup;
 use crate::state::Shared;
 use crate::state::stats::bump;
 

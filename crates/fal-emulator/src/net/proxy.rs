@@ -22,6 +22,29 @@ use tokio_util::sync::CancellationToken;
 /// `host` (or `host:port`) → the local port that serves it.
 pub(crate) type Targets = Arc<HashMap<String, u16>>;
 
+/// The hosts the forward proxy serves, and the ports behind them.
+pub(crate) fn targets([queue, run, rest, cdn]: [u16; 4], foreign: u16) -> HashMap<String, u16> {
+    let mut targets: HashMap<String, u16> = [
+        ("queue.fal.run", queue),
+        ("fal.ai", queue),
+        ("fal.run", run),
+        ("rest.fal.ai", rest),
+        ("api.fal.ai", rest),
+        ("v3.fal.media", cdn),
+        ("v3b.fal.media", cdn),
+        ("fal.media", cdn),
+    ]
+    .into_iter()
+    .map(|(host, port)| (host.to_owned(), port))
+    .collect();
+    for port in [queue, run, rest, cdn, foreign] {
+        for host in ["127.0.0.1", "localhost"] {
+            targets.insert(format!("{host}:{port}"), port);
+        }
+    }
+    targets
+}
+
 pub(crate) fn spawn(listener: TcpListener, targets: Targets, shutdown: CancellationToken) {
     tokio::spawn(async move {
         loop {
