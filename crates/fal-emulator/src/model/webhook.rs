@@ -1,7 +1,8 @@
-//! `?fal_webhook=URL`: when a request ends, fal POSTs its outcome there,
-//! signed, and retries a failed delivery with growing backoff; the emulator
-//! does the same (to loopback URLs only: it never reaches off this machine).
-//! The keys, the signature and the retry policy are `state/webhooks.rs`'s.
+//! Delivering a finished job's outcome to its `?fal_webhook=URL`: fal POSTs
+//! it there, signed, and retries a failed delivery with growing backoff; the
+//! emulator does the same (to loopback URLs only: it never reaches off this
+//! machine). The keys, the signature and the retry policy are
+//! `state/webhooks.rs`'s.
 
 use std::sync::Arc;
 use std::time::Duration;

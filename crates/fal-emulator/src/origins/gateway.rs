@@ -186,7 +186,7 @@ async fn cut_upload(body: Body, hangup: Option<&Hangup>) -> Response {
     let _first = futures::StreamExt::next(&mut body).await;
     match hangup {
         Some(hangup) => hangup.now().await,
-        // every connection carries one (see `server.rs`)
+        // every connection carries one (see `net/server.rs`)
         None => detail(StatusCode::BAD_REQUEST, "The body did not come whole"),
     }
 }

@@ -2,8 +2,8 @@
 //! upload initiation (`upload_url` + `file_url`, as fal's
 //! JS client and the Python client's `fal` repository use it), CDN tokens
 //! (as the Python client's default `fal_v3` repository uses them), and the
-//! Platform APIs' prices and estimates (see `platform.rs`), request history
-//! and payload deletion (see `requests.rs`) under `/v1`.
+//! Platform APIs' prices and estimates (see `platform/pricing.rs`), request history
+//! and payload deletion (see `platform/requests.rs`) under `/v1`.
 
 use std::sync::Arc;
 

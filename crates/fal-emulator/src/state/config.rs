@@ -1,5 +1,6 @@
-//! How an emulator is set up: [`Config`], [`Timing`], and the command-line
-//! form [`EmulatorArgs`] shared by `fal-emulator` and `kontext emulator`.
+//! How an emulator is set up: [`Config`], [`Timing`], [`WebhookRetry`], and
+//! the command-line form [`EmulatorArgs`] shared by `fal-emulator` and
+//! `kontext emulator`.
 
 use std::time::Duration;
 
