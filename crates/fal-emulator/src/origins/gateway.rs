@@ -1,7 +1,8 @@
 //! The edge every request passes before its origin's handler: classify it
 //! into a [`Route`], record and count it, catch a key sent where it must not
 //! go, inject a fault, check the key, and give the app's answers their
-//! `x-fal-request-id`.
+//! `x-fal-request-id`. Every origin's router is built here ([`router`]), so
+//! none can skip it.
 
 use std::sync::Arc;
 
