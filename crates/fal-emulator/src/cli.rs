@@ -4,7 +4,9 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::{Config, Emulator, Urls};
+use crate::emulator::Emulator;
+use crate::state::config::Config;
+use crate::state::urls::Urls;
 
 /// The line printed on stdout when the emulator is ready: the [`Urls`]
 /// fields, plus the Platform APIs base, the forward proxy and, with TLS, the
