@@ -1,20 +1,9 @@
 //! The table's figures: one row per figure, one column per client, each
 //! figure also given as a ratio to the floor's.
 
-use super::Results;
 use super::clients::Client;
-use super::scenarios::{Concurrency, Cost, Latency, Upload};
+use super::results::{Measured, Results};
 use super::table;
-
-/// What one client measured: per scenario, its figures or why there are
-/// none; `None` for a scenario that did not run.
-#[derive(Default)]
-pub struct Measured {
-    pub latency: Option<Result<Latency, String>>,
-    pub cost: Option<Result<Cost, String>>,
-    pub concurrency: Option<Result<Concurrency, String>>,
-    pub upload: Option<Result<Upload, String>>,
-}
 
 type Reading<'a> = Option<Result<f64, &'a str>>;
 
@@ -188,6 +177,7 @@ pub fn failures(results: &Results) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::scenarios::Latency;
 
     #[test]
     fn numbers_keep_three_significant_digits() {

@@ -7,6 +7,7 @@
 //!   [`peers`]: installing fal's clients into `.peers/`.
 //! - [`process`]: a driver process, its protocol, its memory.
 //! - [`netns`]: a network namespace of the bench's own, to count connections in.
+//! - [`results`]: what a run measured, per client and scenario.
 //! - [`figures`], [`table`], [`targets`], [`report`], [`machine`]: the output.
 //! - [`gallery`]: `--gallery`, the batch gallery's build time and size, alone.
 //! - [`batch_pacing`]: `--batch-concurrency`, `kontext batch` on a 4-slot
@@ -25,12 +26,12 @@ mod peers;
 mod percentile;
 mod process;
 mod report;
+mod results;
 mod rng;
 mod scenarios;
 mod table;
 mod targets;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -38,12 +39,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail, ensure};
 
 use clients::{Client, Drivers};
-use figures::Measured;
 use peers::Peers;
+use results::{Measured, Results};
 use scenarios::{Bench, Plan};
-
-/// Each client's figures, in the table's column order.
-pub type Results = BTreeMap<Client, Measured>;
 
 /// The arguments of `cargo xtask bench`.
 #[derive(clap::Args, Debug)]

@@ -1,8 +1,8 @@
 //! The targets for the Rust client, checked against a run.
 
-use super::Results;
 use super::clients::Client;
-use super::figures::{Measured, number};
+use super::figures::number;
+use super::results::{Measured, Results};
 
 pub enum Verdict {
     Met,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use similar::TextDiff;
 
-use super::Layout;
+use super::layout::Layout;
 
 pub fn compare(layout: &Layout, outputs: &[(PathBuf, String)]) -> Result<()> {
     let mut stale = Vec::new();

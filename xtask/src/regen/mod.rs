@@ -10,6 +10,8 @@
 //! 5. [`check`] writes the results, or with `--check` compares them with the
 //!    committed tree and prints a diff.
 //!
+//! [`layout`] names the files it reads and writes.
+//!
 //! fal's Platform APIs document (prices and estimates) goes the same way
 //! through [`platform`], into `crates/fal-kontext-api/src/generated_platform.rs`
 //! (the module `fal_kontext_api::platform`).
@@ -21,10 +23,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use layout::Layout;
+
 pub mod check;
 pub mod endpoints;
 pub mod fetch;
 pub mod generate;
+pub mod layout;
 pub mod normalize;
 pub mod platform;
 pub mod report;
@@ -56,30 +61,6 @@ pub struct RegenArgs {
     /// verdict (additive or breaking), and one verdict overall.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-}
-
-/// The files regeneration owns, relative to the repository root.
-pub struct Layout {
-    root: PathBuf,
-}
-
-impl Layout {
-    pub fn new(root: PathBuf) -> Self {
-        Self { root }
-    }
-    pub fn openapi_dir(&self) -> PathBuf {
-        self.root.join("openapi")
-    }
-    pub fn generated_file(&self) -> PathBuf {
-        self.root.join("crates/fal-kontext-api/src/generated.rs")
-    }
-    pub fn platform_generated_file(&self) -> PathBuf {
-        self.root
-            .join("crates/fal-kontext-api/src/generated_platform.rs")
-    }
-    pub fn relative<'a>(&self, path: &'a Path) -> &'a Path {
-        path.strip_prefix(&self.root).unwrap_or(path)
-    }
 }
 
 /// The workspace root: the xtask crate lives one level below it.

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Found;
 use super::document::{QueuePath, operation, schemas};
+use super::step::Found;
 use crate::regen::endpoints::Endpoint;
 
 /// A field with a `default` becomes a non-optional field in the generated

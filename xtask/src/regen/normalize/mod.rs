@@ -4,8 +4,9 @@
 //! The raw documents stay untouched in `openapi/`; every patch happens here,
 //! in memory, as a named [`Step`] with its own test. Each step says which
 //! fact about fal's documents or the live service it answers (the facts are
-//! listed in `openapi/README.md`). This file holds the step type and the
-//! order the steps run in; the steps live in a file per thing they fix:
+//! listed in `openapi/README.md`). This file holds the order the steps run
+//! in and the runner; the step type is in [`step`], and the steps live in a
+//! file per thing they fix:
 //!
 //! - [`openapi_3_0`]: OpenAPI 3.1 constructs progenitor cannot read;
 //! - [`answers`]: result and cancel answers as fal sends them, and defaults
@@ -35,47 +36,11 @@ mod openapi_3_0;
 mod platform_apis;
 mod queue_paths;
 mod status;
+mod step;
 mod submit;
 
 pub use names::hoist_shared_enums;
-
-/// A named patch of one document. `D` is what the document describes and
-/// the step may need to know: the [`Endpoint`] of a queue document (one
-/// document per endpoint, see [`DOCUMENT_STEPS`]), or nothing, `()`, for
-/// fal's Platform APIs document (one for the platform, see
-/// [`PLATFORM_STEPS`]).
-pub struct Step<D> {
-    /// What the regen prints, and what an error names.
-    pub name: &'static str,
-    pub apply: fn(&mut Value, &D) -> Found,
-}
-
-/// What a step found in a document. A step that finds nothing to patch fails
-/// the regen (fal changed the document where the step looks, and a silent
-/// no-op would generate a client that no longer matches the service),
-/// unless the step says that fal's document already has the change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Found {
-    /// Its target, which it patched.
-    Patched,
-    /// fal's document already says what the step would make it say: a no-op
-    /// by design.
-    AlreadyThere,
-    /// Not its target (what it looked for).
-    Missing(&'static str),
-}
-
-impl Found {
-    /// `Patched` when the step changed something, else `AlreadyThere`: for a
-    /// step that found its target and wrote what it wants into it.
-    pub fn by_change(changed: bool) -> Self {
-        if changed {
-            Found::Patched
-        } else {
-            Found::AlreadyThere
-        }
-    }
-}
+use step::{Found, Step};
 
 /// The steps of each endpoint's document, in the order they run, before the
 /// merge.

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::Found;
 use super::document::{schemas, walk_objects};
+use super::step::Found;
 use crate::regen::endpoints::Endpoint;
 
 /// fal names some schemas after Python modules. The same image schema appears

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::Found;
 use super::document::walk_objects;
+use super::step::Found;
 use crate::regen::endpoints::Endpoint;
 
 /// fal writes an optional field as `anyOf: [{…}, {"type": "null"}]`, which is

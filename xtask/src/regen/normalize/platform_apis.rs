@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::Found;
 use super::document::walk_objects;
 use super::openapi_3_0::nullable_unions;
+use super::step::Found;
 
 /// The operations the project uses, by path and method, and the
 /// `operationId` each gets (the generated method's name).

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Found;
 use super::document::{QueuePath, classify, path_of, paths};
+use super::step::Found;
 use crate::regen::endpoints::Endpoint;
 
 /// Gives every operation an id (progenitor refuses a document without them)

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::Found;
 use super::document::{QueuePath, operation, path_of, paths, schemas};
+use super::step::Found;
 use crate::regen::endpoints::Endpoint;
 
 /// `QueueStatus` as the live service sends it: `logs` is `null` or an array of

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::Found;
 use super::document::{QueuePath, operation};
+use super::step::Found;
 use crate::regen::endpoints::Endpoint;
 
 /// What fal's queue accepts on submit beyond the body: the `fal_webhook` query

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{Change, Side};
+use super::change::{Change, Side};
 use crate::regen::endpoints::Endpoint;
 
 /// What users see of a field: its type, whether it is required, its enum values.

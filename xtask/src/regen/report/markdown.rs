@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::{Change, EndpointChange, RULES, Report, Row, Side, Verdict, endpoint_verdict};
+use super::change::{Change, Side};
+use super::{EndpointChange, RULES, Report, Row, Verdict, endpoint_verdict};
 
 /// Inline code, safe inside a table cell.
 fn code(text: &str) -> String {

@@ -7,9 +7,10 @@
 //! It reads fal's documents as fal serves them, before normalization, so that
 //! it names fields and types as fal's documentation does.
 //!
-//! Here: what a change is and the rules of its verdict; [`fields`] reads the
-//! fields out of a document and lists the changes between two; [`markdown`]
-//! writes the report.
+//! Here: the rules of a change's verdict and the report's comparison;
+//! [`change`] says what a change to a field is; [`fields`] reads the fields
+//! out of a document and lists the changes between two; [`markdown`] writes
+//! the report.
 
 use std::path::Path;
 
@@ -18,8 +19,10 @@ use serde_json::Value;
 
 use super::endpoints::Endpoint;
 use super::fetch::RawDocument;
+use change::{Change, Side};
 use fields::{diff, side_fields};
 
+mod change;
 mod fields;
 mod markdown;
 
@@ -48,25 +51,6 @@ impl Verdict {
             Verdict::Breaking => format!("**{}**", self.name()),
         }
     }
-}
-
-/// What users send (the input) or get back (the output).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    Input,
-    Output,
-}
-
-/// One change to one field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    Added { required: bool, ty: String },
-    Removed { ty: String },
-    Retyped { from: String, to: String },
-    NowRequired,
-    NowOptional,
-    ValueAdded(String),
-    ValueRemoved(String),
 }
 
 /// The rules, one line each, with their reason; the report prints them.
