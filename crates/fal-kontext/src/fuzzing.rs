@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::requests::{Kind, Request};
-use crate::retry::Answer;
+use crate::retry::ErrorAnswer;
 
 /// The statuses the SDK reads from a status stream whose body arrives in
 /// these pieces (the pipeline of `Subscription`: bytes, SSE events, statuses).
@@ -27,7 +27,12 @@ pub fn stream_statuses(pieces: Vec<Vec<u8>>) -> Vec<QueueStatus> {
 
 /// An answer as the SDK holds one, from a status code, an optional
 /// `Content-Type` and `Retry-After`, and the body.
-fn answer(status: u16, content_type: &[u8], retry_after: &[u8], body: &[u8]) -> Option<Answer> {
+fn answer(
+    status: u16,
+    content_type: &[u8],
+    retry_after: &[u8],
+    body: &[u8],
+) -> Option<ErrorAnswer> {
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_bytes(content_type) {
         headers.insert(CONTENT_TYPE, value);
@@ -35,7 +40,7 @@ fn answer(status: u16, content_type: &[u8], retry_after: &[u8], body: &[u8]) -> 
     if let Ok(value) = HeaderValue::from_bytes(retry_after) {
         headers.insert(RETRY_AFTER, value);
     }
-    Some(Answer {
+    Some(ErrorAnswer {
         status: StatusCode::from_u16(status).ok()?,
         headers,
         body: Bytes::copy_from_slice(body),
@@ -44,7 +49,7 @@ fn answer(status: u16, content_type: &[u8], retry_after: &[u8], body: &[u8]) -> 
 
 /// What the SDK makes of a whole answer: a 2xx decoded as `T` (as the
 /// generated operations decode it), anything else as its error.
-fn decoded<T: DeserializeOwned>(answer: Answer, what: &'static str) -> Result<T> {
+fn decoded<T: DeserializeOwned>(answer: ErrorAnswer, what: &'static str) -> Result<T> {
     if answer.status.is_success() {
         crate::http::decode(&answer.body, what)
     } else {

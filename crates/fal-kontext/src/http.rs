@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result, excerpt};
 use crate::retry::limits::{BodySent, Cut, Limits, MAX_ANSWER_BYTES, read_capped};
-use crate::retry::{Answer, Call, Failed, header_text};
+use crate::retry::{Call, ErrorAnswer, Failed, header_text};
 
 impl From<Cut<reqwest::Error>> for Failed {
     fn from(cut: Cut<reqwest::Error>) -> Self {
@@ -46,9 +46,11 @@ impl Failed {
             Api::CommunicationError(error)
             | Api::ResponseBodyError(error)
             | Api::InvalidUpgrade(error) => Failed::Transport(error),
-            Api::UnexpectedResponse(response) => Failed::Answer(Answer::read(response, idle).await),
+            Api::UnexpectedResponse(response) => {
+                Failed::Answer(ErrorAnswer::read(response, idle).await)
+            }
             // a declared error answer (cancel's 400) whose caller did not take it
-            Api::ErrorResponse(answer) => Failed::Answer(Answer {
+            Api::ErrorResponse(answer) => Failed::Answer(ErrorAnswer {
                 status: answer.status(),
                 headers: answer.headers().clone(),
                 body: serde_json::to_vec(answer.as_ref())
@@ -225,7 +227,9 @@ impl Client {
         if response.status().is_success() {
             Ok(response)
         } else {
-            Err(Failed::Answer(Answer::read(response, limits.idle).await))
+            Err(Failed::Answer(
+                ErrorAnswer::read(response, limits.idle).await,
+            ))
         }
     }
 }

@@ -12,13 +12,13 @@ use crate::platform_error;
 
 /// A complete unsuccessful answer: status, headers and the (start of the) body.
 #[derive(Debug)]
-pub(crate) struct Answer {
+pub(crate) struct ErrorAnswer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
-impl Answer {
+impl ErrorAnswer {
     /// Reads an unsuccessful answer; a body that does not come within
     /// `idle` (an error page that declares a length and sends nothing)
     /// counts as empty, as does one that broke or is too large.
@@ -29,7 +29,7 @@ impl Answer {
             read_capped::<_, reqwest::Error>(response.bytes_stream(), MAX_ANSWER_BYTES, idle)
                 .await
                 .unwrap_or_default();
-        Answer {
+        ErrorAnswer {
             status,
             headers,
             body,
@@ -167,7 +167,7 @@ pub(crate) fn validation_details(body: &[u8]) -> Vec<ValidationDetail> {
 /// `x-fal-request-timeout` ran out: fal's clients never retry it
 /// (@fal-ai/client 1.10.1, `ApiError.isUserTimeout`; fal-client 1.0.3,
 /// `_should_retry_response`).
-pub(crate) fn is_user_timeout(answer: &Answer) -> bool {
+pub(crate) fn is_user_timeout(answer: &ErrorAnswer) -> bool {
     answer.status == StatusCode::GATEWAY_TIMEOUT
         && answer
             .headers
@@ -179,17 +179,17 @@ pub(crate) fn is_user_timeout(answer: &Answer) -> bool {
 mod tests {
     use super::*;
 
-    fn answer(status: u16, content_type: &str, body: &str) -> Answer {
+    fn answer(status: u16, content_type: &str, body: &str) -> ErrorAnswer {
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::CONTENT_TYPE, content_type.parse().unwrap());
-        Answer {
+        ErrorAnswer {
             status: StatusCode::from_u16(status).unwrap(),
             headers,
             body: Bytes::from(body.to_string()),
         }
     }
 
-    fn with(mut answer: Answer, header: &'static str, value: &str) -> Answer {
+    fn with(mut answer: ErrorAnswer, header: &'static str, value: &str) -> ErrorAnswer {
         answer.headers.insert(header, value.parse().unwrap());
         answer
     }

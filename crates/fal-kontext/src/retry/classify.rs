@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::answer::{Answer, is_user_timeout};
+use super::answer::{ErrorAnswer, is_user_timeout};
 use crate::error::Error;
 
 /// What a call is, which decides whether it carries the key and when it may
@@ -29,7 +29,7 @@ pub(crate) enum Call {
 #[derive(Debug)]
 pub(crate) enum Failed {
     /// An unsuccessful answer.
-    Answer(Answer),
+    Answer(ErrorAnswer),
     /// No whole answer: the connection failed or broke.
     Transport(reqwest::Error),
     /// No whole answer within one of the call's time limits.
@@ -104,7 +104,7 @@ pub(super) fn verdict(call: Call, failed: &Failed) -> Verdict {
 /// A submit's unsuccessful answer: retried only when fal cannot have taken
 /// the job; a gateway error that may have come after fal took it is
 /// ambiguous.
-fn submit_answer(answer: &Answer) -> Verdict {
+fn submit_answer(answer: &ErrorAnswer) -> Verdict {
     let status = answer.status.as_u16();
     let from_fal = answer.headers.contains_key("x-fal-request-id");
     match status {
@@ -124,7 +124,7 @@ fn submit_answer(answer: &Answer) -> Verdict {
 /// 1.0.3, `_is_ingress_error`, which looks for "nginx" in the body). The
 /// `Server: nginx` header counts too, for a page whose body never came
 /// within the body idle limit.
-fn is_ingress_page(answer: &Answer) -> bool {
+fn is_ingress_page(answer: &ErrorAnswer) -> bool {
     let nginx = |text: &[u8]| text.windows(5).any(|w| w.eq_ignore_ascii_case(b"nginx"));
     matches!(answer.status.as_u16(), 502..=504)
         && !answer.headers.contains_key("x-fal-request-id")
@@ -147,7 +147,7 @@ mod tests {
     fn answer(status: u16, content_type: &str, body: &str) -> Failed {
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::CONTENT_TYPE, content_type.parse().unwrap());
-        Failed::Answer(Answer {
+        Failed::Answer(ErrorAnswer {
             status: StatusCode::from_u16(status).unwrap(),
             headers,
             body: Bytes::from(body.to_string()),

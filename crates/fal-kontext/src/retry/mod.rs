@@ -86,7 +86,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-pub(crate) use answer::{Answer, header_text};
+pub(crate) use answer::{ErrorAnswer, header_text};
 pub(crate) use classify::{Call, Failed, Verdict};
 pub use policy::RetryPolicy;
 pub(crate) use policy::retry_after;
