@@ -15,7 +15,7 @@ mod multipart;
 mod read;
 mod settings;
 
-use read::read_range;
+use read::Source;
 pub(crate) use settings::MultipartSettings;
 pub use settings::{
     DEFAULT_MULTIPART_CONCURRENCY, DEFAULT_MULTIPART_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD,
@@ -111,27 +111,8 @@ impl Client {
         let file_name = path
             .file_name()
             .map_or("upload.bin".into(), |n| n.to_string_lossy().into_owned());
-        if len > self.settings().multipart.threshold {
-            let source = multipart::Source::File(path);
-            return self
-                .upload_multipart(source, &file_name, content_type, len, lifetime)
-                .await;
-        }
-        let initiated = self
-            .initiate_upload("initiate", content_type, &file_name, lifetime)
-            .await?;
-        self.send_watched(Call::Foreign, "upload_put", self.limits(true), |http| {
-            let sent = BodySent::default();
-            let body = sent.watch(read_range(path, 0, len), len);
-            let request = http
-                .put(&initiated.upload_url)
-                .header(CONTENT_TYPE, content_type)
-                .header(CONTENT_LENGTH, len)
-                .body(reqwest::Body::wrap_stream(body));
-            (request, Some(sent))
-        })
-        .await?;
-        Ok(initiated.file_url)
+        self.upload_source(Source::File(path), &file_name, content_type, len, lifetime)
+            .await
     }
 
     /// Uploads bytes held in memory, in one PUT or in parts above the
@@ -144,8 +125,21 @@ impl Client {
         lifetime: Option<Duration>,
     ) -> Result<String> {
         let len = data.len() as u64;
+        self.upload_source(Source::Memory(data), file_name, content_type, len, lifetime)
+            .await
+    }
+
+    /// The choice between one PUT and parts, for either source: `len` bytes
+    /// to fal's storage, and the URL fal serves them from.
+    async fn upload_source(
+        &self,
+        source: Source<'_>,
+        file_name: &str,
+        content_type: &str,
+        len: u64,
+        lifetime: Option<Duration>,
+    ) -> Result<String> {
         if len > self.settings().multipart.threshold {
-            let source = multipart::Source::Memory(data);
             return self
                 .upload_multipart(source, file_name, content_type, len, lifetime)
                 .await;
@@ -155,15 +149,11 @@ impl Client {
             .await?;
         self.send_watched(Call::Foreign, "upload_put", self.limits(true), |http| {
             let sent = BodySent::default();
-            let body = sent.watch(
-                futures::stream::iter([Ok::<_, std::io::Error>(data.clone())]),
-                len,
-            );
             let request = http
                 .put(&initiated.upload_url)
                 .header(CONTENT_TYPE, content_type)
                 .header(CONTENT_LENGTH, len)
-                .body(reqwest::Body::wrap_stream(body));
+                .body(source.body(0, len, &sent));
             (request, Some(sent))
         })
         .await?;

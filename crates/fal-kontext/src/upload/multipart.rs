@@ -29,10 +29,8 @@
 //!   (the URL is never handed out). The SDK writes nothing locally, so
 //!   nothing is left half-done on this side.
 
-use std::path::Path;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::Url;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -44,21 +42,13 @@ use crate::http::decode;
 use crate::retry::Call;
 use crate::retry::limits::BodySent;
 
-use super::read::read_range;
+use super::read::Source;
 
 /// The most parts one upload is cut into: a fal engineer's note puts the
 /// server's cap at 10,000 parts (<https://github.com/fal-ai/fal/pull/1118>,
 /// for fal's `/data` storage; the CDN's cap is not published). A file that
 /// would need more gets larger parts.
 const MAX_PARTS: u64 = 10_000;
-
-/// Where the upload's bytes come from.
-pub(super) enum Source<'a> {
-    /// A file, read part by part from its offset.
-    File(&'a Path),
-    /// Bytes in memory, sliced (not copied) into parts.
-    Memory(Bytes),
-}
 
 /// One part as fal's storage acknowledged it, and as `complete` lists it.
 #[derive(Debug, Deserialize, Serialize)]
@@ -166,20 +156,10 @@ impl Client {
         let answer = self
             .send_watched(Call::Foreign, "upload_part", self.limits(true), |http| {
                 let sent = BodySent::default();
-                let body = match source {
-                    Source::Memory(data) => {
-                        let part = data.slice(offset as usize..(offset + size) as usize);
-                        let body = futures::stream::iter([Ok::<_, std::io::Error>(part)]);
-                        reqwest::Body::wrap_stream(sent.watch(body, size))
-                    }
-                    Source::File(path) => {
-                        reqwest::Body::wrap_stream(sent.watch(read_range(path, offset, size), size))
-                    }
-                };
                 let request = http
                     .put(url.clone())
                     .header(CONTENT_LENGTH, size)
-                    .body(body);
+                    .body(source.body(offset, size, &sent));
                 (request, Some(sent))
             })
             .await?;
