@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::builder::{PossibleValue, TypedValueParser};
@@ -13,6 +14,33 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use fal_kontext::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 
 use crate::batch::pacing::Concurrency;
+use crate::exit;
+use crate::job::{Fields, LoraSpec, Model, QueueSettings};
+use crate::telemetry::LogFormat;
+
+/// Reports a command line clap refused: help and version as clap prints
+/// them, anything else as one line (clap's message without its usage and
+/// tips), exit code 2.
+pub fn command_line(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = error.print();
+        return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(exit::USAGE));
+    }
+    eprintln!("{}", one_line(&error.render().to_string()));
+    ExitCode::from(exit::USAGE)
+}
+
+/// The first paragraph of clap's message, on one line.
+fn one_line(message: &str) -> String {
+    let first = message.split("\n\n").next().unwrap_or(message);
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
+}
 
 /// The exit codes, shown at the end of `kontext --help`.
 pub const EXIT_CODES: &str = "\
@@ -67,15 +95,6 @@ pub struct Global {
     /// The format of the logs on stderr, which RUST_LOG turns on (e.g. RUST_LOG=info).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-/// The format of the logs on stderr.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// One line of text per event.
-    Text,
-    /// One JSON object per event.
-    Json,
 }
 
 /// The commands.
@@ -143,21 +162,6 @@ pub struct MissingEmulatorArgs {
     pub ignored: Vec<std::ffi::OsString>,
 }
 
-/// Which model edits (`--model`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum Model {
-    /// FLUX.1 Kontext \[pro\].
-    #[default]
-    #[value(help = "FLUX.1 Kontext [pro]")]
-    Pro,
-    /// FLUX.1 Kontext \[max\], the larger model.
-    #[value(help = "FLUX.1 Kontext [max], the larger model")]
-    Max,
-    /// FLUX.1 Kontext \[dev\], the open-weights model (edits of one image only).
-    #[value(help = "FLUX.1 Kontext [dev], the open-weights model (edits of one image only)")]
-    Dev,
-}
-
 /// The input fields every model takes.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Input fields")]
@@ -177,6 +181,28 @@ pub struct InputFlags {
     /// Return the images inline instead of as URLs; fal keeps no history of them.
     #[arg(long)]
     pub sync: bool,
+}
+
+impl InputFlags {
+    /// The fields these flags set, with those of `pro` and `dev` when the
+    /// command has them; flags left out stay unset (fal's defaults).
+    pub fn fields(&self, pro: Option<&ProFlags>, dev: Option<&DevFlags>) -> Fields {
+        Fields {
+            seed: self.seed,
+            guidance_scale: self.guidance_scale,
+            num_images: self.num_images,
+            output_format: self.output_format,
+            sync_mode: self.sync.then_some(true),
+            enhance_prompt: pro.and_then(|p| p.enhance_prompt.then_some(true)),
+            safety_tolerance: pro.and_then(|p| p.safety_tolerance),
+            aspect_ratio: pro.and_then(|p| p.aspect_ratio),
+            num_inference_steps: dev.and_then(|d| d.num_inference_steps),
+            acceleration: dev.and_then(|d| d.acceleration),
+            resolution_mode: dev.and_then(|d| d.resolution_mode),
+            enable_safety_checker: dev.and_then(|d| d.no_safety_checker.then_some(false)),
+            loras: Box::default(),
+        }
+    }
 }
 
 /// The input fields of \[pro\] and \[max\].
@@ -242,6 +268,27 @@ pub struct QueueFlags {
     /// x-fal-… headers of the flags above, …).
     #[arg(long = "header", value_name = "NAME:VALUE", value_parser = header)]
     pub headers: Vec<(String, String)>,
+}
+
+impl From<QueueFlags> for QueueSettings {
+    fn from(flags: QueueFlags) -> Self {
+        let QueueFlags {
+            webhook,
+            cdn_lifetime,
+            no_store_io,
+            no_retry,
+            max_queue_length,
+            headers,
+        } = flags;
+        QueueSettings {
+            webhook,
+            cdn_lifetime,
+            no_store_io,
+            no_retry,
+            max_queue_length,
+            headers,
+        }
+    }
 }
 
 /// The rule of `--cdn-lifetime`, as its error says it.
@@ -337,13 +384,13 @@ pub struct LoraFlags {
         value_parser = lora,
         help = "A LoRA: a local .safetensors file (uploaded for you) or a URL, with :SCALE from 0 to 4 (default 1); repeat for more. Any LoRA sends the request to FLUX.1 Kontext [dev] with LoRAs (fal-ai/flux-kontext-lora), which takes the --model dev fields"
     )]
-    pub loras: Vec<crate::job::LoraSpec>,
+    pub loras: Vec<LoraSpec>,
 }
 
 /// `--lora PATH|URL[:SCALE]`; a local file must be there (the SDK checks
 /// that it is a .safetensors file, and the scale).
-fn lora(text: &str) -> Result<crate::job::LoraSpec, String> {
-    let spec: crate::job::LoraSpec = text.parse()?;
+fn lora(text: &str) -> Result<LoraSpec, String> {
+    let spec: LoraSpec = text.parse()?;
     let url = spec.path.starts_with("http://") || spec.path.starts_with("https://");
     if !url && let Err(error) = std::fs::File::open(&spec.path) {
         return Err(format!(
@@ -967,6 +1014,15 @@ mod tests {
         assert_eq!(
             first_line,
             r#"error: invalid value 'webp' for '--output-format': must be one of "jpeg", "png""#
+        );
+    }
+
+    #[test]
+    fn clap_messages_become_one_line() {
+        let message = "error: invalid value 'x' for '--model <MODEL>'\n  [possible values: pro, max, dev]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(message),
+            "error: invalid value 'x' for '--model <MODEL>' [possible values: pro, max, dev]"
         );
     }
 }

@@ -19,6 +19,7 @@ mod exit;
 mod gallery;
 mod job;
 mod local;
+mod out_dir;
 mod output;
 mod progress;
 mod server_text;
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     });
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
-        Err(error) => return exit::command_line(error),
+        Err(error) => return cli::command_line(error),
     };
     telemetry::init(cli.global.log_format);
     let code = run(cli, matches.subcommand_name().unwrap_or_default());

@@ -98,7 +98,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
             args.jobs.display()
         ))
     })?;
-    output::prepare_dir(&args.out)?;
+    crate::out_dir::prepare_dir(&args.out)?;
     let (mut state, previous) =
         StateFile::open(&args.out).map_err(|error| Failure::Usage(error.to_string()))?;
     if let Some(repaired) = state.repaired() {
@@ -201,7 +201,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         let plan = budget::plan(to_submit.iter().copied());
         let estimate = budget::estimate(&connection.client, &plan).await?;
         if args.estimate {
-            budget::print(&estimate, to_submit.len(), &plan, global);
+            budget::print(&estimate, to_submit.len(), &plan, global.json);
             return Ok(());
         }
         if let Some(max) = args.max_cost {

@@ -16,9 +16,9 @@ pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
         model: args.model,
         fields: Fields {
             loras: args.lora.loras.clone().into(),
-            ..Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev))
+            ..args.input.fields(Some(&args.pro), Some(&args.dev))
         },
-        queue: args.queue,
+        queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };
     let saved = one::run(job, &args.save, global).await?;

@@ -13,9 +13,9 @@ pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {
         model: args.model.into(),
         fields: Fields {
             loras: args.lora.loras.into(),
-            ..Fields::from_flags(&args.input, Some(&args.pro), None)
+            ..args.input.fields(Some(&args.pro), None)
         },
-        queue: args.queue,
+        queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await.map(drop)

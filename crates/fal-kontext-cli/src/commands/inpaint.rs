@@ -26,12 +26,12 @@ pub async fn run(args: InpaintArgs, global: &Global) -> Result<(), Failure> {
             reference: ImageInput::from(args.reference),
             strength: args.strength,
         })),
-        model: crate::cli::Model::Dev,
+        model: crate::job::Model::Dev,
         fields: Fields {
             loras: args.lora.loras.into(),
-            ..Fields::from_flags(&args.input, None, Some(&args.dev))
+            ..args.input.fields(None, Some(&args.dev))
         },
-        queue: args.queue,
+        queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await.map(drop)

@@ -5,7 +5,7 @@ use fal_kontext::ImageInput;
 use super::one;
 use crate::cli::{Global, MultiArgs};
 use crate::exit::Failure;
-use crate::job::{Fields, Job, Task};
+use crate::job::{Job, Task};
 
 /// Edits with the images, waits with progress, saves and prints the results.
 pub async fn run(args: MultiArgs, global: &Global) -> Result<(), Failure> {
@@ -13,8 +13,8 @@ pub async fn run(args: MultiArgs, global: &Global) -> Result<(), Failure> {
         prompt: args.prompt,
         task: Task::Multi(args.images.into_iter().map(ImageInput::from).collect()),
         model: args.model.into(),
-        fields: Fields::from_flags(&args.input, Some(&args.pro), None),
-        queue: args.queue,
+        fields: args.input.fields(Some(&args.pro), None),
+        queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await.map(drop)

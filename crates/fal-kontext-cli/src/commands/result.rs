@@ -18,7 +18,7 @@ pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
         output::check_stem(name)
             .map_err(|rule| Failure::Usage(format!("invalid --name: {rule}")))?;
     }
-    output::check_dir(&save.out)?;
+    crate::out_dir::check_dir(&save.out)?;
     let connection = connect(false).await?;
     let client = &connection.client;
     let (endpoint, id) = (args.request.endpoint(), args.request.id.as_str());

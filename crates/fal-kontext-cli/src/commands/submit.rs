@@ -6,9 +6,9 @@ use fal_kontext::{Images, Kind, Request};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{Global, Model, SubmitArgs};
+use crate::cli::{Global, SubmitArgs};
 use crate::exit::Failure;
-use crate::job::{Fields, Job, Runner};
+use crate::job::{Job, Model, Runner};
 use crate::local::connect;
 use crate::output;
 use crate::server_text::printable;
@@ -19,8 +19,8 @@ pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
         prompt: args.prompt,
         task: Job::task_for(&args.images),
         model: args.model,
-        fields: Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev)),
-        queue: args.queue,
+        fields: args.input.fields(Some(&args.pro), Some(&args.dev)),
+        queue: args.queue.into(),
         timeout: None,
     };
     let connection = connect(global.local).await?;

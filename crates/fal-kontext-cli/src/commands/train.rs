@@ -23,7 +23,7 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(3600);
 
 /// Trains (or collects `--resume ID`), waits, saves and prints the files.
 pub async fn run(args: TrainArgs, global: &Global) -> Result<(), Failure> {
-    output::check_dir(&args.out)?;
+    crate::out_dir::check_dir(&args.out)?;
     let connection = connect(global.local).await?;
     let client = &connection.client;
     let wait = args.timeout.map_or(DEFAULT_WAIT, Duration::from_secs);
@@ -112,7 +112,7 @@ fn request(
     if let Some(caption) = &args.caption {
         request = request.default_caption(caption);
     }
-    crate::job::queue_options(request, &args.queue)
+    crate::job::queue_options(request, &args.queue.clone().into())
 }
 
 /// The command that collects training `id` into the same `--out`.

@@ -8,7 +8,6 @@ use tokio::sync::Notify;
 
 use crate::cli::{Global, ServeArgs};
 use crate::exit::Failure;
-use crate::output;
 use crate::webhook::{Receiver, listen, serve_until_stopped};
 
 /// Listens until Ctrl-C (or until stdout is closed); every delivery is
@@ -40,7 +39,7 @@ pub async fn serve(args: ServeArgs, global: &Global) -> Result<(), Failure> {
         )),
     })?;
     let listener = listen(args.host, args.port).await?;
-    output::prepare_dir(&args.out)?;
+    crate::out_dir::prepare_dir(&args.out)?;
     // Downloads only: the images are on fal's CDN, which is never sent a key.
     let downloads = fal_kontext::Client::builder().build()?;
     let address = listener.local_addr().map_err(|error| {
