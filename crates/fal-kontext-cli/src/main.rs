@@ -12,10 +12,15 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use tracing::Instrument;
 
+use crate::cli::{Cli, Command};
+use crate::commands::webhook::WebhookCommand;
+use crate::exit::Failure;
+
 mod batch;
 mod cli;
 mod commands;
 mod exit;
+mod flags;
 mod gallery;
 mod job;
 mod local;
@@ -28,9 +33,9 @@ mod telemetry;
 mod webhook;
 
 fn main() -> ExitCode {
-    let parsed = cli::Cli::command().try_get_matches().and_then(|matches| {
-        let cli = cli::Cli::from_arg_matches(&matches)
-            .map_err(|error| error.format(&mut cli::Cli::command()))?;
+    let parsed = Cli::command().try_get_matches().and_then(|matches| {
+        let cli =
+            Cli::from_arg_matches(&matches).map_err(|error| error.format(&mut Cli::command()))?;
         Ok((cli, matches))
     });
     let (cli, matches) = match parsed {
@@ -44,7 +49,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs the command, in a span of its own.
-fn run(cli: cli::Cli, name: &str) -> ExitCode {
+fn run(cli: Cli, name: &str) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -54,8 +59,36 @@ fn run(cli: cli::Cli, name: &str) -> ExitCode {
     };
     let json = cli.global.json;
     let span = telemetry::command_span(name);
-    match runtime.block_on(commands::run(cli).instrument(span)) {
+    match runtime.block_on(dispatch(cli).instrument(span)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(json),
+    }
+}
+
+/// Runs the command the line asks for: each to its module in `commands/`.
+async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    use commands::*;
+    let Cli { global, command } = cli;
+    match command {
+        Command::Edit(args) => edit::run(args, &global).await,
+        Command::Generate(args) => generate::run(args, &global).await,
+        Command::Multi(args) => multi::run(args, &global).await,
+        Command::Inpaint(args) => inpaint::run(args, &global).await,
+        Command::Train(args) => train::run(args, &global).await,
+        Command::Submit(args) => submit::run(args, &global).await,
+        Command::Status(args) => status::run(args, &global).await,
+        Command::Result(args) => result::run(args, &global).await,
+        Command::Cancel(args) => cancel::run(args, &global).await,
+        Command::Batch(args) => batch::run(args, &global).await,
+        Command::Gallery(args) => gallery::run(args, &global),
+        Command::Price(args) => price::run(args, &global).await,
+        Command::History(args) => history::run(args, &global).await,
+        Command::Delete(args) => delete::run(args, &global).await,
+        Command::Emulator(args) => emulator::run(args).await,
+        Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve(args, &global).await,
+        Command::Completions { shell } => {
+            completions::print(shell, &mut Cli::command());
+            Ok(())
+        }
     }
 }

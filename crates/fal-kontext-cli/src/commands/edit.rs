@@ -1,11 +1,52 @@
 //! `kontext edit`: one image and a prompt.
 
+use clap::Args;
 use fal_kontext::ImageInput;
 
 use super::one;
-use crate::cli::{EditArgs, Global};
 use crate::exit::Failure;
-use crate::job::{Fields, Job, Task};
+use crate::flags::{
+    DevFlags, Global, InputFlags, LoraFlags, ProFlags, QueueFlags, SaveFlags, WaitFlags,
+};
+use crate::job::{Fields, Job, Model, Task};
+
+/// `kontext edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The image to edit: a local file (uploaded for you) or an http(s) URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: String,
+    /// What to change.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dev: DevFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+    /// Also write a before/after page, NAME.html (the name of the images), beside them.
+    #[arg(long, help_heading = "Output")]
+    pub gallery: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
+}
 
 /// Edits the image, waits with progress, saves and prints the results.
 pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {

@@ -1,9 +1,27 @@
 //! `kontext gallery DIR [--open]`: the batch's page, written again from its
 //! jobs file and state file (nothing is fetched).
 
-use crate::cli::{GalleryArgs, Global};
+use std::path::PathBuf;
+
+use clap::Args;
+
 use crate::exit::Failure;
+use crate::flags::Global;
 use crate::gallery;
+
+/// `kontext gallery`.
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    /// The batch's --out directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The jobs file (default: the one the last batch run into DIR used).
+    #[arg(long, value_name = "JOBS.jsonl")]
+    pub jobs: Option<PathBuf>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
+}
 
 /// Writes `DIR/index.html`, prints its path, and opens it when asked.
 pub fn run(args: GalleryArgs, global: &Global) -> Result<(), Failure> {

@@ -1,9 +1,42 @@
 //! `kontext generate`: an image from a prompt alone.
 
+use clap::Args;
+
 use super::one;
-use crate::cli::{GenerateArgs, Global};
 use crate::exit::Failure;
+use crate::flags::{
+    Global, InputFlags, LoraFlags, ProFlags, ProModel, QueueFlags, SaveFlags, WaitFlags,
+};
 use crate::job::{Fields, Job, Task};
+
+/// `kontext generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to make.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: ProModel,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
+}
 
 /// Generates, waits with progress, saves and prints the results.
 pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use fal_kontext::{CancelOutcome, Client, Images, Kind, Request, Subscription};
 use serde::Serialize;
 
-use crate::cli::{Global, SaveFlags};
 use crate::exit::{Failure, result_command};
+use crate::flags::{Global, SaveFlags};
 use crate::job::{Job, Runner};
 use crate::local::connect;
 use crate::output;
