@@ -30,7 +30,6 @@ mod progress;
 mod server_text;
 mod signal;
 mod telemetry;
-mod webhook;
 
 fn main() -> ExitCode {
     let parsed = Cli::command().try_get_matches().and_then(|matches| {
@@ -85,7 +84,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::History(args) => history::run(args, &global).await,
         Command::Delete(args) => delete::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
-        Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve(args, &global).await,
+        Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve::run(args, &global).await,
         Command::Completions { shell } => {
             completions::print(shell, &mut Cli::command());
             Ok(())

@@ -5,21 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use fal_kontext::webhook::Verifier;
 use tokio::sync::Notify;
 
+use super::receiver::Receiver;
+use super::server::{listen, serve_until_stopped};
 use crate::exit::Failure;
 use crate::flags::Global;
 use crate::flags::parse::{number, seconds};
-use crate::webhook::{Receiver, listen, serve_until_stopped};
-
-/// `kontext webhook …`.
-#[derive(Debug, Subcommand)]
-pub enum WebhookCommand {
-    /// Accept fal's webhook deliveries until Ctrl-C: verify each, save the images, print one line per event.
-    Serve(ServeArgs),
-}
 
 /// `kontext webhook serve`.
 #[derive(Debug, Args)]
@@ -64,7 +58,7 @@ When stdout is closed, the server stops.";
 /// Listens until Ctrl-C (or until stdout is closed); every delivery is
 /// verified against `--jwks-url` and, with `--user-id`, taken only for that
 /// fal user.
-pub async fn serve(args: ServeArgs, global: &Global) -> Result<(), Failure> {
+pub async fn run(args: ServeArgs, global: &Global) -> Result<(), Failure> {
     if global.local {
         return Err(Failure::Usage(
             "--local does not apply to `webhook serve`: run `kontext emulator`, submit to it with \
