@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    batch::BatchArgs, cancel::CancelArgs, delete::DeleteArgs, edit::EditArgs, gallery::GalleryArgs,
-    generate::GenerateArgs, history::HistoryArgs, inpaint::InpaintArgs, multi::MultiArgs,
-    price::PriceArgs, result::ResultArgs, status::StatusArgs, submit::SubmitArgs, train::TrainArgs,
-    webhook::WebhookCommand,
+    batch::BatchArgs, batch::gallery::command::GalleryArgs, cancel::CancelArgs, delete::DeleteArgs,
+    edit::EditArgs, generate::GenerateArgs, history::HistoryArgs, inpaint::InpaintArgs,
+    multi::MultiArgs, price::PriceArgs, result::ResultArgs, status::StatusArgs, submit::SubmitArgs,
+    train::TrainArgs, webhook::WebhookCommand,
 };
 use crate::exit;
 use crate::flags::Global;

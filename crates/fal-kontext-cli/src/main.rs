@@ -16,12 +16,10 @@ use crate::cli::{Cli, Command};
 use crate::commands::webhook::WebhookCommand;
 use crate::exit::Failure;
 
-mod batch;
 mod cli;
 mod commands;
 mod exit;
 mod flags;
-mod gallery;
 mod job;
 mod local;
 mod out_dir;
@@ -79,7 +77,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Result(args) => result::run(args, &global).await,
         Command::Cancel(args) => cancel::run(args, &global).await,
         Command::Batch(args) => batch::run(args, &global).await,
-        Command::Gallery(args) => gallery::run(args, &global),
+        Command::Gallery(args) => batch::gallery::command::run(args, &global),
         Command::Price(args) => price::run(args, &global).await,
         Command::History(args) => history::run(args, &global).await,
         Command::Delete(args) => delete::run(args, &global).await,

@@ -84,8 +84,9 @@ fn gallery_page(
     move |saved, out, name| {
         let stem = name.unwrap_or(&saved.request_id).to_owned();
         let request = (saved.request_id.clone(), saved.endpoint.clone());
-        let entry = crate::gallery::edited(&stem, &prompt, &image, request, fields);
-        match crate::gallery::single(out, &stem, entry, &saved.paths) {
+        let entry =
+            crate::commands::batch::gallery::edited(&stem, &prompt, &image, request, fields);
+        match crate::commands::batch::gallery::single(out, &stem, entry, &saved.paths) {
             Ok(written) => eprintln!("gallery: {}", written.path.display()),
             Err(error) => eprintln!("warning: the before/after page could not be written: {error}"),
         }

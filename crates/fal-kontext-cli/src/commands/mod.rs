@@ -13,7 +13,6 @@ pub mod completions;
 pub mod delete;
 pub mod edit;
 pub mod emulator;
-pub mod gallery;
 pub mod generate;
 pub mod history;
 pub mod inpaint;

@@ -7,7 +7,6 @@ use clap::Args;
 
 use crate::exit::Failure;
 use crate::flags::Global;
-use crate::gallery;
 
 /// `kontext gallery`.
 #[derive(Debug, Args)]
@@ -25,16 +24,20 @@ pub struct GalleryArgs {
 
 /// Writes `DIR/index.html`, prints its path, and opens it when asked.
 pub fn run(args: GalleryArgs, global: &Global) -> Result<(), Failure> {
-    if !args.dir.join(crate::batch::state::FILE_NAME).is_file() {
+    if !args
+        .dir
+        .join(crate::commands::batch::state::FILE_NAME)
+        .is_file()
+    {
         return Err(Failure::Usage(format!(
             "invalid value '{}' for '<DIR>': must be the --out directory of a kontext batch (it has no {})",
             args.dir.display(),
-            crate::batch::state::FILE_NAME
+            crate::commands::batch::state::FILE_NAME
         )));
     }
-    let written = gallery::write(&args.dir, args.jobs.as_deref()).map_err(|source| {
+    let written = super::write(&args.dir, args.jobs.as_deref()).map_err(|source| {
         Failure::Save(fal_kontext::Error::Io {
-            path: args.dir.join(gallery::PAGE),
+            path: args.dir.join(super::PAGE),
             source,
         })
     })?;
