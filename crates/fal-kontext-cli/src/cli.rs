@@ -1,7 +1,6 @@
-//! The command line at the top: `kontext`, its global flags (see
-//! [`crate::flags::Global`]) and its commands, each with the clap `Args` of
-//! its own module in `commands/`; and how a command line clap refuses is
-//! reported.
+//! The whole command line, `kontext` and its commands (each command's flags
+//! are in its module in `commands/`, the global and shared ones in `flags/`),
+//! and how a command line clap refuses is reported.
 
 use std::process::ExitCode;
 

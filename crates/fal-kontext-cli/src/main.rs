@@ -3,7 +3,9 @@
 //! waiting, retries, downloads) and, with the default cargo feature
 //! `emulator`, `fal-emulator` (`--local`, `kontext emulator`); this crate
 //! adds flags, progress, output and resumable batches.
-//! See the crate README for the commands and exit codes.
+//! This file parses the command line ([`cli`]) and dispatches each command
+//! to its module in [`commands`]. See the crate README for the commands and
+//! exit codes.
 
 #![warn(missing_docs)]
 
