@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::cli::{Cli, Command};
 use crate::commands::webhook::WebhookCommand;
 use crate::exit::Failure;
+use crate::flags::LogFormat;
 
 mod cli;
 mod commands;
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(error) => return cli::command_line(error),
     };
-    telemetry::init(cli.global.log_format);
+    telemetry::init(cli.global.log_format == LogFormat::Json);
     let code = run(cli, matches.subcommand_name().unwrap_or_default());
     telemetry::flush();
     code

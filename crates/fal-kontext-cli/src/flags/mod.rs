@@ -7,8 +7,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::telemetry::LogFormat;
-
 mod input;
 pub mod parse;
 mod queue;
@@ -49,4 +47,13 @@ pub struct SaveFlags {
     /// Existing files are never overwritten: the next free number is taken.
     #[arg(long)]
     pub name: Option<String>,
+}
+
+/// The format of the logs on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
