@@ -1,4 +1,4 @@
-//! `kontext batch`, all of it: its flags ([`args`]) and run ([`run`]), and
+//! `kontext batch`, all of it: its flags ([`args`]) and run ([`mod@run`]), and
 //! the pieces it runs on: reading the jobs file ([`jobs`]), the state file
 //! that makes a batch resumable ([`state`]), how many jobs are at fal at
 //! once ([`pacing`]), what it costs ([`budget`]), and the deletion of what
