@@ -1,11 +1,12 @@
 //! Exit codes and error messages: every failure is mapped to its code here,
-//! and only here (the codes are listed in `kontext --help`, see
-//! [`crate::cli::EXIT_CODES`]).
+//! and only here (the codes are listed in `kontext --help`, from
+//! `EXIT_CODES` of the command line).
 
 use std::process::ExitCode;
 
 use fal_kontext::{CancelAtDeadline, Error};
 
+use crate::output;
 use crate::server_text::printable;
 use crate::signal::Stop;
 
@@ -258,7 +259,7 @@ impl Failure {
         let message = self.message();
         eprintln!("error: {}", printable(&message));
         if json && let Some((request_id, endpoint)) = self.request() {
-            crate::output::print_json(&serde_json::json!({
+            output::print_json(&serde_json::json!({
                 "error": message,
                 "exit_code": self.code(),
                 "request_id": request_id,
@@ -307,30 +308,6 @@ fn flag_of(field: &str) -> String {
         "default_caption" => "--caption".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
-}
-
-/// Reports a command line clap refused: help and version as clap prints
-/// them, anything else as one line (clap's message without its usage and
-/// tips), exit code 2.
-pub fn command_line(error: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(
-        error.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        let _ = error.print();
-        return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(USAGE));
-    }
-    eprintln!("{}", one_line(&error.render().to_string()));
-    ExitCode::from(USAGE)
-}
-
-/// The first paragraph of clap's message, on one line.
-fn one_line(message: &str) -> String {
-    let first = message.split("\n\n").next().unwrap_or(message);
-    first.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -466,14 +443,5 @@ mod tests {
         .accepted("r2", "fal-ai/flux-pro/kontext");
         assert_eq!(failed.message(), "the request failed: the model failed");
         assert_eq!(failed.request(), Some(("r2", "fal-ai/flux-pro/kontext")));
-    }
-
-    #[test]
-    fn clap_messages_become_one_line() {
-        let message = "error: invalid value 'x' for '--model <MODEL>'\n  [possible values: pro, max, dev]\n\nFor more information, try '--help'.\n";
-        assert_eq!(
-            one_line(message),
-            "error: invalid value 'x' for '--model <MODEL>' [possible values: pro, max, dev]"
-        );
     }
 }

@@ -11,7 +11,20 @@ use fal_kontext::{
 };
 use serde::{Deserialize, Deserializer};
 
-use crate::cli::{DevFlags, InputFlags, Model, ProFlags, QueueFlags};
+/// Which model edits (`--model`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Model {
+    /// FLUX.1 Kontext \[pro\].
+    #[default]
+    #[value(help = "FLUX.1 Kontext [pro]")]
+    Pro,
+    /// FLUX.1 Kontext \[max\], the larger model.
+    #[value(help = "FLUX.1 Kontext [max], the larger model")]
+    Max,
+    /// FLUX.1 Kontext \[dev\], the open-weights model (edits of one image only).
+    #[value(help = "FLUX.1 Kontext [dev], the open-weights model (edits of one image only)")]
+    Dev,
+}
 
 /// The endpoint kind: it follows from the images given.
 #[derive(Clone, Debug)]
@@ -171,27 +184,6 @@ where
     text.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
-impl Fields {
-    /// The fields the flags set; flags left out stay unset (fal's defaults).
-    pub fn from_flags(input: &InputFlags, pro: Option<&ProFlags>, dev: Option<&DevFlags>) -> Self {
-        Self {
-            seed: input.seed,
-            guidance_scale: input.guidance_scale,
-            num_images: input.num_images,
-            output_format: input.output_format,
-            sync_mode: input.sync.then_some(true),
-            enhance_prompt: pro.and_then(|p| p.enhance_prompt.then_some(true)),
-            safety_tolerance: pro.and_then(|p| p.safety_tolerance),
-            aspect_ratio: pro.and_then(|p| p.aspect_ratio),
-            num_inference_steps: dev.and_then(|d| d.num_inference_steps),
-            acceleration: dev.and_then(|d| d.acceleration),
-            resolution_mode: dev.and_then(|d| d.resolution_mode),
-            enable_safety_checker: dev.and_then(|d| d.no_safety_checker.then_some(false)),
-            loras: Box::default(),
-        }
-    }
-}
-
 /// One request to make.
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -204,9 +196,27 @@ pub struct Job {
     /// The optional input fields.
     pub fields: Fields,
     /// `fal_webhook` and the other submit options.
-    pub queue: QueueFlags,
+    pub queue: QueueSettings,
     /// How long to wait before cancelling.
     pub timeout: Option<Duration>,
+}
+
+/// Where fal reports, and the submit options fal documents, as a job
+/// carries them (from the flags of the Queue heading, or a batch's own).
+#[derive(Clone, Debug, Default)]
+pub struct QueueSettings {
+    /// `--webhook`: the URL fal calls with the result.
+    pub webhook: Option<String>,
+    /// `--cdn-lifetime`, in seconds.
+    pub cdn_lifetime: Option<u64>,
+    /// `--no-store-io`.
+    pub no_store_io: bool,
+    /// `--no-retry`.
+    pub no_retry: bool,
+    /// `--max-queue-length`.
+    pub max_queue_length: Option<u32>,
+    /// `--header NAME:VALUE`, each.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Something to do with a built request, whatever its endpoint kind (a
@@ -221,7 +231,7 @@ pub trait Runner {
 }
 
 /// The submit options of `q` (`--webhook`, `--cdn-lifetime`, …) on `request`.
-pub fn queue_options<K: Kind>(mut request: Request<K>, q: &QueueFlags) -> Request<K> {
+pub fn queue_options<K: Kind>(mut request: Request<K>, q: &QueueSettings) -> Request<K> {
     if let Some(url) = &q.webhook {
         request = request.webhook(url);
     }

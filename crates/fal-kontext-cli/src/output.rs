@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use fal_kontext::{ImageRef, Images};
 use serde_json::{Value, json};
 
-use crate::exit::Failure;
-
 /// Any endpoint's output, kept exactly as fal sent it: `result` and batch
 /// jobs read requests by id, without a typed request to name the output type.
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
@@ -56,52 +54,6 @@ pub fn with_paths(mut output: Value, paths: &[PathBuf]) -> Value {
         }
     }
     output
-}
-
-/// What `--out` must be, for its error messages.
-const OUT_RULE: &str = "must be a directory, or a path where one can be created";
-
-/// Creates the output directory before anything is sent, so that an unusable
-/// `--out` costs no request (batch: its state file lives there).
-pub fn prepare_dir(dir: &Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir).map_err(|error| {
-        Failure::Usage(format!(
-            "invalid value '{}' for '--out': {OUT_RULE} ({error})",
-            dir.display()
-        ))
-    })
-}
-
-/// Checks, before anything is sent and without creating anything, that
-/// `--out` is a directory or can become one: its nearest existing ancestor
-/// is a writable directory. (The download creates it; input refused later
-/// then leaves nothing behind.)
-pub fn check_dir(dir: &Path) -> Result<(), Failure> {
-    let refuse = |why: String| {
-        Failure::Usage(format!(
-            "invalid value '{}' for '--out': {OUT_RULE} ({why})",
-            dir.display()
-        ))
-    };
-    let mut probe = dir;
-    loop {
-        match std::fs::metadata(probe) {
-            Ok(found) if !found.is_dir() => {
-                return Err(refuse(format!("{} is not a directory", probe.display())));
-            }
-            Ok(found) if found.permissions().readonly() => {
-                return Err(refuse(format!("{} is read-only", probe.display())));
-            }
-            Ok(_) => return Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                probe = match probe.parent() {
-                    Some(parent) if !parent.as_os_str().is_empty() => parent,
-                    _ => Path::new("."),
-                };
-            }
-            Err(error) => return Err(refuse(error.to_string())),
-        }
-    }
 }
 
 /// Checks a file-name stem (`--name`, a batch id) by the SDK's rule

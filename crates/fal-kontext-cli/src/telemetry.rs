@@ -12,22 +12,22 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::cli::LogFormat;
-
 /// The longest the exit waits for the last spans to be sent.
 #[cfg_attr(not(feature = "otel"), allow(dead_code))]
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Installs the logs and, when asked for, the trace export, for the whole
-/// process. Call [`flush`] before the process exits.
-pub fn init(format: LogFormat) {
+/// process: the logs as text, or with `json` one JSON object per event
+/// (`--log-format`). Call [`flush`] before the process exits.
+pub fn init(json: bool) {
     // No RUST_LOG, no logs: the command's own messages are its output.
     let logs = std::env::var_os(EnvFilter::DEFAULT_ENV).map(|_| {
         let filter = EnvFilter::from_default_env();
         let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-        match format {
-            LogFormat::Text => layer.with_filter(filter).boxed(),
-            LogFormat::Json => layer.json().with_filter(filter).boxed(),
+        if json {
+            layer.json().with_filter(filter).boxed()
+        } else {
+            layer.with_filter(filter).boxed()
         }
     });
     let layers: Vec<_> = logs.into_iter().chain(otlp::layer()).collect();

@@ -1,12 +1,21 @@
 //! `kontext cancel ID`.
 
+use clap::Args;
 use fal_kontext::CancelOutcome;
 use serde_json::json;
 
-use crate::cli::{CancelArgs, Global};
 use crate::exit::Failure;
+use crate::flags::{Global, RequestRef};
 use crate::local::connect;
 use crate::output;
+
+/// `kontext cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub request: RequestRef,
+}
 
 /// Asks fal to cancel the request; one that has completed already is no error.
 pub async fn run(args: CancelArgs, global: &Global) -> Result<(), Failure> {

@@ -1,15 +1,7 @@
 //! `kontext completions <shell>`.
 
-use clap::CommandFactory;
-
-use crate::cli::Cli;
-
-/// Prints the completion script of `shell` on stdout.
-pub fn print(shell: clap_complete::Shell) {
-    clap_complete::generate(
-        shell,
-        &mut Cli::command(),
-        "kontext",
-        &mut std::io::stdout(),
-    );
+/// Prints the completion script of `shell` for `command` (the whole
+/// command line, `kontext`) on stdout.
+pub fn print(shell: clap_complete::Shell, command: &mut clap::Command) {
+    clap_complete::generate(shell, command, "kontext", &mut std::io::stdout());
 }

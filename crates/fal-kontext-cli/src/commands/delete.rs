@@ -8,8 +8,8 @@ use clap::Args;
 use fal_kontext::Deletion;
 use serde_json::json;
 
-use crate::cli::Global;
 use crate::exit::{self, Failure, code_of};
+use crate::flags::Global;
 use crate::local::connect;
 use crate::server_text::printable;
 
@@ -22,7 +22,7 @@ ADMIN scope: FAL_ADMIN_KEY, else FAL_KEY. Exits 0 only when every file of every 
 deleted.")]
 pub struct DeleteArgs {
     /// The requests, by the ids `kontext submit` or `kontext history` printed.
-    #[arg(value_name = "REQUEST_ID", required = true, value_parser = crate::cli::request_id)]
+    #[arg(value_name = "REQUEST_ID", required = true, value_parser = crate::flags::parse::request_id)]
     pub request_ids: Vec<String>,
     /// Do not ask for confirmation on a terminal.
     #[arg(long, short)]

@@ -1,11 +1,52 @@
 //! `kontext edit`: one image and a prompt.
 
+use clap::Args;
 use fal_kontext::ImageInput;
 
 use super::one;
-use crate::cli::{EditArgs, Global};
 use crate::exit::Failure;
-use crate::job::{Fields, Job, Task};
+use crate::flags::{
+    DevFlags, Global, InputFlags, LoraFlags, ProFlags, QueueFlags, SaveFlags, WaitFlags,
+};
+use crate::job::{Fields, Job, Model, Task};
+
+/// `kontext edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The image to edit: a local file (uploaded for you) or an http(s) URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: String,
+    /// What to change.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dev: DevFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+    /// Also write a before/after page, NAME.html (the name of the images), beside them.
+    #[arg(long, help_heading = "Output")]
+    pub gallery: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
+}
 
 /// Edits the image, waits with progress, saves and prints the results.
 pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
@@ -16,9 +57,9 @@ pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
         model: args.model,
         fields: Fields {
             loras: args.lora.loras.clone().into(),
-            ..Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev))
+            ..args.input.fields(Some(&args.pro), Some(&args.dev))
         },
-        queue: args.queue,
+        queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };
     let saved = one::run(job, &args.save, global).await?;
@@ -43,8 +84,9 @@ fn gallery_page(
     move |saved, out, name| {
         let stem = name.unwrap_or(&saved.request_id).to_owned();
         let request = (saved.request_id.clone(), saved.endpoint.clone());
-        let entry = crate::gallery::edited(&stem, &prompt, &image, request, fields);
-        match crate::gallery::single(out, &stem, entry, &saved.paths) {
+        let entry =
+            crate::commands::batch::gallery::edited(&stem, &prompt, &image, request, fields);
+        match crate::commands::batch::gallery::single(out, &stem, entry, &saved.paths) {
             Ok(written) => eprintln!("gallery: {}", written.path.display()),
             Err(error) => eprintln!("warning: the before/after page could not be written: {error}"),
         }

@@ -1,9 +1,42 @@
 //! `kontext generate`: an image from a prompt alone.
 
+use clap::Args;
+
 use super::one;
-use crate::cli::{GenerateArgs, Global};
 use crate::exit::Failure;
+use crate::flags::{
+    Global, InputFlags, LoraFlags, ProFlags, ProModel, QueueFlags, SaveFlags, WaitFlags,
+};
 use crate::job::{Fields, Job, Task};
+
+/// `kontext generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to make.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: ProModel,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
+}
 
 /// Generates, waits with progress, saves and prints the results.
 pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {
@@ -13,9 +46,9 @@ pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {
         model: args.model.into(),
         fields: Fields {
             loras: args.lora.loras.into(),
-            ..Fields::from_flags(&args.input, Some(&args.pro), None)
+            ..args.input.fields(Some(&args.pro), None)
         },
-        queue: args.queue,
+        queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await.map(drop)

@@ -8,8 +8,8 @@ use clap::Args;
 use fal_kontext::{HistoryItem, HistoryStatus};
 use futures::TryStreamExt;
 
-use crate::cli::Global;
 use crate::exit::Failure;
+use crate::flags::Global;
 use crate::local::connect;
 use crate::server_text::printable;
 
@@ -34,7 +34,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "STATUS", value_parser = status)]
     pub status: Option<HistoryStatus>,
     /// Only the request with this id.
-    #[arg(long, value_name = "ID", value_parser = crate::cli::request_id)]
+    #[arg(long, value_name = "ID", value_parser = crate::flags::parse::request_id)]
     pub request_id: Option<String>,
     /// With each request's input and output JSON, where fal still keeps them.
     #[arg(long)]

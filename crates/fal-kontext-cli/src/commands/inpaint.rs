@@ -1,11 +1,53 @@
 //! `kontext inpaint`: repaint the masked region of an image after a reference.
 
+use clap::Args;
 use fal_kontext::ImageInput;
 
 use super::one;
-use crate::cli::{Global, InpaintArgs};
 use crate::exit::Failure;
+use crate::flags::Global;
+use crate::flags::parse::number;
+use crate::flags::{DevFlags, InputFlags, LoraFlags, QueueFlags, SaveFlags, WaitFlags};
 use crate::job::{Fields, Inpainting, Job, Task};
+
+/// `kontext inpaint`.
+#[derive(Debug, Args)]
+pub struct InpaintArgs {
+    /// The image to repaint: a local file or an http(s) URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: String,
+    /// The mask of the region to repaint (the emulator repaints where it is
+    /// white; fal does not document its convention).
+    #[arg(long, value_name = "PATH|URL")]
+    pub mask: String,
+    /// The image the region is painted after.
+    #[arg(long, value_name = "PATH|URL")]
+    pub reference: String,
+    /// What to paint.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// How far the region may depart from the original, 0.01 to 1 (default 0.88).
+    #[arg(long, value_name = "STRENGTH", value_parser = number::<f64>("must be from 0.01 to 1"))]
+    pub strength: Option<f64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dev: DevFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub lora: LoraFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+}
 
 /// Inpaints, waits with progress, saves and prints the results.
 pub async fn run(args: InpaintArgs, global: &Global) -> Result<(), Failure> {
@@ -26,12 +68,12 @@ pub async fn run(args: InpaintArgs, global: &Global) -> Result<(), Failure> {
             reference: ImageInput::from(args.reference),
             strength: args.strength,
         })),
-        model: crate::cli::Model::Dev,
+        model: crate::job::Model::Dev,
         fields: Fields {
             loras: args.lora.loras.into(),
-            ..Fields::from_flags(&args.input, None, Some(&args.dev))
+            ..args.input.fields(None, Some(&args.dev))
         },
-        queue: args.queue,
+        queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };
     one::run(job, &args.save, global).await.map(drop)

@@ -1,29 +1,29 @@
-//! One module per command; each turns its flags into SDK calls.
+//! One module per command: its flags (a clap `Args`) and the code that
+//! turns them into SDK calls. `one` is shared by edit, generate, multi and
+//! inpaint; `batch/` holds the batch's jobs file, state file and gallery
+//! (`kontext gallery` too); `webhook/` is `kontext webhook serve` and its
+//! server. What several commands share is here.
 
-use crate::cli::{Cli, Command, Global, WebhookCommand};
 use crate::exit::Failure;
+use crate::flags::Global;
 
-mod batch;
-mod cancel;
-mod completions;
-mod delete;
-mod edit;
-mod emulator;
-mod gallery;
-mod generate;
-mod history;
-mod inpaint;
-mod multi;
+pub mod batch;
+pub mod cancel;
+pub mod completions;
+pub mod delete;
+pub mod edit;
+pub mod emulator;
+pub mod generate;
+pub mod history;
+pub mod inpaint;
+pub mod multi;
 mod one;
-mod price;
-mod result;
-mod status;
-mod submit;
-mod train;
-mod webhook;
-
-pub use delete::DeleteArgs;
-pub use history::HistoryArgs;
+pub mod price;
+pub mod result;
+pub mod status;
+pub mod submit;
+pub mod train;
+pub mod webhook;
 
 /// How long `status --watch` and `result` follow a request when no
 /// `--timeout` bounds them: in effect, until it completes.
@@ -40,31 +40,4 @@ fn refuse_local(global: &Global) -> Result<(), Failure> {
         ));
     }
     Ok(())
-}
-
-/// Runs the command the line asks for.
-pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let Cli { global, command } = cli;
-    match command {
-        Command::Edit(args) => edit::run(args, &global).await,
-        Command::Generate(args) => generate::run(args, &global).await,
-        Command::Multi(args) => multi::run(args, &global).await,
-        Command::Inpaint(args) => inpaint::run(args, &global).await,
-        Command::Train(args) => train::run(args, &global).await,
-        Command::Submit(args) => submit::run(args, &global).await,
-        Command::Status(args) => status::run(args, &global).await,
-        Command::Result(args) => result::run(args, &global).await,
-        Command::Cancel(args) => cancel::run(args, &global).await,
-        Command::Batch(args) => batch::run(args, &global).await,
-        Command::Gallery(args) => gallery::run(args, &global),
-        Command::Price(args) => price::run(args, &global).await,
-        Command::History(args) => history::run(args, &global).await,
-        Command::Delete(args) => delete::run(args, &global).await,
-        Command::Emulator(args) => emulator::run(args).await,
-        Command::Webhook(WebhookCommand::Serve(args)) => webhook::serve(args, &global).await,
-        Command::Completions { shell } => {
-            completions::print(shell);
-            Ok(())
-        }
-    }
 }

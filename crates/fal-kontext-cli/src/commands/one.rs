@@ -8,8 +8,8 @@ use std::time::Duration;
 use fal_kontext::{CancelOutcome, Client, Images, Kind, Request, Subscription};
 use serde::Serialize;
 
-use crate::cli::{Global, SaveFlags};
 use crate::exit::{Failure, result_command};
+use crate::flags::{Global, SaveFlags};
 use crate::job::{Job, Runner};
 use crate::local::connect;
 use crate::output;
@@ -36,7 +36,7 @@ pub async fn run(job: Job, save: &SaveFlags, global: &Global) -> Result<Saved, F
         output::check_stem(name)
             .map_err(|rule| Failure::Usage(format!("invalid --name: {rule}")))?;
     }
-    output::check_dir(&save.out)?;
+    crate::out_dir::check_dir(&save.out)?;
     let connection = connect(global.local).await?;
     let runner = Foreground {
         client: &connection.client,

@@ -1,12 +1,21 @@
 //! `kontext price [ENDPOINT …]`: fal's current prices, from its Platform API.
 
+use clap::Args;
 use serde_json::json;
 
-use crate::cli::{Global, PriceArgs};
 use crate::exit::Failure;
+use crate::flags::Global;
 use crate::local::connect;
 use crate::output;
 use crate::server_text::printable;
+
+/// `kontext price`.
+#[derive(Debug, Args)]
+pub struct PriceArgs {
+    /// The endpoints (default: the seven of the Kontext family).
+    #[arg(value_name = "ENDPOINT", num_args = 0..=50)]
+    pub endpoints: Vec<String>,
+}
 
 /// Prints the price of each endpoint asked for (the whole Kontext family by
 /// default), one line each, or one JSON document; an endpoint fal gives no

@@ -3,12 +3,30 @@
 
 use std::time::Duration;
 
-use crate::cli::{Global, ResultArgs};
+use clap::Args;
+
 use crate::exit::Failure;
+use crate::flags::Global;
+use crate::flags::parse::seconds;
+use crate::flags::{RequestRef, SaveFlags};
 use crate::local::connect;
 use crate::output::{self, AnyOutput};
 use crate::progress::Spinner;
 use crate::signal;
+
+/// `kontext result`.
+#[derive(Debug, Args)]
+pub struct ResultArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub request: RequestRef,
+    /// Stop waiting after this many seconds (the request is not cancelled).
+    #[arg(long, value_name = "SECS", value_parser = seconds())]
+    pub timeout: Option<u64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub save: SaveFlags,
+}
 
 /// Waits for completion, saves the images, prints their paths (or `--json`).
 pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
@@ -18,7 +36,7 @@ pub async fn run(args: ResultArgs, global: &Global) -> Result<(), Failure> {
         output::check_stem(name)
             .map_err(|rule| Failure::Usage(format!("invalid --name: {rule}")))?;
     }
-    output::check_dir(&save.out)?;
+    crate::out_dir::check_dir(&save.out)?;
     let connection = connect(false).await?;
     let client = &connection.client;
     let (endpoint, id) = (args.request.endpoint(), args.request.id.as_str());

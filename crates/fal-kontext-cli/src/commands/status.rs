@@ -1,13 +1,28 @@
 //! `kontext status ID [--logs] [--watch]`.
 
+use clap::Args;
 use fal_kontext::{AnyStatus, QueueStatus, Status, Update};
 
-use crate::cli::{Global, StatusArgs};
 use crate::exit::Failure;
+use crate::flags::{Global, RequestRef};
 use crate::local::connect;
 use crate::output;
 use crate::progress;
 use crate::server_text::printable;
+
+/// `kontext status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub request: RequestRef,
+    /// Show the model's log lines too.
+    #[arg(long)]
+    pub logs: bool,
+    /// Follow the request until it completes (Ctrl-C stops watching; the request goes on).
+    #[arg(long)]
+    pub watch: bool,
+}
 
 /// Prints the status (and log lines); with `--watch`, every change until it
 /// completes, following the request without ever cancelling it.

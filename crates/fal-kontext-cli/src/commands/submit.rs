@@ -2,16 +2,46 @@
 
 use std::io::IsTerminal;
 
+use clap::Args;
 use fal_kontext::{Images, Kind, Request};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{Global, Model, SubmitArgs};
 use crate::exit::Failure;
-use crate::job::{Fields, Job, Runner};
+use crate::flags::{DevFlags, Global, InputFlags, ProFlags, QueueFlags};
+use crate::job::{Job, Model, Runner};
 use crate::local::connect;
 use crate::output;
 use crate::server_text::printable;
+
+/// `kontext submit`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The endpoint follows from the images: none makes an image from text, one edits it, several are a multi edit."
+)]
+pub struct SubmitArgs {
+    /// An input image (local file or URL); repeat for a multi edit, omit for text-to-image.
+    #[arg(long = "image", value_name = "PATH|URL")]
+    pub images: Vec<String>,
+    /// The prompt.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// The model.
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Model,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pro: ProFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dev: DevFlags,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+}
 
 /// Submits and prints the request id (with `--json`: the id, endpoint and URLs).
 pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
@@ -19,8 +49,8 @@ pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
         prompt: args.prompt,
         task: Job::task_for(&args.images),
         model: args.model,
-        fields: Fields::from_flags(&args.input, Some(&args.pro), Some(&args.dev)),
-        queue: args.queue,
+        fields: args.input.fields(Some(&args.pro), Some(&args.dev)),
+        queue: args.queue.into(),
         timeout: None,
     };
     let connection = connect(global.local).await?;

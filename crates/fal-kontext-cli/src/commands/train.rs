@@ -4,26 +4,82 @@
 //! SIGHUP) and the end of `--timeout` leave it running at fal and say how
 //! to collect it (`--resume ID`); only `kontext cancel` cancels it.
 
+use std::path::PathBuf;
 use std::pin::pin;
 use std::time::Duration;
 
+use clap::{Args, ValueEnum};
 use fal_kontext::endpoints::FLUX_KONTEXT_TRAINER;
 use fal_kontext::{Error, Subscription, TrainOutput};
 
-use crate::cli::{Global, LoraFormat, TrainArgs};
 use crate::exit::Failure;
+use crate::flags::parse::{number, request_id, seconds};
+use crate::flags::{Global, QueueFlags};
 use crate::local::connect;
 use crate::output;
 use crate::progress::Spinner;
 use crate::server_text::printable;
 use crate::signal;
 
+/// How the trained weights name their keys (`--format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LoraFormat {
+    /// For fal's LoRA endpoints and diffusers.
+    #[default]
+    #[value(help = "for fal's LoRA endpoints and diffusers")]
+    Fal,
+    /// For ComfyUI.
+    #[value(help = "for ComfyUI")]
+    Comfy,
+}
+
+/// `kontext train`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The pairs: ROOT_start.EXT (before) and ROOT_end.EXT (after) images, and an optional ROOT.txt caption per pair (the edit instruction); pairs without one take --caption. They are checked before anything is sent, and a directory is zipped for you."
+)]
+pub struct TrainArgs {
+    /// The pairs: a directory, a zip, or a zip's http(s) URL.
+    #[arg(
+        long,
+        value_name = "DIR|ZIP|URL",
+        required_unless_present = "resume",
+        conflicts_with = "resume"
+    )]
+    pub pairs: Option<String>,
+    /// Collect a training submitted earlier (its request id) instead of starting one.
+    #[arg(long, value_name = "ID", value_parser = request_id)]
+    pub resume: Option<String>,
+    /// Training steps, 2 to 10000 (default 1000; the price scales with them).
+    #[arg(long, value_name = "N", value_parser = number::<u32>("must be from 2 to 10000"))]
+    pub steps: Option<u32>,
+    /// The caption (edit instruction) of pairs without a ROOT.txt.
+    #[arg(long, value_name = "TEXT")]
+    pub caption: Option<String>,
+    /// The optimiser's learning rate (default 0.0001).
+    #[arg(long, value_name = "RATE", value_parser = number::<f64>("must be a positive number"))]
+    pub learning_rate: Option<f64>,
+    /// How the weights name their keys.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: LoraFormat,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueFlags,
+    /// Give up waiting after this many seconds (default 3600); the training
+    /// keeps running at fal, collect it with --resume.
+    #[arg(long, value_name = "SECS", value_parser = seconds(), help_heading = "Queue")]
+    pub timeout: Option<u64>,
+    /// The directory for the weights and the config (created if missing).
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub out: PathBuf,
+}
+
 /// How long `train` follows a training when no `--timeout` is given.
 const DEFAULT_WAIT: Duration = Duration::from_secs(3600);
 
 /// Trains (or collects `--resume ID`), waits, saves and prints the files.
 pub async fn run(args: TrainArgs, global: &Global) -> Result<(), Failure> {
-    output::check_dir(&args.out)?;
+    crate::out_dir::check_dir(&args.out)?;
     let connection = connect(global.local).await?;
     let client = &connection.client;
     let wait = args.timeout.map_or(DEFAULT_WAIT, Duration::from_secs);
@@ -112,7 +168,7 @@ fn request(
     if let Some(caption) = &args.caption {
         request = request.default_caption(caption);
     }
-    crate::job::queue_options(request, &args.queue)
+    crate::job::queue_options(request, &args.queue.clone().into())
 }
 
 /// The command that collects training `id` into the same `--out`.

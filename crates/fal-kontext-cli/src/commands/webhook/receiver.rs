@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::saved;
-use crate::cli::request_id;
+use crate::flags::parse::request_id;
 use crate::output::{AnyOutput, with_paths};
 use crate::server_text::printable;
 

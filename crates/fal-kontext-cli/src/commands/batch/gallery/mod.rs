@@ -6,6 +6,7 @@
 //! are referenced relatively, remote inputs from a copy fetched when the
 //! batch ran.
 //!
+//! - [`command`]: `kontext gallery DIR`, which writes it again;
 //! - [`read`]: the jobs and what became of them;
 //! - [`thumbs`]: the thumbnails, made once;
 //! - [`html`]: the page.
@@ -20,6 +21,7 @@ use futures::StreamExt;
 
 use crate::output::AnyOutput;
 
+pub mod command;
 mod html;
 mod read;
 mod thumbs;
@@ -32,8 +34,6 @@ use thumbs::Wanted;
 pub const PAGE: &str = "index.html";
 /// The gallery's own files in `--out`: thumbnails, remote inputs.
 const DIR: &str = ".gallery";
-/// Where `kontext batch` notes its jobs file for `kontext gallery DIR`.
-const JOBS_FILE_NOTE: &str = ".gallery/jobs-file";
 /// How long fetching one remote input for the gallery may take.
 const FETCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How many remote inputs are fetched at once.
@@ -61,7 +61,7 @@ pub async fn after_batch(client: &Client, jobs: &Path, out: &Path, quiet: bool) 
         std::fs::create_dir_all(out.join(DIR).join("inputs"))?;
         let absolute = std::path::absolute(jobs)?;
         std::fs::write(
-            out.join(JOBS_FILE_NOTE),
+            out.join(read::JOBS_FILE_NOTE),
             format!("{}\n", absolute.display()),
         )?;
         fetch_remote_inputs(client, out, &read::batch(out, Some(jobs))).await;
@@ -392,7 +392,7 @@ mod tests {
         let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/sample.png");
         std::fs::copy(sample, dir.path().join("a-1.png")).unwrap();
         std::fs::write(
-            dir.path().join(crate::batch::state::FILE_NAME),
+            dir.path().join(crate::commands::batch::state::FILE_NAME),
             "{\"id\":\"a\",\"done\":[\"elsewhere/a-1.png\"]}\n",
         )
         .unwrap();

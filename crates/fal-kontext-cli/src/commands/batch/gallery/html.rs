@@ -117,9 +117,12 @@ fn summary(html: &mut String, heading: &Heading, cards: &[Card]) {
         html,
         "</nav><p class=\"cost\">total cost <b id=\"total-cost\">{}</b> \
          <span>({} of {billed} billed job(s) priced, at fal's prices; {} billed unit(s) in all)</span></p></header>",
-        crate::batch::budget::amount(priced.iter().fold(0.0, |sum, cost| sum + cost), None),
+        crate::commands::batch::budget::amount(
+            priced.iter().fold(0.0, |sum, cost| sum + cost),
+            None
+        ),
         priced.len(),
-        crate::batch::budget::amount(units, None),
+        crate::commands::batch::budget::amount(units, None),
     );
 }
 
@@ -179,11 +182,14 @@ fn job(html: &mut String, card: &Card, out: &str) {
     }
     if let Some(units) = entry.billable_units {
         let cost = entry.cost.map_or_else(String::new, |cost| {
-            format!(", cost {}", crate::batch::budget::amount(cost, None))
+            format!(
+                ", cost {}",
+                crate::commands::batch::budget::amount(cost, None)
+            )
         });
         let text = format!(
             "{} unit(s){cost}",
-            crate::batch::budget::amount(units, None)
+            crate::commands::batch::budget::amount(units, None)
         );
         row(html, "billed", &text, "");
     }

@@ -8,8 +8,7 @@ use std::time::Duration;
 use fal_kontext::{ImageInput, LoraPath};
 use serde_json::{Map, Value};
 
-use crate::cli::{Model, QueueFlags};
-use crate::job::{Fields, Job, Task};
+use crate::job::{Fields, Job, Model, QueueSettings, Task};
 use crate::output::check_stem;
 
 /// One line of the jobs file that holds a job.
@@ -106,7 +105,7 @@ fn parse_line(
         task,
         model,
         fields,
-        queue: QueueFlags::default(),
+        queue: QueueSettings::default(),
         timeout,
     };
     Ok((id, job))

@@ -23,12 +23,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
+use super::receiver::Receiver;
 use crate::exit::Failure;
-
-mod receiver;
-mod saved;
-
-pub use receiver::Receiver;
 
 /// The largest delivery taken: outputs with `sync_mode` carry their images
 /// inline, a few megabytes each.

@@ -7,7 +7,6 @@ use std::cell::Cell;
 use fal_kontext::{Client, Estimate, Plan, Price};
 use serde_json::json;
 
-use crate::cli::Global;
 use crate::exit::Failure;
 use crate::job::Job;
 use crate::output;
@@ -42,8 +41,8 @@ pub fn amount(value: f64, currency: Option<&str>) -> String {
 }
 
 /// Prints the estimate of `jobs` jobs (one line, or one JSON document).
-pub fn print(estimate: &Estimate, jobs: usize, plan: &Plan, global: &Global) {
-    if global.json {
+pub fn print(estimate: &Estimate, jobs: usize, plan: &Plan, json: bool) {
+    if json {
         let endpoints: serde_json::Map<_, _> = plan
             .images()
             .iter()

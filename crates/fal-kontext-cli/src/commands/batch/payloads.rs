@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use fal_kontext::Client;
 
-use crate::batch::state::{JobState, Record, StateFile};
+use super::state::{JobState, Record, StateFile};
 use crate::exit::{self, Failure, code_of};
 
 /// One job whose images are saved: its id and its request's.

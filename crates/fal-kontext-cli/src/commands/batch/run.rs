@@ -20,13 +20,14 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::RwLock;
 
-use crate::batch::budget::{self, Budget};
-use crate::batch::jobs;
-use crate::batch::pacing::{Pace, Place, Stage};
-use crate::batch::payloads;
-use crate::batch::state::{JobState, Record, StateFile};
-use crate::cli::{BatchArgs, Global};
+use super::args::BatchArgs;
+use super::budget::{self, Budget};
+use super::jobs;
+use super::pacing::{Pace, Place, Stage};
+use super::payloads;
+use super::state::{JobState, Record, StateFile};
 use crate::exit::{self, Ended, Failure};
+use crate::flags::Global;
 use crate::job::{Job, Runner};
 use crate::local::connect;
 use crate::output::{self, AnyOutput};
@@ -98,7 +99,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
             args.jobs.display()
         ))
     })?;
-    output::prepare_dir(&args.out)?;
+    crate::out_dir::prepare_dir(&args.out)?;
     let (mut state, previous) =
         StateFile::open(&args.out).map_err(|error| Failure::Usage(error.to_string()))?;
     if let Some(repaired) = state.repaired() {
@@ -201,7 +202,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
         let plan = budget::plan(to_submit.iter().copied());
         let estimate = budget::estimate(&connection.client, &plan).await?;
         if args.estimate {
-            budget::print(&estimate, to_submit.len(), &plan, global);
+            budget::print(&estimate, to_submit.len(), &plan, global.json);
             return Ok(());
         }
         if let Some(max) = args.max_cost {
@@ -302,7 +303,7 @@ pub async fn run(args: BatchArgs, global: &Global) -> Result<(), Failure> {
     };
     // the gallery reads the state file: unlocked first
     drop(state);
-    crate::gallery::after_batch(&connection.client, &args.jobs, &args.out, global.quiet).await;
+    super::gallery::after_batch(&connection.client, &args.jobs, &args.out, global.quiet).await;
     summarize(&lines, &outcomes, &state_path, budget.as_ref(), global).and(deleted)
 }
 

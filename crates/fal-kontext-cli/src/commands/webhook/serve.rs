@@ -1,20 +1,64 @@
 //! `kontext webhook serve`: fal's deliveries in, verified, images saved.
 
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Args;
 use fal_kontext::webhook::Verifier;
 use tokio::sync::Notify;
 
-use crate::cli::{Global, ServeArgs};
+use super::receiver::Receiver;
+use super::server::{listen, serve_until_stopped};
 use crate::exit::Failure;
-use crate::output;
-use crate::webhook::{Receiver, listen, serve_until_stopped};
+use crate::flags::Global;
+use crate::flags::parse::{number, seconds};
+
+/// `kontext webhook serve`.
+#[derive(Debug, Args)]
+#[command(after_long_help = SERVE_HELP)]
+pub struct ServeArgs {
+    /// The port to listen on (0: any free port; the address is printed on stderr).
+    #[arg(long, default_value_t = 8080, value_parser = number::<u16>("must be a port number from 0 to 65535 (0: any free port)"))]
+    pub port: u16,
+    /// The address to listen on. fal calls public addresses only: put a
+    /// reverse proxy or a tunnel in front, or listen on a public address.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1", value_parser = number::<IpAddr>("must be an IP address such as 127.0.0.1 or 0.0.0.0"))]
+    pub host: IpAddr,
+    /// The directory for the images (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// fal's webhook key set (a JWKS).
+    #[arg(long, value_name = "URL", default_value = fal_kontext::webhook::DEFAULT_JWKS_URL)]
+    pub jwks_url: String,
+    /// Take only this fal user's deliveries (their signed X-Fal-Webhook-User-Id): any other
+    /// account's is answered 401, unread, and nothing is fetched for it.
+    #[arg(long, value_name = "ID", env = "FAL_WEBHOOK_USER_ID")]
+    pub user_id: Option<String>,
+    /// Give up saving one event's images after this many seconds: the delivery is answered 503
+    /// and the next one fal sends is handled anew.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = seconds())]
+    pub save_timeout: u64,
+}
+
+const SERVE_HELP: &str = "\
+Submit with `--webhook URL` (URL: where fal reaches this server). Each delivery is answered
+200 when genuine, 401 when its signature is missing or wrong, its timestamp is more than
+5 minutes off or it is for another fal user than --user-id, 400 when it is genuine but not an
+event, 413 when its body is over 64 MiB, 500 when the images could not be saved, 503 when fal's
+key set cannot be fetched, the images were not saved within --save-timeout or too many bodies
+are being read at once (fal delivers again later). The headers are checked before the body is
+read. Without --user-id, any fal account can have its deliveries saved here: set it (or
+FAL_WEBHOOK_USER_ID) to the user id of your deliveries. The images of each successful event are
+saved in --out as <request-id>-<n>.<ext>; an event delivered again saves nothing new. One line
+per event on stdout (one JSON object with --json); refused deliveries are reported on stderr.
+When stdout is closed, the server stops.";
 
 /// Listens until Ctrl-C (or until stdout is closed); every delivery is
 /// verified against `--jwks-url` and, with `--user-id`, taken only for that
 /// fal user.
-pub async fn serve(args: ServeArgs, global: &Global) -> Result<(), Failure> {
+pub async fn run(args: ServeArgs, global: &Global) -> Result<(), Failure> {
     if global.local {
         return Err(Failure::Usage(
             "--local does not apply to `webhook serve`: run `kontext emulator`, submit to it with \
@@ -40,7 +84,7 @@ pub async fn serve(args: ServeArgs, global: &Global) -> Result<(), Failure> {
         )),
     })?;
     let listener = listen(args.host, args.port).await?;
-    output::prepare_dir(&args.out)?;
+    crate::out_dir::prepare_dir(&args.out)?;
     // Downloads only: the images are on fal's CDN, which is never sent a key.
     let downloads = fal_kontext::Client::builder().build()?;
     let address = listener.local_addr().map_err(|error| {

@@ -1,22 +1,43 @@
 //! `kontext gallery DIR [--open]`: the batch's page, written again from its
 //! jobs file and state file (nothing is fetched).
 
-use crate::cli::{GalleryArgs, Global};
+use std::path::PathBuf;
+
+use clap::Args;
+
 use crate::exit::Failure;
-use crate::gallery;
+use crate::flags::Global;
+
+/// `kontext gallery`.
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    /// The batch's --out directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The jobs file (default: the one the last batch run into DIR used).
+    #[arg(long, value_name = "JOBS.jsonl")]
+    pub jobs: Option<PathBuf>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
+}
 
 /// Writes `DIR/index.html`, prints its path, and opens it when asked.
 pub fn run(args: GalleryArgs, global: &Global) -> Result<(), Failure> {
-    if !args.dir.join(crate::batch::state::FILE_NAME).is_file() {
+    if !args
+        .dir
+        .join(crate::commands::batch::state::FILE_NAME)
+        .is_file()
+    {
         return Err(Failure::Usage(format!(
             "invalid value '{}' for '<DIR>': must be the --out directory of a kontext batch (it has no {})",
             args.dir.display(),
-            crate::batch::state::FILE_NAME
+            crate::commands::batch::state::FILE_NAME
         )));
     }
-    let written = gallery::write(&args.dir, args.jobs.as_deref()).map_err(|source| {
+    let written = super::write(&args.dir, args.jobs.as_deref()).map_err(|source| {
         Failure::Save(fal_kontext::Error::Io {
-            path: args.dir.join(gallery::PAGE),
+            path: args.dir.join(super::PAGE),
             source,
         })
     })?;

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::batch::state::{FILE_NAME, Record};
+use crate::commands::batch::state::{FILE_NAME, Record};
+
+/// Where `kontext batch` notes its jobs file for `kontext gallery DIR`.
+pub const JOBS_FILE_NOTE: &str = ".gallery/jobs-file";
 
 /// One job as the page shows it.
 #[derive(Debug, Default)]
@@ -263,7 +266,7 @@ fn lines(text: &str) -> Vec<Entry> {
 /// Where a batch's jobs file is, as the last batch run into `out` wrote it
 /// down (the state file does not name it).
 pub fn recorded_jobs_file(out: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(out.join(super::JOBS_FILE_NOTE)).ok()?;
+    let text = std::fs::read_to_string(out.join(JOBS_FILE_NOTE)).ok()?;
     Some(PathBuf::from(text.trim_end_matches('\n')))
 }
 
