@@ -4,17 +4,11 @@
 //! sent over OTLP when the standard variables say where
 //! (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`;
 //! see docs/telemetry.md). A collector that is down or slow never fails a
-//! command, and delays its exit by at most [`FLUSH_TIMEOUT`].
-
-use std::time::Duration;
+//! command, and delays its exit by at most 2 s (`otlp::FLUSH_TIMEOUT`).
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
-
-/// The longest the exit waits for the last spans to be sent.
-#[cfg_attr(not(feature = "otel"), allow(dead_code))]
-pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Installs the logs and, when asked for, the trace export, for the whole
 /// process: the logs as text, or with `json` one JSON object per event
@@ -38,7 +32,7 @@ pub fn init(json: bool) {
     let _ = tracing_subscriber::registry().with(layers).try_init();
 }
 
-/// Sends the spans not yet sent, within [`FLUSH_TIMEOUT`]; a no-op without
+/// Sends the spans not yet sent, within 2 s; a no-op without
 /// the trace export. Every exit path calls it (a failed command and a
 /// stopped batch included).
 pub fn flush() {
@@ -57,6 +51,7 @@ pub fn command_span(command: &str) -> tracing::Span {
 #[cfg(feature = "otel")]
 mod otlp {
     use std::sync::OnceLock;
+    use std::time::Duration;
 
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
@@ -65,7 +60,8 @@ mod otlp {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::{Layer, Registry};
 
-    use super::FLUSH_TIMEOUT;
+    /// The longest the exit waits for the last spans to be sent.
+    const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
     /// The provider whose spans [`flush`] sends.
     static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();

@@ -2,11 +2,13 @@
 //! history (fal's Platform API, `FAL_PLATFORM_URL`), newest first: a table,
 //! or one JSON object per line with `--json`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use fal_kontext::{HistoryItem, HistoryStatus};
 use futures::TryStreamExt;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime};
 
 use crate::exit::Failure;
 use crate::flags::Global;
@@ -82,75 +84,25 @@ pub fn when(text: &str) -> Result<SystemTime, String> {
             .checked_sub(back)
             .ok_or_else(|| RULE.into());
     }
-    let (date, time) = text.split_once(['T', 't']).unwrap_or((text, "00:00:00Z"));
-    let days = days_of(date).ok_or(RULE)?;
-    let seconds = seconds_of(time).ok_or(RULE)?;
-    let at = days * 86_400 + seconds;
-    u64::try_from(at)
-        .ok()
-        .and_then(|at| UNIX_EPOCH.checked_add(Duration::from_secs(at)))
-        .ok_or_else(|| RULE.into())
+    let at = if text.contains(['T', 't']) {
+        OffsetDateTime::parse(text, &Rfc3339).map_err(|_| RULE)?
+    } else {
+        date_of(text).ok_or(RULE)?.midnight().assume_utc()
+    };
+    // fal's window is to the second
+    let at = at.replace_nanosecond(0).map_err(|_| RULE)?;
+    Ok(SystemTime::from(at))
 }
 
-/// The days since 1970-01-01 of `YYYY-MM-DD` (Howard Hinnant's
-/// `days_from_civil`).
-fn days_of(date: &str) -> Option<i64> {
-    let mut parts = date.split('-');
+/// `YYYY-MM-DD`, the four, two and two digits required.
+fn date_of(text: &str) -> Option<Date> {
+    let mut parts = text.split('-');
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || year.len() != 4 || month.len() != 2 || day.len() != 2 {
         return None;
     }
-    let (year, month, day): (i64, i64, i64) =
-        (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let longest = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&month) || day < 1 || day > longest[(month - 1) as usize] {
-        return None;
-    }
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    Some(era * 146_097 + day_of_era - 719_468)
-}
-
-/// The seconds from midnight UTC of `HH:MM:SS` followed by `Z` or an offset
-/// (`+02:00`); fractions of a second are dropped.
-fn seconds_of(time: &str) -> Option<i64> {
-    let (clock, offset) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
-        (clock, 0)
-    } else {
-        let at = time.rfind(['+', '-'])?;
-        let (clock, offset) = time.split_at(at);
-        let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let (hours, minutes) = offset[1..].split_once(':')?;
-        (
-            clock,
-            sign * (hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60),
-        )
-    };
-    let clock = clock.split('.').next()?;
-    let mut parts = clock.split(':');
-    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
-    let (h, m, s): (i64, i64, i64) = (h.parse().ok()?, m.parse().ok()?, s.parse().ok()?);
-    if parts.next().is_some() || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    Some(h * 3600 + m * 60 + s - offset)
+    let month = Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
 }
 
 /// Lists the requests.
@@ -234,6 +186,7 @@ fn row(request: &HistoryItem, payloads: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(seconds)
