@@ -284,7 +284,7 @@ impl Kind for LoraEdit {
             image_url(image.first().cloned().unwrap_or_default()),
             resolution_mode(fields.resolution_mode.map(types::ResolutionMode::from)),
         )
-        .map(Input::LoraEdit)
+        .map(Input::FluxKontextLora)
     }
 }
 
@@ -322,7 +322,7 @@ impl Kind for LoraTextToImage {
             lora_weights(&self.loras, &urls),
             image_size(self.image_size.map(types::ImageSizeChoice::from)),
         )
-        .map(Input::LoraTextToImage)
+        .map(Input::FluxKontextLoraTextToImage)
     }
 }
 
@@ -367,7 +367,7 @@ impl Kind for Inpaint {
             reference_image_url(image(2)),
             strength(self.strength),
         )
-        .map(Input::Inpaint)
+        .map(Input::FluxKontextLoraInpaint)
     }
 }
 

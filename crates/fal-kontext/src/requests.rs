@@ -128,25 +128,8 @@ pub trait Kind: sealed::Sealed + Clone + Send + Sync + 'static {
 pub use crate::local_file::FileSource;
 
 /// The typed input of one endpoint, as its generated submit operation takes
-/// it; it serializes as that input (for the run host, which takes the same
-/// body). (Public only because [`Kind`] names it; it cannot be reached from
-/// outside.)
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(untagged)]
-#[allow(missing_docs)]
-pub enum Input {
-    ProEdit(types::FluxProKontextInput),
-    MaxEdit(types::FluxProKontextMaxInput),
-    ProTextToImage(types::FluxProKontextTextToImageInput),
-    MaxTextToImage(types::FluxProKontextMaxTextToImageInput),
-    ProMulti(types::FluxProKontextMultiInput),
-    MaxMulti(types::FluxProKontextMaxMultiInput),
-    Dev(types::FluxKontextDevInput),
-    LoraEdit(types::FluxKontextLoraInput),
-    LoraTextToImage(types::FluxKontextLoraTextToImageInput),
-    Inpaint(types::FluxKontextLoraInpaintInput),
-    Train(types::FluxKontextTrainerInput),
-}
+/// it (generated with the table of endpoints).
+pub use fal_kontext_api::endpoints::Input;
 
 /// Only the crate's kinds are [`Kind`]s: each kind's module implements it.
 pub(crate) mod sealed {
@@ -232,10 +215,15 @@ impl Kind for Edit {
         let url = image_url(&urls)?;
         match self.model {
             ProModel::Pro => {
-                pro_input!(ProEdit, FluxProKontextInput, fields, image_url(url))
+                pro_input!(FluxProKontext, FluxProKontextInput, fields, image_url(url))
             }
             ProModel::Max => {
-                pro_input!(MaxEdit, FluxProKontextMaxInput, fields, image_url(url))
+                pro_input!(
+                    FluxProKontextMax,
+                    FluxProKontextMaxInput,
+                    fields,
+                    image_url(url)
+                )
             }
         }
     }
@@ -254,8 +242,16 @@ impl Kind for TextToImage {
     }
     fn input(&self, fields: &Fields, _: Vec<String>) -> Result<Input> {
         match self.model {
-            ProModel::Pro => pro_input!(ProTextToImage, FluxProKontextTextToImageInput, fields,),
-            ProModel::Max => pro_input!(MaxTextToImage, FluxProKontextMaxTextToImageInput, fields,),
+            ProModel::Pro => pro_input!(
+                FluxProKontextTextToImage,
+                FluxProKontextTextToImageInput,
+                fields,
+            ),
+            ProModel::Max => pro_input!(
+                FluxProKontextMaxTextToImage,
+                FluxProKontextMaxTextToImageInput,
+                fields,
+            ),
         }
     }
 }
@@ -277,10 +273,15 @@ impl Kind for Multi {
     fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         match self.model {
             ProModel::Pro => {
-                pro_input!(ProMulti, FluxProKontextMultiInput, fields, image_urls(urls))
+                pro_input!(
+                    FluxProKontextMulti,
+                    FluxProKontextMultiInput,
+                    fields,
+                    image_urls(urls)
+                )
             }
             ProModel::Max => pro_input!(
-                MaxMulti,
+                FluxProKontextMaxMulti,
                 FluxProKontextMaxMultiInput,
                 fields,
                 image_urls(urls)
@@ -312,7 +313,7 @@ impl Kind for Dev {
                 .acceleration(fields.acceleration.map(types::Acceleration::from))
                 .resolution_mode(fields.resolution_mode.map(types::ResolutionMode::from)),
         )
-        .map(Input::Dev)
+        .map(Input::FluxKontextDev)
     }
 }
 

@@ -178,7 +178,7 @@ impl Kind for Train {
                 .default_caption(self.default_caption.clone())
                 .output_lora_format(self.format.map(types::OutputLoraFormat::from)),
         )
-        .map(Input::Train)
+        .map(Input::FluxKontextTrainer)
     }
 }
 
