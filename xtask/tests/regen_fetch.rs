@@ -543,7 +543,8 @@ fn online_regen_brings_a_schema_change_into_the_generated_code() {
     assert!(offline.status.success(), "{}", stderr(&offline));
 
     // `--check` against an unchanged copy fails with a unified diff naming
-    // both files, and writes nothing.
+    // the document, the client and the table (the input's fields are in
+    // its row), and writes nothing.
     let unchanged = copy_of_repo();
     let output = regen(&[
         "--base-url",
@@ -554,7 +555,7 @@ fn online_regen_brings_a_schema_change_into_the_generated_code() {
     ]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    for file in [CHANGED_FILE, GENERATED] {
+    for file in [CHANGED_FILE, GENERATED, ENDPOINTS_GENERATED] {
         assert!(
             message.contains(&format!(
                 "--- a/{file} (committed)\n+++ b/{file} (regenerated)\n"
@@ -580,8 +581,15 @@ fn online_regen_brings_a_schema_change_into_the_generated_code() {
         "the diff shows the new field:\n{message}"
     );
     assert!(
+        message.lines().any(|l| l.starts_with('+')
+            && l.contains("fields: &[")
+            && l.contains("\"num_inference_steps\"")),
+        "the diff shows the field in the endpoint's row:\n{message}"
+    );
+    assert!(
         message.contains(&format!(
-            "2 file(s) differ from what `cargo xtask regen` writes: {CHANGED_FILE}, {GENERATED}"
+            "3 file(s) differ from what `cargo xtask regen` writes: \
+             {CHANGED_FILE}, {GENERATED}, {ENDPOINTS_GENERATED}"
         )),
         "{message}"
     );

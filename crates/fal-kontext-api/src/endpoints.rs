@@ -38,6 +38,8 @@ pub struct Endpoint {
     pub output: &'static str,
     /// The name of its generated submit operation on [`Client`](crate::Client).
     pub submit: &'static str,
+    /// The fields of its input, as fal names them (the required ones too).
+    pub fields: &'static [&'static str],
     /// Whether its output holds `images` (the trainer's holds files).
     pub images: bool,
 }

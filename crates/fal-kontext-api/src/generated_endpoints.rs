@@ -53,6 +53,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxProKontextInput",
         output: "FluxProKontextOutput",
         submit: "submit_flux_pro_kontext",
+        fields: &["aspect_ratio", "enhance_prompt", "guidance_scale", "image_url", "num_images", "output_format", "prompt", "safety_tolerance", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -63,6 +64,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxProKontextMaxInput",
         output: "FluxProKontextMaxOutput",
         submit: "submit_flux_pro_kontext_max",
+        fields: &["aspect_ratio", "enhance_prompt", "guidance_scale", "image_url", "num_images", "output_format", "prompt", "safety_tolerance", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -73,6 +75,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxProKontextTextToImageInput",
         output: "FluxProKontextTextToImageOutput",
         submit: "submit_flux_pro_kontext_text_to_image",
+        fields: &["aspect_ratio", "enhance_prompt", "guidance_scale", "num_images", "output_format", "prompt", "safety_tolerance", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -83,6 +86,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxProKontextMaxTextToImageInput",
         output: "FluxProKontextMaxTextToImageOutput",
         submit: "submit_flux_pro_kontext_max_text_to_image",
+        fields: &["aspect_ratio", "enhance_prompt", "guidance_scale", "num_images", "output_format", "prompt", "safety_tolerance", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -93,6 +97,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxProKontextMultiInput",
         output: "FluxProKontextMultiOutput",
         submit: "submit_flux_pro_kontext_multi",
+        fields: &["aspect_ratio", "enhance_prompt", "guidance_scale", "image_urls", "num_images", "output_format", "prompt", "safety_tolerance", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -103,6 +108,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxProKontextMaxMultiInput",
         output: "FluxProKontextMaxMultiOutput",
         submit: "submit_flux_pro_kontext_max_multi",
+        fields: &["aspect_ratio", "enhance_prompt", "guidance_scale", "image_urls", "num_images", "output_format", "prompt", "safety_tolerance", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -113,6 +119,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxKontextDevInput",
         output: "FluxKontextDevOutput",
         submit: "submit_flux_kontext_dev",
+        fields: &["acceleration", "enable_safety_checker", "guidance_scale", "image_url", "num_images", "num_inference_steps", "output_format", "prompt", "resolution_mode", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -123,6 +130,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxKontextLoraInput",
         output: "FluxKontextLoraOutput",
         submit: "submit_flux_kontext_lora",
+        fields: &["acceleration", "enable_safety_checker", "guidance_scale", "image_url", "loras", "num_images", "num_inference_steps", "output_format", "prompt", "resolution_mode", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -133,6 +141,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxKontextLoraTextToImageInput",
         output: "FluxKontextLoraTextToImageOutput",
         submit: "submit_flux_kontext_lora_text_to_image",
+        fields: &["acceleration", "enable_safety_checker", "guidance_scale", "image_size", "loras", "num_images", "num_inference_steps", "output_format", "prompt", "seed", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -143,6 +152,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxKontextLoraInpaintInput",
         output: "FluxKontextLoraInpaintOutput",
         submit: "submit_flux_kontext_lora_inpaint",
+        fields: &["acceleration", "enable_safety_checker", "guidance_scale", "image_url", "loras", "mask_url", "num_images", "num_inference_steps", "output_format", "prompt", "reference_image_url", "seed", "strength", "sync_mode"],
         images: true,
     },
     Endpoint {
@@ -153,6 +163,7 @@ pub const TABLE: &[Endpoint] = &[
         input: "FluxKontextTrainerInput",
         output: "FluxKontextTrainerOutput",
         submit: "submit_flux_kontext_trainer",
+        fields: &["default_caption", "image_data_url", "learning_rate", "output_lora_format", "steps"],
         images: false,
     },
 ];

@@ -121,6 +121,8 @@ pub fn validate<K: Kind>(request: &Request<K>) -> Result<()> {
 /// The JSON body a validated request sends, its images already resolved to
 /// `image_urls`.
 pub fn input<K: Kind>(request: &Request<K>, image_urls: Vec<String>) -> Result<Value> {
-    let input = request.kind.input(&request.fields, image_urls)?;
+    let input = request
+        .kind
+        .input(&request.prompt, &request.fields, image_urls)?;
     Ok(serde_json::to_value(input).expect("generated inputs always serialize"))
 }

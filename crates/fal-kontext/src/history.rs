@@ -793,7 +793,7 @@ impl<K: Kind> Request<K> {
             })
             .chain(self.kind.files().iter().map(|_| UNKNOWN_UPLOAD.to_string()))
             .collect();
-        let input = self.kind.input(&self.fields, urls)?;
+        let input = self.kind.input(&self.prompt, &self.fields, urls)?;
         let input = serde_json::to_value(&input).map_err(|source| Error::Decode {
             what: "the request's input",
             body: String::new(),

@@ -118,8 +118,8 @@ pub use output::{ImageRef, Images};
 pub use pricing::{Estimate, MEGAPIXELS_PER_IMAGE, Plan, Price};
 pub use queue::{CancelOutcome, RequestHandle};
 pub use requests::{
-    Dev, DevOutput, Edit, EditOutput, Kind, MatchesInputKind, Multi, MultiOutput, OpenWeightsKind,
-    ProKind, ProModel, Request, TextToImage, TextToImageOutput,
+    Dev, DevOutput, Edit, EditOutput, Fields, Kind, MatchesInputKind, Multi, MultiOutput,
+    OpenWeightsKind, ProKind, ProModel, Request, TextToImage, TextToImageOutput,
 };
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;

@@ -236,10 +236,10 @@ fn lora_weights(loras: &[Lora], uploaded: &[String]) -> Vec<types::LoraWeight> {
 /// The open-weights fields every LoRA endpoint shares, set on its
 /// generated builder.
 macro_rules! lora_input {
-    ($ty:ident, $fields:expr, $loras:expr $(, $setter:ident($value:expr))* $(,)?) => {
+    ($ty:ident, $prompt:expr, $fields:expr, $loras:expr $(, $setter:ident($value:expr))* $(,)?) => {
         built(
             types::$ty::builder()
-                .prompt($fields.prompt.clone())
+                .prompt($prompt.to_string())
                 .seed($fields.seed)
                 .guidance_scale($fields.guidance_scale)
                 .num_images(num_images($fields))
@@ -275,10 +275,11 @@ impl Kind for LoraEdit {
     fn check(&self, _: &Fields) -> Result<()> {
         check_loras(&self.loras)
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         let (image, uploaded) = urls.split_at(urls.len().min(1));
         lora_input!(
             FluxKontextLoraInput,
+            prompt,
             fields,
             lora_weights(&self.loras, uploaded),
             image_url(image.first().cloned().unwrap_or_default()),
@@ -315,9 +316,10 @@ impl Kind for LoraTextToImage {
         }
         check_loras(&self.loras)
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         lora_input!(
             FluxKontextLoraTextToImageInput,
+            prompt,
             fields,
             lora_weights(&self.loras, &urls),
             image_size(self.image_size.map(types::ImageSizeChoice::from)),
@@ -355,11 +357,12 @@ impl Kind for Inpaint {
         }
         check_loras(&self.loras)
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         let (images, uploaded) = urls.split_at(urls.len().min(3));
         let image = |i: usize| images.get(i).cloned().unwrap_or_default();
         lora_input!(
             FluxKontextLoraInpaintInput,
+            prompt,
             fields,
             lora_weights(&self.loras, uploaded),
             image_url(image(0)),

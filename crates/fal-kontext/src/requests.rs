@@ -12,23 +12,95 @@ use crate::image_input::ImageInput;
 use crate::options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 use crate::submit_options::{Priority, QueueOptions};
 
-/// Every input field of the family; each endpoint sends the ones it has.
-/// (Public only because [`Kind`] names it; it cannot be reached from outside.)
-#[derive(Clone, Debug, Default)]
+/// The optional input fields of a request, named as fal names them: each
+/// `Some` is sent, each `None` left to fal's default. The setters of
+/// [`Request`] set them one by one; [`Request::fields`] takes them all at
+/// once, such as read from a batch line or a settings file (it is
+/// `serde::Deserialize`, in fal's names and spellings; an unknown name is
+/// refused). A field the endpoint's document does not have is refused when
+/// the request is sent, naming it.
+///
+/// ```
+/// let fields: fal_kontext::Fields =
+///     serde_json::from_str(r#"{"seed": 7, "output_format": "png", "safety_tolerance": "5"}"#)?;
+/// assert_eq!(fields.seed, Some(7));
+/// assert_eq!(fields.output_format, Some(fal_kontext::OutputFormat::Png));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Fields {
-    pub prompt: String,
+    /// `seed`: the same seed, prompt and input give the same image.
     pub seed: Option<i64>,
+    /// `guidance_scale`: how closely to follow the prompt.
     pub guidance_scale: Option<f64>,
+    /// `num_images`: 1 to 4.
     pub num_images: Option<u8>,
+    /// `output_format`.
     pub output_format: Option<OutputFormat>,
+    /// `sync_mode`: the images inline as `data:` URIs.
     pub sync_mode: Option<bool>,
+    /// `enhance_prompt` (\[pro\] and \[max\]).
     pub enhance_prompt: Option<bool>,
+    /// `safety_tolerance` (\[pro\] and \[max\]).
     pub safety_tolerance: Option<SafetyTolerance>,
+    /// `aspect_ratio` (\[pro\] and \[max\]).
     pub aspect_ratio: Option<AspectRatio>,
+    /// `num_inference_steps` (\[dev\] and the LoRA endpoints).
     pub num_inference_steps: Option<u8>,
+    /// `enable_safety_checker` (\[dev\] and the LoRA endpoints).
     pub enable_safety_checker: Option<bool>,
+    /// `acceleration` (\[dev\] and the LoRA endpoints).
     pub acceleration: Option<Acceleration>,
+    /// `resolution_mode` (\[dev\] and the LoRA edit).
     pub resolution_mode: Option<ResolutionMode>,
+}
+
+impl Fields {
+    /// The fields that are set: fal's name and the value.
+    fn set(&self) -> Vec<(&'static str, String)> {
+        fn named<T: std::fmt::Display>(
+            name: &'static str,
+            value: Option<T>,
+        ) -> Option<(&'static str, String)> {
+            value.map(|value| (name, value.to_string()))
+        }
+        [
+            named("seed", self.seed),
+            named("guidance_scale", self.guidance_scale),
+            named("num_images", self.num_images),
+            named("output_format", self.output_format),
+            named("sync_mode", self.sync_mode),
+            named("enhance_prompt", self.enhance_prompt),
+            named("safety_tolerance", self.safety_tolerance),
+            named("aspect_ratio", self.aspect_ratio),
+            named("num_inference_steps", self.num_inference_steps),
+            named("enable_safety_checker", self.enable_safety_checker),
+            named("acceleration", self.acceleration),
+            named("resolution_mode", self.resolution_mode),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// `self` with every field `other` sets replaced by its value.
+    fn merged(self, other: Fields) -> Fields {
+        Fields {
+            seed: other.seed.or(self.seed),
+            guidance_scale: other.guidance_scale.or(self.guidance_scale),
+            num_images: other.num_images.or(self.num_images),
+            output_format: other.output_format.or(self.output_format),
+            sync_mode: other.sync_mode.or(self.sync_mode),
+            enhance_prompt: other.enhance_prompt.or(self.enhance_prompt),
+            safety_tolerance: other.safety_tolerance.or(self.safety_tolerance),
+            aspect_ratio: other.aspect_ratio.or(self.aspect_ratio),
+            num_inference_steps: other.num_inference_steps.or(self.num_inference_steps),
+            enable_safety_checker: other.enable_safety_checker.or(self.enable_safety_checker),
+            acceleration: other.acceleration.or(self.acceleration),
+            resolution_mode: other.resolution_mode.or(self.resolution_mode),
+        }
+    }
 }
 
 /// Kontext \[pro\] or \[max\].
@@ -90,6 +162,7 @@ pub struct Dev {
 pub struct Request<K> {
     pub(crate) client: Client,
     pub(crate) kind: K,
+    pub(crate) prompt: String,
     pub(crate) fields: Fields,
     pub(crate) queue: QueueOptions,
 }
@@ -122,7 +195,7 @@ pub trait Kind: sealed::Sealed + Clone + Send + Sync + 'static {
     /// The input, given the URLs of [`images`](Self::images) followed by
     /// those of [`files`](Self::files).
     #[doc(hidden)]
-    fn input(&self, fields: &Fields, image_urls: Vec<String>) -> Result<Input>;
+    fn input(&self, prompt: &str, fields: &Fields, image_urls: Vec<String>) -> Result<Input>;
 }
 
 pub use crate::local_file::FileSource;
@@ -182,10 +255,10 @@ where
 /// fields (a field fal adds to one endpoint is one more `setter(value)`
 /// there, to every endpoint one more line here).
 macro_rules! pro_input {
-    ($variant:ident, $ty:ident, $fields:expr $(, $setter:ident($value:expr))* $(,)?) => {
+    ($variant:ident, $ty:ident, $prompt:expr, $fields:expr $(, $setter:ident($value:expr))* $(,)?) => {
         built(
             types::$ty::builder()
-                .prompt($fields.prompt.clone())
+                .prompt($prompt.to_string())
                 .seed($fields.seed)
                 .guidance_scale($fields.guidance_scale)
                 .num_images(num_images($fields))
@@ -211,16 +284,23 @@ impl Kind for Edit {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![("image_url", &self.image)]
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         let url = image_url(&urls)?;
         match self.model {
             ProModel::Pro => {
-                pro_input!(FluxProKontext, FluxProKontextInput, fields, image_url(url))
+                pro_input!(
+                    FluxProKontext,
+                    FluxProKontextInput,
+                    prompt,
+                    fields,
+                    image_url(url)
+                )
             }
             ProModel::Max => {
                 pro_input!(
                     FluxProKontextMax,
                     FluxProKontextMaxInput,
+                    prompt,
                     fields,
                     image_url(url)
                 )
@@ -240,16 +320,18 @@ impl Kind for TextToImage {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![]
     }
-    fn input(&self, fields: &Fields, _: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, _: Vec<String>) -> Result<Input> {
         match self.model {
             ProModel::Pro => pro_input!(
                 FluxProKontextTextToImage,
                 FluxProKontextTextToImageInput,
+                prompt,
                 fields,
             ),
             ProModel::Max => pro_input!(
                 FluxProKontextMaxTextToImage,
                 FluxProKontextMaxTextToImageInput,
+                prompt,
                 fields,
             ),
         }
@@ -270,12 +352,13 @@ impl Kind for Multi {
             .map(|image| ("image_urls", image))
             .collect()
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         match self.model {
             ProModel::Pro => {
                 pro_input!(
                     FluxProKontextMulti,
                     FluxProKontextMultiInput,
+                    prompt,
                     fields,
                     image_urls(urls)
                 )
@@ -283,6 +366,7 @@ impl Kind for Multi {
             ProModel::Max => pro_input!(
                 FluxProKontextMaxMulti,
                 FluxProKontextMaxMultiInput,
+                prompt,
                 fields,
                 image_urls(urls)
             ),
@@ -298,10 +382,10 @@ impl Kind for Dev {
     fn images(&self) -> Vec<(&'static str, &ImageInput)> {
         vec![("image_url", &self.image)]
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         built(
             types::FluxKontextDevInput::builder()
-                .prompt(fields.prompt.clone())
+                .prompt(prompt.to_string())
                 .image_url(urls.into_iter().next().unwrap_or_default())
                 .seed(fields.seed)
                 .guidance_scale(fields.guidance_scale)
@@ -319,14 +403,11 @@ impl Kind for Dev {
 
 impl Client {
     pub(crate) fn request<K: Kind>(&self, prompt: impl Into<String>, kind: K) -> Request<K> {
-        let fields = Fields {
-            prompt: prompt.into(),
-            ..Fields::default()
-        };
         Request {
             client: self.clone(),
             kind,
-            fields,
+            prompt: prompt.into(),
+            fields: Fields::default(),
             queue: QueueOptions::default(),
         }
     }
@@ -489,6 +570,21 @@ impl<K: Kind> Request<K> {
     /// ```
     pub fn sync_mode(mut self, on: bool) -> Self {
         self.fields.sync_mode = Some(on);
+        self
+    }
+    /// Sets every field `fields` sets (a `Some`), keeping the others as
+    /// they are: the fields' setters, all at once. A field the
+    /// endpoint's document does not have is refused when the request is
+    /// sent ([`Error::InvalidInput`](crate::Error::InvalidInput) naming it
+    /// and the fields the endpoint takes).
+    ///
+    /// ```
+    /// # let client = fal_kontext::Client::builder().key("id:secret").build().unwrap();
+    /// let fields: fal_kontext::Fields = serde_json::from_str(r#"{"seed": 7, "num_images": 2}"#).unwrap();
+    /// let request = client.edit("Make it night", "day.png").fields(fields);
+    /// ```
+    pub fn fields(mut self, fields: Fields) -> Self {
+        self.fields = self.fields.merged(fields);
         self
     }
     /// A URL that fal calls with the result (`fal_webhook`).
@@ -667,6 +763,22 @@ impl<K: Kind> Request<K> {
             )?;
         }
         self.kind.check(f)?;
+        // Only `fields` can set a field of another kind's: the typed
+        // setters exist on the kinds whose documents have the field.
+        if let Some(row) = fal_kontext_api::endpoints::Endpoint::find(self.kind.endpoint()) {
+            for (name, value) in f.set() {
+                check(
+                    row.fields.contains(&name),
+                    name,
+                    value,
+                    &format!(
+                        "is not a field of {} (it takes {})",
+                        row.id,
+                        row.fields.join(", ")
+                    ),
+                )?;
+            }
+        }
         crate::submit_options::validate(&self.queue)
     }
 
@@ -693,7 +805,7 @@ impl<K: Kind> Request<K> {
         for file in files {
             urls.push(file.upload(&self.client, self.queue.cdn_lifetime).await?);
         }
-        self.kind.input(&self.fields, urls)
+        self.kind.input(&self.prompt, &self.fields, urls)
     }
 }
 
@@ -821,5 +933,69 @@ impl<K: MatchesInputKind> Request<K> {
     pub fn resolution_mode(mut self, mode: ResolutionMode) -> Self {
         self.fields.resolution_mode = Some(mode);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        Client::builder().key("id:secret").build().unwrap()
+    }
+
+    #[test]
+    fn fields_set_what_the_setters_set_and_keep_the_rest() {
+        let fields: Fields = serde_json::from_str(
+            r#"{"num_images": 2, "output_format": "png", "safety_tolerance": 5, "aspect_ratio": null}"#,
+        )
+        .unwrap();
+        let by_fields = client()
+            .edit("p", "https://example.com/a.png")
+            .seed(7)
+            .fields(fields);
+        let by_setters = client()
+            .edit("p", "https://example.com/a.png")
+            .seed(7)
+            .num_images(2)
+            .output_format(OutputFormat::Png)
+            .safety_tolerance(SafetyTolerance::Level5);
+        assert_eq!(by_fields.fields, by_setters.fields);
+        by_fields.validate().unwrap();
+    }
+
+    #[test]
+    fn a_field_the_endpoint_does_not_have_is_refused_naming_it() {
+        let fields = Fields {
+            num_inference_steps: Some(30),
+            ..Fields::default()
+        };
+        let error = client()
+            .edit("p", "https://example.com/a.png")
+            .fields(fields.clone())
+            .validate()
+            .unwrap_err();
+        let Error::InvalidInput { field, rule, .. } = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(field, "num_inference_steps");
+        assert!(
+            rule.starts_with("is not a field of fal-ai/flux-pro/kontext (it takes "),
+            "{rule}"
+        );
+        // [dev] has it
+        let dev = client()
+            .dev("p", "https://example.com/a.png")
+            .fields(fields);
+        dev.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_names_are_refused() {
+        let error = serde_json::from_str::<Fields>(r#"{"sede": 7}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `sede`"),
+            "{error}"
+        );
     }
 }

@@ -165,7 +165,7 @@ impl Kind for Train {
         }
         Ok(())
     }
-    fn input(&self, _: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, _: &str, _: &Fields, urls: Vec<String>) -> Result<Input> {
         let data = match &self.data {
             TrainingData::Url(url) => url.clone(),
             TrainingData::Local(_) => urls.into_iter().next().unwrap_or_default(),

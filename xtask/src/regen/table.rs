@@ -7,7 +7,7 @@
 //! Per endpoint (in the order of `openapi/endpoints.txt`): its id as a
 //! constant, its app, its category and documentation page
 //! (`info.x-fal-metadata`, when the document has them), its generated input
-//! and output types and submit operation, and whether its output holds
+//! and output types and submit operation, its input's fields, and whether its output holds
 //! `images`. Per app: its root and the operations fal answers there. And the
 //! dispatch the SDK would otherwise write by hand: the `Input` enum of every
 //! endpoint's input, `per_app!` (an app's status, status stream, result or
@@ -48,6 +48,8 @@ struct Row {
     output: String,
     /// The generated submit operation.
     submit: String,
+    /// The input's fields, as fal names them.
+    fields: Vec<String>,
     /// Whether the output holds `images`.
     images: bool,
 }
@@ -103,6 +105,12 @@ fn row(doc: &RawDocument, merged: &Value) -> Result<Row> {
     let result = &doc.raw["paths"][format!("/{id}/requests/{{request_id}}")]["get"];
     let output = schema_name(&result["responses"]["200"]["content"]["application/json"]["schema"])
         .with_context(|| format!("endpoint {id}: the result operation answers no named schema"))?;
+    let fields = merged["components"]["schemas"][&input]["properties"]
+        .as_object()
+        .with_context(|| format!("endpoint {id}: the input `{input}` has no properties"))?
+        .keys()
+        .cloned()
+        .collect();
     let images = merged["components"]["schemas"][&output]["properties"]
         .get("images")
         .is_some();
@@ -113,6 +121,7 @@ fn row(doc: &RawDocument, merged: &Value) -> Result<Row> {
         input,
         output,
         submit: submit_name.to_string(),
+        fields,
         images,
     })
 }
@@ -262,6 +271,8 @@ fn write_table(w: &mut String, rows: &[Row], apps: &[AppRow]) -> std::fmt::Resul
         writeln!(w, "        input: {:?},", row.input)?;
         writeln!(w, "        output: {:?},", row.output)?;
         writeln!(w, "        submit: {:?},", row.submit)?;
+        let fields: Vec<String> = row.fields.iter().map(|f| format!("{f:?}")).collect();
+        writeln!(w, "        fields: &[{}],", fields.join(", "))?;
         writeln!(w, "        images: {},", row.images)?;
         writeln!(w, "    }},")?;
     }
