@@ -397,12 +397,12 @@ macro_rules! per_endpoint {
 }
 
 /// Calls the macro `$callback` with the generated output types (in
-/// `types`) that hold `images`.
+/// `types`) that hold `images`, as items or as an expression.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! image_outputs {
     ($callback:ident) => {
-        $callback!(
+        $callback! {
             FluxProKontextOutput,
             FluxProKontextMaxOutput,
             FluxProKontextTextToImageOutput,
@@ -413,6 +413,6 @@ macro_rules! image_outputs {
             FluxKontextLoraOutput,
             FluxKontextLoraTextToImageOutput,
             FluxKontextLoraInpaintOutput,
-        );
+        }
     };
 }

@@ -19,7 +19,6 @@
 //! Platform APIs at run time (`GET /models/pricing`), so it is not here.
 
 use std::collections::BTreeSet;
-use std::fmt::Write;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -208,269 +207,202 @@ fn optional(text: &Option<String>) -> String {
     }
 }
 
-/// The generated file. Written as text (not through prettyplease, which
-/// lays out `macro_rules!` bodies on one line) in rustfmt's layout.
+/// The generated file, written as text in rustfmt's layout (prettyplease
+/// would put each `macro_rules!` body on one line).
 fn render(rows: &[Row], apps: &[AppRow]) -> String {
-    let mut out = String::from(HEADER);
-    write_table(&mut out, rows, apps).expect("writing to a String cannot fail");
-    out
-}
+    let lines = |each: &dyn Fn(&Row) -> String| rows.iter().map(each).collect::<String>();
+    let app_lines = |each: &dyn Fn(&AppRow) -> String| apps.iter().map(each).collect::<String>();
 
-fn write_table(w: &mut String, rows: &[Row], apps: &[AppRow]) -> std::fmt::Result {
-    writeln!(w)?;
-    writeln!(
-        w,
-        "/// The endpoint ids of the family, one constant each, and `ALL`."
-    )?;
-    writeln!(w, "pub mod ids {{")?;
-    for row in rows {
+    let constants = lines(&|row| {
         let id = &row.endpoint.id;
         let category = row.category.as_deref().unwrap_or("no category");
-        match &row.documentation_url {
-            Some(url) => {
-                writeln!(w, "    /// `{id}` ({category}): <{url}>.")?;
-            }
-            None => {
-                writeln!(w, "    /// `{id}` ({category}).")?;
-            }
-        }
-        writeln!(
-            w,
-            "    pub const {}: &str = {id:?};",
+        let page = match &row.documentation_url {
+            Some(url) => format!(": <{url}>"),
+            None => String::new(),
+        };
+        format!(
+            "    /// `{id}` ({category}){page}.\n    pub const {}: &str = {id:?};\n",
             constant(&row.endpoint)
-        )?;
-    }
-    writeln!(w)?;
-    writeln!(
-        w,
-        "    /// Every endpoint of the family, in the order of `openapi/endpoints.txt`."
-    )?;
-    writeln!(w, "    pub const ALL: &[&str] = &[")?;
-    for row in rows {
-        writeln!(w, "        {},", constant(&row.endpoint))?;
-    }
-    writeln!(w, "    ];")?;
-    writeln!(w, "}}")?;
-
-    writeln!(w)?;
-    writeln!(
-        w,
-        "/// Every endpoint of the family, as its document describes it, in the order of [`ids::ALL`]."
-    )?;
-    writeln!(w, "pub const TABLE: &[Endpoint] = &[")?;
-    for row in rows {
-        writeln!(w, "    Endpoint {{")?;
-        writeln!(w, "        id: ids::{},", constant(&row.endpoint))?;
-        writeln!(w, "        app: App::{},", pascal(&row.endpoint.app_slug()))?;
-        writeln!(w, "        category: {},", optional(&row.category))?;
-        writeln!(
-            w,
-            "        documentation_url: {},",
-            optional(&row.documentation_url)
-        )?;
-        writeln!(w, "        input: {:?},", row.input)?;
-        writeln!(w, "        output: {:?},", row.output)?;
-        writeln!(w, "        submit: {:?},", row.submit)?;
+        )
+    });
+    let all = lines(&|row| format!("        {},\n", constant(&row.endpoint)));
+    let table = lines(&|row| {
         let fields: Vec<String> = row.fields.iter().map(|f| format!("{f:?}")).collect();
-        writeln!(w, "        fields: &[{}],", fields.join(", "))?;
-        writeln!(w, "        images: {},", row.images)?;
-        writeln!(w, "    }},")?;
-    }
-    writeln!(w, "];")?;
-
-    writeln!(w)?;
-    writeln!(
-        w,
-        "/// The apps of the family: fal's queue answers a request's status, status"
-    )?;
-    writeln!(
-        w,
-        "/// stream, result and cancel at the root of the endpoint's app."
-    )?;
-    writeln!(w, "#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]")?;
-    writeln!(
-        w,
-        "#[allow(clippy::enum_variant_names)] // named after fal's app ids"
-    )?;
-    writeln!(w, "pub enum App {{")?;
-    for app in apps {
-        writeln!(w, "    /// `{}`.", app.root)?;
-        writeln!(w, "    {},", pascal(&app.slug))?;
-    }
-    writeln!(w, "}}")?;
-    writeln!(w)?;
-    writeln!(w, "impl App {{")?;
-    writeln!(
-        w,
-        "    /// Every app, in the order of its first endpoint in [`ids::ALL`]."
-    )?;
-    writeln!(w, "    pub const ALL: &[App] = &[")?;
-    for app in apps {
-        writeln!(w, "        App::{},", pascal(&app.slug))?;
-    }
-    writeln!(w, "    ];")?;
-    writeln!(w)?;
-    writeln!(w, "    /// The app's root, such as `fal-ai/flux-pro`.")?;
-    writeln!(w, "    pub const fn root(self) -> &'static str {{")?;
-    writeln!(w, "        match self {{")?;
-    for app in apps {
-        writeln!(
-            w,
-            "            App::{} => {:?},",
+        format!(
+            "    Endpoint {{
+        id: ids::{constant},
+        app: App::{app},
+        category: {category},
+        documentation_url: {url},
+        input: {input:?},
+        output: {output:?},
+        submit: {submit:?},
+        fields: &[{fields}],
+        images: {images},
+    }},
+",
+            constant = constant(&row.endpoint),
+            app = pascal(&row.endpoint.app_slug()),
+            category = optional(&row.category),
+            url = optional(&row.documentation_url),
+            input = row.input,
+            output = row.output,
+            submit = row.submit,
+            fields = fields.join(", "),
+            images = row.images,
+        )
+    });
+    let app_variants =
+        app_lines(&|app| format!("    /// `{}`.\n    {},\n", app.root, pascal(&app.slug)));
+    let app_all = app_lines(&|app| format!("        App::{},\n", pascal(&app.slug)));
+    let app_roots = app_lines(&|app| {
+        format!(
+            "            App::{} => {:?},\n",
             pascal(&app.slug),
             app.root
-        )?;
-    }
-    writeln!(w, "        }}")?;
-    writeln!(w, "    }}")?;
-    writeln!(w, "}}")?;
-
-    writeln!(w)?;
-    writeln!(
-        w,
-        "/// The typed input of one endpoint, as its generated submit operation takes"
-    )?;
-    writeln!(
-        w,
-        "/// it; it serializes as that input (the run host takes the same body)."
-    )?;
-    writeln!(w, "#[derive(Clone, Debug, serde::Serialize)]")?;
-    writeln!(w, "#[serde(untagged)]")?;
-    writeln!(
-        w,
-        "#[allow(clippy::enum_variant_names)] // named after fal's endpoint ids"
-    )?;
-    writeln!(w, "pub enum Input {{")?;
-    for row in rows {
-        writeln!(
-            w,
-            "    /// The input of [`ids::{}`].",
-            constant(&row.endpoint)
-        )?;
-        writeln!(
-            w,
-            "    {}(crate::types::{}),",
+        )
+    });
+    let input_variants = lines(&|row| {
+        format!(
+            "    /// The input of [`ids::{}`].\n    {}(crate::types::{}),\n",
+            constant(&row.endpoint),
             pascal(&row.endpoint.slug()),
             row.input
-        )?;
-    }
-    writeln!(w, "}}")?;
-    writeln!(w)?;
-    writeln!(w, "impl Input {{")?;
-    writeln!(w, "    /// The endpoint this input is sent to.")?;
-    writeln!(w, "    pub const fn endpoint(&self) -> &'static str {{")?;
-    writeln!(w, "        match self {{")?;
-    for row in rows {
-        writeln!(
-            w,
-            "            Input::{}(_) => ids::{},",
+        )
+    });
+    let input_endpoints = lines(&|row| {
+        format!(
+            "            Input::{}(_) => ids::{},\n",
             pascal(&row.endpoint.slug()),
             constant(&row.endpoint)
-        )?;
-    }
-    writeln!(w, "        }}")?;
-    writeln!(w, "    }}")?;
-    writeln!(w, "}}")?;
-
+        )
+    });
     let operations = apps
         .first()
         .map(|app| app.operations.as_slice())
         .unwrap_or_default();
-    writeln!(w)?;
-    writeln!(
-        w,
-        "/// Runs `$call` with `$op` bound to the operation `$operation` ({}) of the",
-        operations
-            .iter()
-            .map(|o| format!("`{o}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
-    writeln!(
-        w,
-        "/// [`App`] `$app` on the client `$api`: each app's operations are distinct"
-    )?;
-    writeln!(
-        w,
-        "/// types, so `$call` is written once and compiled for each."
-    )?;
-    writeln!(w, "#[doc(hidden)]")?;
-    writeln!(w, "#[macro_export]")?;
-    writeln!(w, "macro_rules! per_app {{")?;
-    for operation in operations {
-        writeln!(
-            w,
-            "    ($app:expr, $api:expr, {operation}, |$op:ident| $call:expr) => {{"
-        )?;
-        writeln!(w, "        match $app {{")?;
-        for app in apps {
-            writeln!(
-                w,
-                "            $crate::endpoints::App::{} => {{",
-                pascal(&app.slug)
-            )?;
-            writeln!(
-                w,
-                "                let $op = $api.{operation}_{}();",
-                app.slug
-            )?;
-            writeln!(w, "                $call")?;
-            writeln!(w, "            }}")?;
-        }
-        writeln!(w, "        }}")?;
-        writeln!(w, "    }};")?;
-    }
-    writeln!(w, "}}")?;
+    let operation_names: Vec<String> = operations.iter().map(|o| format!("`{o}`")).collect();
+    let operation_names = operation_names.join(", ");
+    let per_app: String = operations
+        .iter()
+        .map(|operation| {
+            let arms = app_lines(&|app| {
+                format!(
+                    "            $crate::endpoints::App::{} => {{
+                let $op = $api.{operation}_{}();
+                $call
+            }}
+",
+                    pascal(&app.slug),
+                    app.slug
+                )
+            });
+            format!(
+                "    ($app:expr, $api:expr, {operation}, |$op:ident| $call:expr) => {{
+        match $app {{
+{arms}        }}
+    }};
+"
+            )
+        })
+        .collect();
+    let per_endpoint = lines(&|row| {
+        format!(
+            "            $crate::endpoints::Input::{}($body) => {{
+                let $op = $api.{}();
+                $call
+            }}
+",
+            pascal(&row.endpoint.slug()),
+            row.submit
+        )
+    });
+    let image_outputs = lines(&|row| match row.images {
+        true => format!("            {},\n", row.output),
+        false => String::new(),
+    });
 
-    writeln!(w)?;
-    writeln!(
-        w,
-        "/// Runs `$call` with `$op` bound to the submit operation of the endpoint"
-    )?;
-    writeln!(
-        w,
-        "/// the [`Input`] `$input` is for, on the client `$api`, and `$body` to the"
-    )?;
-    writeln!(w, "/// endpoint's input in it.")?;
-    writeln!(w, "#[doc(hidden)]")?;
-    writeln!(w, "#[macro_export]")?;
-    writeln!(w, "macro_rules! per_endpoint {{")?;
-    writeln!(
-        w,
-        "    ($input:expr, $api:expr, |$op:ident, $body:ident| $call:expr) => {{"
-    )?;
-    writeln!(w, "        match $input {{")?;
-    for row in rows {
-        writeln!(
-            w,
-            "            $crate::endpoints::Input::{}($body) => {{",
-            pascal(&row.endpoint.slug())
-        )?;
-        writeln!(w, "                let $op = $api.{}();", row.submit)?;
-        writeln!(w, "                $call")?;
-        writeln!(w, "            }}")?;
-    }
-    writeln!(w, "        }}")?;
-    writeln!(w, "    }};")?;
-    writeln!(w, "}}")?;
+    format!(
+        "{HEADER}
+/// The endpoint ids of the family, one constant each, and `ALL`.
+pub mod ids {{
+{constants}
+    /// Every endpoint of the family, in the order of `openapi/endpoints.txt`.
+    pub const ALL: &[&str] = &[
+{all}    ];
+}}
 
-    writeln!(w)?;
-    writeln!(
-        w,
-        "/// Calls the macro `$callback` with the generated output types (in"
-    )?;
-    writeln!(w, "/// `types`) that hold `images`.")?;
-    writeln!(w, "#[doc(hidden)]")?;
-    writeln!(w, "#[macro_export]")?;
-    writeln!(w, "macro_rules! image_outputs {{")?;
-    writeln!(w, "    ($callback:ident) => {{")?;
-    writeln!(w, "        $callback!(")?;
-    for row in rows.iter().filter(|row| row.images) {
-        writeln!(w, "            {},", row.output)?;
-    }
-    writeln!(w, "        );")?;
-    writeln!(w, "    }};")?;
-    writeln!(w, "}}")
+/// Every endpoint of the family, as its document describes it, in the order of [`ids::ALL`].
+pub const TABLE: &[Endpoint] = &[
+{table}];
+
+/// The apps of the family: fal's queue answers a request's status, status
+/// stream, result and cancel at the root of the endpoint's app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::enum_variant_names)] // named after fal's app ids
+pub enum App {{
+{app_variants}}}
+
+impl App {{
+    /// Every app, in the order of its first endpoint in [`ids::ALL`].
+    pub const ALL: &[App] = &[
+{app_all}    ];
+
+    /// The app's root, such as `fal-ai/flux-pro`.
+    pub const fn root(self) -> &'static str {{
+        match self {{
+{app_roots}        }}
+    }}
+}}
+
+/// The typed input of one endpoint, as its generated submit operation takes
+/// it; it serializes as that input (the run host takes the same body).
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
+#[allow(clippy::enum_variant_names)] // named after fal's endpoint ids
+pub enum Input {{
+{input_variants}}}
+
+impl Input {{
+    /// The endpoint this input is sent to.
+    pub const fn endpoint(&self) -> &'static str {{
+        match self {{
+{input_endpoints}        }}
+    }}
+}}
+
+/// Runs `$call` with `$op` bound to the operation `$operation` ({operation_names}) of the
+/// [`App`] `$app` on the client `$api`: each app's operations are distinct
+/// types, so `$call` is written once and compiled for each.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! per_app {{
+{per_app}}}
+
+/// Runs `$call` with `$op` bound to the submit operation of the endpoint
+/// the [`Input`] `$input` is for, on the client `$api`, and `$body` to the
+/// endpoint's input in it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! per_endpoint {{
+    ($input:expr, $api:expr, |$op:ident, $body:ident| $call:expr) => {{
+        match $input {{
+{per_endpoint}        }}
+    }};
+}}
+
+/// Calls the macro `$callback` with the generated output types (in
+/// `types`) that hold `images`, as items or as an expression.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! image_outputs {{
+    ($callback:ident) => {{
+        $callback! {{
+{image_outputs}        }}
+    }};
+}}
+"
+    )
 }
 
 #[cfg(test)]
