@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::requests::{Kind, Request};
+use crate::request::{Kind, Request};
 use crate::retry::Answer;
 
 /// The statuses the SDK reads from a status stream whose body arrives in

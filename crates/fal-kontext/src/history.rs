@@ -29,7 +29,7 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorContext, Result};
-use crate::requests::Kind;
+use crate::request::Kind;
 use crate::retry::{Call, Failed};
 use crate::submitted::SubmitRecord;
 use crate::{Client, ImageInput, Request};

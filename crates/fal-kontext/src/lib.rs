@@ -82,7 +82,7 @@ mod pairs;
 mod platform_error;
 mod pricing;
 mod queue;
-mod requests;
+mod request;
 mod retry;
 mod secret;
 mod sse;
@@ -117,7 +117,7 @@ pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, Safet
 pub use output::{ImageRef, Images};
 pub use pricing::{Estimate, MEGAPIXELS_PER_IMAGE, Plan, Price};
 pub use queue::{CancelOutcome, RequestHandle};
-pub use requests::{
+pub use request::{
     Dev, DevOutput, Edit, EditOutput, Fields, Kind, MatchesInputKind, Multi, MultiOutput,
     OpenWeightsKind, ProKind, ProModel, Request, TextToImage, TextToImageOutput,
 };

@@ -14,7 +14,7 @@ use crate::Client;
 use crate::endpoints;
 use crate::error::Result;
 use crate::image_input::ImageInput;
-use crate::requests::{
+use crate::request::{
     Fields, FileSource, Input, Kind, MatchesInputKind, OpenWeightsKind, Request, built, check,
     num_images,
 };
@@ -94,9 +94,9 @@ pub struct Inpaint {
     strength: Option<f64>,
 }
 
-impl crate::requests::sealed::Sealed for LoraEdit {}
-impl crate::requests::sealed::Sealed for LoraTextToImage {}
-impl crate::requests::sealed::Sealed for Inpaint {}
+impl crate::request::sealed::Sealed for LoraEdit {}
+impl crate::request::sealed::Sealed for LoraTextToImage {}
+impl crate::request::sealed::Sealed for Inpaint {}
 
 /// The output size of a [`LoraTextToImage`]: one of fal's named sizes, or
 /// width and height in pixels (at most 14142 each; multiples of 16 are

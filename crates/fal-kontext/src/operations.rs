@@ -14,7 +14,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use crate::Client;
 use crate::endpoints;
 use crate::error::{Error, Result};
-use crate::requests::Input;
+use crate::request::Input;
 use crate::retry::limits::MAX_ANSWER_BYTES;
 use crate::submit_options::QueueOptions;
 use crate::submit_options::Wire;

@@ -12,7 +12,7 @@ use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::decode;
 use crate::operations::{Accept, App};
-use crate::requests::{Input, Kind, Request};
+use crate::request::{Input, Kind, Request};
 use crate::retry::limits::Limits;
 use crate::retry::{Call, Failed};
 use crate::submitted::SubmitRecord;

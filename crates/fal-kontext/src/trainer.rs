@@ -13,7 +13,7 @@ use crate::Client;
 use crate::endpoints;
 use crate::error::Result;
 use crate::image_input::ImageInput;
-use crate::requests::{Fields, FileSource, Input, Kind, Request, built, check};
+use crate::request::{Fields, FileSource, Input, Kind, Request, built, check};
 
 /// The pairs to train on: a URL of a zip fal fetches, or a local zip or
 /// directory of pairs, which the SDK checks (and zips) and uploads.
@@ -82,7 +82,7 @@ pub struct Train {
     format: Option<LoraFormat>,
 }
 
-impl crate::requests::sealed::Sealed for Train {}
+impl crate::request::sealed::Sealed for Train {}
 
 /// The output of a [`Train`]: `diffusers_lora_file` is the trained
 /// weights, whose `url` the LoRA endpoints take as a LoRA's path;

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use crate::error::{CancelAtDeadline, Error, Result};
 use crate::operations::Accept;
 use crate::queue::RequestHandle;
-use crate::requests::{Kind, Request};
+use crate::request::{Kind, Request};
 use crate::retry::{
     CANCEL_BUDGET, FIRST_POLL, Failed, MAX_POLL, MIN_POLL, retry_after_of, survivable,
 };
