@@ -510,19 +510,12 @@ fn outputs_need_only_their_image_urls() {
         of(&serde_json::from_value(lean.clone()).unwrap())
     }
     macro_rules! each {
-        ($($ty:ident),+) => {[$(
-            (stringify!($ty), urls::<$ty>(&lean, |o| o.images.iter().map(|i| i.url.clone()).collect())),
+        ($($ty:ident),+ $(,)?) => {[$(
+            (stringify!($ty), urls::<fal_kontext_api::types::$ty>(&lean, |o| o.images.iter().map(|i| i.url.clone()).collect())),
         )+]};
     }
-    for (name, decoded) in each!(
-        FluxProKontextOutput,
-        FluxProKontextMaxOutput,
-        FluxProKontextTextToImageOutput,
-        FluxProKontextMaxTextToImageOutput,
-        FluxProKontextMultiOutput,
-        FluxProKontextMaxMultiOutput,
-        FluxKontextDevOutput
-    ) {
+    // every output the documents describe with images
+    for (name, decoded) in fal_kontext_api::image_outputs!(each) {
         assert_eq!(
             decoded,
             [

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fal_emulator::{Config, Emulator};
 use fal_kontext::{
-    Acceleration, AspectRatio, Client, Error, ImageInput, OutputFormat, ResolutionMode,
+    Acceleration, AspectRatio, Client, Error, Fields, ImageInput, OutputFormat, ResolutionMode,
     SafetyTolerance,
 };
 use proptest::prelude::*;
@@ -43,23 +43,24 @@ enum Endpoint {
     Dev { image: String },
 }
 
-/// Every optional field the builders take.
-#[derive(Clone, Debug, Default)]
-struct Fields {
-    seed: Option<i64>,
-    guidance_scale: Option<f64>,
-    num_images: Option<u8>,
-    output_format: Option<OutputFormat>,
-    sync_mode: Option<bool>,
-    // [pro] and [max]
-    safety_tolerance: Option<SafetyTolerance>,
-    aspect_ratio: Option<AspectRatio>,
-    enhance_prompt: Option<bool>,
-    // [dev]
-    num_inference_steps: Option<u8>,
-    enable_safety_checker: Option<bool>,
-    acceleration: Option<Acceleration>,
-    resolution_mode: Option<ResolutionMode>,
+/// The fields of `f` that `endpoint`'s model has: [pro] and [max] have
+/// theirs, [dev] its own; the fields every endpoint has are kept.
+fn for_endpoint(f: &Fields, endpoint: &Endpoint) -> Fields {
+    match endpoint {
+        Endpoint::Dev { .. } => Fields {
+            safety_tolerance: None,
+            aspect_ratio: None,
+            enhance_prompt: None,
+            ..f.clone()
+        },
+        _ => Fields {
+            num_inference_steps: None,
+            enable_safety_checker: None,
+            acceleration: None,
+            resolution_mode: None,
+            ..f.clone()
+        },
+    }
 }
 
 /// An image the emulator can use without the network: a URL off this
@@ -125,46 +126,6 @@ fn valid_fields() -> impl Strategy<Value = Fields> {
     })
 }
 
-/// Sets the fields common to every builder.
-macro_rules! common_fields {
-    ($request:expr, $f:expr) => {{
-        let mut request = $request;
-        if let Some(seed) = $f.seed {
-            request = request.seed(seed);
-        }
-        if let Some(scale) = $f.guidance_scale {
-            request = request.guidance_scale(scale);
-        }
-        if let Some(n) = $f.num_images {
-            request = request.num_images(n);
-        }
-        if let Some(format) = $f.output_format {
-            request = request.output_format(format);
-        }
-        if let Some(on) = $f.sync_mode {
-            request = request.sync_mode(on);
-        }
-        request
-    }};
-}
-
-/// Sets the fields of [pro] and [max].
-macro_rules! pro_fields {
-    ($request:expr, $f:expr) => {{
-        let mut request = common_fields!($request, $f);
-        if let Some(level) = $f.safety_tolerance {
-            request = request.safety_tolerance(level);
-        }
-        if let Some(ratio) = $f.aspect_ratio {
-            request = request.aspect_ratio(ratio);
-        }
-        if let Some(on) = $f.enhance_prompt {
-            request = request.enhance_prompt(on);
-        }
-        request
-    }};
-}
-
 /// What a run gave back that a user would check.
 #[derive(Debug)]
 struct Ran {
@@ -196,33 +157,26 @@ async fn run(
             fal_kontext::ProModel::Pro
         }
     };
+    let f = for_endpoint(f, endpoint);
     match endpoint {
         Endpoint::Edit { max, image } => {
-            send!(pro_fields!(client.edit(prompt, image.as_str()), f).model(model(*max)))
+            send!(
+                client
+                    .edit(prompt, image.as_str())
+                    .fields(f)
+                    .model(model(*max))
+            )
         }
         Endpoint::TextToImage { max } => {
-            send!(pro_fields!(client.text_to_image(prompt), f).model(model(*max)))
+            send!(client.text_to_image(prompt).fields(f).model(model(*max)))
         }
         Endpoint::Multi { max, images } => send!(
-            pro_fields!(client.multi(prompt, images.iter().map(String::as_str)), f)
+            client
+                .multi(prompt, images.iter().map(String::as_str))
+                .fields(f)
                 .model(model(*max))
         ),
-        Endpoint::Dev { image } => {
-            let mut request = common_fields!(client.dev(prompt, image.as_str()), f);
-            if let Some(steps) = f.num_inference_steps {
-                request = request.num_inference_steps(steps);
-            }
-            if let Some(on) = f.enable_safety_checker {
-                request = request.enable_safety_checker(on);
-            }
-            if let Some(acceleration) = f.acceleration {
-                request = request.acceleration(acceleration);
-            }
-            if let Some(mode) = f.resolution_mode {
-                request = request.resolution_mode(mode);
-            }
-            send!(request)
-        }
+        Endpoint::Dev { image } => send!(client.dev(prompt, image.as_str()).fields(f)),
     }
 }
 
@@ -360,20 +314,15 @@ async fn submit_broken(
         }};
     }
     let image = |given: &str| bad_image.clone().unwrap_or_else(|| given.into());
+    let f = for_endpoint(&f, &endpoint);
     match &endpoint {
-        Endpoint::Edit { image: i, .. } => send!(pro_fields!(client.edit("p", image(i)), f)),
-        Endpoint::TextToImage { .. } => send!(pro_fields!(client.text_to_image("p"), f)),
+        Endpoint::Edit { image: i, .. } => send!(client.edit("p", image(i)).fields(f)),
+        Endpoint::TextToImage { .. } => send!(client.text_to_image("p").fields(f)),
         Endpoint::Multi { images, .. } => {
             let inputs: Vec<ImageInput> = images.iter().map(|i| image(i)).collect();
-            send!(pro_fields!(client.multi("p", inputs), f))
+            send!(client.multi("p", inputs).fields(f))
         }
-        Endpoint::Dev { image: i } => {
-            let mut request = common_fields!(client.dev("p", image(i)), f);
-            if let Some(steps) = f.num_inference_steps {
-                request = request.num_inference_steps(steps);
-            }
-            send!(request)
-        }
+        Endpoint::Dev { image: i } => send!(client.dev("p", image(i)).fields(f)),
     }
 }
 

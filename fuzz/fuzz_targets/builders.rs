@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use fal_kontext::fuzzing::{input, validate};
-use fal_kontext::{Client, Error, Kind, Request};
+use fal_kontext::{Client, Error, Fields, Kind, Request};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -22,7 +22,7 @@ enum Endpoint {
 }
 
 #[derive(Arbitrary, Debug)]
-struct Fields {
+struct Case {
     endpoint: Endpoint,
     max: bool,
     prompt: String,
@@ -41,16 +41,13 @@ fn client() -> &'static Client {
     CLIENT.get_or_init(|| Client::builder().key("fuzz").build().unwrap())
 }
 
-fn common<K: Kind>(mut request: Request<K>, f: &Fields) -> Request<K> {
-    if let Some(seed) = f.seed {
-        request = request.seed(seed);
-    }
-    if let Some(scale) = f.guidance_scale {
-        request = request.guidance_scale(scale);
-    }
-    if let Some(n) = f.num_images {
-        request = request.num_images(n);
-    }
+fn common<K: Kind>(request: Request<K>, f: &Case) -> Request<K> {
+    let mut request = request.fields(Fields {
+        seed: f.seed,
+        guidance_scale: f.guidance_scale,
+        num_images: f.num_images,
+        ..Fields::default()
+    });
     if let Some(url) = &f.webhook {
         request = request.webhook(url);
     }
@@ -61,7 +58,7 @@ fn common<K: Kind>(mut request: Request<K>, f: &Fields) -> Request<K> {
 }
 
 /// Validates, and for an accepted request checks the ranges and the body.
-fn check<K: Kind>(request: Request<K>, f: &Fields) {
+fn check<K: Kind>(request: Request<K>, f: &Case) {
     if let Err(error) = validate(&request) {
         assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
         return;
@@ -104,7 +101,7 @@ where
     }
 }
 
-fuzz_target!(|f: Fields| {
+fuzz_target!(|f: Case| {
     let c = client();
     let first = f.images.first().cloned().unwrap_or_default();
     let model = if f.max {
@@ -122,7 +119,10 @@ fuzz_target!(|f: Fields| {
         Endpoint::Dev => {
             let mut request = common(c.dev(&f.prompt, first), &f);
             if let Some(steps) = f.num_inference_steps {
-                request = request.num_inference_steps(steps);
+                request = request.fields(Fields {
+                    num_inference_steps: Some(steps),
+                    ..Fields::default()
+                });
                 if validate(&request).is_ok() {
                     assert!(
                         (10..=50).contains(&steps),

@@ -22,6 +22,8 @@ const GENERATED: &str = "crates/fal-kontext-api/src/generated.rs";
 /// fal's Platform APIs document, vendored, and the client made from it.
 const PLATFORM_FILE: &str = "openapi/fal-platform-apis__v1.json";
 const PLATFORM_GENERATED: &str = "crates/fal-kontext-api/src/generated_platform.rs";
+/// The table of endpoints, generated from the same documents.
+const ENDPOINTS_GENERATED: &str = "crates/fal-kontext-api/src/generated_endpoints.rs";
 /// Where fal's docs site serves the Platform APIs document, and the key of
 /// its answer in [`Answers`].
 const PLATFORM_PATH: &str = "/api-reference/platform-apis/openapi/v1.json";
@@ -64,7 +66,7 @@ fn copy_of_repo() -> tempfile::TempDir {
             std::fs::copy(entry.path(), to).unwrap();
         }
     }
-    for file in [GENERATED, PLATFORM_GENERATED] {
+    for file in [GENERATED, PLATFORM_GENERATED, ENDPOINTS_GENERATED] {
         let generated = dir.path().join(file);
         std::fs::create_dir_all(generated.parent().unwrap()).unwrap();
         std::fs::copy(repo().join(file), generated).unwrap();
@@ -541,7 +543,8 @@ fn online_regen_brings_a_schema_change_into_the_generated_code() {
     assert!(offline.status.success(), "{}", stderr(&offline));
 
     // `--check` against an unchanged copy fails with a unified diff naming
-    // both files, and writes nothing.
+    // the document, the client and the table (the input's fields are in
+    // its row), and writes nothing.
     let unchanged = copy_of_repo();
     let output = regen(&[
         "--base-url",
@@ -552,7 +555,7 @@ fn online_regen_brings_a_schema_change_into_the_generated_code() {
     ]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    for file in [CHANGED_FILE, GENERATED] {
+    for file in [CHANGED_FILE, GENERATED, ENDPOINTS_GENERATED] {
         assert!(
             message.contains(&format!(
                 "--- a/{file} (committed)\n+++ b/{file} (regenerated)\n"
@@ -578,8 +581,15 @@ fn online_regen_brings_a_schema_change_into_the_generated_code() {
         "the diff shows the new field:\n{message}"
     );
     assert!(
+        message.lines().any(|l| l.starts_with('+')
+            && l.contains("fields: &[")
+            && l.contains("\"num_inference_steps\"")),
+        "the diff shows the field in the endpoint's row:\n{message}"
+    );
+    assert!(
         message.contains(&format!(
-            "2 file(s) differ from what `cargo xtask regen` writes: {CHANGED_FILE}, {GENERATED}"
+            "3 file(s) differ from what `cargo xtask regen` writes: \
+             {CHANGED_FILE}, {GENERATED}, {ENDPOINTS_GENERATED}"
         )),
         "{message}"
     );
@@ -937,4 +947,85 @@ fn online_regen_keeps_the_platform_operations_it_uses_and_their_changes() {
         "{}",
         stderr(&output)
     );
+}
+
+/// The acceptance of "adding an endpoint": an eighth document (a copy of
+/// \[dev\]'s under a new id, in a new app) and its line in
+/// `openapi/endpoints.txt` are all regen needs to give it its constant, its
+/// row, its app, its input and the dispatch to its operations; the table
+/// only gains lines.
+#[test]
+fn an_eighth_document_adds_its_rows_and_dispatch_to_the_table() {
+    let root = copy_of_repo();
+    let (id, file) = (
+        "fal-ai/flux-kontext-eighth",
+        "openapi/fal-ai__flux-kontext-eighth.json",
+    );
+    let document = read(repo().join(vendored_file("fal-ai/flux-kontext/dev")))
+        .replace("fal-ai/flux-kontext/dev", id)
+        .replace("FluxKontextDev", "FluxKontextEighth");
+    std::fs::write(root.path().join(file), document).unwrap();
+    let list = root.path().join("openapi/endpoints.txt");
+    std::fs::write(&list, format!("{}{id}\n", read(&list))).unwrap();
+
+    let output = regen(&["--offline", "--root", root.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let client = read(root.path().join(GENERATED));
+    for item in [
+        "pub struct FluxKontextEighthInput ",
+        "pub struct FluxKontextEighthOutput ",
+        "pub fn submit_flux_kontext_eighth(",
+        "pub fn status_flux_kontext_eighth(",
+    ] {
+        assert!(client.contains(item), "{GENERATED} lacks `{item}`");
+    }
+    let old = read(repo().join(ENDPOINTS_GENERATED));
+    let new = read(root.path().join(ENDPOINTS_GENERATED));
+    syn::parse_file(&new).expect("the table is Rust");
+    let expected = [
+        format!("    pub const FLUX_KONTEXT_EIGHTH: &str = \"{id}\";"),
+        "        FLUX_KONTEXT_EIGHTH,".into(),
+        "        id: ids::FLUX_KONTEXT_EIGHTH,".into(),
+        "        app: App::FluxKontextEighth,".into(),
+        "        input: \"FluxKontextEighthInput\",".into(),
+        "        output: \"FluxKontextEighthOutput\",".into(),
+        "        submit: \"submit_flux_kontext_eighth\",".into(),
+        "    FluxKontextEighth,".into(),
+        "        App::FluxKontextEighth,".into(),
+        format!("            App::FluxKontextEighth => \"{id}\","),
+        "    FluxKontextEighth(crate::types::FluxKontextEighthInput),".into(),
+        "            Input::FluxKontextEighth(_) => ids::FLUX_KONTEXT_EIGHTH,".into(),
+        "            $crate::endpoints::Input::FluxKontextEighth($body) => {".into(),
+        "                let $op = $api.submit_flux_kontext_eighth();".into(),
+        "            FluxKontextEighthOutput,".into(),
+    ];
+    let added: Vec<&str> = TextDiff::from_lines(&old, &new)
+        .iter_all_changes()
+        .filter_map(|change| match change.tag() {
+            similar::ChangeTag::Insert => Some(change.value().trim_end_matches('\n')),
+            similar::ChangeTag::Delete => panic!("the table lost `{}`", change.value()),
+            similar::ChangeTag::Equal => None,
+        })
+        .collect();
+    for line in &expected {
+        assert!(
+            added.contains(&line.as_str()),
+            "not added: `{line}`\nadded:\n{}",
+            added.join("\n")
+        );
+    }
+    // the app's arm of each queue operation the SDK runs on any app
+    for operation in ["status", "status_stream", "result", "cancel"] {
+        let arm = format!("                let $op = $api.{operation}_flux_kontext_eighth();");
+        assert!(added.contains(&arm.as_str()), "not added: `{arm}`");
+    }
+    // the same regen again is up to date with what it wrote
+    let check = regen(&[
+        "--offline",
+        "--check",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
+    assert!(check.status.success(), "{}", stderr(&check));
 }

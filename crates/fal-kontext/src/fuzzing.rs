@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::requests::{Kind, Request};
+use crate::request::{Kind, Request};
 use crate::retry::ErrorAnswer;
 
 /// The statuses the SDK reads from a status stream whose body arrives in
@@ -126,6 +126,8 @@ pub fn validate<K: Kind>(request: &Request<K>) -> Result<()> {
 /// The JSON body a validated request sends, its images already resolved to
 /// `image_urls`.
 pub fn input<K: Kind>(request: &Request<K>, image_urls: Vec<String>) -> Result<Value> {
-    let input = request.kind.input(&request.fields, image_urls)?;
+    let input = request
+        .kind
+        .input(&request.prompt, &request.fields, image_urls)?;
     Ok(serde_json::to_value(input).expect("generated inputs always serialize"))
 }

@@ -29,7 +29,7 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorContext, Result};
-use crate::requests::Kind;
+use crate::request::Kind;
 use crate::retry::{Call, Failed};
 use crate::submitted::SubmitRecord;
 use crate::{Client, ImageInput, Request};
@@ -778,7 +778,7 @@ impl<K: Kind> Request<K> {
             })
             .chain(self.kind.files().iter().map(|_| UNKNOWN_UPLOAD.to_string()))
             .collect();
-        let input = self.kind.input(&self.fields, urls)?;
+        let input = self.kind.input(&self.prompt, &self.fields, urls)?;
         let input = serde_json::to_value(&input).map_err(|source| Error::Decode {
             what: "the request's input",
             body: String::new(),

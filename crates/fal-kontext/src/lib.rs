@@ -81,7 +81,7 @@ mod pairs;
 mod platform_error;
 mod pricing;
 mod queue;
-mod requests;
+mod request;
 mod retry;
 mod secret;
 mod sse;
@@ -117,9 +117,9 @@ pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, Safet
 pub use output::{ImageRef, Images};
 pub use pricing::{Estimate, MEGAPIXELS_PER_IMAGE, Plan, Price};
 pub use queue::{CancelOutcome, RequestHandle};
-pub use requests::{
-    Dev, DevOutput, Edit, EditOutput, Kind, MatchesInputKind, Multi, MultiOutput, OpenWeightsKind,
-    ProKind, ProModel, Request, TextToImage, TextToImageOutput,
+pub use request::{
+    Dev, DevOutput, Edit, EditOutput, Fields, Kind, MatchesInputKind, Multi, MultiOutput,
+    OpenWeightsKind, ProKind, ProModel, Request, TextToImage, TextToImageOutput,
 };
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;

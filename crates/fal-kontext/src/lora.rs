@@ -14,7 +14,7 @@ use crate::Client;
 use crate::endpoints;
 use crate::error::Result;
 use crate::image_input::ImageInput;
-use crate::requests::{
+use crate::request::{
     Fields, FileSource, Input, Kind, MatchesInputKind, OpenWeightsKind, Request, built, check,
     num_images,
 };
@@ -94,9 +94,9 @@ pub struct Inpaint {
     strength: Option<f64>,
 }
 
-impl crate::requests::sealed::Sealed for LoraEdit {}
-impl crate::requests::sealed::Sealed for LoraTextToImage {}
-impl crate::requests::sealed::Sealed for Inpaint {}
+impl crate::request::sealed::Sealed for LoraEdit {}
+impl crate::request::sealed::Sealed for LoraTextToImage {}
+impl crate::request::sealed::Sealed for Inpaint {}
 
 /// The output size of a [`LoraTextToImage`]: one of fal's named sizes, or
 /// width and height in pixels (at most 14142 each; multiples of 16 are
@@ -236,10 +236,10 @@ fn lora_weights(loras: &[Lora], uploaded: &[String]) -> Vec<types::LoraWeight> {
 /// The open-weights fields every LoRA endpoint shares, set on its
 /// generated builder.
 macro_rules! lora_input {
-    ($ty:ident, $fields:expr, $loras:expr $(, $setter:ident($value:expr))* $(,)?) => {
+    ($ty:ident, $prompt:expr, $fields:expr, $loras:expr $(, $setter:ident($value:expr))* $(,)?) => {
         built(
             types::$ty::builder()
-                .prompt($fields.prompt.clone())
+                .prompt($prompt.to_string())
                 .seed($fields.seed)
                 .guidance_scale($fields.guidance_scale)
                 .num_images(num_images($fields))
@@ -275,16 +275,17 @@ impl Kind for LoraEdit {
     fn check(&self, _: &Fields) -> Result<()> {
         check_loras(&self.loras)
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         let (image, uploaded) = urls.split_at(urls.len().min(1));
         lora_input!(
             FluxKontextLoraInput,
+            prompt,
             fields,
             lora_weights(&self.loras, uploaded),
             image_url(image.first().cloned().unwrap_or_default()),
             resolution_mode(fields.resolution_mode.map(types::ResolutionMode::from)),
         )
-        .map(Input::LoraEdit)
+        .map(Input::FluxKontextLora)
     }
 }
 
@@ -315,14 +316,15 @@ impl Kind for LoraTextToImage {
         }
         check_loras(&self.loras)
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         lora_input!(
             FluxKontextLoraTextToImageInput,
+            prompt,
             fields,
             lora_weights(&self.loras, &urls),
             image_size(self.image_size.map(types::ImageSizeChoice::from)),
         )
-        .map(Input::LoraTextToImage)
+        .map(Input::FluxKontextLoraTextToImage)
     }
 }
 
@@ -355,11 +357,12 @@ impl Kind for Inpaint {
         }
         check_loras(&self.loras)
     }
-    fn input(&self, fields: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, prompt: &str, fields: &Fields, urls: Vec<String>) -> Result<Input> {
         let (images, uploaded) = urls.split_at(urls.len().min(3));
         let image = |i: usize| images.get(i).cloned().unwrap_or_default();
         lora_input!(
             FluxKontextLoraInpaintInput,
+            prompt,
             fields,
             lora_weights(&self.loras, uploaded),
             image_url(image(0)),
@@ -367,7 +370,7 @@ impl Kind for Inpaint {
             reference_image_url(image(2)),
             strength(self.strength),
         )
-        .map(Input::Inpaint)
+        .map(Input::FluxKontextLoraInpaint)
     }
 }
 

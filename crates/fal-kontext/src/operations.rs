@@ -14,73 +14,28 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use crate::Client;
 use crate::endpoints;
 use crate::error::{Error, Result};
-use crate::requests::Input;
+use crate::request::Input;
 use crate::retry::limits::MAX_ANSWER_BYTES;
 use crate::submit_options::QueueOptions;
 use crate::submit_options::Wire;
 
 /// The app whose queue answers a request's status, stream, result and
-/// cancel (fal answers them at the app root, whatever the endpoint).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(clippy::enum_variant_names)] // named after fal's app ids, which all start with `flux`
-pub(crate) enum App {
-    /// `fal-ai/flux-pro`: the \[pro\] and \[max\] endpoints.
-    FluxPro,
-    /// `fal-ai/flux-kontext`: \[dev\].
-    FluxKontext,
-    /// `fal-ai/flux-kontext-lora`: the LoRA edit, text to image and inpaint.
-    FluxKontextLora,
-    /// `fal-ai/flux-kontext-trainer`.
-    FluxKontextTrainer,
-}
+/// cancel (fal answers them at the app root, whatever the endpoint); its
+/// operations are run with `fal_kontext_api::per_app!`.
+pub(crate) use fal_kontext_api::endpoints::App;
 
-impl App {
-    /// The app of one of the family's endpoints.
-    pub fn of(endpoint: &str) -> Result<Self> {
-        match endpoints::app(endpoint) {
-            "fal-ai/flux-pro" => Ok(App::FluxPro),
-            "fal-ai/flux-kontext" => Ok(App::FluxKontext),
-            "fal-ai/flux-kontext-lora" => Ok(App::FluxKontextLora),
-            "fal-ai/flux-kontext-trainer" => Ok(App::FluxKontextTrainer),
-            _ => Err(Error::InvalidInput {
-                field: "endpoint",
-                value: endpoint.to_string(),
-                rule: format!(
-                    "must be an endpoint of the FLUX.1 Kontext family: {}",
-                    endpoints::ALL.join(", ")
-                ),
-            }),
-        }
-    }
+/// The app of one of the family's endpoints; any other endpoint is refused,
+/// naming the family's.
+pub(crate) fn app_of(endpoint: &str) -> Result<App> {
+    App::of(endpoint).ok_or_else(|| Error::InvalidInput {
+        field: "endpoint",
+        value: endpoint.to_string(),
+        rule: format!(
+            "must be an endpoint of the FLUX.1 Kontext family: {}",
+            endpoints::ALL.join(", ")
+        ),
+    })
 }
-
-/// Runs `$call` on the operation `$pro`, `$kontext`, `$lora` or `$trainer`
-/// (a generated operation's builder), whichever serves `$app`: their
-/// builders are distinct types, so `$call` is written once and compiled
-/// for each.
-macro_rules! per_app {
-    ($app:expr, $pro:expr, $kontext:expr, $lora:expr, $trainer:expr, |$op:ident| $call:expr) => {
-        match $app {
-            $crate::operations::App::FluxPro => {
-                let $op = $pro;
-                $call
-            }
-            $crate::operations::App::FluxKontext => {
-                let $op = $kontext;
-                $call
-            }
-            $crate::operations::App::FluxKontextLora => {
-                let $op = $lora;
-                $call
-            }
-            $crate::operations::App::FluxKontextTrainer => {
-                let $op = $trainer;
-                $call
-            }
-        }
-    };
-}
-pub(crate) use per_app;
 
 /// What a queue call sends besides what its operation sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,27 +208,7 @@ pub(crate) async fn submit(
             .await
         };
     }
-    match input {
-        Input::ProEdit(input) => submit!(api.submit_flux_pro_kontext(), input),
-        Input::MaxEdit(input) => submit!(api.submit_flux_pro_kontext_max(), input),
-        Input::ProTextToImage(input) => {
-            submit!(api.submit_flux_pro_kontext_text_to_image(), input)
-        }
-        Input::MaxTextToImage(input) => {
-            submit!(api.submit_flux_pro_kontext_max_text_to_image(), input)
-        }
-        Input::ProMulti(input) => submit!(api.submit_flux_pro_kontext_multi(), input),
-        Input::MaxMulti(input) => {
-            submit!(api.submit_flux_pro_kontext_max_multi(), input)
-        }
-        Input::Dev(input) => submit!(api.submit_flux_kontext_dev(), input),
-        Input::LoraEdit(input) => submit!(api.submit_flux_kontext_lora(), input),
-        Input::LoraTextToImage(input) => {
-            submit!(api.submit_flux_kontext_lora_text_to_image(), input)
-        }
-        Input::Inpaint(input) => submit!(api.submit_flux_kontext_lora_inpaint(), input),
-        Input::Train(input) => submit!(api.submit_flux_kontext_trainer(), input),
-    }
+    fal_kontext_api::per_endpoint!(input, api, |op, input| submit!(op, input))
 }
 
 #[cfg(test)]
@@ -302,16 +237,10 @@ mod tests {
     #[test]
     fn every_endpoint_has_its_app_and_others_are_refused() {
         for endpoint in endpoints::ALL {
-            let app = App::of(endpoint).unwrap();
-            let expected = match endpoints::app(endpoint) {
-                "fal-ai/flux-pro" => App::FluxPro,
-                "fal-ai/flux-kontext" => App::FluxKontext,
-                "fal-ai/flux-kontext-lora" => App::FluxKontextLora,
-                _ => App::FluxKontextTrainer,
-            };
-            assert_eq!(app, expected, "{endpoint}");
+            let app = app_of(endpoint).unwrap();
+            assert_eq!(app.root(), endpoints::app(endpoint), "{endpoint}");
         }
-        let error = App::of("fal-ai/flux/dev").unwrap_err().to_string();
+        let error = app_of("fal-ai/flux/dev").unwrap_err().to_string();
         assert!(
             error.contains("fal-ai/flux-pro/kontext/max/multi"),
             "{error}"

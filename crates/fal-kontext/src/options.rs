@@ -52,6 +52,14 @@ macro_rules! string_enum {
             }
         }
 
+        /// Read as fal spells it (a number is read as its digits: `5` as
+        /// `"5"`); another spelling is refused naming the field.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                spelled(deserializer)
+            }
+        }
+
         impl From<$name> for $generated {
             fn from(value: $name) -> Self {
                 // Both spell the values of the same OpenAPI enum; a test
@@ -60,6 +68,26 @@ macro_rules! string_enum {
             }
         }
     };
+}
+
+/// A value of one of the enums below, from a string or a number
+/// (`"safety_tolerance": 5` is a common slip for `"5"`), through its `FromStr`.
+fn spelled<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = Error>,
+{
+    use serde::Deserialize;
+    let text = match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => text,
+        serde_json::Value::Number(number) => number.to_string(),
+        other => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a string, got {other}"
+            )));
+        }
+    };
+    text.parse().map_err(serde::de::Error::custom)
 }
 
 string_enum! {
@@ -191,6 +219,19 @@ mod tests {
         check::<AspectRatio, types::AspectRatio>(AspectRatio::ALL);
         check::<Acceleration, types::Acceleration>(Acceleration::ALL);
         check::<ResolutionMode, types::ResolutionMode>(ResolutionMode::ALL);
+    }
+
+    #[test]
+    fn values_are_read_as_fal_spells_them_or_refused_naming_the_field() {
+        let read = |json: &str| serde_json::from_str::<SafetyTolerance>(json);
+        assert_eq!(read(r#""5""#).unwrap(), SafetyTolerance::Level5);
+        assert_eq!(read("5").unwrap(), SafetyTolerance::Level5);
+        let error = read("7").unwrap_err().to_string();
+        assert!(error.starts_with("invalid safety_tolerance `7`"), "{error}");
+        let error = serde_json::from_str::<OutputFormat>("true")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("expected a string, got true"), "{error}");
     }
 
     #[test]

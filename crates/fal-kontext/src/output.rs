@@ -62,8 +62,10 @@ pub trait Images {
     fn images(&self) -> Vec<ImageRef<'_>>;
 }
 
+/// Implements [`Images`] for output types whose `images` list images with
+/// `url`, `content_type`, `width` and `height`.
 macro_rules! images {
-    ($($ty:ident),+) => {$(
+    ($($ty:ident),+ $(,)?) => {$(
         impl Images for types::$ty {
             fn images(&self) -> Vec<ImageRef<'_>> {
                 self.images
@@ -75,18 +77,9 @@ macro_rules! images {
     )+};
 }
 
-images!(
-    FluxProKontextOutput,
-    FluxProKontextMaxOutput,
-    FluxProKontextTextToImageOutput,
-    FluxProKontextMaxTextToImageOutput,
-    FluxProKontextMultiOutput,
-    FluxProKontextMaxMultiOutput,
-    FluxKontextDevOutput,
-    FluxKontextLoraOutput,
-    FluxKontextLoraTextToImageOutput,
-    FluxKontextLoraInpaintOutput
-);
+// Every output the documents describe with `images` (generated with the
+// table of endpoints).
+fal_kontext_api::image_outputs!(images);
 
 impl Client {
     /// Saves every image of `output` into `dir` (created if missing) as

@@ -11,8 +11,8 @@ use tracing::Instrument;
 use crate::Client;
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::decode;
-use crate::operations::{Accept, App, per_app};
-use crate::requests::{Input, Kind, Request};
+use crate::operations::{Accept, App};
+use crate::request::{Input, Kind, Request};
 use crate::retry::limits::Limits;
 use crate::retry::{Call, Failed};
 use crate::submitted::SubmitRecord;
@@ -245,7 +245,7 @@ impl Client {
         RequestHandle {
             client: self.clone(),
             endpoint: endpoint.to_string(),
-            app: App::of(endpoint).map_err(|error| error.to_string()),
+            app: crate::operations::app_of(endpoint).map_err(|error| error.to_string()),
             request_id: request_id.to_string(),
             status_url: None,
             response_url: None,
@@ -376,14 +376,11 @@ impl<O> RequestHandle<O> {
             "status",
             self.status_url.as_ref(),
             |api, app, id| async move {
-                let sent = per_app!(
-                    app,
-                    api.status_flux_pro(),
-                    api.status_flux_kontext(),
-                    api.status_flux_kontext_lora(),
-                    api.status_flux_kontext_trainer(),
-                    |op| op.request_id(&id).logs(i64::from(logs)).send().await
-                );
+                let sent = fal_kontext_api::per_app!(app, api, status, |op| op
+                    .request_id(&id)
+                    .logs(i64::from(logs))
+                    .send()
+                    .await);
                 Failed::answer(sent, "the status", idle).await
             },
         )
@@ -403,14 +400,10 @@ impl<O> RequestHandle<O> {
             "cancel",
             self.cancel_url.as_ref(),
             |api, app, id| async move {
-                let sent = per_app!(
-                    app,
-                    api.cancel_flux_pro(),
-                    api.cancel_flux_kontext(),
-                    api.cancel_flux_kontext_lora(),
-                    api.cancel_flux_kontext_trainer(),
-                    |op| op.request_id(&id).send().await
-                );
+                let sent = fal_kontext_api::per_app!(app, api, cancel, |op| op
+                    .request_id(&id)
+                    .send()
+                    .await);
                 match sent {
                     // fal answers 400 ALREADY_COMPLETED for a request that ended
                     Err(fal_kontext_api::Error::ErrorResponse(answer))
@@ -479,14 +472,10 @@ impl<O: DeserializeOwned> RequestHandle<O> {
                 "result",
                 self.response_url.as_ref(),
                 |api, app, id| async move {
-                    let sent = per_app!(
-                        app,
-                        api.result_flux_pro(),
-                        api.result_flux_kontext(),
-                        api.result_flux_kontext_lora(),
-                        api.result_flux_kontext_trainer(),
-                        |op| op.request_id(&id).send().await
-                    );
+                    let sent = fal_kontext_api::per_app!(app, api, result, |op| op
+                        .request_id(&id)
+                        .send()
+                        .await);
                     let units = sent
                         .as_ref()
                         .ok()

@@ -13,7 +13,7 @@ use crate::Client;
 use crate::endpoints;
 use crate::error::Result;
 use crate::image_input::ImageInput;
-use crate::requests::{Fields, FileSource, Input, Kind, Request, built, check};
+use crate::request::{Fields, FileSource, Input, Kind, Request, built, check};
 
 /// The pairs to train on: a URL of a zip fal fetches, or a local zip or
 /// directory of pairs, which the SDK checks (and zips) and uploads.
@@ -82,7 +82,7 @@ pub struct Train {
     format: Option<LoraFormat>,
 }
 
-impl crate::requests::sealed::Sealed for Train {}
+impl crate::request::sealed::Sealed for Train {}
 
 /// The output of a [`Train`]: `diffusers_lora_file` is the trained
 /// weights, whose `url` the LoRA endpoints take as a LoRA's path;
@@ -165,7 +165,7 @@ impl Kind for Train {
         }
         Ok(())
     }
-    fn input(&self, _: &Fields, urls: Vec<String>) -> Result<Input> {
+    fn input(&self, _: &str, _: &Fields, urls: Vec<String>) -> Result<Input> {
         let data = match &self.data {
             TrainingData::Url(url) => url.clone(),
             TrainingData::Local(_) => urls.into_iter().next().unwrap_or_default(),
@@ -178,7 +178,7 @@ impl Kind for Train {
                 .default_caption(self.default_caption.clone())
                 .output_lora_format(self.format.map(types::OutputLoraFormat::from)),
         )
-        .map(Input::Train)
+        .map(Input::FluxKontextTrainer)
     }
 }
 

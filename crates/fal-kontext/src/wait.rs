@@ -16,9 +16,9 @@ use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
 
 use crate::error::{CancelAtDeadline, Error, Result};
-use crate::operations::{Accept, per_app};
+use crate::operations::Accept;
 use crate::queue::RequestHandle;
-use crate::requests::{Kind, Request};
+use crate::request::{Kind, Request};
 use crate::retry::{
     CANCEL_BUDGET, FIRST_POLL, Failed, MAX_POLL, MIN_POLL, retry_after_of, survivable,
 };
@@ -280,19 +280,12 @@ impl<O> RequestHandle<O> {
         let id = self.request_id();
         // not retried (polling takes over): one attempt
         let span = crate::telemetry::attempt("status_stream", 1);
-        let sent = per_app!(
-            app,
-            api.status_stream_flux_pro(),
-            api.status_stream_flux_kontext(),
-            api.status_stream_flux_kontext_lora(),
-            api.status_stream_flux_kontext_trainer(),
-            |op| op
-                .request_id(id)
-                .logs(1)
-                .send()
-                .instrument(span.clone())
-                .await
-        );
+        let sent = fal_kontext_api::per_app!(app, api, status_stream, |op| op
+            .request_id(id)
+            .logs(1)
+            .send()
+            .instrument(span.clone())
+            .await);
         match sent {
             Ok(answer) => Ok(Box::pin(crate::sse::statuses(until_idle(
                 answer.into_inner_stream(),

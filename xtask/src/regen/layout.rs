@@ -18,6 +18,10 @@ impl Layout {
     pub fn generated_file(&self) -> PathBuf {
         self.root.join("crates/fal-kontext-api/src/generated.rs")
     }
+    pub fn endpoints_generated_file(&self) -> PathBuf {
+        self.root
+            .join("crates/fal-kontext-api/src/generated_endpoints.rs")
+    }
     pub fn platform_generated_file(&self) -> PathBuf {
         self.root
             .join("crates/fal-kontext-api/src/generated_platform.rs")

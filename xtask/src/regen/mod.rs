@@ -6,7 +6,8 @@
 //!    what goes into `openapi/`.
 //! 3. [`normalize`] patches the documents in memory, step by named step, into
 //!    one OpenAPI 3.0 document that progenitor accepts.
-//! 4. [`generate`] runs progenitor and prettyplease on it.
+//! 4. [`generate`] runs progenitor and prettyplease on it; [`table`] writes
+//!    the table of endpoints from the documents and the generated client.
 //! 5. [`check`] writes the results, or with `--check` compares them with the
 //!    committed tree and prints a diff.
 //!
@@ -33,6 +34,7 @@ pub mod layout;
 pub mod normalize;
 pub mod platform;
 pub mod report;
+pub mod table;
 
 /// Where fal serves its queue OpenAPI documents.
 pub const FAL_OPENAPI_BASE: &str = "https://fal.ai";
@@ -96,6 +98,7 @@ pub fn run(args: &RegenArgs) -> Result<()> {
     let merged = normalize::normalize_and_merge(&documents)?;
     let code = generate::client(&merged)
         .map_err(|error| generate::attribute_failure(&documents).unwrap_or(error))?;
+    let table = table::generate(&documents, &merged, &code)?;
     let platform_code = generate::client(&normalize::normalize_platform(&platform_raw)?)
         .map_err(|error| error.context("the Platform APIs document"))?;
 
@@ -107,6 +110,7 @@ pub fn run(args: &RegenArgs) -> Result<()> {
         })
         .collect();
     outputs.push((layout.generated_file(), code));
+    outputs.push((layout.endpoints_generated_file(), table));
     outputs.push((
         layout.openapi_dir().join(platform::FILE_NAME),
         fetch::canonical_json(&platform_raw),
