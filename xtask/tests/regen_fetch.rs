@@ -716,9 +716,9 @@ fn a_new_header_and_input_field_become_builder_methods_the_sdk_passes_on() {
 
     // The SDK passes each on with one line, as the generated builders take
     // them:
-    //   crates/fal-kontext/src/operations.rs, in `submit!`'s options:
+    //   crates/fal-kontext/src/api_clients.rs, in `submit!`'s options:
     //       x_fal_no_retry = queue.no_retry,
-    //   crates/fal-kontext/src/requests.rs, in `Kind for Edit`, the
+    //   crates/fal-kontext/src/request/kinds.rs, in `Kind for Edit`, the
     //   `FluxProKontext` arm of `pro_input!`:
     //       output_quality(fields.output_quality),
     // (and a setter on `Request` to let users set each, as for any option).

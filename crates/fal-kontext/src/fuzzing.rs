@@ -22,7 +22,7 @@ pub fn stream_statuses(pieces: Vec<Vec<u8>>) -> Vec<QueueStatus> {
             .into_iter()
             .map(|piece| Ok::<_, std::convert::Infallible>(Bytes::from(piece))),
     );
-    futures::executor::block_on(crate::sse::statuses(body).collect())
+    futures::executor::block_on(crate::wait::sse::statuses(body).collect())
 }
 
 /// An answer as the SDK holds one, from a status code, an optional

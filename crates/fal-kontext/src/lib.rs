@@ -60,6 +60,7 @@
 
 #![warn(missing_docs)]
 
+mod api_clients;
 mod client;
 mod config;
 mod durations;
@@ -74,8 +75,6 @@ mod http;
 mod image_input;
 mod local_file;
 mod lora;
-mod operations;
-mod options;
 mod output;
 mod pairs;
 mod platform_error;
@@ -84,8 +83,6 @@ mod queue;
 mod request;
 mod retry;
 mod secret;
-mod sse;
-mod submit_options;
 mod submitted;
 mod telemetry;
 mod trainer;
@@ -113,17 +110,16 @@ pub use lora::{
     ImageSize, Inpaint, InpaintOutput, Lora, LoraEdit, LoraEditOutput, LoraKind, LoraPath,
     LoraTextToImage, LoraTextToImageOutput, MAX_LORA_SCALE,
 };
-pub use options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 pub use output::{ImageRef, Images};
 pub use pricing::{Estimate, MEGAPIXELS_PER_IMAGE, Plan, Price};
 pub use queue::{CancelOutcome, RequestHandle};
 pub use request::{
-    Dev, DevOutput, Edit, EditOutput, Fields, Kind, MatchesInputKind, Multi, MultiOutput,
-    OpenWeightsKind, ProKind, ProModel, Request, TextToImage, TextToImageOutput,
+    Acceleration, AspectRatio, Dev, DevOutput, Edit, EditOutput, Fields, Kind, MatchesInputKind,
+    Multi, MultiOutput, OpenWeightsKind, OutputFormat, Priority, ProKind, ProModel, Request,
+    ResolutionMode, SafetyTolerance, TextToImage, TextToImageOutput,
 };
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
-pub use submit_options::Priority;
 pub use submitted::SubmitRecord;
 pub use trainer::{LoraFormat, SavedLora, Train, TrainOutput, TrainingData};
 pub use upload::{

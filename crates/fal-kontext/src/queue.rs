@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::Client;
+use crate::api_clients::{Accept, App};
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::decode;
-use crate::operations::{Accept, App};
 use crate::request::{Input, Kind, Request};
 use crate::retry::limits::Limits;
 use crate::retry::{Call, Failed};
@@ -96,7 +96,7 @@ impl<K: Kind> Request<K> {
 
     async fn submit_unspanned(self) -> Result<RequestHandle<K::Output>> {
         let input = self.body().await?;
-        let extra = crate::submit_options::extra_headers(&self.queue)?;
+        let extra = crate::request::queue_options::extra_headers(&self.queue)?;
         let api = self.client.queue_api_with(None, Accept::Json, extra)?;
         let (api, input, queue) = (&api, &input, &self.queue);
         let endpoint = self.endpoint();
@@ -111,7 +111,7 @@ impl<K: Kind> Request<K> {
                 "submit",
                 settings.call_timeout,
                 move || async move {
-                    let sent = crate::operations::submit(api, input, queue).await;
+                    let sent = crate::api_clients::submit(api, input, queue).await;
                     Failed::answer(sent, "the submit answer", idle).await
                 },
             )
@@ -175,8 +175,8 @@ impl<K: Kind> Request<K> {
         // The run host takes a submit's headers (@fal-ai/client 1.10.1,
         // `client.js`, `run`: the lifecycle and timeout headers), and the
         // caller's extra headers (none of them one the SDK sets).
-        let extra = crate::submit_options::extra_headers(q)?;
-        let options = crate::submit_options::Wire::of(q).headers();
+        let extra = crate::request::queue_options::extra_headers(q)?;
+        let options = crate::request::queue_options::Wire::of(q).headers();
         // The run host answers when the job is done: the head may take the
         // whole deadline, and a gateway's 504 after a long run is ambiguous,
         // never repeated (the retry rules of a submit).
@@ -245,7 +245,7 @@ impl Client {
         RequestHandle {
             client: self.clone(),
             endpoint: endpoint.to_string(),
-            app: crate::operations::app_of(endpoint).map_err(|error| error.to_string()),
+            app: crate::api_clients::app_of(endpoint).map_err(|error| error.to_string()),
             request_id: request_id.to_string(),
             status_url: None,
             response_url: None,

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use super::values::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 use crate::Client;
-use crate::options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
-use crate::submit_options::{Priority, QueueOptions};
+use crate::request::queue_options::{Priority, QueueOptions};
 
 use super::fields::Fields;
 use super::kind::{Kind, MatchesInputKind, OpenWeightsKind, ProKind, ProModel};

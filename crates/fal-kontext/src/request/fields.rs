@@ -1,6 +1,6 @@
 //! The optional input fields of a request, as one value.
 
-use crate::options::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
+use super::values::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 
 /// The optional input fields of a request, named as fal names them: each
 /// `Some` is sent, each `None` left to fal's default. The setters of

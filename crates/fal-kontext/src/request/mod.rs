@@ -13,7 +13,9 @@ mod fields;
 mod inputs;
 mod kind;
 mod kinds;
+pub(crate) mod queue_options;
 mod validation;
+mod values;
 
 pub use builder::Request;
 pub use fields::Fields;
@@ -23,4 +25,6 @@ pub use kind::{FileSource, Input, Kind, MatchesInputKind, OpenWeightsKind, ProKi
 pub use kinds::{
     Dev, DevOutput, Edit, EditOutput, Multi, MultiOutput, TextToImage, TextToImageOutput,
 };
+pub use queue_options::Priority;
 pub(crate) use validation::check;
+pub use values::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};

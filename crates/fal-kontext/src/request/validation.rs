@@ -80,7 +80,7 @@ impl<K: Kind> Request<K> {
                 )?;
             }
         }
-        crate::submit_options::validate(&self.queue)
+        crate::request::queue_options::validate(&self.queue)
     }
 }
 

@@ -3,7 +3,7 @@
 //! take. Every call goes through [`Client::retrying`]: submit, status,
 //! stream open, result, cancel, upload initiate, PUT, part and complete, download, the
 //! Platform API; the status stream's reading and the JWKS fetch read their
-//! bodies with [`limits::read_capped`]. `http.rs`, `wait.rs` and `output.rs`
+//! bodies with [`limits::read_capped`]. `http.rs`, `wait/` and `output.rs`
 //! keep no rule of their own.
 //!
 //! # The rulebook

@@ -45,7 +45,7 @@ impl Client {
     /// `POST {rest}/storage/upload/{kind}?storage_type=fal-cdn-v3`, `kind`
     /// being `initiate` or `initiate-multipart`. `lifetime`: how long the
     /// uploaded file lives on fal's CDN (a checked value, see
-    /// [`crate::submit_options`]).
+    /// [`crate::request::queue_options`]).
     async fn initiate_upload(
         &self,
         kind: &str,
@@ -58,7 +58,7 @@ impl Client {
             self.settings().rest_url
         );
         let body = serde_json::json!({"content_type": content_type, "file_name": file_name});
-        let lifecycle = crate::submit_options::upload_headers(lifetime);
+        let lifecycle = crate::request::queue_options::upload_headers(lifetime);
         let answer = self
             .send(Call::Api, "upload_initiate", self.limits(false), |http| {
                 let mut request = http.post(&url).json(&body);

@@ -5,6 +5,8 @@
 //! promises is stated once, on [`Subscription`]; the time limits and retries
 //! of its calls are [`crate::retry`]'s.
 
+pub(crate) mod sse;
+
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -15,8 +17,8 @@ use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
 
+use crate::api_clients::Accept;
 use crate::error::{CancelAtDeadline, Error, Result};
-use crate::operations::Accept;
 use crate::queue::RequestHandle;
 use crate::request::{Kind, Request};
 use crate::retry::{
@@ -287,7 +289,7 @@ impl<O> RequestHandle<O> {
             .instrument(span.clone())
             .await);
         match sent {
-            Ok(answer) => Ok(Box::pin(crate::sse::statuses(until_idle(
+            Ok(answer) => Ok(Box::pin(sse::statuses(until_idle(
                 answer.into_inner_stream(),
                 idle,
             )))),

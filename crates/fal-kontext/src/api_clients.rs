@@ -15,9 +15,9 @@ use crate::Client;
 use crate::endpoints;
 use crate::error::{Error, Result};
 use crate::request::Input;
+use crate::request::queue_options::QueueOptions;
+use crate::request::queue_options::Wire;
 use crate::retry::limits::MAX_ANSWER_BYTES;
-use crate::submit_options::QueueOptions;
-use crate::submit_options::Wire;
 
 /// The app whose queue answers a request's status, stream, result and
 /// cancel (fal answers them at the app root, whatever the endpoint); its
