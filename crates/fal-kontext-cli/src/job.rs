@@ -6,8 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use fal_kontext::{
-    Acceleration, AspectRatio, Client, Error, ImageInput, Images, Kind, LoraKind, OpenWeightsKind,
-    OutputFormat, ProKind, Request, ResolutionMode, SafetyTolerance,
+    Client, Error, Fields, ImageInput, Images, Kind, LoraKind, OpenWeightsKind, ProKind, Request,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -124,66 +123,6 @@ impl<'de> Deserialize<'de> for LoraSpec {
     }
 }
 
-/// The optional input fields, named as fal names them (a batch line uses
-/// these names; flags map onto them).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fields {
-    /// `seed`.
-    pub seed: Option<i64>,
-    /// `guidance_scale`.
-    pub guidance_scale: Option<f64>,
-    /// `num_images`.
-    pub num_images: Option<u8>,
-    /// `output_format`.
-    #[serde(default, deserialize_with = "parsed")]
-    pub output_format: Option<OutputFormat>,
-    /// `sync_mode`.
-    pub sync_mode: Option<bool>,
-    /// `enhance_prompt` (\[pro\] and \[max\]).
-    pub enhance_prompt: Option<bool>,
-    /// `safety_tolerance` (\[pro\] and \[max\]); `"5"` or `5`.
-    #[serde(default, deserialize_with = "parsed")]
-    pub safety_tolerance: Option<SafetyTolerance>,
-    /// `aspect_ratio` (\[pro\] and \[max\]).
-    #[serde(default, deserialize_with = "parsed")]
-    pub aspect_ratio: Option<AspectRatio>,
-    /// `num_inference_steps` (\[dev\]).
-    pub num_inference_steps: Option<u8>,
-    /// `acceleration` (\[dev\]).
-    #[serde(default, deserialize_with = "parsed")]
-    pub acceleration: Option<Acceleration>,
-    /// `resolution_mode` (\[dev\]).
-    #[serde(default, deserialize_with = "parsed")]
-    pub resolution_mode: Option<ResolutionMode>,
-    /// `enable_safety_checker` (\[dev\]).
-    pub enable_safety_checker: Option<bool>,
-    /// `loras`: any LoRA selects the Kontext LoRA endpoints. (A boxed
-    /// slice, not a `Vec`: a job stays small in a batch's queue.)
-    #[serde(default)]
-    pub loras: Box<[LoraSpec]>,
-}
-
-/// Reads one of the SDK's enums with its own `FromStr`, from a string or a
-/// number (`"safety_tolerance": 5` is a common slip for `"5"`).
-fn parsed<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr<Err = Error>,
-{
-    let text = match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Null => return Ok(None),
-        serde_json::Value::String(text) => text,
-        serde_json::Value::Number(number) => number.to_string(),
-        other => {
-            return Err(serde::de::Error::custom(format!(
-                "expected a string, got {other}"
-            )));
-        }
-    };
-    text.parse().map(Some).map_err(serde::de::Error::custom)
-}
-
 /// One request to make.
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -193,8 +132,11 @@ pub struct Job {
     pub task: Task,
     /// The model.
     pub model: Model,
-    /// The optional input fields.
+    /// The optional input fields, as the SDK takes them.
     pub fields: Fields,
+    /// `loras`: any LoRA selects the Kontext LoRA endpoints. (A boxed
+    /// slice, not a `Vec`: a job stays small in a batch's queue.)
+    pub loras: Box<[LoraSpec]>,
     /// `fal_webhook` and the other submit options.
     pub queue: QueueSettings,
     /// How long to wait before cancelling.
@@ -267,7 +209,7 @@ impl Job {
     /// before anything is sent (\[dev\] edits one image only).
     pub fn endpoint(&self) -> Option<&'static str> {
         use fal_kontext::endpoints::*;
-        let lora = !self.fields.loras.is_empty();
+        let lora = !self.loras.is_empty();
         Some(match (self.model, &self.task) {
             (_, Task::Inpaint(_)) => FLUX_KONTEXT_LORA_INPAINT,
             (Model::Max, _) | (_, Task::Multi(_)) if lora => return None,
@@ -316,7 +258,7 @@ impl Job {
             }
             return Ok(runner.run(self.common(request)).await);
         }
-        if !self.fields.loras.is_empty() {
+        if !self.loras.is_empty() {
             if self.model == Model::Max {
                 return Err(unavailable(
                     "model",
@@ -326,10 +268,7 @@ impl Job {
             }
             return Ok(match self.task.clone() {
                 Task::Edit(image) => {
-                    let mut request = self.lora(client.lora_edit(prompt, image), "")?;
-                    if let Some(mode) = self.fields.resolution_mode {
-                        request = request.resolution_mode(mode);
-                    }
+                    let request = self.lora(client.lora_edit(prompt, image), "")?;
                     runner.run(self.common(request)).await
                 }
                 Task::TextToImage => {
@@ -388,31 +327,16 @@ impl Job {
             return Err(unavailable("resolution_mode", mode, what));
         }
         let mut request = self.open_weights(request, "the LoRA endpoints ([dev] with LoRAs)")?;
-        for lora in &f.loras {
+        for lora in &self.loras {
             request = request.lora(lora.path.as_str(), lora.scale);
         }
         Ok(request)
     }
 
-    /// The fields and queue options every endpoint has.
-    fn common<K: Kind>(&self, mut request: Request<K>) -> Request<K> {
-        let f = &self.fields;
-        if let Some(seed) = f.seed {
-            request = request.seed(seed);
-        }
-        if let Some(scale) = f.guidance_scale {
-            request = request.guidance_scale(scale);
-        }
-        if let Some(n) = f.num_images {
-            request = request.num_images(n);
-        }
-        if let Some(format) = f.output_format {
-            request = request.output_format(format);
-        }
-        if let Some(on) = f.sync_mode {
-            request = request.sync_mode(on);
-        }
-        request = queue_options(request, &self.queue);
+    /// The input fields (those the endpoint lacks were refused before,
+    /// naming the flag's model), the queue options and the deadline.
+    fn common<K: Kind>(&self, request: Request<K>) -> Request<K> {
+        let mut request = queue_options(request.fields(self.fields.clone()), &self.queue);
         if let Some(timeout) = self.timeout {
             request = request.timeout(timeout);
         }
@@ -420,7 +344,7 @@ impl Job {
     }
 
     /// The fields of \[pro\] and \[max\]; \[dev\]'s own are refused.
-    fn pro<K: ProKind>(&self, mut request: Request<K>) -> Result<Request<K>, Error> {
+    fn pro<K: ProKind>(&self, request: Request<K>) -> Result<Request<K>, Error> {
         let f = &self.fields;
         let model = "--model pro or max (they are [dev]'s)";
         if let Some(steps) = f.num_inference_steps {
@@ -435,25 +359,12 @@ impl Job {
         if let Some(on) = f.enable_safety_checker {
             return Err(unavailable("enable_safety_checker", on, model));
         }
-        if let Some(tolerance) = f.safety_tolerance {
-            request = request.safety_tolerance(tolerance);
-        }
-        if let Some(ratio) = f.aspect_ratio {
-            request = request.aspect_ratio(ratio);
-        }
-        if let Some(on) = f.enhance_prompt {
-            request = request.enhance_prompt(on);
-        }
         Ok(request)
     }
 
     /// The fields of \[dev\]; those of \[pro\] and \[max\] only are refused.
     fn dev(&self, request: Request<fal_kontext::Dev>) -> Result<Request<fal_kontext::Dev>, Error> {
-        let mut request = self.open_weights(request, "--model dev")?;
-        if let Some(mode) = self.fields.resolution_mode {
-            request = request.resolution_mode(mode);
-        }
-        Ok(request)
+        self.open_weights(request, "--model dev")
     }
 
     /// The fields of the open-weights endpoints (\[dev\], the LoRA ones)
@@ -461,7 +372,7 @@ impl Job {
     /// naming `model`.
     fn open_weights<K: OpenWeightsKind>(
         &self,
-        mut request: Request<K>,
+        request: Request<K>,
         model: &str,
     ) -> Result<Request<K>, Error> {
         let f = &self.fields;
@@ -474,15 +385,6 @@ impl Job {
         if let Some(on) = f.enhance_prompt {
             return Err(unavailable("enhance_prompt", on, model));
         }
-        if let Some(steps) = f.num_inference_steps {
-            request = request.num_inference_steps(steps);
-        }
-        if let Some(acceleration) = f.acceleration {
-            request = request.acceleration(acceleration);
-        }
-        if let Some(on) = f.enable_safety_checker {
-            request = request.enable_safety_checker(on);
-        }
         Ok(request)
     }
 }
@@ -490,6 +392,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fal_kontext::{AspectRatio, SafetyTolerance};
 
     #[test]
     fn batch_fields_use_the_sdk_values_and_refuse_unknown_names() {
@@ -551,12 +454,12 @@ mod tests {
         );
         assert!("".parse::<LoraSpec>().is_err());
         assert!(":0.5".parse::<LoraSpec>().is_ok_and(|s| s.path == ":0.5"));
-        let line: Fields = serde_json::from_str(
-            r#"{"loras": ["a.safetensors:0.5", {"path": "https://x.io/b.safetensors", "scale": 2}, {"path": "c.safetensors"}]}"#,
+        let loras: Box<[LoraSpec]> = serde_json::from_str(
+            r#"["a.safetensors:0.5", {"path": "https://x.io/b.safetensors", "scale": 2}, {"path": "c.safetensors"}]"#,
         )
         .unwrap();
         assert_eq!(
-            *line.loras,
+            *loras,
             [
                 lora("a.safetensors", 0.5),
                 lora("https://x.io/b.safetensors", 2.0),

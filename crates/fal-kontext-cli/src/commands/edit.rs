@@ -8,7 +8,7 @@ use crate::exit::Failure;
 use crate::flags::{
     DevFlags, Global, InputFlags, LoraFlags, ProFlags, QueueFlags, SaveFlags, WaitFlags,
 };
-use crate::job::{Fields, Job, Model, Task};
+use crate::job::{Job, Model, Task};
 
 /// `kontext edit`.
 #[derive(Debug, Args)]
@@ -55,10 +55,8 @@ pub async fn run(args: EditArgs, global: &Global) -> Result<(), Failure> {
         prompt: args.prompt,
         task: Task::Edit(ImageInput::from(args.image)),
         model: args.model,
-        fields: Fields {
-            loras: args.lora.loras.clone().into(),
-            ..args.input.fields(Some(&args.pro), Some(&args.dev))
-        },
+        fields: args.input.fields(Some(&args.pro), Some(&args.dev)),
+        loras: args.lora.loras.clone().into(),
         queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };

@@ -7,7 +7,7 @@ use crate::exit::Failure;
 use crate::flags::{
     Global, InputFlags, LoraFlags, ProFlags, ProModel, QueueFlags, SaveFlags, WaitFlags,
 };
-use crate::job::{Fields, Job, Task};
+use crate::job::{Job, Task};
 
 /// `kontext generate`.
 #[derive(Debug, Args)]
@@ -44,10 +44,8 @@ pub async fn run(args: GenerateArgs, global: &Global) -> Result<(), Failure> {
         prompt: args.prompt,
         task: Task::TextToImage,
         model: args.model.into(),
-        fields: Fields {
-            loras: args.lora.loras.into(),
-            ..args.input.fields(Some(&args.pro), None)
-        },
+        fields: args.input.fields(Some(&args.pro), None),
+        loras: args.lora.loras.into(),
         queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };

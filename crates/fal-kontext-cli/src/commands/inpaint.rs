@@ -8,7 +8,7 @@ use crate::exit::Failure;
 use crate::flags::Global;
 use crate::flags::parse::number;
 use crate::flags::{DevFlags, InputFlags, LoraFlags, QueueFlags, SaveFlags, WaitFlags};
-use crate::job::{Fields, Inpainting, Job, Task};
+use crate::job::{Inpainting, Job, Task};
 
 /// `kontext inpaint`.
 #[derive(Debug, Args)]
@@ -69,10 +69,8 @@ pub async fn run(args: InpaintArgs, global: &Global) -> Result<(), Failure> {
             strength: args.strength,
         })),
         model: crate::job::Model::Dev,
-        fields: Fields {
-            loras: args.lora.loras.into(),
-            ..args.input.fields(None, Some(&args.dev))
-        },
+        fields: args.input.fields(None, Some(&args.dev)),
+        loras: args.lora.loras.into(),
         queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };

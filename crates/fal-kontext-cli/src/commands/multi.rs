@@ -44,6 +44,7 @@ pub async fn run(args: MultiArgs, global: &Global) -> Result<(), Failure> {
         task: Task::Multi(args.images.into_iter().map(ImageInput::from).collect()),
         model: args.model.into(),
         fields: args.input.fields(Some(&args.pro), None),
+        loras: Box::default(),
         queue: args.queue.into(),
         timeout: args.wait.timeout(),
     };

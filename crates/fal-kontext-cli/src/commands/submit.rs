@@ -50,6 +50,7 @@ pub async fn run(args: SubmitArgs, global: &Global) -> Result<(), Failure> {
         task: Job::task_for(&args.images),
         model: args.model,
         fields: args.input.fields(Some(&args.pro), Some(&args.dev)),
+        loras: Box::default(),
         queue: args.queue.into(),
         timeout: None,
     };

@@ -6,7 +6,9 @@ use clap::{Args, ValueEnum};
 use fal_kontext::{Acceleration, AspectRatio, OutputFormat, ResolutionMode, SafetyTolerance};
 
 use super::parse::{choice, lora, number};
-use crate::job::{Fields, LoraSpec, Model};
+use fal_kontext::Fields;
+
+use crate::job::{LoraSpec, Model};
 
 /// The range of `--seed`, as its error says it.
 const SEED_RULE: &str = "must be a whole number from -9223372036854775808 to 9223372036854775807";
@@ -49,7 +51,6 @@ impl InputFlags {
             acceleration: dev.and_then(|d| d.acceleration),
             resolution_mode: dev.and_then(|d| d.resolution_mode),
             enable_safety_checker: dev.and_then(|d| d.no_safety_checker.then_some(false)),
-            loras: Box::default(),
         }
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use fal_kontext::{ImageInput, LoraPath};
 use serde_json::{Map, Value};
 
-use crate::job::{Fields, Job, Model, QueueSettings, Task};
+use fal_kontext::Fields;
+
+use crate::job::{Job, LoraSpec, Model, QueueSettings, Task};
 use crate::output::check_stem;
 
 /// One line of the jobs file that holds a job.
@@ -95,16 +97,21 @@ fn parse_line(
         (None, Some(_)) => return Err(fail("\"image_urls\" must be a list".into())),
         (None, None) => Task::TextToImage,
     };
-    let mut fields: Fields =
-        serde_json::from_value(Value::Object(map)).map_err(|e| fail(e.to_string()))?;
-    for lora in fields.loras.iter_mut() {
+    let mut loras: Box<[LoraSpec]> = match map.remove("loras") {
+        Some(loras) => serde_json::from_value(loras).map_err(|e| fail(format!("loras: {e}")))?,
+        None => Box::default(),
+    };
+    for lora in loras.iter_mut() {
         lora.path = lora_path(&lora.path, base);
     }
+    let fields: Fields =
+        serde_json::from_value(Value::Object(map)).map_err(|e| fail(e.to_string()))?;
     let job = Job {
         prompt,
         task,
         model,
         fields,
+        loras,
         queue: QueueSettings::default(),
         timeout,
     };
@@ -166,7 +173,7 @@ mod tests {
             r#"{"id": "l", "prompt": "p", "loras": ["styles/ink.safetensors:0.5", "https://x/l.safetensors", {"path": "/abs/m.safetensors"}]}"#,
         )
         .unwrap();
-        let paths: Vec<&str> = job.fields.loras.iter().map(|l| l.path.as_str()).collect();
+        let paths: Vec<&str> = job.loras.iter().map(|l| l.path.as_str()).collect();
         assert_eq!(
             paths,
             [
@@ -175,7 +182,7 @@ mod tests {
                 "/abs/m.safetensors"
             ]
         );
-        assert_eq!(job.fields.loras[0].scale, 0.5);
+        assert_eq!(job.loras[0].scale, 0.5);
     }
 
     #[test]
