@@ -5,7 +5,7 @@ use clap::Args;
 use super::one;
 use crate::exit::Failure;
 use crate::flags::{
-    Global, InputFlags, LoraFlags, ProFlags, ProModel, QueueFlags, SaveFlags, WaitFlags,
+    Global, InputFlags, LoraFlags, ProFlags, ProOrMax, QueueFlags, SaveFlags, WaitFlags,
 };
 use crate::job::{Job, Task};
 
@@ -17,7 +17,7 @@ pub struct GenerateArgs {
     pub prompt: String,
     /// The model.
     #[arg(long, value_enum, default_value_t)]
-    pub model: ProModel,
+    pub model: ProOrMax,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub input: InputFlags,

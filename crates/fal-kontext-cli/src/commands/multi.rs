@@ -5,7 +5,7 @@ use fal_kontext::ImageInput;
 
 use super::one;
 use crate::exit::Failure;
-use crate::flags::{Global, InputFlags, ProFlags, ProModel, QueueFlags, SaveFlags, WaitFlags};
+use crate::flags::{Global, InputFlags, ProFlags, ProOrMax, QueueFlags, SaveFlags, WaitFlags};
 use crate::job::{Job, Task};
 
 /// `kontext multi`.
@@ -19,7 +19,7 @@ pub struct MultiArgs {
     pub prompt: String,
     /// The model.
     #[arg(long, value_enum, default_value_t)]
-    pub model: ProModel,
+    pub model: ProOrMax,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub input: InputFlags,

@@ -107,7 +107,7 @@ pub struct LoraFlags {
 
 /// `[pro]` or `[max]`: the models of text-to-image and multi.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum ProModel {
+pub enum ProOrMax {
     /// FLUX.1 Kontext \[pro\].
     #[default]
     #[value(help = "FLUX.1 Kontext [pro]")]
@@ -117,11 +117,11 @@ pub enum ProModel {
     Max,
 }
 
-impl From<ProModel> for Model {
-    fn from(model: ProModel) -> Self {
+impl From<ProOrMax> for Model {
+    fn from(model: ProOrMax) -> Self {
         match model {
-            ProModel::Pro => Model::Pro,
-            ProModel::Max => Model::Max,
+            ProOrMax::Pro => Model::Pro,
+            ProOrMax::Max => Model::Max,
         }
     }
 }

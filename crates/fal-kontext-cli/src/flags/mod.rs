@@ -12,7 +12,7 @@ pub mod parse;
 mod queue;
 mod request;
 
-pub use input::{DevFlags, InputFlags, LoraFlags, ProFlags, ProModel};
+pub use input::{DevFlags, InputFlags, LoraFlags, ProFlags, ProOrMax};
 pub use queue::{QueueFlags, WaitFlags};
 pub use request::RequestRef;
 
