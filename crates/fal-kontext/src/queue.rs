@@ -494,7 +494,8 @@ impl<O: DeserializeOwned> RequestHandle<O> {
             .map_err(|error| self.concerning(error))?;
         // At the app root the result operation answers any JSON; the
         // endpoint's own output type reads it.
-        let output = serde_json::from_value(output.clone()).map_err(|source| {
+        // Read in place: the value stays whole for the error's excerpt.
+        let output = serde::Deserialize::deserialize(&output).map_err(|source| {
             self.concerning(Error::Decode {
                 what: "the output",
                 body: crate::error::excerpt(output.to_string().as_bytes()),
