@@ -415,13 +415,28 @@ impl History {
                 rule: format!("a page holds 1 to {MAX_PAGE_SIZE} requests"),
             });
         }
+        for (field, time) in [("start", self.since), ("end", self.until)] {
+            if let Some(time) = time
+                && rfc3339(time).is_none()
+            {
+                return Err(Error::InvalidInput {
+                    field,
+                    value: format!("{time:?}"),
+                    rule: "must be a time of the years 0 to 9999 (fal reads RFC 3339)".into(),
+                });
+            }
+        }
         if let (Some(since), Some(until)) = (self.since, self.until)
             && since >= until
         {
+            // both written, as checked above
             return Err(Error::InvalidInput {
                 field: "start",
-                value: rfc3339(since),
-                rule: format!("must be before the end of the window, {}", rfc3339(until)),
+                value: rfc3339(since).unwrap_or_default(),
+                rule: format!(
+                    "must be before the end of the window, {}",
+                    rfc3339(until).unwrap_or_default()
+                ),
             });
         }
         Ok(())
@@ -495,8 +510,9 @@ impl Pager {
                 .filter(|limit| *limit < usize::from(MAX_PAGE_SIZE))
                 .map(|limit| limit.max(1) as u64)
         });
-        let since = query.since.map(rfc3339);
-        let until = query.until.map(rfc3339);
+        // each written: `check` refused a time RFC 3339 cannot write
+        let since = query.since.and_then(rfc3339);
+        let until = query.until.and_then(rfc3339);
         client
             .retrying(
                 Call::Api,
@@ -542,15 +558,19 @@ impl Pager {
     }
 }
 
-/// `time` in RFC 3339, UTC, to the second (what fal's `start` and `end` take).
-fn rfc3339(time: SystemTime) -> String {
-    let at = time::OffsetDateTime::from(time);
-    let at = at.replace_nanosecond(0).unwrap_or(at);
-    // Any year a SystemTime here holds has the four digits RFC 3339 writes;
-    // one outside them would be written empty (and refused by fal), never
-    // a panic.
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+/// `time` in RFC 3339, UTC, to the second (what fal's `start` and `end`
+/// take); `None` for a time whose year RFC 3339's four digits cannot write.
+/// Checked arithmetic: `OffsetDateTime::from(SystemTime)` panics there.
+fn rfc3339(time: SystemTime) -> Option<String> {
+    let epoch = time::OffsetDateTime::UNIX_EPOCH;
+    let at = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => epoch.checked_add(time::Duration::try_from(after).ok()?)?,
+        Err(before) => epoch.checked_sub(time::Duration::try_from(before.duration()).ok()?)?,
+    };
+    at.replace_nanosecond(0)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 /// What a payload deletion did to each output file of the request.
@@ -903,11 +923,17 @@ mod tests {
 
     #[test]
     fn times_are_written_in_rfc3339_utc() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let written = |time| rfc3339(time).unwrap();
+        assert_eq!(written(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_723);
-        assert_eq!(rfc3339(leap_day), "2000-02-29T01:02:03Z");
+        assert_eq!(written(leap_day), "2000-02-29T01:02:03Z");
         let later = UNIX_EPOCH + Duration::from_secs(1_767_225_599);
-        assert_eq!(rfc3339(later), "2025-12-31T23:59:59Z");
+        assert_eq!(written(later), "2025-12-31T23:59:59Z");
+        let before = UNIX_EPOCH - Duration::from_millis(500);
+        assert_eq!(written(before), "1969-12-31T23:59:59Z");
+        // the year 10000 has no RFC 3339 spelling: None, not a panic
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(rfc3339(far), None);
     }
 
     #[test]
@@ -925,6 +951,8 @@ mod tests {
         assert_eq!(field(one().page_size(101)), "limit");
         let now = SystemTime::now();
         assert_eq!(field(one().since(now).until(now)), "start");
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(field(one().since(now).until(far)), "end");
         assert!(
             one()
                 .page_size(100)
