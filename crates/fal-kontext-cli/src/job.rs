@@ -5,9 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use fal_kontext::{
-    Client, Error, Fields, ImageInput, Images, Kind, LoraKind, OpenWeightsKind, ProKind, Request,
-};
+use fal_kontext::{Client, Error, Fields, ImageInput, Images, Kind, LoraKind, Request};
 use serde::{Deserialize, Deserializer};
 
 /// Which model edits (`--model`).
@@ -295,21 +293,23 @@ impl Job {
                         "text-to-image or multi: [dev] edits one image",
                     ));
                 };
-                let request = self.dev(client.dev(prompt, image))?;
+                self.refuse_pro_fields("--model dev")?;
+                let request = client.dev(prompt, image);
                 return Ok(runner.run(self.common(request)).await);
             }
         };
+        self.refuse_dev_fields()?;
         Ok(match self.task.clone() {
             Task::TextToImage => {
-                let request = self.pro(client.text_to_image(prompt).model(model))?;
+                let request = client.text_to_image(prompt).model(model);
                 runner.run(self.common(request)).await
             }
             Task::Edit(image) => {
-                let request = self.pro(client.edit(prompt, image).model(model))?;
+                let request = client.edit(prompt, image).model(model);
                 runner.run(self.common(request)).await
             }
             Task::Multi(images) => {
-                let request = self.pro(client.multi(prompt, images).model(model))?;
+                let request = client.multi(prompt, images).model(model);
                 runner.run(self.common(request)).await
             }
             Task::Inpaint(_) => unreachable!("inpaint was sent above"),
@@ -319,14 +319,14 @@ impl Job {
     /// The LoRAs and the \[dev\] fields of a LoRA endpoint (`what`: which
     /// one, when `resolution_mode` is not its field); those of \[pro\] and
     /// \[max\] only are refused.
-    fn lora<K: LoraKind>(&self, request: Request<K>, what: &str) -> Result<Request<K>, Error> {
+    fn lora<K: LoraKind>(&self, mut request: Request<K>, what: &str) -> Result<Request<K>, Error> {
         let f = &self.fields;
         if !what.is_empty()
             && let Some(mode) = f.resolution_mode
         {
             return Err(unavailable("resolution_mode", mode, what));
         }
-        let mut request = self.open_weights(request, "the LoRA endpoints ([dev] with LoRAs)")?;
+        self.refuse_pro_fields("the LoRA endpoints ([dev] with LoRAs)")?;
         for lora in &self.loras {
             request = request.lora(lora.path.as_str(), lora.scale);
         }
@@ -343,8 +343,8 @@ impl Job {
         request
     }
 
-    /// The fields of \[pro\] and \[max\]; \[dev\]'s own are refused.
-    fn pro<K: ProKind>(&self, request: Request<K>) -> Result<Request<K>, Error> {
+    /// Refuses \[dev\]'s own fields, for \[pro\] and \[max\].
+    fn refuse_dev_fields(&self) -> Result<(), Error> {
         let f = &self.fields;
         let model = "--model pro or max (they are [dev]'s)";
         if let Some(steps) = f.num_inference_steps {
@@ -359,22 +359,12 @@ impl Job {
         if let Some(on) = f.enable_safety_checker {
             return Err(unavailable("enable_safety_checker", on, model));
         }
-        Ok(request)
+        Ok(())
     }
 
-    /// The fields of \[dev\]; those of \[pro\] and \[max\] only are refused.
-    fn dev(&self, request: Request<fal_kontext::Dev>) -> Result<Request<fal_kontext::Dev>, Error> {
-        self.open_weights(request, "--model dev")
-    }
-
-    /// The fields of the open-weights endpoints (\[dev\], the LoRA ones)
-    /// but `resolution_mode`; those of \[pro\] and \[max\] only are refused,
-    /// naming `model`.
-    fn open_weights<K: OpenWeightsKind>(
-        &self,
-        request: Request<K>,
-        model: &str,
-    ) -> Result<Request<K>, Error> {
+    /// Refuses the fields of \[pro\] and \[max\] only, for an open-weights
+    /// endpoint (\[dev\], the LoRA ones), naming `model`.
+    fn refuse_pro_fields(&self, model: &str) -> Result<(), Error> {
         let f = &self.fields;
         if let Some(tolerance) = f.safety_tolerance {
             return Err(unavailable("safety_tolerance", tolerance, model));
@@ -385,7 +375,7 @@ impl Job {
         if let Some(on) = f.enhance_prompt {
             return Err(unavailable("enhance_prompt", on, model));
         }
-        Ok(request)
+        Ok(())
     }
 }
 
