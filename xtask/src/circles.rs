@@ -50,28 +50,25 @@ pub fn run(args: &CirclesArgs) -> Result<()> {
             .parent()
             .context("the workspace root")?,
     };
-    let mut circles = Vec::new();
+    let mut count = 0;
     for krate in CRATES {
         for file in ["src/lib.rs", "src/main.rs"] {
             let path = root.join(krate).join(file);
-            if path.exists() {
-                let tree = ModuleTree::read(&path)?;
-                for circle in tree.circles() {
-                    circles.push(format!("{krate}/{file}: {circle}"));
-                    for edge in &circle.edges {
-                        circles.push(format!("    {edge}"));
-                    }
+            if !path.exists() {
+                continue;
+            }
+            for circle in ModuleTree::read(&path)?.circles() {
+                count += 1;
+                println!("{krate}/{file}: {circle}");
+                for edge in &circle.edges {
+                    println!("    {edge}");
                 }
             }
         }
     }
-    if circles.is_empty() {
+    if count == 0 {
         println!("no module imports in a circle ({} crates)", CRATES.len());
         return Ok(());
-    }
-    let count = circles.iter().filter(|line| !line.starts_with(' ')).count();
-    for line in &circles {
-        println!("{line}");
     }
     bail!("{count} import circle(s) between modules: each edge above is one path to change")
 }
