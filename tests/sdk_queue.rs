@@ -28,6 +28,9 @@ async fn a_job_costs_submit_stream_and_result_only() {
     // and in that order
     let routes: Vec<Route> = emulator.requests().iter().map(|r| r.route).collect();
     assert_eq!(routes, [Route::Submit, Route::Stream, Route::Result]);
+    // run() reads no update: the stream carries no log line
+    let stream = &emulator.requests()[1];
+    assert_eq!(stream.query.as_deref(), Some("logs=0"), "{stream:?}");
 }
 
 #[tokio::test]
@@ -74,6 +77,15 @@ async fn updates_report_queue_positions_and_new_log_lines() {
     );
     second.output().await.unwrap();
     first.output().await.unwrap();
+    // the stream read with next() asked for the log lines, the one only
+    // output() read did not
+    let streams: Vec<_> = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Stream)
+        .filter_map(|r| r.query)
+        .collect();
+    assert_eq!(streams, ["logs=1", "logs=0"]);
 }
 
 #[tokio::test]

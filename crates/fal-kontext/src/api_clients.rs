@@ -10,6 +10,7 @@ use fal_kontext_api as api;
 use fal_kontext_api::types::QueueStatus;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use url::Origin;
 
 use crate::Client;
 use crate::endpoints;
@@ -72,7 +73,7 @@ impl Client {
         if accept == Accept::EventStream {
             headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         }
-        let follow = returned.and_then(|url| on_origin(url, &settings.queue_url));
+        let follow = returned.and_then(|url| on_origin(url, &settings.queue_origin));
         if let (Some(url), None) = (returned, &follow) {
             tracing::debug!(
                 url,
@@ -164,11 +165,10 @@ fn keyed_with(
     }
 }
 
-/// `url` when it is on the origin (scheme, host, port) of `base`.
-fn on_origin(url: &str, base: &str) -> Option<Url> {
+/// `url` when it is on `origin` (scheme, host, port).
+fn on_origin(url: &str, origin: &Origin) -> Option<Url> {
     let url = Url::parse(url).ok()?;
-    let base = Url::parse(base).ok()?;
-    (url.origin() == base.origin()).then_some(url)
+    (url.origin() == *origin).then_some(url)
 }
 
 /// Sets each option whose value is `Some` on a generated operation's builder.
@@ -217,12 +217,14 @@ mod tests {
 
     #[test]
     fn only_urls_on_the_queue_origin_are_followed() {
-        let base = "https://queue.example.com/proxy/fal";
+        let base = Url::parse("https://queue.example.com/proxy/fal")
+            .unwrap()
+            .origin();
         for same in [
             "https://queue.example.com/fal-ai/flux-pro/kontext/requests/1/status",
             "https://queue.example.com:443/anywhere",
         ] {
-            assert!(on_origin(same, base).is_some(), "{same}");
+            assert!(on_origin(same, &base).is_some(), "{same}");
         }
         for other in [
             "https://elsewhere.example.com/fal-ai/flux-pro/requests/1/status",
@@ -230,7 +232,7 @@ mod tests {
             "https://queue.example.com:8443/fal-ai/flux-pro/requests/1/status",
             "not a url",
         ] {
-            assert!(on_origin(other, base).is_none(), "{other}");
+            assert!(on_origin(other, &base).is_none(), "{other}");
         }
     }
 

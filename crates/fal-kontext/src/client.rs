@@ -65,6 +65,9 @@ pub(crate) struct Settings {
     /// (deleting stored payloads); `key` serves them when unset.
     pub admin_key: Option<ApiKey>,
     pub queue_url: String,
+    /// `queue_url`'s origin, parsed once: a URL fal returns is followed
+    /// only on it.
+    pub queue_origin: url::Origin,
     pub run_url: String,
     pub rest_url: String,
     pub platform_url: String,

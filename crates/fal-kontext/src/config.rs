@@ -381,13 +381,15 @@ impl ClientBuilder {
                 });
             }
         }
+        let queue_url = base_url(
+            "FAL_QUEUE_URL",
+            self.queue_url.as_deref().unwrap_or(DEFAULT_QUEUE_URL),
+        )?;
         let settings = Settings {
             key: self.key,
             admin_key: self.admin_key,
-            queue_url: base_url(
-                "FAL_QUEUE_URL",
-                self.queue_url.as_deref().unwrap_or(DEFAULT_QUEUE_URL),
-            )?,
+            queue_origin: checked_url("FAL_QUEUE_URL", &queue_url)?.origin(),
+            queue_url,
             run_url: base_url(
                 "FAL_RUN_URL",
                 self.run_url.as_deref().unwrap_or(DEFAULT_RUN_URL),
@@ -441,6 +443,13 @@ impl ClientBuilder {
 
 /// Checks a base URL and drops any trailing `/`, keeping a path prefix.
 pub(crate) fn base_url(setting: &'static str, url: &str) -> Result<String> {
+    checked_url(setting, url)?;
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// `url` parsed, when it can be a base URL: http(s), with a host, without
+/// a query or fragment.
+fn checked_url(setting: &'static str, url: &str) -> Result<reqwest::Url> {
     let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config {
         setting,
         message: format!("`{url}`: {e}"),
@@ -457,7 +466,7 @@ pub(crate) fn base_url(setting: &'static str, url: &str) -> Result<String> {
             message: format!("`{url}` must not carry a query or fragment"),
         });
     }
-    Ok(url.trim_end_matches('/').to_string())
+    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -133,6 +133,12 @@ pub(crate) fn log_line(message: &str) {
     tracing::debug!(fal.log = message, "fal log");
 }
 
+/// Whether [`log_line`]'s events are recorded by the subscriber: when not,
+/// and nobody reads the updates, fal is not asked for the log lines.
+pub(crate) fn log_lines_traced() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
 /// A short, stable name of an error's kind (OpenTelemetry's `error.type`).
 pub(crate) fn error_type(error: &Error) -> &'static str {
     match error {

@@ -32,6 +32,7 @@ mod scenarios;
 mod table;
 mod targets;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -41,7 +42,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clients::{Client, Drivers};
 use peers::Peers;
 use results::{Measured, Results};
-use scenarios::{Bench, Plan};
+use scenarios::{Bench, Cost, Plan};
 
 /// The arguments of `cargo xtask bench`.
 #[derive(clap::Args, Debug)]
@@ -136,9 +137,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let measured = measure("completion latency", client, || bench.latency(client));
         results.entry(client).or_default().latency = Some(measured);
     }
-    for &client in &lineup {
-        let measured = measure("cost per job", client, || bench.cost(client));
-        results.entry(client).or_default().cost = Some(measured);
+    let mut rounds: BTreeMap<Client, Result<Vec<Cost>, String>> =
+        lineup.iter().map(|&c| (c, Ok(Vec::new()))).collect();
+    for round in 1..=plan.cost_rounds {
+        let scenario = format!("cost per job, round {round} of {}", plan.cost_rounds);
+        for (&client, done) in &mut rounds {
+            // a client that failed a round runs no more
+            if let Ok(costs) = done {
+                match measure(&scenario, client, || bench.cost(client)) {
+                    Ok(cost) => costs.push(cost),
+                    Err(error) => *done = Err(error),
+                }
+            }
+        }
+    }
+    for (client, done) in rounds {
+        results.entry(client).or_default().cost = Some(done.map(|costs| Cost::median_of(&costs)));
     }
     for &client in &lineup {
         let measured = measure("concurrency", client, || bench.concurrency(client));

@@ -143,12 +143,13 @@ stdout (`bench/drivers/README.md`).
    drivers' processes share. Median and p99 are nearest-rank. The floor's figure is
    the emulator's and the transport's share (the stream event, the result call),
    which every client pays too.
-2. **Cost per job** ({cost} jobs, one at a time, no processing time): CPU is the
+2. **Cost per job** ({rounds} rounds of {cost} jobs, one at a time, no processing
+   time; each round a fresh driver, warmed up, the clients taking turns): CPU is the
    driver's own `getrusage(RUSAGE_SELF)` user + system time over the measured jobs
-   (all its threads; start-up and warm-up excluded) divided by the jobs; requests are
-   the emulator's counters over every route divided by the jobs; TCP connections are
-   those opened during the measured jobs (all of them, not per job), counted as
-   below.
+   (all its threads; start-up and warm-up excluded) divided by the jobs, the median
+   round's; requests are the emulator's counters over every route divided by the
+   jobs; TCP connections are those opened during the measured jobs (all of them, not
+   per job), counted as below.
 3. **Concurrency** ({concurrent} jobs submitted at once, each processing
    {processing:.0} s; the emulator runs them all at once, so the floor is
    {processing:.0} s plus the cost of the requests): wall time from the start signal to
@@ -178,6 +179,7 @@ stdout (`bench/drivers/README.md`).
         versions = facts_table(&report.facts.versions),
         latency = plan.latency_jobs,
         cost = plan.cost_jobs,
+        rounds = plan.cost_rounds,
         concurrent = plan.concurrent_jobs,
         processing = plan.processing.as_secs_f64(),
         uploads = plan.upload_runs,

@@ -24,7 +24,12 @@ use super::rng::SplitMix64;
 #[derive(Clone, Copy, Debug)]
 pub struct Plan {
     pub latency_jobs: usize,
+    /// Jobs per round of the cost scenario.
     pub cost_jobs: usize,
+    /// Rounds of the cost scenario, the clients' taking turns: a figure is
+    /// the median of its rounds, so one noisy stretch of the shared machine
+    /// weighs on one round of one client, not on its whole figure.
+    pub cost_rounds: usize,
     pub concurrent_jobs: usize,
     pub processing: Duration,
     pub upload_runs: usize,
@@ -33,7 +38,8 @@ pub struct Plan {
 impl Plan {
     pub const FULL: Plan = Plan {
         latency_jobs: 200,
-        cost_jobs: 500,
+        cost_jobs: 100,
+        cost_rounds: 5,
         concurrent_jobs: 1000,
         processing: Duration::from_secs(2),
         upload_runs: 3,
@@ -72,12 +78,33 @@ pub struct Latency {
     pub p99_ms: f64,
 }
 
-/// `connections` is `None` when the bench could not have a network
-/// namespace of its own to count them in.
+/// One round of the cost scenario; `connections` is `None` when the bench
+/// could not have a network namespace of its own to count them in.
 pub struct Cost {
     pub cpu_ms: f64,
     pub requests: f64,
     pub connections: Option<u64>,
+}
+
+impl Cost {
+    /// The rounds as one figure: the median round's CPU per job (nearest
+    /// rank), the mean requests per job, every connection opened.
+    pub fn median_of(rounds: &[Cost]) -> Cost {
+        let cpu: Vec<f64> = rounds.iter().map(|r| r.cpu_ms).collect();
+        let cpu_ms = percentile(&cpu, 50.0).unwrap_or(f64::NAN);
+        let (low, high) = cpu
+            .iter()
+            .fold((f64::INFINITY, 0.0_f64), |(l, h), &c| (l.min(c), h.max(c)));
+        eprintln!(
+            "  CPU per job over {} rounds: median {cpu_ms:.3} ms, {low:.3} to {high:.3} ms",
+            rounds.len()
+        );
+        Cost {
+            cpu_ms,
+            requests: rounds.iter().map(|r| r.requests).sum::<f64>() / rounds.len() as f64,
+            connections: rounds.iter().map(|r| r.connections).sum(),
+        }
+    }
 }
 
 pub struct Concurrency {
@@ -268,7 +295,7 @@ impl Bench {
         })
     }
 
-    /// Scenario 2: jobs one at a time, with no processing time.
+    /// Scenario 2, one round: jobs one at a time, with no processing time.
     pub fn cost(&self, client: Client) -> Result<Cost> {
         let jobs = self.plan.cost_jobs;
         let (emulator, ca) = self.emulator(16)?;

@@ -168,7 +168,9 @@ impl Client {
         loop {
             number += 1;
             let span = telemetry::attempt(operation, number);
-            let tried = tokio::time::timeout(total, attempt()).instrument(span.clone());
+            // Boxed: an attempt holds a whole HTTP exchange (kilobytes), which
+            // every future around it would otherwise hold and move too.
+            let tried = tokio::time::timeout(total, Box::pin(attempt())).instrument(span.clone());
             let failed = match tried.await {
                 Ok(Ok(value)) => {
                     span.record("otel.status_code", "ok");

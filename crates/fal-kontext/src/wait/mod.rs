@@ -134,6 +134,10 @@ pub struct Subscription<O> {
     phase: Phase,
     last: Option<(AnyStatus, Option<i64>)>,
     logs_seen: usize,
+    /// Whether fal is asked for the job's log lines: not by
+    /// [`output`](Subscription::output) alone, which reads no update, unless
+    /// the log lines are traced.
+    logs: bool,
     completed: Option<QueueStatus>,
     /// Whether the deadline cancels the request: not once it completed, was
     /// cancelled or detached, nor for a watch.
@@ -266,6 +270,7 @@ impl<O> RequestHandle<O> {
             phase: Phase::Connect,
             last: None,
             logs_seen: 0,
+            logs: true,
             completed: None,
             cancels_at_deadline: true,
             span,
@@ -273,21 +278,23 @@ impl<O> RequestHandle<O> {
     }
 
     /// Opens the SSE status stream (`{status_url}/stream`, a generated
-    /// operation); each event's data is a status. The stream ends when its
-    /// body breaks, ends, or sends no byte (keep-alive comments count) for
-    /// `idle`.
-    async fn open_stream(&self, idle: Duration) -> Result<Events> {
+    /// operation), with the log lines when `logs` is true; each event's data
+    /// is a status. The stream ends when its body breaks, ends, or sends no
+    /// byte (keep-alive comments count) for `idle`.
+    async fn open_stream(&self, idle: Duration, logs: bool) -> Result<Events> {
         let returned = self.status_url().map(|url| format!("{url}/stream"));
         let (api, app) = self.api(returned.as_ref(), Accept::EventStream)?;
         let id = self.request_id();
         // not retried (polling takes over): one attempt
         let span = crate::telemetry::attempt("status_stream", 1);
-        let sent = fal_kontext_api::per_app!(app, api, status_stream, |op| op
-            .request_id(id)
-            .logs(1)
-            .send()
-            .instrument(span.clone())
-            .await);
+        // boxed, as an attempt of `retrying` is: the Subscription's futures stay small
+        let sent = fal_kontext_api::per_app!(app, api, status_stream, |op| Box::pin(
+            op.request_id(id)
+                .logs(i64::from(logs))
+                .send()
+                .instrument(span.clone())
+        )
+        .await);
         match sent {
             Ok(answer) => Ok(Box::pin(sse::statuses(until_idle(
                 answer.into_inner_stream(),
@@ -385,26 +392,27 @@ impl<O> Subscription<O> {
                     // the stream's head comes within the call timeout, like
                     // any call's; one that never starts is polled around
                     let opened = crate::retry::wake_at(settings.call_timeout, self.deadline);
-                    self.phase = match timeout_at(opened, self.handle.open_stream(idle)).await {
-                        Ok(Ok(events)) => Phase::Streaming {
-                            events,
-                            next_poll: crate::retry::wake_at(
-                                settings.status_poll_interval.max(MIN_POLL),
-                                self.deadline,
-                            ),
-                        },
-                        Ok(Err(error @ Error::Authentication { .. })) => {
-                            return Some(Err(error));
-                        }
-                        Ok(Err(error)) => {
-                            tracing::debug!(%error, "status stream unavailable, polling");
-                            Phase::Polling { delay: FIRST_POLL }
-                        }
-                        Err(_) => {
-                            tracing::debug!("status stream did not start, polling");
-                            Phase::Polling { delay: FIRST_POLL }
-                        }
-                    };
+                    self.phase =
+                        match timeout_at(opened, self.handle.open_stream(idle, self.logs)).await {
+                            Ok(Ok(events)) => Phase::Streaming {
+                                events,
+                                next_poll: crate::retry::wake_at(
+                                    settings.status_poll_interval.max(MIN_POLL),
+                                    self.deadline,
+                                ),
+                            },
+                            Ok(Err(error @ Error::Authentication { .. })) => {
+                                return Some(Err(error));
+                            }
+                            Ok(Err(error)) => {
+                                tracing::debug!(%error, "status stream unavailable, polling");
+                                Phase::Polling { delay: FIRST_POLL }
+                            }
+                            Err(_) => {
+                                tracing::debug!("status stream did not start, polling");
+                                Phase::Polling { delay: FIRST_POLL }
+                            }
+                        };
                     continue;
                 }
                 Phase::Streaming { events, next_poll } => {
@@ -438,7 +446,7 @@ impl<O> Subscription<O> {
                     let wake = crate::retry::wake_at(*delay, self.deadline);
                     *delay = (*delay * 2).clamp(MIN_POLL, MAX_POLL);
                     tokio::time::sleep_until(wake).await;
-                    match timeout_at(self.deadline, self.handle.status(true)).await {
+                    match timeout_at(self.deadline, self.handle.status(self.logs)).await {
                         Err(_) => continue,
                         Ok(Ok(status)) => (status, true),
                         Ok(Err(error)) if survivable(&error) => {
@@ -575,6 +583,11 @@ impl<O: DeserializeOwned> Subscription<O> {
     }
 
     async fn output_unspanned(mut self) -> Result<Completed<O>> {
+        // The updates are dropped here, so their log lines are asked for only
+        // when they are traced. fal's clients ask for none by default: JS
+        // `logs ? "1" : "0"` (@fal-ai/client 1.10.1, src/queue.js), Python
+        // `handle.get()` polls `with_logs=False` (fal-client 1.0.3, client.py).
+        self.logs &= crate::telemetry::log_lines_traced();
         while let Some(update) = self.next().await {
             update?;
         }
