@@ -776,9 +776,11 @@ impl Runner for Submit<'_> {
         };
         let recorded = record(&mut self.batch.state.lock().expect("state lock"), submitted);
         if let Err(failure) = recorded {
-            // Unrecorded, a rerun would pay for it again: better not to run it.
-            let _ = handle.cancel().await;
-            return Err((failure, None));
+            // Unrecorded, a rerun would not know that fal took it. It is not
+            // cancelled for that (a paid job is cancelled only by its deadline
+            // or by the user): the failure names the request, which the
+            // summary lists for `kontext result`.
+            return Err((failure, Some((request_id, endpoint))));
         }
         Ok(Sent::Accepted(request_id, endpoint))
     }
