@@ -1,4 +1,5 @@
-//! `kontext batch`, all of it: its flags ([`args`]) and run ([`mod@run`]), and
+//! `kontext batch`, all of it: its flags ([`args`]), its run ([`mod@run`]) and
+//! what becomes of each job ([`outcome`]), and
 //! the pieces it runs on: reading the jobs file ([`jobs`]), the state file
 //! that makes a batch resumable ([`state`]), how many jobs are at fal at
 //! once ([`pacing`]), what it costs ([`budget`]), and the deletion of what
@@ -10,6 +11,7 @@ mod args;
 mod budget;
 pub mod gallery;
 mod jobs;
+mod outcome;
 mod pacing;
 mod payloads;
 mod run;
