@@ -95,9 +95,7 @@ impl<K: Kind> Request<K> {
     }
 
     async fn submit_unspanned(self) -> Result<RequestHandle<K::Output>> {
-        // boxed: resolving images may upload them, a large future for a step
-        // most requests skip
-        let input = Box::pin(self.body()).await?;
+        let input = self.body().await?;
         let extra = crate::request::queue_options::extra_headers(&self.queue)?;
         let api = self.client.queue_api_with(None, Accept::Json, extra)?;
         let (api, input, queue) = (&api, &input, &self.queue);
@@ -167,9 +165,7 @@ impl<K: Kind> Request<K> {
     }
 
     async fn run_sync_unspanned(self) -> Result<K::Output> {
-        // boxed: resolving images may upload them, a large future for a step
-        // most requests skip
-        let input = Box::pin(self.body()).await?;
+        let input = self.body().await?;
         let url = format!("{}/{}", self.client.settings().run_url, self.endpoint());
         let deadline = self
             .queue

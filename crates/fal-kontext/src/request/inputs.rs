@@ -12,6 +12,9 @@ use super::kind::{Input, Kind};
 impl<K: Kind> Request<K> {
     /// Validates, resolves the images (inline or uploaded) and builds the
     /// typed input. Every local image is checked before the first upload starts.
+    /// Each upload is boxed: a large future, which the submit's futures would
+    /// otherwise hold (and move) for every request, most of which upload
+    /// nothing.
     pub(crate) async fn body(&self) -> Result<Input> {
         self.validate()?;
         let mut prepared = Vec::new();
@@ -22,16 +25,13 @@ impl<K: Kind> Request<K> {
         for (field, file) in self.kind.files() {
             files.push(file.prepare(field).await?);
         }
+        let lifetime = self.queue.cdn_lifetime;
         let mut urls = Vec::with_capacity(prepared.len() + files.len());
         for image in prepared {
-            urls.push(
-                image
-                    .into_url(&self.client, self.queue.cdn_lifetime)
-                    .await?,
-            );
+            urls.push(Box::pin(image.into_url(&self.client, lifetime)).await?);
         }
         for file in files {
-            urls.push(file.upload(&self.client, self.queue.cdn_lifetime).await?);
+            urls.push(Box::pin(file.upload(&self.client, lifetime)).await?);
         }
         self.kind.input(&self.prompt, &self.fields, urls)
     }
